@@ -1,0 +1,549 @@
+"""Run many optimizer configurations as one batched computation.
+
+A *run* is an optimizer with its hyperparameters, an LR schedule, a start point,
+an optional gradient-noise level and a seed, on a *problem* (a surface, later a
+model). :func:`stream` steps every run together: parameters are one
+``(runs, dims)`` tensor, one autograd call gives every run's gradient, and each
+optimizer updates all of its runs in one batched call. It yields a
+:class:`Chunk` every ``chunk`` steps, so a UI can draw while it computes; closing
+the generator cancels the work. :func:`run` collects the chunks.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from . import schedules as sched
+from . import surfaces
+from .optim import base, get as get_optimizer
+from .optim.base import ConfigError, Context, Layout, OptimizerSpec
+
+RECORDABLE = ("params", "loss", "lr", "grad", "state")
+DEFAULT_RECORD = ("params", "loss", "lr")
+
+
+def _freeze(mapping: Mapping[str, Any] | Sequence | None) -> tuple[tuple[str, Any], ...]:
+    items = mapping.items() if isinstance(mapping, Mapping) else (mapping or ())
+    return tuple(sorted((str(k), tuple(v) if isinstance(v, list) else v) for k, v in items))
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One run. ``hparams`` and ``schedule_args`` use torch's names.
+
+    Mappings are stored as sorted tuples so that a config is hashable (it keys
+    caches) and compares by value.
+    """
+
+    optimizer: str = "SGD"
+    hparams: Any = ()
+    schedule: str = "constant"
+    schedule_args: Any = ()
+    start: tuple[float, ...] | None = None
+    noise: float = 0.0
+    seed: int = 0
+    label: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "hparams", _freeze(self.hparams))
+        object.__setattr__(self, "schedule_args", _freeze(self.schedule_args))
+        if self.start is not None:
+            object.__setattr__(self, "start", tuple(self.start))
+
+    @property
+    def hp(self) -> dict[str, Any]:
+        return dict(self.hparams)
+
+    @property
+    def sargs(self) -> dict[str, Any]:
+        return dict(self.schedule_args)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer,
+            "hparams": self.hp,
+            "schedule": self.schedule,
+            "schedule_args": self.sargs,
+            "start": list(self.start) if self.start is not None else None,
+            "noise": self.noise,
+            "seed": self.seed,
+            "label": self.label,
+        }
+
+
+class Problem(Protocol):
+    """What the engine optimizes: a batched loss over flat parameter vectors."""
+
+    layout: Layout  # the shapes that a flat parameter vector packs
+    start: tuple[float, ...]  # default start point
+    divergence_bound: float  # |param| beyond this counts as diverged
+
+    def loss(self, params: Tensor, step: int) -> Tensor:
+        """``(runs, dims) -> (runs,)``; ``step`` picks the mini-batch, if any."""
+        ...
+
+
+@dataclass(frozen=True)
+class SurfaceProblem:
+    """A registered 2-D surface with its parameters."""
+
+    surface: str = "rosenbrock"
+    params: Any = ()
+
+    def __post_init__(self):
+        spec = surfaces.get(self.surface)
+        object.__setattr__(self, "params", _freeze(spec.resolve(dict(_freeze(self.params)))))
+
+    @property
+    def spec(self) -> surfaces.Surface:
+        return surfaces.get(self.surface)
+
+    @property
+    def layout(self) -> Layout:
+        return ((2,),)
+
+    @property
+    def start(self) -> tuple[float, ...]:
+        return self.spec.start
+
+    @property
+    def divergence_bound(self) -> float:
+        # Far outside the picture: a run out there will not come back in view.
+        return 1e3 * max(abs(v) for lim in self.spec.domain for v in lim)
+
+    def loss(self, params: Tensor, step: int = 0) -> Tensor:
+        return self.spec(params, **dict(self.params))
+
+
+@dataclass
+class Chunk:
+    """Results for the points ``start .. start + len(loss) - 1``.
+
+    Points are indexed like torch's loop: point 0 is the start, point ``t + 1``
+    follows the ``t``-th update. ``lr`` and ``state/*`` belong to updates
+    ``start ..``; the last chunk carries one point more than updates.
+    Arrays are ``(steps, runs, ...)``; a diverged run reads NaN from its
+    divergence on.
+    """
+
+    start: int
+    arrays: dict[str, np.ndarray]
+    done: bool
+    steps: int  # the total number of updates the stream will make
+
+
+@dataclass
+class Result:
+    """A finished batch: per-step arrays plus per-run summaries."""
+
+    configs: list[RunConfig]
+    resolved: list[dict[str, Any]]
+    arrays: dict[str, np.ndarray]
+    final_loss: np.ndarray
+    best_loss: np.ndarray
+    best_step: np.ndarray
+    diverged_at: np.ndarray  # -1 where the run never diverged
+    wall_time: float
+    device: str
+    dtype: str
+    steps: int
+
+    def __len__(self) -> int:
+        return len(self.configs)
+
+    def run(self, i: int) -> dict[str, Any]:
+        """Run ``i`` as plain values: what the CLI writes as JSON."""
+        out = {
+            "label": self.configs[i].label,
+            **self.resolved[i],
+            "final_loss": _num(self.final_loss[i]),
+            "best_loss": _num(self.best_loss[i]),
+            "best_step": int(self.best_step[i]),
+            "diverged_at": None if self.diverged_at[i] < 0 else int(self.diverged_at[i]),
+        }
+        for key, arr in self.arrays.items():
+            out[key] = _nan_to_none(arr[:, i].tolist())
+        return out
+
+
+def _num(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def _nan_to_none(values):
+    if isinstance(values, list):
+        return [_nan_to_none(v) for v in values]
+    return values if math.isfinite(values) else None
+
+
+# -- planning -----------------------------------------------------------------
+
+
+@dataclass
+class _Group:
+    """Runs that share an optimizer and its structural hyperparameters."""
+
+    spec: OptimizerSpec
+    rows: slice
+    hp: dict[str, Any]
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Plan:
+    order: np.ndarray  # batch row -> config index
+    resolved: list[dict[str, Any]]  # per config, in config order
+    groups: list[_Group]
+    starts: Tensor
+    base_lr: Tensor  # (runs,) in batch order
+    schedule_cols: list[tuple[sched.ScheduleSpec, dict[str, Any], Tensor]]  # rows per config
+    noise_std: Tensor | None
+    noise_table: Tensor | None  # (seeds, steps, dims)
+    noise_index: Tensor | None  # (runs,)
+
+
+def resolve(problem: Problem, config: RunConfig, steps: int) -> dict[str, Any]:
+    """Validate one config against torch and fill in every default.
+
+    Raises ConfigError with a message fit to show a user.
+    """
+    spec = get_optimizer(config.optimizer)
+    hp = spec.resolve(config.hp)
+    spec.validate(hp, problem.layout)
+    schedule = sched.get(config.schedule)
+    args = schedule.resolve(config.sargs)
+    _validate_schedule(spec, hp, schedule, args, problem.layout, steps)
+    dims = sum(math.prod(s) for s in problem.layout)
+    start = config.start if config.start is not None else problem.start
+    if len(start) != dims:
+        raise ConfigError(f"start point needs {dims} coordinates, got {len(start)}")
+    if not all(math.isfinite(float(v)) for v in start):
+        raise ConfigError("start point must be finite numbers")
+    if not (math.isfinite(config.noise) and config.noise >= 0):
+        raise ConfigError(f"noise must be a finite number >= 0, got {config.noise}")
+    return {
+        "optimizer": spec.name,
+        "hparams": hp,
+        "schedule": schedule.name,
+        "schedule_args": args,
+        "start": [float(v) for v in start],
+        "noise": float(config.noise),
+        "seed": int(config.seed),
+    }
+
+
+def _validate_schedule(spec, hp, schedule, args, layout, steps):
+    placeholders = [torch.zeros(shape, requires_grad=True) for shape in layout]
+    optimizer = spec.torch_cls(placeholders, **hp)
+    try:
+        schedule.torch_factory(optimizer, args, steps)
+    except (ValueError, TypeError, ZeroDivisionError, RuntimeError) as exc:
+        raise ConfigError(f"{schedule.name}: {exc}") from None
+
+
+def _plan(problem, configs, steps, device, dtype) -> _Plan:
+    resolved = [resolve(problem, c, steps) for c in configs]
+    specs = [get_optimizer(r["optimizer"]) for r in resolved]
+
+    def group_key(i):
+        spec, hp = specs[i], resolved[i]["hparams"]
+        structural = tuple((h.name, hp[h.name]) for h in spec.hparams if not h.batchable)
+        return (spec.name, structural)
+
+    keys = [group_key(i) for i in range(len(configs))]
+    distinct = list(dict.fromkeys(keys))
+    order = np.array(sorted(range(len(configs)), key=lambda i: distinct.index(keys[i])), dtype=np.int64)
+    like = torch.empty((), dtype=dtype, device=device)
+    groups, row = [], 0
+    for key in distinct:
+        members = [i for i in order if keys[i] == key]
+        spec = specs[members[0]]
+        hp = base.batch_hparams(spec.hparams, [resolved[i]["hparams"] for i in members], like)
+        groups.append(_Group(spec, slice(row, row + len(members)), hp))
+        row += len(members)
+
+    starts = torch.tensor([resolved[i]["start"] for i in order], dtype=dtype, device=device)
+    base_lr = torch.tensor([resolved[i]["hparams"]["lr"] for i in order], dtype=torch.float64)
+    position = {int(i): r for r, i in enumerate(order)}
+    by_schedule: dict[Any, list[int]] = {}
+    for i, r in enumerate(resolved):
+        by_schedule.setdefault((r["schedule"], _freeze(r["schedule_args"])), []).append(position[i])
+    schedule_cols = [
+        (sched.get(name), dict(args), torch.tensor(rows, dtype=torch.int64))
+        for (name, args), rows in by_schedule.items()
+    ]
+
+    noise_std = noise_table = noise_index = None
+    noisy = [r["noise"] for r in (resolved[i] for i in order)]
+    if any(noisy):
+        seeds = sorted({resolved[i]["seed"] for i in order})
+        dims = starts.shape[1]
+        noise_table = torch.stack([gradient_noise(s, steps + 1, dims, dtype) for s in seeds]).to(device)
+        noise_index = torch.tensor([seeds.index(resolved[i]["seed"]) for i in order], device=device)
+        noise_std = torch.tensor(noisy, dtype=dtype, device=device).unsqueeze(1)
+    return _Plan(order, resolved, groups, starts, base_lr, schedule_cols, noise_std, noise_table, noise_index)
+
+
+def gradient_noise(seed: int, steps: int, dims: int, dtype=torch.float64) -> Tensor:
+    """The standard-normal noise added to the gradient at each step, for a seed.
+
+    One draw per seed, so runs that share a seed see the same noise (a fair
+    comparison) and a batch gives each run what it would get alone.
+    """
+    generator = torch.Generator().manual_seed(int(seed))
+    return torch.randn((steps, dims), generator=generator, dtype=torch.float64).to(dtype)
+
+
+def choose_device(device: str, work: int) -> torch.device:
+    """``auto`` picks CUDA when it is there and the batch is big enough to pay."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() and work >= 1 << 16 else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' was asked for, but CUDA is not available here")
+    try:
+        return torch.device(device)
+    except RuntimeError as exc:
+        raise ConfigError(f"unknown device {device!r}: {exc}") from None
+
+
+def _dtype(dtype: str | torch.dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    table = {"float32": torch.float32, "float64": torch.float64}
+    if dtype not in table:
+        raise ConfigError(f"dtype must be float32 or float64, got {dtype!r}")
+    return table[dtype]
+
+
+# -- stepping -----------------------------------------------------------------
+
+
+def _loss_and_grad(problem: Problem, params: Tensor, step: int) -> tuple[Tensor, Tensor]:
+    with torch.enable_grad():
+        p = params.detach().requires_grad_(True)
+        loss = problem.loss(p, step)
+        (grad,) = torch.autograd.grad(loss.sum(), p)
+    return loss.detach(), grad
+
+
+def stream(
+    problem: Problem,
+    configs: Sequence[RunConfig],
+    *,
+    steps: int,
+    chunk: int = 100,
+    record: Sequence[str] = DEFAULT_RECORD,
+    device: str = "auto",
+    dtype: str | torch.dtype = "float32",
+) -> Iterator[Chunk]:
+    """Step every config together and yield results every ``chunk`` steps.
+
+    The final chunk has ``done=True`` and ``arrays["summary"]``-free; use
+    :func:`run` for a :class:`Result`. Raises ConfigError before any work if a
+    config is invalid.
+    """
+    yield from _Stepper(problem, configs, steps, chunk, record, device, dtype).chunks()
+
+
+class _Stepper:
+    def __init__(self, problem, configs, steps, chunk, record, device, dtype):
+        if not configs:
+            raise ConfigError("no runs to compute")
+        if not isinstance(steps, int) or steps < 1:
+            raise ConfigError(f"steps must be a whole number >= 1, got {steps!r}")
+        unknown = set(record) - set(RECORDABLE)
+        if unknown:
+            raise ConfigError(f"cannot record {sorted(unknown)}; choose from {RECORDABLE}")
+        self.problem, self.steps, self.chunk, self.record = problem, steps, max(1, int(chunk)), set(record)
+        self.dtype = _dtype(dtype)
+        dims = sum(math.prod(s) for s in problem.layout)
+        self.device = choose_device(device, len(configs) * dims)
+        self.plan = _plan(problem, list(configs), steps, self.device, self.dtype)
+        self.configs = list(configs)
+        self.inverse = np.argsort(self.plan.order)
+
+    def chunks(self) -> Iterator[Chunk]:
+        plan, problem, dtype, device = self.plan, self.problem, self.dtype, self.device
+        runs = len(self.configs)
+        params = plan.starts.clone()
+        for g in plan.groups:
+            g.state = g.spec.init(params[g.rows], g.hp)
+        alive = torch.ones(runs, dtype=torch.bool, device=device)
+        diverged_at = torch.full((runs,), -1, dtype=torch.int64, device=device)
+        best = torch.full((runs,), math.inf, dtype=dtype, device=device)
+        best_step = torch.zeros(runs, dtype=torch.int64, device=device)
+        bound = problem.divergence_bound
+        plateaus = [
+            (cols, sched.Plateau(plan.base_lr[cols], args))
+            for spec, args, cols in plan.schedule_cols
+            if spec.stateful
+        ]
+        nan = torch.tensor(math.nan, dtype=dtype, device=device)
+
+        for t0 in range(0, self.steps, self.chunk):
+            t1 = min(t0 + self.chunk, self.steps)
+            last = t1 == self.steps
+            n_points = t1 - t0 + (1 if last else 0)
+            lr_tab, mom_tab = self._schedule_tables(t0, t1)
+            lr_dev = lr_tab.to(device, dtype)
+            group_lr = [None if plateaus else self._compact(lr_tab[:, g.rows]) for g in plan.groups]
+            group_mom = [self._momentum(mom_tab, g) for g in plan.groups]
+            rec: dict[str, list[Tensor]] = {k: [] for k in self.record if k != "state"}
+            rec_state: dict[str, list[Tensor]] = {}
+            for t in range(t0, t0 + n_points):
+                i = t - t0
+                loss, grad = _loss_and_grad(problem, params, t)
+                if plan.noise_table is not None:
+                    grad = grad + plan.noise_std * plan.noise_table[plan.noise_index, t]
+                bad = ~torch.isfinite(loss) | ~(params.abs().amax(1) <= bound)
+                diverged_at = torch.where(bad & alive, t, diverged_at)
+                alive &= ~bad
+                masked_loss = torch.where(alive, loss, nan)
+                better = masked_loss < best
+                best = torch.where(better, masked_loss, best)
+                best_step = torch.where(better, t, best_step)
+                if "params" in rec:
+                    rec["params"].append(torch.where(alive.unsqueeze(1), params, nan))
+                if "loss" in rec:
+                    rec["loss"].append(masked_loss)
+                if "grad" in rec:
+                    rec["grad"].append(torch.where(alive.unsqueeze(1), grad, nan))
+                if t == self.steps:
+                    final_loss = masked_loss
+                    break
+                lr_row = lr_dev[i]
+                if plateaus:
+                    lr_cpu = lr_tab[i].clone()
+                    for cols, plateau in plateaus:
+                        lr_cpu[cols] = plateau.lr
+                    lr_row = lr_cpu.to(device, dtype)
+                if "lr" in rec:
+                    rec["lr"].append(torch.where(alive, lr_row, nan))
+                for k, g in enumerate(plan.groups):
+                    hp = dict(g.hp)
+                    hp["lr"] = group_lr[k][i] if group_lr[k] is not None else self._compact(lr_cpu[None, g.rows])[0]
+                    if group_mom[k] is not None:
+                        if g.spec.momentum_key == "momentum":
+                            hp["momentum"] = group_mom[k][i]
+                        else:
+                            hp["betas"] = (group_mom[k][i], *hp["betas"][1:])
+                    ctx = Context(problem.layout, self._closure(t, g.rows))
+                    g.spec.update(params[g.rows], grad[g.rows], g.state, hp, t + 1, ctx)
+                for cols, plateau in plateaus:
+                    plateau.step(loss[cols.to(device)].cpu())
+                if "state" in self.record:
+                    self._record_state(rec_state, alive, nan)
+            arrays = {k: self._to_numpy(torch.stack(v)) for k, v in rec.items()}
+            arrays.update({f"state/{k}": self._to_numpy(torch.stack(v)) for k, v in rec_state.items()})
+            if last:
+                self.summary = {
+                    "final_loss": final_loss,
+                    "best_loss": best,
+                    "best_step": best_step,
+                    "diverged_at": diverged_at,
+                }
+            yield Chunk(t0, arrays, last, self.steps)
+
+    def _to_numpy(self, x: Tensor) -> np.ndarray:
+        # Rows back to the order the configs were given in.
+        return x.cpu().numpy()[:, self.inverse]
+
+    def _schedule_tables(self, t0, t1):
+        plan, runs = self.plan, len(self.configs)
+        lr = torch.empty((t1 - t0, runs), dtype=torch.float64)
+        mom = None
+        for spec, args, cols in plan.schedule_cols:
+            if spec.stateful:
+                lr[:, cols] = plan.base_lr[cols]
+                continue
+            values, momentum = sched.lr_table(spec, args, plan.base_lr[cols], t0, t1)
+            lr[:, cols] = values
+            if momentum is not None:
+                if mom is None:
+                    mom = torch.full((t1 - t0, runs), math.nan, dtype=torch.float64)
+                mom[:, cols] = momentum
+        return lr, mom
+
+    def _compact(self, cols: Tensor):
+        """Per-step values for a group's runs: floats when they agree (torch's own
+        double-precision arithmetic), else an ``(n, runs, 1)`` tensor."""
+        if bool((cols == cols[:, :1]).all()):
+            return cols[:, 0].tolist()
+        return cols.to(self.device, self.dtype).unsqueeze(2)
+
+    def _momentum(self, mom_tab, g: _Group):
+        """Cycled momentum (or beta1) for a group, or None if no run of it cycles."""
+        if mom_tab is None:
+            return None
+        cols = mom_tab[:, g.rows]
+        cycling = ~torch.isnan(cols)
+        if not bool(cycling.any()):
+            return None
+        base_value = g.hp["momentum"] if g.spec.momentum_key == "momentum" else g.hp["betas"][0]
+        if isinstance(base_value, Tensor):
+            base_value = base_value.squeeze(1).cpu().to(torch.float64)
+        return self._compact(torch.where(cycling, cols, torch.as_tensor(base_value, dtype=torch.float64)))
+
+    def _closure(self, t: int, rows: slice):
+        problem, plan = self.problem, self.plan
+
+        def closure(params: Tensor) -> tuple[Tensor, Tensor]:
+            loss, grad = _loss_and_grad(problem, params, t)
+            if plan.noise_table is not None:
+                idx = plan.noise_index[rows]
+                grad = grad + plan.noise_std[rows] * plan.noise_table[idx, t]
+            return loss, grad
+
+        return closure
+
+    def _record_state(self, rec_state, alive, nan):
+        runs = len(self.configs)
+        keys = {k for g in self.plan.groups for k in g.spec.state_keys}
+        for key in sorted(keys):
+            full = torch.full((runs, self.plan.starts.shape[1]), math.nan, dtype=self.dtype, device=self.device)
+            for g in self.plan.groups:
+                value = g.state.get(key)
+                if key in g.spec.state_keys and isinstance(value, Tensor) and value.shape == full[g.rows].shape:
+                    full[g.rows] = value
+            rec_state.setdefault(key, []).append(torch.where(alive.unsqueeze(1), full, nan))
+
+
+def run(
+    problem: Problem,
+    configs: Sequence[RunConfig],
+    *,
+    steps: int,
+    record: Sequence[str] = DEFAULT_RECORD,
+    device: str = "auto",
+    dtype: str | torch.dtype = "float32",
+    chunk: int | None = None,
+) -> Result:
+    """Compute every config and return a :class:`Result`."""
+    started = time.perf_counter()
+    stepper = _Stepper(problem, configs, steps, chunk or steps, record, device, dtype)
+    parts: dict[str, list[np.ndarray]] = {}
+    for c in stepper.chunks():
+        for key, arr in c.arrays.items():
+            parts.setdefault(key, []).append(arr)
+    summary = {k: stepper._to_numpy(v.unsqueeze(0))[0] for k, v in stepper.summary.items()}
+    return Result(
+        configs=list(configs),
+        resolved=stepper.plan.resolved,
+        arrays={k: np.concatenate(v) for k, v in parts.items()},
+        final_loss=summary["final_loss"],
+        best_loss=summary["best_loss"],
+        best_step=summary["best_step"],
+        diverged_at=summary["diverged_at"],
+        wall_time=time.perf_counter() - started,
+        device=str(stepper.device),
+        dtype=str(stepper.dtype).removeprefix("torch."),
+        steps=steps,
+    )

@@ -1,0 +1,108 @@
+"""Our batched paths against torch.optim + lr_scheduler, step by step.
+
+Every registered optimizer variant and every schedule variant is a test case,
+read from the registries: a new entry is tested by adding it there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from optviz import schedules
+from optviz.engine import RunConfig, SurfaceProblem, run
+from optviz.optim import OPTIMIZERS
+from optviz.reference import reference_run
+
+STEPS = 300
+RTOL, ATOL = 1e-5, 1e-8
+# Problems on which every optimizer stays finite for STEPS steps at its test LR.
+PROBLEMS = {
+    "rosenbrock": SurfaceProblem("rosenbrock"),
+    "quadratic": SurfaceProblem("quadratic", {"kappa": 10.0}),
+}
+START = {"rosenbrock": (-1.2, 1.0), "quadratic": (-2.0, 1.5)}
+
+OPTIMIZER_CASES = [
+    pytest.param(name, i, id=f"{name}-{i}")
+    for name, spec in OPTIMIZERS.items()
+    for i in range(len(spec.variants))
+]
+
+
+def _assert_same_path(ours, ref, i, what):
+    for key in ("params", "loss", "lr"):
+        np.testing.assert_allclose(
+            ours.arrays[key][:, i], ref[key], rtol=RTOL, atol=ATOL, err_msg=f"{what}: {key}"
+        )
+
+
+def _check_batch(problem_id, configs, what):
+    """Run ``configs`` as one batch and each alone through torch; compare each."""
+    problem = PROBLEMS[problem_id]
+    ours = run(problem, configs, steps=STEPS, dtype="float64", device="cpu")
+    for i, config in enumerate(configs):
+        ref = reference_run(problem, config, steps=STEPS)
+        assert ours.diverged_at[i] == -1, f"{what}: run {i} diverged"
+        _assert_same_path(ours, ref, i, f"{what} run {i}")
+    return ours
+
+
+@pytest.mark.parametrize("problem_id", list(PROBLEMS))
+@pytest.mark.parametrize("name,variant", OPTIMIZER_CASES)
+def test_optimizer_matches_torch(name, variant, problem_id):
+    spec = OPTIMIZERS[name]
+    hp = dict(spec.variants[variant])
+    lr = hp.pop("lr", spec.test_lr)
+    start = START[problem_id]
+    # Several LRs and starts in one batch: per-run hyperparameters must not mix.
+    configs = [
+        RunConfig(name, {**hp, "lr": lr * f}, start=(start[0] + d, start[1] - d))
+        for f, d in [(1.0, 0.0), (0.5, 0.1), (0.75, -0.2)]
+    ]
+    _check_batch(problem_id, configs, f"{name}{hp}")
+
+
+SCHEDULE_CASES = [
+    pytest.param(name, i, id=f"{name}-{i}")
+    for name, spec in schedules.SCHEDULES.items()
+    for i in range(len(spec.variants))
+]
+
+
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+@pytest.mark.parametrize("name,variant", SCHEDULE_CASES)
+def test_schedule_matches_torch(name, variant, optimizer):
+    args = schedules.SCHEDULES[name].variants[variant]
+    hp = {"momentum": 0.5} if optimizer == "SGD" else {}
+    lr = OPTIMIZERS[optimizer].test_lr
+    configs = [
+        RunConfig(optimizer, {**hp, "lr": lr * f}, schedule=name, schedule_args=args, start=START["quadratic"])
+        for f in (1.0, 3.0)
+    ]
+    _check_batch("quadratic", configs, f"{name}{args} with {optimizer}")
+
+
+def test_batched_equals_one_at_a_time():
+    configs = [
+        RunConfig(name, {"lr": spec.test_lr * f}, start=(-1.0 - f / 10, 1.0))
+        for name, spec in OPTIMIZERS.items()
+        for f in (1.0, 2.0)
+    ]
+    problem = PROBLEMS["rosenbrock"]
+    together = run(problem, configs, steps=100, dtype="float64", device="cpu")
+    for i, config in enumerate(configs):
+        alone = run(problem, [config], steps=100, dtype="float64", device="cpu")
+        np.testing.assert_allclose(
+            together.arrays["params"][:, i], alone.arrays["params"][:, 0], rtol=1e-10, atol=1e-12
+        )
+
+
+def test_gradient_noise_matches_torch():
+    configs = [
+        RunConfig("SGD", {"lr": 1e-3, "momentum": 0.9}, noise=2.0, seed=s, start=(-1.2, 1.0))
+        for s in (0, 1)
+    ]
+    ours = _check_batch("rosenbrock", configs, "noisy SGD")
+    assert not np.allclose(ours.arrays["params"][:, 0], ours.arrays["params"][:, 1])
