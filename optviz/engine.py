@@ -21,8 +21,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import config
 from . import schedules as sched
 from . import surfaces
+from .config import Limits
 from .optim import base, get as get_optimizer
 from .optim.base import ConfigError, Context, Layout, OptimizerSpec
 
@@ -210,13 +212,18 @@ class _Plan:
     noise_index: Tensor | None  # (runs,)
 
 
-def resolve(problem: Problem, config: RunConfig, steps: int) -> dict[str, Any]:
+def resolve(
+    problem: Problem, config: RunConfig, steps: int, allowed: tuple[str, ...] = ("",)
+) -> dict[str, Any]:
     """Validate one config against torch and fill in every default.
 
-    Raises ConfigError with a message fit to show a user.
+    ``allowed`` lists the packages whose optimizers may be named by dotted
+    path. Raises ConfigError with a message fit to show a user.
     """
-    spec = get_optimizer(config.optimizer)
+    spec = get_optimizer(config.optimizer, allowed)
     hp = spec.resolve(config.hp)
+    if "lr" not in hp:
+        raise ConfigError(f"{spec.name} takes no 'lr' argument, so no schedule can drive it")
     spec.validate(hp, problem.layout)
     schedule = sched.get(config.schedule)
     args = schedule.resolve(config.sargs)
@@ -249,9 +256,9 @@ def _validate_schedule(spec, hp, schedule, args, layout, steps):
         raise ConfigError(f"{schedule.name}: {exc}") from None
 
 
-def _plan(problem, configs, steps, device, dtype) -> _Plan:
-    resolved = [resolve(problem, c, steps) for c in configs]
-    specs = [get_optimizer(r["optimizer"]) for r in resolved]
+def _plan(problem, configs, steps, device, dtype, allowed) -> _Plan:
+    resolved = [resolve(problem, c, steps, allowed) for c in configs]
+    specs = [get_optimizer(r["optimizer"], allowed) for r in resolved]
 
     def group_key(i):
         spec, hp = specs[i], resolved[i]["hparams"]
@@ -341,8 +348,9 @@ def stream(
     steps: int,
     chunk: int = 100,
     record: Sequence[str] = DEFAULT_RECORD,
-    device: str = "auto",
+    device: str | None = None,
     dtype: str | torch.dtype = "float32",
+    limits: Limits | None = None,
 ) -> Iterator[Chunk]:
     """Step every config together and yield results every ``chunk`` steps.
 
@@ -350,23 +358,25 @@ def stream(
     :func:`run` for a :class:`Result`. Raises ConfigError before any work if a
     config is invalid.
     """
-    yield from _Stepper(problem, configs, steps, chunk, record, device, dtype).chunks()
+    yield from _Stepper(problem, configs, steps, chunk, record, device, dtype, limits).chunks()
 
 
 class _Stepper:
-    def __init__(self, problem, configs, steps, chunk, record, device, dtype):
+    def __init__(self, problem, configs, steps, chunk, record, device, dtype, limits):
+        limits = limits or config.limits()
         if not configs:
             raise ConfigError("no runs to compute")
-        if not isinstance(steps, int) or steps < 1:
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ConfigError(f"steps must be a whole number >= 1, got {steps!r}")
+        limits.check(len(configs), steps)
         unknown = set(record) - set(RECORDABLE)
         if unknown:
             raise ConfigError(f"cannot record {sorted(unknown)}; choose from {RECORDABLE}")
         self.problem, self.steps, self.chunk, self.record = problem, steps, max(1, int(chunk)), set(record)
         self.dtype = _dtype(dtype)
         dims = sum(math.prod(s) for s in problem.layout)
-        self.device = choose_device(device, len(configs) * dims)
-        self.plan = _plan(problem, list(configs), steps, self.device, self.dtype)
+        self.device = choose_device(device or limits.device, len(configs) * dims)
+        self.plan = _plan(problem, list(configs), steps, self.device, self.dtype, limits.optimizer_modules)
         self.configs = list(configs)
         self.inverse = np.argsort(self.plan.order)
 
@@ -492,14 +502,15 @@ class _Stepper:
             base_value = base_value.squeeze(1).cpu().to(torch.float64)
         return self._compact(torch.where(cycling, cols, torch.as_tensor(base_value, dtype=torch.float64)))
 
-    def _closure(self, t: int, rows: slice):
+    def _closure(self, t: int, group_rows: slice):
         problem, plan = self.problem, self.plan
 
-        def closure(params: Tensor) -> tuple[Tensor, Tensor]:
+        def closure(params: Tensor, rows: Sequence[int] | None = None) -> tuple[Tensor, Tensor]:
+            """Loss and gradient at ``params``: the group's runs, or its ``rows`` alone."""
             loss, grad = _loss_and_grad(problem, params, t)
             if plan.noise_table is not None:
-                idx = plan.noise_index[rows]
-                grad = grad + plan.noise_std[rows] * plan.noise_table[idx, t]
+                sel = group_rows if rows is None else torch.as_tensor(rows) + group_rows.start
+                grad = grad + plan.noise_std[sel] * plan.noise_table[plan.noise_index[sel], t]
             return loss, grad
 
         return closure
@@ -522,13 +533,14 @@ def run(
     *,
     steps: int,
     record: Sequence[str] = DEFAULT_RECORD,
-    device: str = "auto",
+    device: str | None = None,
     dtype: str | torch.dtype = "float32",
     chunk: int | None = None,
+    limits: Limits | None = None,
 ) -> Result:
     """Compute every config and return a :class:`Result`."""
     started = time.perf_counter()
-    stepper = _Stepper(problem, configs, steps, chunk or steps, record, device, dtype)
+    stepper = _Stepper(problem, configs, steps, chunk or steps, record, device, dtype, limits)
     parts: dict[str, list[np.ndarray]] = {}
     for c in stepper.chunks():
         for key, arr in c.arrays.items():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import ConfigError, Context, HParam, OptimizerSpec
-from . import adam, sgd
+from . import adam, generic, sgd
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
     spec.name: spec
@@ -15,8 +15,13 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
 }
 
 
-def get(name: str) -> OptimizerSpec:
-    """The registered optimizer called ``name`` (torch's class name)."""
+def get(name: str, allowed: tuple[str, ...] = ("",)) -> OptimizerSpec:
+    """The registered optimizer called ``name`` (torch's class name), or any
+    ``torch.optim.Optimizer`` subclass by dotted path from the ``allowed`` packages."""
+    if name in OPTIMIZERS:
+        return OPTIMIZERS[name]
+    if "." in name:
+        return generic.load(name, tuple(allowed))
     try:
         return OPTIMIZERS[name]
     except KeyError:

@@ -57,8 +57,8 @@ class HParam:
     """One hyperparameter, with torch's name and default.
 
     ``kind`` is one of ``float``, ``int``, ``bool``, ``choice`` (a str or None
-    from ``choices``) or ``floats`` (a tuple of ``length`` floats, such as
-    ``betas``). ``low``/``high``/``log`` describe a sensible range for a widget,
+    from ``choices``), ``floats`` (a tuple of ``length`` floats, such as
+    ``betas``) or ``text`` (a literal, for optimizers we know only by signature). ``low``/``high``/``log`` describe a sensible range for a widget,
     not a validity bound: validity is torch's own constructor's business.
     """
 
@@ -112,6 +112,8 @@ class HParam:
                 if value == choice:
                     return choice
             raise ValueError(value)
+        if self.kind == "text":
+            return _literal(value)
         if self.kind == "floats":
             parts = value.split(",") if isinstance(value, str) else list(value)
             if len(parts) != self.length:
@@ -127,7 +129,27 @@ class HParam:
             return f"{self.length} comma-separated numbers"
         if self.kind == "choice":
             return "one of " + ", ".join(repr(c) for c in self.choices)
-        return {"float": "a number", "int": "a whole number", "bool": "true or false"}[self.kind]
+        return {"float": "a number", "int": "a whole number", "bool": "true or false", "text": "a value"}[self.kind]
+
+
+def _literal(value: Any) -> Any:
+    """A number, bool, None, tuple of numbers or plain string, read without eval."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    lowered = text.lower()
+    if lowered in ("none", "null"):
+        return None
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if "," in text:
+        return tuple(_literal(part) for part in text.strip("()[]").split(","))
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _finite(value: Any) -> float:

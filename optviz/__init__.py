@@ -1,0 +1,71 @@
+"""optviz: see how optimizers move.
+
+The engine runs torch.optim's optimizers and lr_scheduler's schedules as one
+batched computation over many runs, and holds every path equal to torch's own.
+
+>>> import optviz
+>>> res = optviz.run("rosenbrock", ["SGD", {"optimizer": "Adam", "hparams": {"lr": 0.05}}], steps=200)
+>>> res.arrays["params"].shape          # (steps + 1, runs, 2)
+(201, 2, 2)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from . import config as _config
+from .engine import Result, RunConfig, SurfaceProblem, stream
+from .engine import run as _run
+from .experiment import Experiment
+from .optim import OPTIMIZERS, ConfigError
+from .schedules import SCHEDULES
+from .surfaces import SURFACES
+
+
+def run(
+    surface: str = "rosenbrock",
+    runs: Iterable[RunConfig | str | Mapping[str, Any]] = ("SGD",),
+    *,
+    steps: int = 500,
+    surface_params: Mapping[str, Any] | None = None,
+    record: Iterable[str] = ("params", "loss", "lr"),
+    device: str | None = None,
+    dtype: str = "float32",
+) -> Result:
+    """Run optimizers on a surface; results come back as numpy arrays.
+
+    Args:
+        surface: a surface id from ``SURFACES``.
+        runs: each an optimizer name, a dict of :class:`RunConfig` fields
+            (``optimizer``, ``hparams``, ``schedule``, ``schedule_args``, ``start``,
+            ``noise``, ``seed``, ``label``) or a ``RunConfig``.
+        steps: optimizer steps per run.
+        record: what to keep per step: ``params``, ``loss``, ``lr``, ``grad``, ``state``.
+
+    Returns:
+        A :class:`Result`: ``arrays["params"]`` is ``(steps + 1, runs, 2)``,
+        ``arrays["loss"]`` ``(steps + 1, runs)``, ``arrays["lr"]`` ``(steps, runs)``;
+        ``final_loss``, ``best_loss``, ``diverged_at`` (-1: never) per run.
+    """
+    configs = [
+        r if isinstance(r, RunConfig) else RunConfig(r) if isinstance(r, str) else RunConfig(**r) for r in runs
+    ]
+    limits = dataclasses.replace(_config.limits(), optimizer_modules=("",))
+    problem = SurfaceProblem(surface, surface_params or {})
+    return _run(problem, configs, steps=steps, record=tuple(record), device=device, dtype=dtype, limits=limits)
+
+
+__all__ = [
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "SURFACES",
+    "ConfigError",
+    "Experiment",
+    "Result",
+    "RunConfig",
+    "SurfaceProblem",
+    "run",
+    "stream",
+]

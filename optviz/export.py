@@ -1,0 +1,63 @@
+"""Results as files: JSON (the CLI's and the app's download) and long-form CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Any
+
+from .engine import Result
+from .experiment import Experiment
+
+
+def result_dict(experiment: Experiment, result: Result) -> dict[str, Any]:
+    return {
+        "experiment": experiment.to_dict(),
+        "device": result.device,
+        "dtype": result.dtype,
+        "steps": result.steps,
+        "wall_time": result.wall_time,
+        "runs": [result.run(i) for i in range(len(result))],
+    }
+
+
+def to_json(experiment: Experiment, result: Result) -> str:
+    # allow_nan=False: diverged values are already None, and a stray NaN must not
+    # produce a file other JSON readers reject.
+    return json.dumps(result_dict(experiment, result), allow_nan=False)
+
+
+def _coord_names(dims: int) -> list[str]:
+    return ["x", "y"] if dims == 2 else [f"p{i}" for i in range(dims)]
+
+
+def to_csv(experiment: Experiment, result: Result) -> str:
+    """One row per run and point: run, label, optimizer, step, coordinates, loss, lr."""
+    arrays = result.arrays
+    dims = arrays["params"].shape[2] if "params" in arrays else 0
+    names = _coord_names(dims)
+    header = ["run", "label", "optimizer", "step", *names, "loss", "lr"]
+    if "grad" in arrays:
+        header += [f"grad_{n}" for n in names]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    points = result.steps + 1
+    for i, config in enumerate(result.configs):
+        for t in range(points):
+            row: list[Any] = [i, config.label, result.resolved[i]["optimizer"], t]
+            if "params" in arrays:
+                row += [_cell(v) for v in arrays["params"][t, i]]
+            row.append(_cell(arrays["loss"][t, i]) if "loss" in arrays else "")
+            row.append(_cell(arrays["lr"][t, i]) if "lr" in arrays and t < result.steps else "")
+            if "grad" in arrays:
+                row += [_cell(v) for v in arrays["grad"][t, i]]
+            writer.writerow(row)
+    return out.getvalue()
+
+
+def _cell(v) -> str:
+    # numpy prints the shortest text that reads back to the same float32/float64.
+    return str(v) if math.isfinite(v) else ""
