@@ -5,6 +5,10 @@ Each surface knows its formula, a plotting domain, a default start, its known
 global minima (from the standard tables: Jamil & Yang 2013, "A literature survey
 of benchmark functions for global optimization problems", and Surjanovic &
 Bingham's Virtual Library of Simulation Experiments) and what it teaches.
+
+Saddle surfaces have no minimum; ``critical_points`` marks their saddle point.
+``levels`` tells the chart how to shade: ``"log"`` means f >= min(minima) on the
+domain, so log(f - f_min + eps) is defined; ``"linear"`` means no lower bound.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from torch import Tensor
 
 from .optim.base import ConfigError, HParam
 
-Minimum = tuple[float, float, float]  # x, y, f(x, y)
+Point = tuple[float, float, float]  # x, y, f(x, y)
+Minimum = Point
 
 
 @dataclass(frozen=True)
@@ -30,9 +35,14 @@ class Surface:
     fn: Callable[..., Tensor]  # fn(x, y, **params), elementwise
     domain: tuple[tuple[float, float], tuple[float, float]]
     start: tuple[float, float]
-    minima: Callable[..., list[Minimum]]  # minima(**params)
+    minima: Callable[..., list[Minimum]]  # minima(**params): every global minimum
     teaches: str
     params: tuple[HParam, ...] = ()
+    # requires(**params) -> why the values are unusable (the minima would be
+    # wrong or missing), or None.
+    requires: Callable[..., str | None] | None = None
+    critical_points: tuple[Point, ...] = ()  # saddles worth marking
+    levels: str = "log"
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -45,7 +55,13 @@ class Surface:
             if spec is None:
                 known = ", ".join(p.name for p in self.params) or "none"
                 raise ConfigError(f"{self.name} has no parameter {name!r}; it has: {known}")
-            values[name] = spec.parse(value)
+            try:
+                values[name] = spec.parse(value)
+            except ConfigError as exc:
+                raise ConfigError(f"{self.name}: {exc}") from None
+        problem = self.requires and self.requires(**values)
+        if problem:
+            raise ConfigError(f"{self.name}: {problem}")
         return values
 
     def __call__(self, xy: Tensor, **params: Any) -> Tensor:
@@ -55,6 +71,14 @@ class Surface:
 
 def _p(name, default, help, low=None, high=None, log=False) -> HParam:
     return HParam(name, default, "float", help=help, low=low, high=high, log=log)
+
+
+def _positive(*names: str) -> Callable[..., str | None]:
+    def check(**values):
+        bad = [n for n in names if not values[n] > 0]
+        return f"{' and '.join(bad)} must be > 0" if bad else None
+
+    return check
 
 
 def rosenbrock(x, y, a, b):
@@ -77,13 +101,15 @@ SURFACES: dict[str, Surface] = {
             latex=r"f(x,y) = (a-x)^2 + b\,(y-x^2)^2",
             fn=rosenbrock,
             domain=((-2.0, 2.0), (-1.0, 3.0)),
-            start=(-1.5, 2.0),
+            start=(-1.2, 1.0),  # Rosenbrock's own (1960)
             minima=lambda a, b: [(a, a * a, 0.0)],
             teaches="A long, curved, flat-bottomed valley: easy to find, slow to follow.",
             params=(
-                _p("a", 1.0, "position of the minimum (a, a²)", -2.0, 2.0),
+                # |a| <= 1.7 keeps the minimum (a, a²) in the picture.
+                _p("a", 1.0, "position of the minimum (a, a²)", -1.7, 1.7),
                 _p("b", 100.0, "steepness of the valley walls", 1.0, 1000.0, log=True),
             ),
+            requires=_positive("b"),
         ),
         Surface(
             id="quadratic",
@@ -98,6 +124,7 @@ SURFACES: dict[str, Surface] = {
                 _p("kappa", 25.0, "condition number (ratio of curvatures)", 1.0, 1000.0, log=True),
                 _p("angle", 30.0, "rotation of the axes, in degrees", -90.0, 90.0),
             ),
+            requires=_positive("kappa"),
         ),
     ]
 }
