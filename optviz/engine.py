@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
@@ -53,6 +54,7 @@ class RunConfig:
     noise: float = 0.0
     seed: int = 0
     label: str = ""
+    color: str = ""  # a CSS colour for charts; empty picks from the palette
 
     def __post_init__(self):
         object.__setattr__(self, "hparams", _freeze(self.hparams))
@@ -78,6 +80,7 @@ class RunConfig:
             "noise": self.noise,
             "seed": self.seed,
             "label": self.label,
+            "color": self.color,
         }
 
 
@@ -224,10 +227,13 @@ def resolve(
     hp = spec.resolve(config.hp)
     if "lr" not in hp:
         raise ConfigError(f"{spec.name} takes no 'lr' argument, so no schedule can drive it")
-    spec.validate(hp, problem.layout)
     schedule = sched.get(config.schedule)
     args = schedule.resolve(config.sargs)
-    _validate_schedule(spec, hp, schedule, args, problem.layout, steps)
+    lr = hp["lr"]
+    if not (isinstance(lr, float) and lr >= 0):
+        spec.validate(hp, problem.layout)  # torch's own message for a bad lr
+    # A sweep has one config per lr: validate the rest once, at a stand-in lr.
+    _validate(spec, _freeze({**hp, "lr": 1e-3}), schedule, _freeze(args), problem.layout, steps)
     dims = sum(math.prod(s) for s in problem.layout)
     start = config.start if config.start is not None else problem.start
     if len(start) != dims:
@@ -247,7 +253,11 @@ def resolve(
     }
 
 
-def _validate_schedule(spec, hp, schedule, args, layout, steps):
+@lru_cache(maxsize=4096)
+def _validate(spec, hp, schedule, args, layout, steps):
+    """Build torch's optimizer and scheduler on placeholders: torch's checks, torch's words."""
+    hp, args = dict(hp), dict(args)
+    spec.validate(hp, layout)
     placeholders = [torch.zeros(shape, requires_grad=True) for shape in layout]
     optimizer = spec.torch_cls(placeholders, **hp)
     try:
@@ -387,7 +397,9 @@ class _Stepper:
         for g in plan.groups:
             g.state = g.spec.init(params[g.rows], g.hp)
         alive = torch.ones(runs, dtype=torch.bool, device=device)
-        diverged_at = torch.full((runs,), -1, dtype=torch.int64, device=device)
+        # Points a run has survived; once dead it stays dead, so for a diverged
+        # run this is the index of the point where it diverged.
+        alive_steps = torch.zeros(runs, dtype=torch.int64, device=device)
         best = torch.full((runs,), math.inf, dtype=dtype, device=device)
         best_step = torch.zeros(runs, dtype=torch.int64, device=device)
         bound = problem.divergence_bound
@@ -397,6 +409,7 @@ class _Stepper:
             if spec.stateful
         ]
         nan = torch.tensor(math.nan, dtype=dtype, device=device)
+        contexts = [Context(problem.layout, self._closure(g.rows)) for g in plan.groups]
 
         for t0 in range(0, self.steps, self.chunk):
             t1 = min(t0 + self.chunk, self.steps)
@@ -409,17 +422,16 @@ class _Stepper:
             rec: dict[str, list[Tensor]] = {k: [] for k in self.record if k != "state"}
             rec_state: dict[str, list[Tensor]] = {}
             for t in range(t0, t0 + n_points):
-                i = t - t0
+                i, self._t = t - t0, t
                 loss, grad = _loss_and_grad(problem, params, t)
                 if plan.noise_table is not None:
                     grad = grad + plan.noise_std * plan.noise_table[plan.noise_index, t]
-                bad = ~torch.isfinite(loss) | ~(params.abs().amax(1) <= bound)
-                diverged_at = torch.where(bad & alive, t, diverged_at)
-                alive &= ~bad
+                # NaN fails every comparison, so one test catches NaN, inf and escape.
+                alive &= torch.isfinite(loss) & (params.abs().amax(1) <= bound)
+                alive_steps += alive
                 masked_loss = torch.where(alive, loss, nan)
-                better = masked_loss < best
-                best = torch.where(better, masked_loss, best)
-                best_step = torch.where(better, t, best_step)
+                best_step = torch.where(masked_loss < best, t, best_step)
+                best = torch.fmin(best, masked_loss)
                 if "params" in rec:
                     rec["params"].append(torch.where(alive.unsqueeze(1), params, nan))
                 if "loss" in rec:
@@ -438,15 +450,14 @@ class _Stepper:
                 if "lr" in rec:
                     rec["lr"].append(torch.where(alive, lr_row, nan))
                 for k, g in enumerate(plan.groups):
-                    hp = dict(g.hp)
-                    hp["lr"] = group_lr[k][i] if group_lr[k] is not None else self._compact(lr_cpu[None, g.rows])[0]
+                    lr = group_lr[k][i] if group_lr[k] is not None else self._compact(lr_cpu[None, g.rows])[0]
+                    hp = {**g.hp, "lr": lr}
                     if group_mom[k] is not None:
                         if g.spec.momentum_key == "momentum":
                             hp["momentum"] = group_mom[k][i]
                         else:
                             hp["betas"] = (group_mom[k][i], *hp["betas"][1:])
-                    ctx = Context(problem.layout, self._closure(t, g.rows))
-                    g.spec.update(params[g.rows], grad[g.rows], g.state, hp, t + 1, ctx)
+                    g.spec.update(params[g.rows], grad[g.rows], g.state, hp, t + 1, contexts[k])
                 for cols, plateau in plateaus:
                     plateau.step(loss[cols.to(device)].cpu())
                 if "state" in self.record:
@@ -458,7 +469,7 @@ class _Stepper:
                     "final_loss": final_loss,
                     "best_loss": best,
                     "best_step": best_step,
-                    "diverged_at": diverged_at,
+                    "diverged_at": torch.where(alive, -1, alive_steps),
                 }
             yield Chunk(t0, arrays, last, self.steps)
 
@@ -502,11 +513,12 @@ class _Stepper:
             base_value = base_value.squeeze(1).cpu().to(torch.float64)
         return self._compact(torch.where(cycling, cols, torch.as_tensor(base_value, dtype=torch.float64)))
 
-    def _closure(self, t: int, group_rows: slice):
+    def _closure(self, group_rows: slice):
         problem, plan = self.problem, self.plan
 
         def closure(params: Tensor, rows: Sequence[int] | None = None) -> tuple[Tensor, Tensor]:
             """Loss and gradient at ``params``: the group's runs, or its ``rows`` alone."""
+            t = self._t
             loss, grad = _loss_and_grad(problem, params, t)
             if plan.noise_table is not None:
                 sel = group_rows if rows is None else torch.as_tensor(rows) + group_rows.start

@@ -82,7 +82,7 @@ def _run(data: Any, i: int) -> RunConfig:
     where = f"runs[{i}]"
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where} must be an object")
-    unknown = set(data) - {"optimizer", "hparams", "schedule", "schedule_args", "start", "noise", "seed", "label"}
+    unknown = set(data) - {"optimizer", "hparams", "schedule", "schedule_args", "start", "noise", "seed", "label", "color"}
     if unknown:
         raise ConfigError(f"{where} has unknown fields: {', '.join(sorted(unknown))}")
     for key in ("hparams", "schedule_args"):
@@ -96,7 +96,7 @@ def _run(data: Any, i: int) -> RunConfig:
     noise = data.get("noise", 0.0)
     if not _is_number(noise):
         raise ConfigError(f"{where}.noise must be a number")
-    for key in ("optimizer", "schedule", "label"):
+    for key in ("optimizer", "schedule", "label", "color"):
         if key in data and not isinstance(data[key], str):
             raise ConfigError(f"{where}.{key} must be a string")
     return RunConfig(
@@ -108,6 +108,7 @@ def _run(data: Any, i: int) -> RunConfig:
         noise=float(noise),
         seed=_int(data.get("seed", 0), f"{where}.seed"),
         label=data.get("label", ""),
+        color=data.get("color", ""),
     )
 
 

@@ -31,7 +31,7 @@ LrFn = Callable[[Tensor, Tensor, Mapping[str, Any]], tuple[Tensor, Tensor | None
 Factory = Callable[[torch.optim.Optimizer, Mapping[str, Any], int], Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # registry entries: identity is equality
 class ScheduleSpec:
     name: str
     args: tuple[HParam, ...]

@@ -29,7 +29,7 @@ def test_run_writes_the_documented_json(capsys):
     run = data["runs"][0]
     assert len(run["params"]) == 21 and len(run["loss"]) == 21 and len(run["lr"]) == 20
     start = SURFACES["rosenbrock"].start
-    assert run["params"][0] == list(start)
+    assert run["params"][0] == pytest.approx(list(start))
     assert run["loss"][0] == pytest.approx(SURFACES["rosenbrock"](__import__("torch").tensor(start)).item())
     assert run["diverged_at"] is None and run["hparams"]["lr"] == 0.001
     assert run["hparams"]["momentum"] == 0  # resolved with torch's defaults

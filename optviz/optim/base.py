@@ -161,7 +161,7 @@ def _finite(value: Any) -> float:
     return number
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # registry entries: identity is equality
 class OptimizerSpec:
     """One registry entry: a torch optimizer and our batched version of it."""
 

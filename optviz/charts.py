@@ -1,0 +1,411 @@
+"""Plotly figures from run results: pure functions, no Streamlit.
+
+Data goes in and a ``plotly.graph_objects.Figure`` comes out, so the app, the
+HTML export, the CLI and notebooks draw the same pictures. The race figure puts
+the surface, the loss curves and the LR curves in one figure with Plotly
+animation frames, so its Play button and step slider run in the browser and
+move every view together, with no round trip to the server per frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from _plotly_utils.utils import convert_to_base64
+from plotly.subplots import make_subplots
+
+from .engine import SurfaceProblem
+
+# Okabe & Ito's colour-blind-safe palette, most distinct first; yellow is last
+# because it vanishes on a light background and a projector.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+FONT = dict(size=16)
+# A light, low-saturation background so saturated paths stand out on a projector.
+SURFACE_COLORS = [[0.0, "#1f3a5f"], [0.35, "#6d8fb3"], [0.7, "#c9d9ea"], [1.0, "#f4f7fb"]]
+
+
+class AnimatedFigure(go.Figure):
+    """A Figure whose animation frames stay plain dicts.
+
+    Plotly validates every trace of every frame, which for a few hundred frames
+    costs more than computing the runs; these frames are built from known-good
+    keys, so they skip it. ``to_dict`` (used by ``to_json``, ``to_html`` and
+    Streamlit) puts them back in.
+    """
+
+    def __init__(self, *args, raw_frames=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self._raw_frames = list(raw_frames)
+
+    @property
+    def raw_frames(self) -> list[dict]:
+        return self._raw_frames
+
+    def to_dict(self):
+        out = super().to_dict()
+        if self._raw_frames:
+            convert_to_base64(self._raw_frames)  # numpy arrays -> typed arrays, as plotly does
+            out["frames"] = self._raw_frames
+        return out
+
+
+@dataclass(frozen=True)
+class Style:
+    label: str
+    color: str
+    dash: str = "solid"
+
+
+def styles(labels: Sequence[str], colors: Sequence[str | None] | None = None) -> list[Style]:
+    """One Style per run: the palette in order, and a new dash once colours repeat."""
+    out = []
+    for i, label in enumerate(labels):
+        color = (colors[i] if colors and i < len(colors) else None) or PALETTE[i % len(PALETTE)]
+        out.append(Style(label, color, DASHES[(i // len(PALETTE)) % len(DASHES)]))
+    return out
+
+
+# -- numeric helpers ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grid:
+    x: np.ndarray  # (n,)
+    y: np.ndarray  # (n,)
+    z: np.ndarray  # (n, n): z[j, i] = f(x[i], y[j])
+    floor: float  # the lowest value known: the global minimum, or the grid's minimum
+
+    def log_gap(self, values: np.ndarray) -> np.ndarray:
+        """log10(f - floor + eps): contour levels that resolve both the valley and the walls."""
+        return np.log10(np.maximum(values - self.floor, 0.0) + self.eps)
+
+    @property
+    def eps(self) -> float:
+        span = float(np.nanmax(self.z) - self.floor)
+        return max(span * 1e-6, 1e-12)
+
+
+def surface_grid(problem: SurfaceProblem, n: int = 160, domain=None) -> Grid:
+    """The surface on an n x n grid over its domain (or ``domain``)."""
+    (x0, x1), (y0, y1) = domain or problem.spec.domain
+    x = np.linspace(x0, x1, n)
+    y = np.linspace(y0, y1, n)
+    xx, yy = np.meshgrid(x, y)
+    pts = torch.from_numpy(np.stack([xx, yy], axis=-1))
+    with torch.no_grad():
+        z = problem.loss(pts).numpy()
+    z = np.where(np.isfinite(z), z, np.nan)
+    minima = problem.spec.minima(**dict(problem.params))
+    floor = min([float(np.nanmin(z))] + [m[2] for m in minima])
+    return Grid(x, y, z, floor)
+
+
+def known_minimum(problem: SurfaceProblem) -> float | None:
+    minima = problem.spec.minima(**dict(problem.params))
+    return min(m[2] for m in minima) if minima else None
+
+
+def frame_steps(points: int, max_frames: int = 120) -> np.ndarray:
+    """Point indices the animation shows: evenly spread, always ending at the last."""
+    if points <= max_frames:
+        return np.arange(points)
+    return np.unique(np.linspace(0, points - 1, max_frames).round().astype(int))
+
+
+def last_finite(path: np.ndarray, upto: int) -> int:
+    """Index of the last finite point at or before ``upto`` (a diverged run stops there)."""
+    finite = np.flatnonzero(np.isfinite(path[: upto + 1]).all(axis=-1))
+    return int(finite[-1]) if finite.size else 0
+
+
+def _thin(n: int, limit: int = 400) -> np.ndarray:
+    """Indices of at most ``limit`` points of a path of ``n`` (keeps the payload small)."""
+    if n <= limit:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
+
+
+def steps_to_reach(loss: np.ndarray, target: float) -> int | None:
+    """First step at which the loss is at or below ``target``, or None."""
+    hit = np.flatnonzero(loss <= target)
+    return int(hit[0]) if hit.size else None
+
+
+# -- figures --------------------------------------------------------------------
+
+
+def race_figure(
+    problem: SurfaceProblem,
+    arrays: Mapping[str, np.ndarray],
+    runs: Sequence[Style],
+    *,
+    grid: Grid | None = None,
+    view: str = "contour",
+    animate: bool = True,
+    total_steps: int | None = None,
+    max_frames: int = 120,
+    height: int = 640,
+) -> AnimatedFigure:
+    """Surface with paths, loss vs step and LR vs step, in one figure.
+
+    ``arrays`` holds ``params`` (points, runs, 2), ``loss`` (points, runs) and
+    ``lr`` (steps, runs): all of them, or a prefix while runs stream in.
+    ``view`` is ``contour`` or ``3d``. With ``animate`` the figure carries
+    frames, a Play button and a step slider that move every panel together:
+    each run's head and a short exact tail travel along its full (fainter) path.
+    """
+    grid = grid or surface_grid(problem)
+    params, loss = arrays["params"], arrays["loss"]
+    lr = arrays.get("lr")
+    points = params.shape[0]
+    total = total_steps if total_steps is not None else points - 1
+    fmin = known_minimum(problem)
+    log_loss = fmin is not None
+    gap = _positive(loss - fmin) if log_loss else loss
+    height_of = (lambda values: _lift(values, grid)) if view == "3d" else None
+
+    left = {"type": "scene", "rowspan": 2} if view == "3d" else {"rowspan": 2}
+    fig = make_subplots(
+        rows=2,
+        cols=2,
+        specs=[[left, {}], [None, {}]],
+        column_widths=[0.58, 0.42],
+        row_heights=[0.55, 0.45],
+        horizontal_spacing=0.09,
+        vertical_spacing=0.14,
+        subplot_titles=(
+            "3-D surface" if view == "3d" else "Contour (log scale)",
+            "Loss  f − f*" if log_loss else "Loss",
+            "Learning rate",
+        ),
+        figure=AnimatedFigure(),
+    )
+    _add_surface(fig, problem, grid, view)
+
+    moving: list[int] = []  # trace indices the frames update, per run: tail, head, loss dot, lr dot
+    runs = [_mark_divergence(style, params[:, r]) for r, style in enumerate(runs)]
+    for r, style in enumerate(runs):
+        path = params[:, r]
+        end = last_finite(path, points - 1)
+        t = _thin(points)
+        common = dict(legendgroup=f"run{r}", name=style.label)
+        line = dict(color=style.color, width=3, dash=style.dash)
+        hover = "<b>%{fullData.name}</b><br>step %{customdata}<br>x=%{x:.4g}, y=%{y:.4g}<extra></extra>"
+        whole = _xy(path, t, height_of, loss[:, r])
+        head = _xy(path, [end], height_of, loss[:, r])
+        tail = _xy(path, _tail(end, points, max_frames), height_of, loss[:, r])
+        if view == "3d":
+            fig.add_trace(go.Scatter3d(**whole, mode="lines", line=dict(color=style.color, width=5), opacity=0.6,
+                                       customdata=t, hovertemplate=hover, **common), row=1, col=1)
+            fig.add_trace(go.Scatter3d(**tail, mode="lines", line=dict(color=style.color, width=9),
+                                       showlegend=False, hoverinfo="skip", **common), row=1, col=1)
+            fig.add_trace(go.Scatter3d(**head, mode="markers", showlegend=False, hoverinfo="skip",
+                                       marker=dict(color=style.color, size=7, line=dict(color="white", width=2)),
+                                       **common), row=1, col=1)
+        else:
+            fig.add_trace(go.Scatter(**whole, mode="lines", line=line, opacity=0.55, customdata=t,
+                                     hovertemplate=hover, **common), row=1, col=1)
+            fig.add_trace(go.Scatter(x=[path[0, 0]], y=[path[0, 1]], mode="markers", showlegend=False,
+                                     hoverinfo="skip", **common,
+                                     marker=dict(color="white", size=11, line=dict(color=style.color, width=3))),
+                          row=1, col=1)
+            fig.add_trace(go.Scatter(**tail, mode="lines", line={**line, "width": 5}, showlegend=False,
+                                     hoverinfo="skip", **common), row=1, col=1)
+            fig.add_trace(go.Scatter(**head, mode="markers", showlegend=False, hoverinfo="skip", **common,
+                                     marker=dict(color=style.color, size=15, line=dict(color="white", width=2))),
+                          row=1, col=1)
+        moving += [len(fig.data) - 2, len(fig.data) - 1]
+
+        fig.add_trace(go.Scatter(x=t, y=gap[t, r], mode="lines", line=line, showlegend=False, **common,
+                                 hovertemplate="%{fullData.name}<br>step %{x}<br>%{y:.4g}<extra></extra>"),
+                      row=1, col=2)
+        fig.add_trace(go.Scatter(x=[end], y=[gap[end, r]], mode="markers", marker=dict(color=style.color, size=11),
+                                 showlegend=False, hoverinfo="skip", **common), row=1, col=2)
+        moving.append(len(fig.data) - 1)
+        if lr is not None and lr.shape[0]:
+            lt = _thin(lr.shape[0])
+            k = min(end, lr.shape[0] - 1)
+            fig.add_trace(go.Scatter(x=lt, y=lr[lt, r], mode="lines", line=line, showlegend=False, **common,
+                                     hovertemplate="%{fullData.name}<br>step %{x}<br>lr %{y:.4g}<extra></extra>"),
+                          row=2, col=2)
+            fig.add_trace(go.Scatter(x=[k], y=[lr[k, r]], mode="markers", marker=dict(color=style.color, size=11),
+                                     showlegend=False, hoverinfo="skip", **common), row=2, col=2)
+            moving.append(len(fig.data) - 1)
+
+    z = grid.log_gap(grid.z)
+    z_range = [float(np.nanmin(z)), float(np.nanmax(z)) * 1.05 + 0.05]  # a diverged path leaves the box
+    _style_axes(fig, problem, view, total, log_loss, lr, _loss_range(gap, log_loss), z_range)
+    fig.update_layout(
+        height=height,
+        font=FONT,
+        template="plotly_white",
+        margin=dict(l=60, r=20, t=70, b=40),
+        legend=dict(orientation="h", yanchor="bottom", y=1.07, x=0, font=dict(size=16)),
+        hoverlabel=dict(font_size=15),
+        uirevision=problem.surface,  # keep zoom and camera across reruns of one surface
+    )
+    if animate and points > 1:
+        _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view)
+    return fig
+
+
+def _mark_divergence(style: Style, path: np.ndarray) -> Style:
+    """A diverged run says so in the legend: its path leaves the picture."""
+    bad = np.flatnonzero(~np.isfinite(path).all(axis=-1))
+    if not bad.size:
+        return style
+    return Style(f"{style.label} ✕ diverged at step {bad[0]}", style.color, style.dash)
+
+
+def _loss_range(gap: np.ndarray, log: bool):
+    """Y range from the runs' starting loss down to their best: a diverging run
+    must not squash every other curve into a flat line."""
+    finite = gap[np.isfinite(gap)]
+    if log:
+        finite = finite[finite > 0]
+    if not finite.size:
+        return None
+    top = float(np.nanmax(gap[0][np.isfinite(gap[0])])) if np.isfinite(gap[0]).any() else float(finite.max())
+    low = float(finite.min())
+    if log:
+        return [math.log10(low) - 0.3, math.log10(max(top, low * 10)) + 0.5]
+    pad = 0.05 * (top - low or 1.0)
+    return [low - pad, top + pad]
+
+
+def _xy(path: np.ndarray, idx, height_of, loss: np.ndarray) -> dict:
+    idx = np.asarray(idx)
+    out = dict(x=path[idx, 0], y=path[idx, 1])
+    if height_of is not None:
+        out["z"] = height_of(loss)[idx]
+    return out
+
+
+def _tail(end: int, points: int, max_frames: int) -> np.ndarray:
+    """The steps just before ``end``, unthinned, long enough to join one frame to the next."""
+    spacing = max(1, (points - 1) // max(1, max_frames - 1))
+    return np.arange(max(0, end - max(30, 3 * spacing)), end + 1)
+
+
+def _lift(loss: np.ndarray, grid: Grid) -> np.ndarray:
+    """Height of a path drawn on the 3-D surface: the surface's own log-gap, raised a hair."""
+    return grid.log_gap(loss) + 0.02 * (np.nanmax(grid.log_gap(grid.z)) - np.nanmin(grid.log_gap(grid.z)))
+
+
+def _positive(values: np.ndarray) -> np.ndarray:
+    """Gaps for a log axis: exact zeros (a run sitting on the minimum) drawn at a tiny floor."""
+    return np.where(values > 0, values, np.where(np.isfinite(values), 1e-16, np.nan))
+
+
+def _add_surface(fig, problem, grid, view):
+    z = grid.log_gap(grid.z)
+    minima = problem.spec.minima(**dict(problem.params))
+    right = fig.layout.xaxis.domain[1] if view != "3d" else 0.5
+    colorbar = dict(title=dict(text="log₁₀(f − f*)", side="right"), x=right + 0.005, xanchor="left", len=0.9,
+                    thickness=12)
+    if view == "3d":
+        fig.add_trace(
+            go.Surface(x=grid.x, y=grid.y, z=z.astype(np.float32), colorscale=SURFACE_COLORS, opacity=0.9, showscale=False,
+                       hovertemplate="x=%{x:.3g}<br>y=%{y:.3g}<extra></extra>", name="surface"),
+            row=1, col=1,
+        )
+        if minima:
+            mz = grid.log_gap(np.array([m[2] for m in minima]))
+            fig.add_trace(
+                go.Scatter3d(x=[m[0] for m in minima], y=[m[1] for m in minima], z=mz, mode="markers",
+                             marker=dict(symbol="diamond", size=6, color="black"), name="global minimum",
+                             hovertemplate="minimum<br>(%{x:.4g}, %{y:.4g})<extra></extra>"),
+                row=1, col=1,
+            )
+        return
+    fig.add_trace(
+        go.Contour(x=grid.x, y=grid.y, z=z.astype(np.float32), colorscale=SURFACE_COLORS, ncontours=28, colorbar=colorbar,
+                   contours=dict(coloring="heatmap", showlines=True), line=dict(width=0.6, color="rgba(0,0,0,0.25)"),
+                   hovertemplate="x=%{x:.3g}<br>y=%{y:.3g}<extra></extra>", name="surface", showlegend=False),
+        row=1, col=1,
+    )
+    if minima:
+        fig.add_trace(
+            go.Scatter(x=[m[0] for m in minima], y=[m[1] for m in minima], mode="markers", name="global minimum",
+                       marker=dict(symbol="star", size=18, color="gold", line=dict(color="black", width=1.5)),
+                       hovertemplate="global minimum<br>(%{x:.4g}, %{y:.4g})<extra></extra>"),
+            row=1, col=1,
+        )
+
+
+def _style_axes(fig, problem, view, total, log_loss, lr, loss_range=None, z_range=None):
+    (x0, x1), (y0, y1) = problem.spec.domain
+    if view == "3d":
+        fig.update_scenes(
+            xaxis=dict(title="x", range=[x0, x1]), yaxis=dict(title="y", range=[y0, y1]),
+            zaxis=dict(title="log₁₀(f − f*)", range=z_range), aspectmode="manual",
+            aspectratio=dict(x=1, y=1, z=0.6),
+        )
+    else:
+        fig.update_xaxes(title_text="x", range=[x0, x1], row=1, col=1)
+        fig.update_yaxes(title_text="y", range=[y0, y1], row=1, col=1)
+    fig.update_xaxes(range=[0, max(total, 1)], row=1, col=2)
+    fig.update_yaxes(type="log" if log_loss else "linear", exponentformat="power", range=loss_range, row=1, col=2)
+    fig.update_xaxes(title_text="step", range=[0, max(total, 1)], row=2, col=2)
+    lr_type = "linear"
+    if lr is not None and lr.size:
+        finite = lr[np.isfinite(lr)]
+        if finite.size and finite.min() > 0 and finite.max() / finite.min() > 100:
+            lr_type = "log"
+    fig.update_yaxes(type=lr_type, exponentformat="power", row=2, col=2)
+
+
+def _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view):
+    points, runs = params.shape[:2]
+    shown = frame_steps(points, max_frames)
+    kind = "scatter3d" if view == "3d" else "scatter"
+    frames = []
+    for k in shown:
+        data = []
+        for r in range(runs):
+            path = params[:, r]
+            end = last_finite(path, int(k))
+            data.append(dict(type=kind, **_f32(_xy(path, _tail(end, points, max_frames), height_of, loss[:, r]))))
+            data.append(dict(type=kind, **_xy(path, [end], height_of, loss[:, r])))
+            data.append(dict(type="scatter", x=[end], y=[gap[end, r]]))
+            if lr is not None and lr.shape[0]:
+                j = min(end, lr.shape[0] - 1)
+                data.append(dict(type="scatter", x=[j], y=[lr[j, r]]))
+        frames.append(dict(data=data, traces=moving, name=str(int(k))))
+    fig._raw_frames = frames
+    redraw = view == "3d"  # WebGL scenes only repaint on a full redraw
+    play = dict(frame=dict(duration=50, redraw=redraw), transition=dict(duration=0), fromcurrent=True, mode="immediate")
+    pause = dict(frame=dict(duration=0, redraw=False), mode="immediate")
+    jump = dict(mode="immediate", frame=dict(duration=0, redraw=redraw), transition=dict(duration=0))
+    fig.update_layout(
+        updatemenus=[
+            dict(type="buttons", direction="left", x=0.0, y=-0.07, xanchor="left", yanchor="top",
+                 pad=dict(r=10, t=0), showactive=False,
+                 buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
+                          dict(label="❚❚ Pause", method="animate", args=[[None], pause])])
+        ],
+        sliders=[
+            dict(active=len(shown) - 1, x=0.17, y=-0.07, len=0.83, xanchor="left", yanchor="top", pad=dict(t=0),
+                 currentvalue=dict(prefix="step ", font=dict(size=16, color="#222")),
+                 # 100+ tick labels would overprint; the current value says the step.
+                 font=dict(color="rgba(0,0,0,0)"), ticklen=3,
+                 steps=[dict(label=str(int(k)), method="animate", args=[[str(int(k))], jump]) for k in shown])
+        ],
+        margin=dict(b=120),
+    )
+
+
+def _f32(d: dict) -> dict:
+    """Coordinates as float32: half the bytes, and a screen needs no more."""
+    return {k: np.asarray(v, dtype=np.float32) for k, v in d.items()}
+
+
+def to_html(fig: go.Figure) -> str:
+    """A standalone page that plays offline (plotly.js inlined), for slides."""
+    return fig.to_html(include_plotlyjs=True, full_html=True, auto_play=False, config={"displaylogo": False})
