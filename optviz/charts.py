@@ -151,6 +151,7 @@ def race_figure(
     total_steps: int | None = None,
     max_frames: int = 120,
     height: int = 640,
+    clickable: bool = False,
 ) -> AnimatedFigure:
     """Surface with paths, loss vs step and LR vs step, in one figure.
 
@@ -159,6 +160,8 @@ def race_figure(
     ``view`` is ``contour`` or ``3d``. With ``animate`` the figure carries
     frames, a Play button and a step slider that move every panel together:
     each run's head and a short exact tail travel along its full (fainter) path.
+    With ``clickable``, an invisible grid of points covers the contour so that a
+    click there is a selection event (``fig._click_trace`` is its index).
     """
     grid = grid or surface_grid(problem)
     params, loss = arrays["params"], arrays["loss"]
@@ -187,6 +190,8 @@ def race_figure(
         figure=AnimatedFigure(),
     )
     _add_surface(fig, problem, grid, view)
+    if clickable and view != "3d":
+        fig._click_trace = _add_click_grid(fig, problem)
 
     moving: list[int] = []  # trace indices the frames update, per run: tail, head, loss dot, lr dot
     runs = [_mark_divergence(style, params[:, r]) for r, style in enumerate(runs)]
@@ -253,6 +258,18 @@ def race_figure(
     if animate and points > 1:
         _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view)
     return fig
+
+
+def _add_click_grid(fig, problem, n: int = 41) -> int:
+    (x0, x1), (y0, y1) = problem.spec.domain
+    xx, yy = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
+    fig.add_trace(
+        go.Scatter(x=xx.ravel().astype(np.float32), y=yy.ravel().astype(np.float32), mode="markers",
+                   marker=dict(size=14, opacity=0), showlegend=False, name="start here",
+                   hovertemplate="click: start at (%{x:.3g}, %{y:.3g})<extra></extra>"),
+        row=1, col=1,
+    )
+    return len(fig.data) - 1
 
 
 def _mark_divergence(style: Style, path: np.ndarray) -> Style:

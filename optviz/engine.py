@@ -157,6 +157,7 @@ class Result:
     best_step: np.ndarray
     diverged_at: np.ndarray  # -1 where the run never diverged
     wall_time: float
+    run_time: np.ndarray  # seconds of the batch attributed to each run (its share of the work)
     device: str
     dtype: str
     steps: int
@@ -410,6 +411,8 @@ class _Stepper:
         ]
         nan = torch.tensor(math.nan, dtype=dtype, device=device)
         contexts = [Context(problem.layout, self._closure(g.rows)) for g in plan.groups]
+        # Time spent on all runs together (gradients, bookkeeping) and per group (updates).
+        shared_time, group_time = 0.0, [0.0] * len(plan.groups)
 
         for t0 in range(0, self.steps, self.chunk):
             t1 = min(t0 + self.chunk, self.steps)
@@ -423,6 +426,7 @@ class _Stepper:
             rec_state: dict[str, list[Tensor]] = {}
             for t in range(t0, t0 + n_points):
                 i, self._t = t - t0, t
+                step_started = time.perf_counter()
                 loss, grad = _loss_and_grad(problem, params, t)
                 if plan.noise_table is not None:
                     grad = grad + plan.noise_std * plan.noise_table[plan.noise_index, t]
@@ -449,6 +453,8 @@ class _Stepper:
                     lr_row = lr_cpu.to(device, dtype)
                 if "lr" in rec:
                     rec["lr"].append(torch.where(alive, lr_row, nan))
+                tick = time.perf_counter()
+                shared_time += tick - step_started
                 for k, g in enumerate(plan.groups):
                     lr = group_lr[k][i] if group_lr[k] is not None else self._compact(lr_cpu[None, g.rows])[0]
                     hp = {**g.hp, "lr": lr}
@@ -458,6 +464,9 @@ class _Stepper:
                         else:
                             hp["betas"] = (group_mom[k][i], *hp["betas"][1:])
                     g.spec.update(params[g.rows], grad[g.rows], g.state, hp, t + 1, contexts[k])
+                    tock = time.perf_counter()
+                    group_time[k] += tock - tick
+                    tick = tock
                 for cols, plateau in plateaus:
                     plateau.step(loss[cols.to(device)].cpu())
                 if "state" in self.record:
@@ -470,8 +479,27 @@ class _Stepper:
                     "best_loss": best,
                     "best_step": best_step,
                     "diverged_at": torch.where(alive, -1, alive_steps),
+                    "run_time": self._run_time(shared_time, group_time),
                 }
             yield Chunk(t0, arrays, last, self.steps)
+
+    def result(self, parts: Mapping[str, Sequence[np.ndarray]], wall_time: float) -> Result:
+        """The Result of a finished stream, from its chunks' arrays."""
+        summary = {k: self._to_numpy(v.unsqueeze(0))[0] for k, v in self.summary.items()}
+        return Result(
+            configs=self.configs,
+            resolved=self.plan.resolved,
+            arrays={k: np.concatenate(v) for k, v in parts.items()},
+            final_loss=summary["final_loss"],
+            best_loss=summary["best_loss"],
+            best_step=summary["best_step"],
+            diverged_at=summary["diverged_at"],
+            wall_time=wall_time,
+            run_time=summary["run_time"],
+            device=str(self.device),
+            dtype=str(self.dtype).removeprefix("torch."),
+            steps=self.steps,
+        )
 
     def _to_numpy(self, x: Tensor) -> np.ndarray:
         # Rows back to the order the configs were given in.
@@ -492,6 +520,14 @@ class _Stepper:
                     mom = torch.full((t1 - t0, runs), math.nan, dtype=torch.float64)
                 mom[:, cols] = momentum
         return lr, mom
+
+    def _run_time(self, shared: float, per_group: list[float]) -> Tensor:
+        """Each run's share: the common work split evenly, plus its group's updates split evenly."""
+        runs = len(self.configs)
+        out = torch.full((runs,), shared / runs, dtype=torch.float64)
+        for g, seconds in zip(self.plan.groups, per_group):
+            out[g.rows] += seconds / (g.rows.stop - g.rows.start)
+        return out
 
     def _compact(self, cols: Tensor):
         """Per-step values for a group's runs: floats when they agree (torch's own
@@ -557,17 +593,4 @@ def run(
     for c in stepper.chunks():
         for key, arr in c.arrays.items():
             parts.setdefault(key, []).append(arr)
-    summary = {k: stepper._to_numpy(v.unsqueeze(0))[0] for k, v in stepper.summary.items()}
-    return Result(
-        configs=list(configs),
-        resolved=stepper.plan.resolved,
-        arrays={k: np.concatenate(v) for k, v in parts.items()},
-        final_loss=summary["final_loss"],
-        best_loss=summary["best_loss"],
-        best_step=summary["best_step"],
-        diverged_at=summary["diverged_at"],
-        wall_time=time.perf_counter() - started,
-        device=str(stepper.device),
-        dtype=str(stepper.dtype).removeprefix("torch."),
-        steps=steps,
-    )
+    return stepper.result(parts, time.perf_counter() - started)

@@ -1,0 +1,1 @@
+"""The Streamlit app. Everything that imports Streamlit lives here."""
