@@ -57,8 +57,10 @@ class HParam:
     """One hyperparameter, with torch's name and default.
 
     ``kind`` is one of ``float``, ``int``, ``bool``, ``choice`` (a str or None
-    from ``choices``) or ``floats`` (a tuple of ``length`` floats, such as
-    ``betas``). ``low``/``high``/``log`` describe a sensible range for a widget,
+    from ``choices``), ``floats`` (a tuple of ``length`` floats, such as
+    ``betas``) or ``ints`` (a tuple of any number of ints, such as MultiStepLR's
+    ``milestones``). A ``float``, ``int`` or ``ints`` whose default is None also
+    accepts None. ``low``/``high``/``log`` describe a sensible range for a widget,
     not a validity bound: validity is torch's own constructor's business.
     """
 
@@ -94,19 +96,17 @@ class HParam:
             if text in ("0", "false", "no", "off"):
                 return False
             raise ValueError(value)
+        if self.default is None and self.kind in ("int", "float", "ints") and _is_none(value):
+            return None
         if self.kind == "int":
-            if self.default is None and (value is None or str(value).strip().lower() in ("none", "null", "")):
-                return None
-            if isinstance(value, bool):
-                raise ValueError(value)
-            number = float(value)
-            if not number.is_integer():
-                raise ValueError(value)
-            return int(number)
+            return _whole(value)
         if self.kind == "float":
             return _finite(value)
+        if self.kind == "ints":
+            parts = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(_whole(p) for p in parts if str(p).strip())
         if self.kind == "choice":
-            if value is None or str(value).strip().lower() in ("none", "null", ""):
+            if _is_none(value):
                 value = None
             for choice in self.choices:
                 if value == choice:
@@ -125,9 +125,24 @@ class HParam:
     def describe(self) -> str:
         if self.kind == "floats":
             return f"{self.length} comma-separated numbers"
+        if self.kind == "ints":
+            return "comma-separated whole numbers"
         if self.kind == "choice":
             return "one of " + ", ".join(repr(c) for c in self.choices)
         return {"float": "a number", "int": "a whole number", "bool": "true or false"}[self.kind]
+
+
+def _is_none(value: Any) -> bool:
+    return value is None or str(value).strip().lower() in ("none", "null", "")
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(value)
+    number = float(value)
+    if not number.is_integer():
+        raise ValueError(value)
+    return int(number)
 
 
 def _finite(value: Any) -> float:
