@@ -10,6 +10,12 @@ them equal to torch's own schedulers.
 Schedules that cycle momentum (OneCycleLR, CyclicLR) also return the momentum
 (or Adam's beta1) per step. ReduceLROnPlateau depends on the loss, so it is the
 one stateful schedule (:class:`Plateau`).
+
+Arguments torch requires but a user should not have to type default to None and
+follow the run: its length (T_max, total_iters, total_steps: :meth:`ScheduleSpec.bind`
+fills them in) or its lr (OneCycleLR's max_lr, CyclicLR's base_lr and max_lr:
+``lr_at`` and the torch builder read them per run). Resolved configs keep the
+None, so a config means the same thing at any number of steps.
 """
 
 from __future__ import annotations
@@ -21,14 +27,18 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch.optim import lr_scheduler as tls
 
 from .optim.base import ConfigError, HParam
 
-# lr_at(t, lr, args) -> (lr per step, momentum per step or None).
-# ``t`` is a (steps, 1) float64 tensor and ``lr`` a (1, runs) one.
+# lr_at(t, lr, args) -> (lr per step, momentum per step or None), each
+# broadcastable to (steps, runs). ``t`` is a (steps, 1) float64 tensor, ``lr`` a
+# (1, runs) one (the runs' own lrs) and ``args`` has its run-length defaults filled in.
 LrFn = Callable[[Tensor, Tensor, Mapping[str, Any]], tuple[Tensor, Tensor | None]]
-# torch_factory(optimizer, args, steps) -> a torch scheduler, for the oracle.
-Factory = Callable[[torch.optim.Optimizer, Mapping[str, Any], int], Any]
+# build(optimizer, args, steps) -> torch's scheduler, from args with run-length defaults filled in.
+Build = Callable[[torch.optim.Optimizer, Mapping[str, Any], int], Any]
+# fill(args, steps) -> values for the arguments left None that depend on the run's length.
+Fill = Callable[[Mapping[str, Any], int], Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -37,12 +47,13 @@ class ScheduleSpec:
     args: tuple[HParam, ...]
     summary: str
     lr_at: LrFn | None
-    torch_factory: Factory
+    build: Build
     # A formula for the UI: LaTeX, in terms of the step t and eta_0 (the lr).
     formula: str = ""
     # Argument sets the truth test checks against torch.
     variants: tuple[Mapping[str, Any], ...] = ({},)
     stateful: bool = False
+    fill: Fill | None = None
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -61,6 +72,20 @@ class ScheduleSpec:
             args[name] = self.arg(name).parse(value)
         return args
 
+    def bind(self, args: Mapping[str, Any], steps: int) -> dict[str, Any]:
+        """``args`` with the arguments left None that follow the run's length
+        (T_max, total_iters, ...) set for a run of ``steps`` updates. Those that
+        follow the run's lr (max_lr, ...) stay None: lr_at and build read the lr."""
+        out = dict(args)
+        for name, value in (self.fill(out, steps) if self.fill else {}).items():
+            if out.get(name) is None:
+                out[name] = value
+        return out
+
+    def torch_factory(self, optimizer: torch.optim.Optimizer, args: Mapping[str, Any], steps: int):
+        """torch's own scheduler for a run of ``steps`` updates: the oracle."""
+        return self.build(optimizer, self.bind(args, steps), steps)
+
 
 def _arg(name, default, kind, help="", **kw) -> HParam:
     if kind == "floats" and "length" not in kw:
@@ -68,26 +93,37 @@ def _arg(name, default, kind, help="", **kw) -> HParam:
     return HParam(name, default, kind, help=help, **kw)
 
 
-def _const(t, lr, args):
-    return lr.expand(t.shape[0], lr.shape[1]), None
+def _refuse(bad: bool, message: str) -> None:
+    """Refuse up front what torch accepts at construction but fails on mid-run."""
+    if bad:
+        raise ValueError(message)
 
 
-def _step_lr(t, lr, args):
-    return lr * args["gamma"] ** torch.floor(t / args["step_size"]), None
+def _torch(cls, check: Callable[[Mapping[str, Any], int], None] | None = None) -> Build:
+    def build(optimizer, args, steps):
+        if check:
+            check(args, steps)
+        return cls(optimizer, **args)
+
+    return build
 
 
-def _torch(name: str, **fixed) -> Factory:
-    cls = getattr(torch.optim.lr_scheduler, name)
-
-    def factory(optimizer, args, steps):
-        return cls(optimizer, **{**args, **fixed})
-
-    return factory
+# -- closed forms --------------------------------------------------------------
 
 
-def _constant_factory(optimizer, args, steps):
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 1.0)
+def _step_lr(t, lr, a):
+    # torch decays where t % step_size == 0: a negative step_size acts as its magnitude.
+    return lr * a["gamma"] ** torch.floor(t / abs(a["step_size"])), None
 
+
+# -- torch's schedulers, where they need more than the args ----------------------
+
+
+def _check_step(a, steps):
+    _refuse(a["step_size"] == 0, "step_size=0 makes torch's StepLR divide by zero at its first step")
+
+
+# -- the registry ----------------------------------------------------------------
 
 SCHEDULES: dict[str, ScheduleSpec] = {
     s.name: s
@@ -95,9 +131,9 @@ SCHEDULES: dict[str, ScheduleSpec] = {
         ScheduleSpec(
             name="constant",
             args=(),
-            summary="The learning rate stays at lr.",
-            lr_at=_const,
-            torch_factory=_constant_factory,
+            summary="The learning rate stays at lr: the baseline to compare schedules against.",
+            lr_at=lambda t, lr, a: (lr, None),
+            build=lambda optimizer, a, steps: tls.LambdaLR(optimizer, lambda t: 1.0),
             formula=r"\eta_t = \eta_0",
         ),
         ScheduleSpec(
@@ -106,9 +142,9 @@ SCHEDULES: dict[str, ScheduleSpec] = {
                 _arg("step_size", 100, "int", "steps between decays", low=1, high=10000),
                 _arg("gamma", 0.1, "float", "decay factor", low=0.0, high=1.0),
             ),
-            summary="Multiply the LR by gamma every step_size steps.",
+            summary="Multiply the LR by gamma every step_size steps: the classic staircase decay.",
             lr_at=_step_lr,
-            torch_factory=_torch("StepLR"),
+            build=_torch(tls.StepLR, _check_step),
             formula=r"\eta_t = \eta_0\,\gamma^{\lfloor t / s \rfloor}",
             variants=({}, {"step_size": 7, "gamma": 0.5}),
         ),
@@ -125,10 +161,14 @@ def get(name: str) -> ScheduleSpec:
         ) from None
 
 
-def lr_table(spec: ScheduleSpec, args: Mapping[str, Any], lr: Tensor, t0: int, t1: int):
-    """LR (and momentum) for steps ``t0..t1-1``: tensors of shape ``(t1 - t0, runs)``."""
+def lr_table(spec: ScheduleSpec, args: Mapping[str, Any], lr: Tensor, t0: int, t1: int, steps: int):
+    """LR and momentum (or None) for updates ``t0..t1-1`` of a run of ``steps``
+    updates: tensors of shape ``(t1 - t0, runs)``, for runs with base lrs ``lr``."""
     t = torch.arange(t0, t1, dtype=torch.float64).unsqueeze(1)
-    return spec.lr_at(t, lr.to(torch.float64).unsqueeze(0), args)
+    lr = lr.to(torch.float64).unsqueeze(0)
+    values, momentum = spec.lr_at(t, lr, spec.bind(args, steps))
+    shape = (t1 - t0, lr.shape[1])
+    return values.expand(shape), None if momentum is None else momentum.expand(shape)
 
 
 class Plateau:
