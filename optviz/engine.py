@@ -513,7 +513,7 @@ class _Stepper:
             if spec.stateful:
                 lr[:, cols] = plan.base_lr[cols]
                 continue
-            values, momentum = sched.lr_table(spec, args, plan.base_lr[cols], t0, t1)
+            values, momentum = sched.lr_table(spec, args, plan.base_lr[cols], t0, t1, self.steps)
             lr[:, cols] = values
             if momentum is not None:
                 if mom is None:

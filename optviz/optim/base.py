@@ -58,7 +58,10 @@ class HParam:
 
     ``kind`` is one of ``float``, ``int``, ``bool``, ``choice`` (a str or None
     from ``choices``), ``floats`` (a tuple of ``length`` floats, such as
-    ``betas``) or ``text`` (a literal, for optimizers we know only by signature). ``low``/``high``/``log`` describe a sensible range for a widget,
+    ``betas``), ``ints`` (a tuple of any number of ints, such as MultiStepLR's
+    ``milestones``) or ``text`` (a literal, for optimizers we know only by
+    signature). A ``float``, ``int`` or ``ints`` whose default is None also
+    accepts None. ``low``/``high``/``log`` describe a sensible range for a widget,
     not a validity bound: validity is torch's own constructor's business.
     """
 
@@ -94,19 +97,17 @@ class HParam:
             if text in ("0", "false", "no", "off"):
                 return False
             raise ValueError(value)
+        if self.default is None and self.kind in ("int", "float", "ints") and _is_none(value):
+            return None
         if self.kind == "int":
-            if self.default is None and (value is None or str(value).strip().lower() in ("none", "null", "")):
-                return None
-            if isinstance(value, bool):
-                raise ValueError(value)
-            number = float(value)
-            if not number.is_integer():
-                raise ValueError(value)
-            return int(number)
+            return _whole(value)
         if self.kind == "float":
             return _finite(value)
+        if self.kind == "ints":
+            parts = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(_whole(p) for p in parts if str(p).strip())
         if self.kind == "choice":
-            if value is None or str(value).strip().lower() in ("none", "null", ""):
+            if _is_none(value):
                 value = None
             for choice in self.choices:
                 if value == choice:
@@ -127,6 +128,8 @@ class HParam:
     def describe(self) -> str:
         if self.kind == "floats":
             return f"{self.length} comma-separated numbers"
+        if self.kind == "ints":
+            return "comma-separated whole numbers"
         if self.kind == "choice":
             return "one of " + ", ".join(repr(c) for c in self.choices)
         return {"float": "a number", "int": "a whole number", "bool": "true or false", "text": "a value"}[self.kind]
@@ -150,6 +153,19 @@ def _literal(value: Any) -> Any:
         except ValueError:
             pass
     return text
+
+
+def _is_none(value: Any) -> bool:
+    return value is None or str(value).strip().lower() in ("none", "null", "")
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(value)
+    number = float(value)
+    if not number.is_integer():
+        raise ValueError(value)
+    return int(number)
 
 
 def _finite(value: Any) -> float:
