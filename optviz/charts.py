@@ -178,9 +178,9 @@ def race_figure(
         rows=2,
         cols=2,
         specs=[[left, {}], [None, {}]],
-        column_widths=[0.58, 0.42],
+        column_widths=[0.56, 0.44],
         row_heights=[0.55, 0.45],
-        horizontal_spacing=0.09,
+        horizontal_spacing=0.14,
         vertical_spacing=0.14,
         subplot_titles=(
             "3-D surface" if view == "3d" else "Contour (log scale)",
@@ -324,8 +324,8 @@ def _add_surface(fig, problem, grid, view):
     z = grid.log_gap(grid.z)
     minima = problem.spec.minima(**dict(problem.params))
     right = fig.layout.xaxis.domain[1] if view != "3d" else 0.5
-    colorbar = dict(title=dict(text="log₁₀(f − f*)", side="right"), x=right + 0.005, xanchor="left", len=0.9,
-                    thickness=12)
+    colorbar = dict(title=dict(text="log₁₀<br>(f − f*)", side="top", font=dict(size=13)), x=right + 0.008,
+                    xanchor="left", len=0.8, y=0.42, thickness=12, tickfont=dict(size=13))
     if view == "3d":
         fig.add_trace(
             go.Surface(x=grid.x, y=grid.y, z=z.astype(np.float32), colorscale=SURFACE_COLORS, opacity=0.9, showscale=False,
@@ -408,7 +408,7 @@ def _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view)
                           dict(label="❚❚ Pause", method="animate", args=[[None], pause])])
         ],
         sliders=[
-            dict(active=len(shown) - 1, x=0.17, y=-0.07, len=0.83, xanchor="left", yanchor="top", pad=dict(t=0),
+            dict(active=len(shown) - 1, x=0.2, y=-0.07, len=0.8, xanchor="left", yanchor="top", pad=dict(t=0),
                  currentvalue=dict(prefix="step ", font=dict(size=16, color="#222")),
                  # 100+ tick labels would overprint; the current value says the step.
                  font=dict(color="rgba(0,0,0,0)"), ticklen=3,

@@ -108,16 +108,17 @@ def _step(h) -> float | None:
 
 def _sched_widget(rid: int, a) -> None:
     key = state.sched_key(rid, a.name)
+    auto = "auto" if a.default is None else None  # None: tied to the run (its steps or lr)
     if a.kind == "bool":
         st.checkbox(a.name, key=key, help=a.help or None)
     elif a.kind == "float":
-        st.number_input(a.name, key=key, format="%g", help=a.help or None)
+        st.number_input(a.name, key=key, format="%g", help=a.help or None, placeholder=auto)
     elif a.kind == "int":
-        st.number_input(a.name, key=key, step=1, help=a.help or None)
+        st.number_input(a.name, key=key, step=1, help=a.help or None, placeholder=auto)
     elif a.kind == "choice":
         st.selectbox(a.name, list(a.choices), key=key, help=a.help or None)
     else:
-        st.text_input(a.name, key=key, help=a.help or None)
+        st.text_input(a.name, key=key, help=a.help or None, placeholder=auto or "")
 
 
 def _summary_label(run, color: str) -> str:
@@ -214,13 +215,14 @@ def results_ui(exp: Experiment, view: View, colors: list[str]) -> None:
     def on_progress(arrays, done):
         progress.progress(done / exp.steps, text=f"computing… step {done} of {exp.steps}")
         chart.plotly_chart(charts.race_figure(exp.problem, arrays, styles, grid=grid, view=view.view,
-                                              animate=False, total_steps=exp.steps), key=None)
+                                              animate=False, total_steps=exp.steps), theme=None)
 
     result = compute.results(run_exp, on_progress)
     progress.empty()
     fig = charts.race_figure(exp.problem, result.arrays, styles, grid=grid, view=view.view,
                              clickable=view.view == "contour")
-    event = chart.plotly_chart(fig, key="race", on_select="rerun", selection_mode="points",
+    # theme=None keeps the figure's own large, projector-friendly fonts.
+    event = chart.plotly_chart(fig, key="race", on_select="rerun", selection_mode="points", theme=None,
                                config={"displaylogo": False})
     _handle_click(event, fig)
     n_div = int((result.diverged_at >= 0).sum())

@@ -100,13 +100,13 @@ def _set_value(key: str, h: HParam, value: Any) -> None:
         for i, v in enumerate(value):
             st.session_state[f"{key}.{i}"] = None if v is None else float(v)
     elif h.kind == "float":
-        st.session_state[key] = float(value)
+        st.session_state[key] = None if value is None else float(value)
     elif h.kind == "int":
         st.session_state[key] = None if value is None else int(value)
     elif h.kind == "text":
         st.session_state[key] = share._value(value)
-    elif h.kind in ("ints", "floats_list"):
-        st.session_state[key] = share._value(value)
+    elif h.kind == "ints":
+        st.session_state[key] = "" if value is None else share._value(value)
     else:
         st.session_state[key] = value
 
@@ -116,7 +116,7 @@ def read_value(key: str, h: HParam) -> Any:
     if h.kind == "floats":
         return tuple(s.get(f"{key}.{i}", h.default[i] if h.default else None) for i in range(h.length))
     value = s.get(key, h.default)
-    if h.kind in ("text", "ints", "floats_list") and isinstance(value, str):
+    if h.kind in ("text", "ints") and isinstance(value, str):
         return h.parse(value)
     return value
 
