@@ -60,6 +60,9 @@ class Surface:
     requires: Callable[..., str | None] | None = None
     critical_points: tuple[Point, ...] = ()  # saddles worth marking
     levels: str = "log"
+    # value_and_grad(x, y, **params) -> (f, df/dx, df/dy), written by hand: the
+    # engine's fast path. Tests hold it equal to autograd on ``fn``.
+    value_and_grad: Callable[..., tuple[Tensor, Tensor, Tensor]] | None = None
 
     @property
     def defaults(self) -> dict[str, Any]:
