@@ -1,0 +1,117 @@
+"""Chart builders are pure: results in, Plotly figure out. Checked without Streamlit."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import optviz
+from optviz import charts
+from optviz.engine import SurfaceProblem
+
+ROSENBROCK = SurfaceProblem("rosenbrock")
+RUNS = [
+    {"optimizer": "SGD", "hparams": {"lr": 1e-3}, "label": "SGD"},
+    {"optimizer": "Adam", "hparams": {"lr": 0.02}, "label": "Adam"},
+    {"optimizer": "SGD", "hparams": {"lr": 0.05}, "label": "too big"},
+]
+
+
+@pytest.fixture(scope="module")
+def result():
+    return optviz.run("rosenbrock", RUNS, steps=300)
+
+
+def _styles():
+    return charts.styles([r["label"] for r in RUNS])
+
+
+def test_palette_is_colour_blind_safe_and_distinct():
+    styles = charts.styles([f"r{i}" for i in range(10)])
+    assert [s.color for s in styles[:8]] == list(charts.PALETTE)
+    assert styles[8].dash != styles[0].dash  # colours repeat only with a new dash
+
+
+def test_race_figure_traces_axes_and_frames(result):
+    fig = charts.race_figure(ROSENBROCK, result.arrays, _styles())
+    names = {t.name for t in fig.data}
+    assert {"SGD", "Adam", "global minimum"} <= names
+    assert any(n.startswith("too big ✕ diverged at step") for n in names)
+    contour = [t for t in fig.data if t.type == "contour"]
+    assert len(contour) == 1 and contour[0].z.shape == (160, 160)
+    assert fig.layout.yaxis2.type == "log"  # loss gap on a log axis
+    frames = fig.to_dict()["frames"]
+    assert 2 <= len(frames) <= 120 and frames[-1]["name"] == "300"
+    moving = frames[0]["traces"]
+    assert all(len(f["data"]) == len(moving) for f in frames)
+    assert list(fig.layout.sliders[0].steps[-1].args[0]) == ["300"]
+    assert fig.layout.updatemenus[0].buttons[0].label.endswith("Play")
+    # The path of the Adam run in the figure is the engine's path.
+    adam = next(t for t in fig.data if t.name == "Adam" and t.mode == "lines" and t.xaxis == "x")
+    np.testing.assert_allclose(adam.x, result.arrays["params"][adam.customdata, 1, 0])
+
+
+def test_frames_show_heads_at_the_step_they_name(result):
+    fig = charts.race_figure(ROSENBROCK, result.arrays, _styles(), max_frames=30)
+    for frame in fig.to_dict()["frames"]:
+        k = int(frame["name"])
+        head = frame["data"][1]  # run 0: tail, head, loss dot, lr dot
+        x = _decode(head["x"])[0]
+        assert x == pytest.approx(result.arrays["params"][k, 0, 0], rel=1e-6)
+
+
+def _decode(v):
+    if isinstance(v, dict):  # plotly's typed-array form
+        import base64
+
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+    return np.asarray(v)
+
+
+def test_figure_json_is_small_and_typed(result):
+    fig = charts.race_figure(ROSENBROCK, result.arrays, _styles())
+    text = fig.to_json()
+    assert '"bdata"' in text  # typed arrays, not long lists of numbers
+    assert len(text) < 1_000_000
+
+
+def test_streaming_prefix_draws_without_frames(result):
+    prefix = {"params": result.arrays["params"][:51], "loss": result.arrays["loss"][:51], "lr": result.arrays["lr"][:50]}
+    fig = charts.race_figure(ROSENBROCK, prefix, _styles(), animate=False, total_steps=300)
+    assert "frames" not in fig.to_dict()
+    assert tuple(fig.layout.xaxis2.range) == (0, 300)  # the axis already spans the whole run
+
+
+def test_3d_view_and_click_grid(result):
+    fig = charts.race_figure(ROSENBROCK, result.arrays, _styles(), view="3d")
+    assert any(t.type == "surface" for t in fig.data) and any(t.type == "scatter3d" for t in fig.data)
+    flat = charts.race_figure(ROSENBROCK, result.arrays, _styles(), clickable=True)
+    grid = flat.data[flat._click_trace]
+    assert grid.marker.opacity == 0 and len(grid.x) > 1000
+
+
+def test_surfaces_without_minimum_use_linear_loss_axis():
+    res = optviz.run("saddle", ["Adam"], steps=20)
+    fig = charts.race_figure(SurfaceProblem("saddle"), res.arrays, charts.styles(["Adam"]))
+    assert fig.layout.yaxis2.type == "linear"
+
+
+def test_numeric_helpers_match_numpy():
+    grid = charts.surface_grid(ROSENBROCK, n=50)
+    xx, yy = np.meshgrid(grid.x, grid.y)
+    np.testing.assert_allclose(grid.z, (1 - xx) ** 2 + 100 * (yy - xx**2) ** 2, rtol=1e-12)
+    assert grid.floor == 0.0
+    assert charts.steps_to_reach(np.array([5.0, 2.0, 0.5, 0.1]), 0.5) == 2
+    assert charts.steps_to_reach(np.array([5.0, 2.0]), 0.5) is None
+    path = np.array([[0, 0], [1, 1], [np.nan, np.nan], [np.nan, np.nan]], dtype=float)
+    assert charts.last_finite(path, 3) == 1
+    assert list(charts.frame_steps(5)) == [0, 1, 2, 3, 4]
+    steps = charts.frame_steps(1001, 100)
+    assert steps[0] == 0 and steps[-1] == 1000 and len(steps) <= 100
+
+
+def test_html_export_plays_offline(result):
+    html = charts.to_html(charts.race_figure(ROSENBROCK, result.arrays, _styles()))
+    assert "addFrames" in html and '<script src="http' not in html and len(html) > 3_000_000  # plotly.js inlined
