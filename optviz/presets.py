@@ -21,9 +21,11 @@ class Preset:
 
 
 def _exp(surface, runs, steps=500, params=None, start=None, noise=0.0, seed=0) -> Experiment:
+    problem = SurfaceProblem(surface, params or {})
+    start = tuple(float(v) for v in (start or problem.start))
     runs = tuple(R(r.optimizer, r.hparams, r.schedule, r.schedule_args, r.start or start, noise, seed, r.label)
                  for r in runs)
-    return Experiment(SurfaceProblem(surface, params or {}), runs, steps)
+    return Experiment(problem, runs, steps)
 
 
 PRESETS: dict[str, Preset] = {

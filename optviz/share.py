@@ -64,8 +64,9 @@ def encode(exp: Experiment, view: View = View()) -> dict[str, str | list[str]]:
     params["steps"] = str(exp.steps)
     runs = list(exp.runs)
     first = runs[0] if runs else RunConfig()
-    if first.start is not None:
-        params["start"] = _value(first.start)
+    start = common_start(runs) if runs else None
+    if start is not None:
+        params["start"] = _value(start)
     if first.noise:
         params["noise"] = _number(first.noise)
     if first.seed:
@@ -76,16 +77,24 @@ def encode(exp: Experiment, view: View = View()) -> dict[str, str | list[str]]:
         params["view"] = view.view
     if view.tol != View.tol:
         params["tol"] = _number(view.tol)
-    params["run"] = [_encode_run(r) for r in runs]
+    params["run"] = [_encode_run(r, start) for r in runs]
     return params
 
 
-def _encode_run(run: RunConfig) -> str:
+def common_start(runs: Sequence[RunConfig]) -> tuple[float, ...] | None:
+    """The start most runs share: the page's start point; other runs carry their own."""
+    starts = [r.start for r in runs if r.start is not None]
+    return max(starts, key=starts.count) if starts else None
+
+
+def _encode_run(run: RunConfig, start=None) -> str:
     parts = [run.optimizer]
     parts += [f"{k}={_value(v)}" for k, v in run.hparams]
     if run.schedule != "constant":
         parts.append(f"sched={run.schedule}")
         parts += [f"s.{k}={_value(v)}" for k, v in run.schedule_args]
+    if run.start is not None and run.start != start:
+        parts.append(f"start={_value(run.start)}")
     if run.label:
         parts.append(f"label={quote(run.label, safe=' ')}")
     if run.color:
@@ -153,7 +162,8 @@ def decode(
         if not runs:
             runs = list(default.runs)
     runs = [
-        RunConfig(r.optimizer, r.hparams, r.schedule, r.schedule_args, start, noise, seed, r.label, r.color)
+        RunConfig(r.optimizer, r.hparams, r.schedule, r.schedule_args, r.start or start, noise, seed, r.label,
+                  r.color)
         for r in runs
     ]
     return Experiment(problem, tuple(runs), steps, dtype), view, warnings
@@ -164,7 +174,7 @@ def _decode_run(text: str, allowed: tuple[str, ...]) -> RunConfig:
     spec = get_optimizer(name.strip(), allowed)
     hparams: dict[str, Any] = {}
     sargs: dict[str, Any] = {}
-    schedule, label, color = "constant", "", ""
+    schedule, label, color, start = "constant", "", "", None
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
@@ -178,12 +188,17 @@ def _decode_run(text: str, allowed: tuple[str, ...]) -> RunConfig:
             label = unquote(value)[:80]
         elif key == "color":
             color = _color(unquote(value))
+        elif key == "start":
+            try:
+                start = _point(value)
+            except ValueError:
+                raise ConfigError(f"start {value!r} is not two finite numbers like -1.5,2") from None
         else:
             hparams[key] = spec.hparam(key).parse(value)
     sargs = schedules.get(schedule).resolve(sargs)  # checks names and kinds
     defaults = schedules.get(schedule).defaults
     sargs = {k: v for k, v in sargs.items() if v != defaults.get(k)}
-    return RunConfig(spec.name, hparams, schedule, sargs, label=label, color=color)
+    return RunConfig(spec.name, hparams, schedule, sargs, start, label=label, color=color)
 
 
 def _read(text, default, parse, name, warnings):

@@ -72,9 +72,11 @@ def test_add_duplicate_remove_runs():
     assert not at.exception
 
 
-def test_url_round_trip_reproduces_the_config():
+@pytest.mark.parametrize("preset_id", ["schedules", "local-minima"])
+def test_url_round_trip_reproduces_the_config(preset_id):
     at = _app()
-    at.button(key="preset.schedules").click().run()
+    at.button(key=f"preset.{preset_id}").click().run()
+    assert _experiment(at)[0] == PRESETS[preset_id].experiment
     query = {k: at.query_params[k] for k in at.query_params}
     again = _app(query)
     assert not again.exception

@@ -154,6 +154,11 @@ def runs_ui(exp: Experiment, errors: dict[int, str], colors: list[str]) -> None:
             for j, h in enumerate(spec.hparams):
                 with cols[j % 4]:
                     _hparam_widget(rid, spec, h)
+            o1, o2, o3, _ = st.columns([2, 1, 1, 2])
+            own = o1.toggle("Own start point", key=f"r{rid}.own_start", on_change=state.on_own_start, args=(rid,),
+                            help="Off: the run starts at the page's start point (sidebar, or a click on the contour).")
+            o2.number_input("x₀", key=f"r{rid}.start_x", format="%g", disabled=not own)
+            o3.number_input("y₀", key=f"r{rid}.start_y", format="%g", disabled=not own)
             sc1, sc2 = st.columns([1, 3])
             sc1.selectbox("LR schedule", list(schedules.SCHEDULES), key=f"r{rid}.sched",
                           on_change=state.on_schedule_change, args=(rid,))

@@ -57,14 +57,14 @@ def load(exp: Experiment, view: share.View) -> None:
     s.surface = exp.problem.surface
     set_surface_params(exp.problem.spec, dict(exp.problem.params))
     first = exp.runs[0] if exp.runs else RunConfig()
-    start = first.start or exp.problem.start
+    start = share.common_start(exp.runs) or exp.problem.start
     s.start_x, s.start_y = float(start[0]), float(start[1])
     s.steps, s.noise, s.seed, s.dtype = exp.steps, float(first.noise), int(first.seed), exp.dtype
     s.view, s.tol = view.view, view.tol
     s.next_run_id = 0
     s.run_ids = []
     for run in exp.runs:
-        add_run(run)
+        add_run(run, own_start=run.start is not None and tuple(run.start) != tuple(start))
 
 
 def set_surface_params(spec: surfaces.Surface, values: dict[str, Any]) -> None:
@@ -72,7 +72,7 @@ def set_surface_params(spec: surfaces.Surface, values: dict[str, Any]) -> None:
         st.session_state[f"sp.{p.name}"] = float(values.get(p.name, p.default))
 
 
-def add_run(run: RunConfig | None = None) -> int:
+def add_run(run: RunConfig | None = None, own_start: bool = False) -> int:
     """Append a run to the editor; with no run, a new one in the next palette colour."""
     s = st.session_state
     rid = s.next_run_id
@@ -83,6 +83,9 @@ def add_run(run: RunConfig | None = None) -> int:
     s[f"r{rid}.label"] = run.label or spec.name
     s[f"r{rid}.color"] = run.color or ""
     _set_hparams(rid, spec, run.hp)
+    s[f"r{rid}.own_start"] = own_start
+    start = run.start if own_start else (s.start_x, s.start_y)
+    s[f"r{rid}.start_x"], s[f"r{rid}.start_y"] = float(start[0]), float(start[1])
     s[f"r{rid}.sched"] = run.schedule
     for a in schedules.get(run.schedule).args:
         _set_value(sched_key(rid, a.name), a, run.sargs.get(a.name, a.default))
@@ -142,12 +145,20 @@ def on_surface_change() -> None:
 
 def duplicate_run(rid: int) -> None:
     run = collect_run(rid)
-    new = add_run(RunConfig(run.optimizer, run.hparams, run.schedule, run.schedule_args,
-                            label=f"{run.label} (copy)", color=""))
+    own = bool(st.session_state.get(f"r{rid}.own_start"))
+    new = add_run(RunConfig(run.optimizer, run.hparams, run.schedule, run.schedule_args, run.start,
+                            label=f"{run.label} (copy)", color=""), own_start=own)
     # Put the copy right after its original.
     ids = [i for i in st.session_state.run_ids if i != new]
     ids.insert(ids.index(rid) + 1, new)
     st.session_state.run_ids = ids
+
+
+def on_own_start(rid: int) -> None:
+    """Switching a run to its own start begins from the page's start point."""
+    s = st.session_state
+    if s.get(f"r{rid}.own_start"):
+        s[f"r{rid}.start_x"], s[f"r{rid}.start_y"] = float(s.start_x), float(s.start_y)
 
 
 def remove_run(rid: int) -> None:
@@ -168,7 +179,10 @@ def collect_run(rid: int) -> RunConfig:
         value = read_value(sched_key(rid, a.name), a)
         if value != a.default:
             sargs[a.name] = value
-    start = (float(s.start_x), float(s.start_y))
+    if s.get(f"r{rid}.own_start"):
+        start = (float(s[f"r{rid}.start_x"]), float(s[f"r{rid}.start_y"]))
+    else:
+        start = (float(s.start_x), float(s.start_y))
     return RunConfig(spec.name, hp, schedule.name, sargs, start, float(s.noise), int(s.seed),
                      s.get(f"r{rid}.label", ""), s.get(f"r{rid}.color", ""))
 
