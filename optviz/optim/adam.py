@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import OptimizerSpec, addcdiv_, addcmul_, decayed_grad, torch_hparams
+from .base import OptimizerSpec, addcdiv_, addcmul_, decayed_grad, sdiv, spow, torch_hparams
 
 
 def init(params, hp):
@@ -15,20 +15,16 @@ def init(params, hp):
 
 
 def _update(params, grads, state, hp, step, decoupled):
-    lr, wd = hp["lr"], hp["weight_decay"]
+    lr = hp["lr"]
     beta1, beta2 = hp["betas"]
-    if decoupled:
-        grad = -grads if hp["maximize"] else grads
-        params.mul_(1 - lr * wd)
-    else:
-        grad = decayed_grad(grads, params, hp)
+    grad = decayed_grad(grads, params, hp, decoupled)
     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
     exp_avg.lerp_(grad, 1 - beta1)
     addcmul_(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)
-    bias_correction1 = 1 - beta1**step
-    bias_correction2 = 1 - beta2**step
-    step_size = lr / bias_correction1
-    bias_correction2_sqrt = bias_correction2**0.5
+    bias_correction1 = 1 - spow(beta1, step)
+    bias_correction2 = 1 - spow(beta2, step)
+    step_size = sdiv(lr, bias_correction1)
+    bias_correction2_sqrt = spow(bias_correction2, 0.5)
     if hp["amsgrad"]:
         second = state["max_exp_avg_sq"]
         torch.maximum(second, exp_avg_sq, out=second)
@@ -47,12 +43,9 @@ def update_w(params, grads, state, hp, step, ctx):
 
 
 _META = dict(
-    lr=dict(low=1e-5, high=10.0, log=True, help="learning rate"),
     betas=dict(help="decay rates of the first and second moment estimates"),
-    eps=dict(low=1e-12, high=1.0, log=True, help="added to the denominator"),
     weight_decay=dict(low=0.0, high=1.0, help="weight decay"),
     amsgrad=dict(help="use the running maximum of the second moment (AMSGrad)"),
-    maximize=dict(help="ascend instead of descend"),
 )
 _RULE = r"""
 \begin{aligned}

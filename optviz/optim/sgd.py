@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import OptimizerSpec, add_, decayed_grad, torch_hparams
+from .base import OptimizerSpec, add_, decayed_grad, torch_hparams, where_
 
 
 def init(params, hp):
@@ -13,7 +13,8 @@ def init(params, hp):
 
 def update(params, grads, state, hp, step, ctx):
     grad = decayed_grad(grads, params, hp)
-    momentum = hp["momentum"]
+    momentum, lr = hp["momentum"], hp["lr"]
+    direction = grad
     if isinstance(momentum, torch.Tensor) or momentum != 0:
         buf = state["momentum_buffer"]
         if step == 1:
@@ -21,8 +22,9 @@ def update(params, grads, state, hp, step, ctx):
             buf.copy_(grad)
         else:
             add_(buf.mul_(momentum), grad, 1 - hp["dampening"])
-        grad = add_(grad.clone(), buf, momentum) if hp["nesterov"] else buf
-    add_(params, grad, -hp["lr"])
+        direction = add_(grad.clone(), buf, momentum) if hp["nesterov"] else buf
+    # torch skips the buffer, dampening and all, for a run whose momentum is 0.
+    where_(params, momentum != 0, lambda p: add_(p, direction, -lr), lambda p: add_(p, grad, -lr))
 
 
 SPEC = OptimizerSpec(
@@ -32,12 +34,9 @@ SPEC = OptimizerSpec(
     update=update,
     hparams=torch_hparams(
         torch.optim.SGD,
-        lr=dict(low=1e-5, high=10.0, log=True, help="learning rate"),
         momentum=dict(low=0.0, high=0.999, help="momentum factor (0 = plain SGD)"),
         dampening=dict(low=0.0, high=1.0, help="dampening for momentum"),
-        weight_decay=dict(low=0.0, high=1.0, help="L2 penalty added to the gradient"),
         nesterov=dict(help="Nesterov momentum (needs momentum > 0, dampening 0)"),
-        maximize=dict(help="ascend instead of descend"),
     ),
     summary="Stochastic gradient descent, optionally with (Nesterov) momentum.",
     rule=r"""
