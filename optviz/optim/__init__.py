@@ -11,6 +11,9 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         sgd.SPEC,
         adam.SPEC,
         adam.SPEC_W,
+        adam.NADAM,
+        adam.RADAM,
+        adam.ADAMAX,
     ]
 }
 
