@@ -84,6 +84,7 @@ def _scaled(name, hp, factor=0.9):
 # Per-run values on both sides of a branch torch takes on a float hyperparameter.
 MIXED = {
     "SGD-momentum": ("SGD", [{"momentum": 0.0, "dampening": 0.5}, {"momentum": 0.9, "dampening": 0.5}]),
+    "RMSprop-momentum": ("RMSprop", [{"momentum": 0.0}, {"momentum": 0.5}]),
     "RAdam-rho": ("RAdam", [{"betas": (0.9, 0.6), "lr": 1e-4}, {"betas": (0.9, 0.999), "lr": 1e-4}]),
 }
 SWEEP_CASES = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import ConfigError, Context, HParam, OptimizerSpec
-from . import adam, sgd
+from . import adam, adaptive, sgd
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
     spec.name: spec
@@ -14,6 +14,9 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         adam.NADAM,
         adam.RADAM,
         adam.ADAMAX,
+        adaptive.ADAGRAD,
+        adaptive.RMSPROP,
+        adaptive.ADADELTA,
     ]
 }
 
