@@ -86,6 +86,7 @@ MIXED = {
     "SGD-momentum": ("SGD", [{"momentum": 0.0, "dampening": 0.5}, {"momentum": 0.9, "dampening": 0.5}]),
     "RMSprop-momentum": ("RMSprop", [{"momentum": 0.0}, {"momentum": 0.5}]),
     "RAdam-rho": ("RAdam", [{"betas": (0.9, 0.6), "lr": 1e-4}, {"betas": (0.9, 0.999), "lr": 1e-4}]),
+    "ASGD-t0": ("ASGD", [{"t0": 1e6}, {"t0": 50.0}]),
 }
 SWEEP_CASES = [
     pytest.param(name, [spec.variants[i], _scaled(name, spec.variants[i])], id=f"{name}-{i}")

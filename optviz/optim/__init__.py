@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import ConfigError, Context, HParam, OptimizerSpec
-from . import adam, adaptive, sgd
+from . import adam, adaptive, rprop, sgd
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
     spec.name: spec
@@ -17,6 +17,8 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         adaptive.ADAGRAD,
         adaptive.RMSPROP,
         adaptive.ADADELTA,
+        sgd.ASGD,
+        rprop.SPEC,
     ]
 }
 
