@@ -584,9 +584,11 @@ class _Stepper:
         for key in sorted(keys):
             full = torch.full((runs, self.plan.starts.shape[1]), math.nan, dtype=self.dtype, device=self.device)
             for g in self.plan.groups:
-                value = g.state.get(key)
-                if key in g.spec.state_keys and isinstance(value, Tensor) and value.shape == full[g.rows].shape:
-                    full[g.rows] = value
+                value, rows = g.state.get(key), full[g.rows]
+                # A per-run scalar, (runs, 1) like ASGD's eta, fills every coordinate.
+                shapes = (rows.shape, (len(rows), 1))
+                if key in g.spec.state_keys and isinstance(value, Tensor) and value.shape in shapes:
+                    rows.copy_(value)
             rec_state.setdefault(key, []).append(torch.where(alive.unsqueeze(1), full, nan))
 
 

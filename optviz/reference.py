@@ -29,7 +29,9 @@ def reference_run(
     """Run ``config`` alone with torch's own optimizer and scheduler.
 
     Returns numpy arrays ``params`` (steps+1, dims), ``loss`` (steps+1,),
-    ``grad`` (steps+1, dims) and ``lr`` (steps,).
+    ``grad`` (steps+1, dims) and ``lr`` (steps,), and ``state``: the final value
+    of each of the spec's ``state_keys`` that torch keeps, flat like ``params``
+    (a 0-d state such as ASGD's ``eta`` repeated over its tensor).
     """
     resolved = resolve(problem, config, steps)
     spec = get_optimizer(resolved["optimizer"])
@@ -80,7 +82,13 @@ def reference_run(
             scheduler.step(loss.item())
         else:
             scheduler.step()
+    state = {
+        key: torch.cat([optimizer.state[p][key].expand(p.shape).flatten() for p in tensors]).double().numpy()
+        for key in spec.state_keys
+        if all(key in optimizer.state[p] for p in tensors)
+    }
     return {
+        "state": state,
         "params": torch.stack(params).numpy(),
         "loss": torch.stack(losses).numpy(),
         "grad": torch.stack(grads).numpy(),

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from optviz import schedules
-from optviz.engine import RunConfig, SurfaceProblem, run
+from optviz.engine import DEFAULT_RECORD, RunConfig, SurfaceProblem, run
 from optviz.optim import OPTIMIZERS
 from optviz.reference import reference_run
 
@@ -39,13 +39,18 @@ def _assert_same_path(ours, ref, i, what):
 
 
 def _check_batch(problem_id, configs, what):
-    """Run ``configs`` as one batch and each alone through torch; compare each."""
+    """Run ``configs`` as one batch and each alone through torch; compare each,
+    the optimizer's final state included."""
     problem = PROBLEMS[problem_id]
-    ours = run(problem, configs, steps=STEPS, dtype="float64", device="cpu")
+    record = (*DEFAULT_RECORD, "state")
+    ours = run(problem, configs, steps=STEPS, dtype="float64", device="cpu", record=record)
     for i, config in enumerate(configs):
         ref = reference_run(problem, config, steps=STEPS)
         assert ours.diverged_at[i] == -1, f"{what}: run {i} diverged"
         _assert_same_path(ours, ref, i, f"{what} run {i}")
+        for key, value in ref["state"].items():
+            final = ours.arrays[f"state/{key}"][-1, i]
+            np.testing.assert_allclose(final, value, rtol=RTOL, atol=ATOL, err_msg=f"{what} run {i}: {key}")
     return ours
 
 
@@ -62,6 +67,43 @@ def test_optimizer_matches_torch(name, variant, problem_id):
         for f, d in [(1.0, 0.0), (0.5, 0.1), (0.75, -0.2)]
     ]
     _check_batch(problem_id, configs, f"{name}{hp}")
+
+
+def _scaled(name, hp, factor=0.9):
+    """``hp`` with every float hyperparameter but lr scaled: a run unlike its neighbour in all."""
+    out = dict(hp)
+    for h in OPTIMIZERS[name].hparams:
+        value = hp.get(h.name, h.default)
+        if h.kind == "float" and h.name != "lr":
+            out[h.name] = value * factor
+        elif h.kind == "floats":
+            out[h.name] = tuple(v * factor for v in value)
+    return out
+
+
+# Per-run values on both sides of a branch torch takes on a float hyperparameter.
+MIXED = {
+    "SGD-momentum": ("SGD", [{"momentum": 0.0, "dampening": 0.5}, {"momentum": 0.9, "dampening": 0.5}]),
+    "RMSprop-momentum": ("RMSprop", [{"momentum": 0.0}, {"momentum": 0.5}]),
+    "RAdam-rho": ("RAdam", [{"betas": (0.9, 0.6), "lr": 1e-4}, {"betas": (0.9, 0.999), "lr": 1e-4}]),
+    "ASGD-t0": ("ASGD", [{"t0": 1e6}, {"t0": 50.0}]),
+}
+SWEEP_CASES = [
+    pytest.param(name, [spec.variants[i], _scaled(name, spec.variants[i])], id=f"{name}-{i}")
+    for name, spec in OPTIMIZERS.items()
+    for i in range(len(spec.variants))
+] + [pytest.param(name, runs, id=key) for key, (name, runs) in MIXED.items()]
+
+
+@pytest.mark.parametrize("name,runs", SWEEP_CASES)
+def test_per_run_hyperparameters(name, runs):
+    """Runs that differ in every float hyperparameter: as torch, and bit for bit as each run alone."""
+    lr = OPTIMIZERS[name].test_lr
+    configs = [RunConfig(name, {"lr": lr, **hp}, start=START["rosenbrock"]) for hp in runs]
+    together = _check_batch("rosenbrock", configs, f"{name} sweep {runs}")
+    for i, config in enumerate(configs):
+        alone = run(PROBLEMS["rosenbrock"], [config], steps=STEPS, dtype="float64", device="cpu")
+        np.testing.assert_array_equal(together.arrays["params"][:, i], alone.arrays["params"][:, 0])
 
 
 SCHEDULE_CASES = [

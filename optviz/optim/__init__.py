@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import ConfigError, Context, HParam, OptimizerSpec
-from . import adam, generic, sgd
+from . import adam, adaptive, generic, rprop, sgd
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
     spec.name: spec
@@ -11,6 +11,14 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         sgd.SPEC,
         adam.SPEC,
         adam.SPEC_W,
+        adam.NADAM,
+        adam.RADAM,
+        adam.ADAMAX,
+        adaptive.ADAGRAD,
+        adaptive.RMSPROP,
+        adaptive.ADADELTA,
+        sgd.ASGD,
+        rprop.SPEC,
     ]
 }
 

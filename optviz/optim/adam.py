@@ -1,34 +1,44 @@
-"""Adam and AdamW, as ``torch.optim.Adam`` / ``torch.optim.AdamW``."""
+"""The Adam family: Adam, AdamW, NAdam, RAdam and Adamax, as in ``torch.optim``."""
 
 from __future__ import annotations
 
 import torch
 
-from .base import OptimizerSpec, addcdiv_, addcmul_, decayed_grad, torch_hparams
+from .base import (
+    OptimizerSpec,
+    addcdiv_,
+    addcmul_,
+    decayed_grad,
+    scalar_state,
+    sdiv,
+    spow,
+    torch_hparams,
+    where_,
+)
+
+
+def _moments(params, second="exp_avg_sq"):
+    return {"exp_avg": torch.zeros_like(params), second: torch.zeros_like(params)}
 
 
 def init(params, hp):
-    state = {"exp_avg": torch.zeros_like(params), "exp_avg_sq": torch.zeros_like(params)}
+    state = _moments(params)
     if hp["amsgrad"]:
         state["max_exp_avg_sq"] = torch.zeros_like(params)
     return state
 
 
 def _update(params, grads, state, hp, step, decoupled):
-    lr, wd = hp["lr"], hp["weight_decay"]
+    lr = hp["lr"]
     beta1, beta2 = hp["betas"]
-    if decoupled:
-        grad = -grads if hp["maximize"] else grads
-        params.mul_(1 - lr * wd)
-    else:
-        grad = decayed_grad(grads, params, hp)
+    grad = decayed_grad(grads, params, hp, decoupled)
     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
     exp_avg.lerp_(grad, 1 - beta1)
     addcmul_(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)
-    bias_correction1 = 1 - beta1**step
-    bias_correction2 = 1 - beta2**step
-    step_size = lr / bias_correction1
-    bias_correction2_sqrt = bias_correction2**0.5
+    bias_correction1 = 1 - spow(beta1, step)
+    bias_correction2 = 1 - spow(beta2, step)
+    step_size = sdiv(lr, bias_correction1)
+    bias_correction2_sqrt = spow(bias_correction2, 0.5)
     if hp["amsgrad"]:
         second = state["max_exp_avg_sq"]
         torch.maximum(second, exp_avg_sq, out=second)
@@ -46,14 +56,73 @@ def update_w(params, grads, state, hp, step, ctx):
     _update(params, grads, state, hp, step, True)
 
 
-_META = dict(
-    lr=dict(low=1e-5, high=10.0, log=True, help="learning rate"),
-    betas=dict(help="decay rates of the first and second moment estimates"),
-    eps=dict(low=1e-12, high=1.0, log=True, help="added to the denominator"),
-    weight_decay=dict(low=0.0, high=1.0, help="weight decay"),
-    amsgrad=dict(help="use the running maximum of the second moment (AMSGrad)"),
-    maximize=dict(help="ascend instead of descend"),
-)
+def nadam_init(params, hp):
+    return {**_moments(params), "mu_product": scalar_state(params, 1.0)}
+
+
+def nadam_update(params, grads, state, hp, step, ctx):
+    lr, (beta1, beta2), psi = hp["lr"], hp["betas"], hp["momentum_decay"]
+    grad = decayed_grad(grads, params, hp, hp["decoupled_weight_decay"])
+    exp_avg, exp_avg_sq, mu_product = state["exp_avg"], state["exp_avg_sq"], state["mu_product"]
+    bias_correction2 = 1 - spow(beta2, step)
+    mu = beta1 * (1.0 - 0.5 * spow(0.96, step * psi))
+    mu_next = beta1 * (1.0 - 0.5 * spow(0.96, (step + 1) * psi))
+    # torch's float32 mu_product times a Python float: the float is rounded first.
+    mu_product.mul_(mu.to(mu_product.dtype) if isinstance(mu, torch.Tensor) else mu)
+    exp_avg.lerp_(grad, 1 - beta1)
+    addcmul_(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)
+    denom = exp_avg_sq.div(bias_correction2).sqrt().add_(hp["eps"])
+    product = mu_product.to(params.dtype)  # torch reads it as a Python float
+    addcdiv_(params, grad, denom, sdiv(-lr * (1.0 - mu), 1.0 - product))
+    addcdiv_(params, exp_avg, denom, sdiv(-lr * mu_next, 1.0 - product * mu_next))
+
+
+def radam_init(params, hp):
+    return _moments(params)
+
+
+def radam_update(params, grads, state, hp, step, ctx):
+    lr, (beta1, beta2) = hp["lr"], hp["betas"]
+    grad = decayed_grad(grads, params, hp, hp["decoupled_weight_decay"])
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    exp_avg.lerp_(grad, 1 - beta1)
+    addcmul_(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)
+    bias_correction1 = 1 - spow(beta1, step)
+    bias_correction2 = 1 - spow(beta2, step)
+    bias_corrected_exp_avg = exp_avg / bias_correction1
+    # Length of the approximated simple moving average, and its limit.
+    rho_inf = sdiv(2, 1 - beta2) - 1
+    rho_t = rho_inf - 2 * step * spow(beta2, step) / bias_correction2
+
+    def rectified(p):
+        # torch's ``number / tensor`` is ``tensor.reciprocal() * number``.
+        adaptive_lr = exp_avg_sq.sqrt().add_(hp["eps"]).reciprocal_() * spow(bias_correction2, 0.5)
+        rect = spow((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t), 0.5)
+        return p.add_(bias_corrected_exp_avg * lr * adaptive_lr * rect, alpha=-1.0)
+
+    # Until the variance estimate is trustworthy (rho_t > 5), plain momentum.
+    where_(params, rho_t > 5.0, rectified, lambda p: p.add_(bias_corrected_exp_avg * lr, alpha=-1.0))
+
+
+def adamax_init(params, hp):
+    return _moments(params, "exp_inf")
+
+
+def adamax_update(params, grads, state, hp, step, ctx):
+    beta1, beta2 = hp["betas"]
+    grad = decayed_grad(grads, params, hp)
+    exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
+    exp_avg.lerp_(grad, 1 - beta1)
+    torch.maximum(exp_inf.mul_(beta2), grad.abs().add_(hp["eps"]), out=exp_inf)
+    clr = sdiv(hp["lr"], 1 - spow(beta1, step))
+    addcdiv_(params, exp_avg, exp_inf, -clr)
+
+
+_BETAS = dict(help="decay rates of the first and second moment estimates")
+_DECOUPLED = dict(help="decay the weights directly (AdamW) instead of via the gradient")
+# Shared by the optimizers whose weight decay may be decoupled.
+_MOMENTS = dict(betas=_BETAS, weight_decay=dict(low=0.0, high=1.0, help="weight decay"))
+_META = dict(**_MOMENTS, amsgrad=dict(help="use the running maximum of the second moment (AMSGrad)"))
 _RULE = r"""
 \begin{aligned}
 m_t &\leftarrow \beta_1 m_{t-1} + (1-\beta_1)\, g_t \\
@@ -69,7 +138,7 @@ SPEC = OptimizerSpec(
     update=update,
     hparams=torch_hparams(
         torch.optim.Adam,
-        decoupled_weight_decay=dict(help="decay the weights directly (AdamW) instead of via the gradient"),
+        decoupled_weight_decay=_DECOUPLED,
         **_META,
     ),
     summary="Adaptive moment estimation: momentum on the gradient, scaled per coordinate.",
@@ -99,4 +168,96 @@ SPEC_W = OptimizerSpec(
     variants=({}, {"amsgrad": True}, {"weight_decay": 0.5}, {"maximize": True, "lr": 1e-3}),
     test_lr=1e-2,
     ui_defaults={"lr": 1e-2},
+)
+
+NADAM = OptimizerSpec(
+    name="NAdam",
+    torch_cls=torch.optim.NAdam,
+    init=nadam_init,
+    update=nadam_update,
+    hparams=torch_hparams(
+        torch.optim.NAdam,
+        **_MOMENTS,
+        momentum_decay=dict(low=0.0, high=0.1, help="psi: how fast the momentum schedule mu_t warms up"),
+        decoupled_weight_decay=_DECOUPLED,
+    ),
+    summary="Adam with Nesterov momentum: the step looks ahead along the next momentum.",
+    rule=r"""
+\begin{aligned}
+\mu_t &\leftarrow \beta_1 \big(1 - \tfrac12\, 0.96^{t\psi}\big), \quad
+  m_t \leftarrow \beta_1 m_{t-1} + (1-\beta_1)\, g_t, \quad
+  v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2 \\
+\widehat{m_t} &\leftarrow \frac{\mu_{t+1}\, m_t}{1 - \prod_{i=1}^{t+1} \mu_i}
+  + \frac{(1-\mu_t)\, g_t}{1 - \prod_{i=1}^{t} \mu_i} \\
+\theta_t &\leftarrow \theta_{t-1} - \gamma\, \widehat{m_t} \big/ \big(\sqrt{v_t/(1-\beta_2^t)} + \epsilon\big)
+\end{aligned}""",
+    state_keys=("exp_avg", "exp_avg_sq", "mu_product"),
+    variants=(
+        {},
+        {"momentum_decay": 0.05},
+        {"betas": (0.8, 0.99), "eps": 1e-6},
+        {"weight_decay": 0.1},
+        {"weight_decay": 0.1, "decoupled_weight_decay": True},
+        {"maximize": True, "lr": 1e-3},
+    ),
+    test_lr=1e-2,
+    ui_defaults={"lr": 1e-2},
+)
+
+RADAM = OptimizerSpec(
+    name="RAdam",
+    torch_cls=torch.optim.RAdam,
+    init=radam_init,
+    update=radam_update,
+    hparams=torch_hparams(
+        torch.optim.RAdam,
+        **_MOMENTS,
+        decoupled_weight_decay=_DECOUPLED,
+    ),
+    summary="Adam that starts as plain momentum and adapts, rectified, once its variance estimate holds.",
+    rule=r"""
+\begin{aligned}
+m_t &\leftarrow \beta_1 m_{t-1} + (1-\beta_1)\, g_t, \quad v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2 \\
+\rho_t &\leftarrow \rho_\infty - \frac{2t\beta_2^t}{1-\beta_2^t}, \quad \rho_\infty = \frac{2}{1-\beta_2} - 1 \\
+r_t &\leftarrow \sqrt{\frac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\rho_t}}, \quad
+  l_t \leftarrow \frac{\sqrt{1-\beta_2^t}}{\sqrt{v_t}+\epsilon} \\
+\theta_t &\leftarrow \theta_{t-1} - \gamma\, \frac{m_t}{1-\beta_1^t} \cdot (\rho_t > 5\ ?\ r_t l_t : 1)
+\end{aligned}""",
+    state_keys=_STATE,
+    variants=(
+        {},
+        {"betas": (0.8, 0.99), "eps": 1e-6},
+        # rho_inf = 4: never rectified, plain momentum throughout.
+        {"betas": (0.9, 0.6), "lr": 1e-4},
+        {"weight_decay": 0.1},
+        {"weight_decay": 0.1, "decoupled_weight_decay": True},
+        {"maximize": True, "lr": 1e-5},
+    ),
+    test_lr=1e-3,
+    ui_defaults={"lr": 3e-3},
+)
+
+ADAMAX = OptimizerSpec(
+    name="Adamax",
+    torch_cls=torch.optim.Adamax,
+    init=adamax_init,
+    update=adamax_update,
+    hparams=torch_hparams(torch.optim.Adamax, betas=_BETAS),
+    summary="Adam with the infinity norm: divides by a decaying maximum of |g| instead of an RMS.",
+    rule=r"""
+\begin{aligned}
+m_t &\leftarrow \beta_1 m_{t-1} + (1-\beta_1)\, g_t \\
+u_t &\leftarrow \max(\beta_2 u_{t-1},\ |g_t| + \epsilon) \\
+\theta_t &\leftarrow \theta_{t-1} - \frac{\gamma\, m_t}{(1-\beta_1^t)\, u_t}
+\end{aligned}""",
+    state_keys=("exp_avg", "exp_inf"),
+    variants=(
+        {},
+        {"betas": (0.8, 0.99)},
+        {"eps": 1e-2},
+        {"weight_decay": 0.1},
+        {"maximize": True, "lr": 1e-3},
+    ),
+    test_lr=1e-2,
+    ui_defaults={"lr": 5e-2},
 )

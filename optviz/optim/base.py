@@ -30,6 +30,7 @@ from torch import Tensor
 Scalar = float | Tensor
 State = dict[str, Any]
 Layout = tuple[tuple[int, ...], ...]
+Branch = Callable[[Tensor], Any]  # an in-place update of one tensor, for where_
 
 # Arguments of torch's optimizers that choose an implementation, not the maths.
 _IMPLEMENTATION_ARGS = {"params", "foreach", "capturable", "differentiable", "fused"}
@@ -241,10 +242,20 @@ class OptimizerSpec:
             raise ConfigError(f"{self.name}: {exc}") from None
 
 
+# Widget metadata for arguments many optimizers share; ``meta`` overrides it.
+COMMON_META: dict[str, dict[str, Any]] = {
+    "lr": dict(low=1e-5, high=10.0, log=True, help="learning rate"),
+    "eps": dict(low=1e-12, high=1.0, log=True, help="added to the denominator"),
+    "weight_decay": dict(low=0.0, high=1.0, help="L2 penalty added to the gradient"),
+    "maximize": dict(help="ascend instead of descend"),
+}
+
+
 def torch_hparams(cls: type, **meta: Mapping[str, Any]) -> tuple[HParam, ...]:
     """HParams read off a torch optimizer's signature, so names and defaults are torch's.
 
-    ``meta`` adds widget ranges, choices and help text per name.
+    ``meta`` adds widget ranges, choices and help text per name, on top of
+    :data:`COMMON_META`.
     """
     out = []
     for p in inspect.signature(cls.__init__).parameters.values():
@@ -253,7 +264,7 @@ def torch_hparams(cls: type, **meta: Mapping[str, Any]) -> tuple[HParam, ...]:
         default, annotation = p.default, str(p.annotation)
         if isinstance(default, int) and not isinstance(default, bool) and "float" in annotation:
             default = float(default)  # torch writes ``weight_decay: float = 0``
-        extra = dict(meta.get(p.name, {}))
+        extra = {**COMMON_META.get(p.name, {}), **meta.get(p.name, {})}
         kind = extra.pop("kind", None) or _kind_of(default, annotation)
         if kind == "floats":
             extra.setdefault("length", len(default))
@@ -332,23 +343,92 @@ def addcdiv_(x: Tensor, a: Tensor, b: Tensor, value: Scalar = 1.0) -> Tensor:
     return x.addcdiv_(a, b, value=value)
 
 
+def _tensors(a: Scalar, b: Scalar) -> tuple[Tensor, Tensor]:
+    # A float joins a tensor in the tensor's dtype: ``torch.as_tensor(1e-6)``
+    # alone would be float32 and round it.
+    like = a if isinstance(a, Tensor) else b
+    return (
+        torch.as_tensor(a, dtype=like.dtype, device=like.device),
+        torch.as_tensor(b, dtype=like.dtype, device=like.device),
+    )
+
+
 def smax(a: Scalar, b: Scalar) -> Scalar:
     if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return torch.maximum(torch.as_tensor(a), torch.as_tensor(b))
+        return torch.maximum(*_tensors(a, b))
     return max(a, b)
 
 
 def smin(a: Scalar, b: Scalar) -> Scalar:
     if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return torch.minimum(torch.as_tensor(a), torch.as_tensor(b))
+        return torch.minimum(*_tensors(a, b))
     return min(a, b)
 
 
-def decayed_grad(grad: Tensor, param: Tensor, hp: Mapping[str, Any]) -> Tensor:
-    """``maximize`` and coupled (L2) weight decay, as every torch optimizer applies them."""
+def sdiv(a: Scalar, b: Scalar) -> Scalar:
+    """``a / b`` rounded once, as Python divides floats.
+
+    torch evaluates ``number / tensor`` as ``tensor.reciprocal() * number``,
+    which rounds twice; a tensor numerator gives a true division.
+    """
+    if isinstance(b, Tensor) and not isinstance(a, Tensor):
+        return torch.full_like(b, a).div_(b)
+    return a / b
+
+
+def spow(base: Scalar, exp: Scalar) -> Scalar:
+    """``base ** exp`` as Python rounds it (C's ``pow``), for floats or tensors.
+
+    torch's CPU pow can be an ulp off C's: its vectorized loop uses Sleef, and
+    a number exponent of 3 becomes ``x*x*x``. Two strided tensor operands take
+    the scalar loop, which calls ``std::pow`` (tests/test_scalars.py holds it
+    to Python's results).
+    """
+    if not isinstance(base, Tensor) and not isinstance(exp, Tensor):
+        return base**exp
+    pair = torch.stack(torch.broadcast_tensors(*_tensors(base, exp)), dim=-1)
+    return torch.pow(pair[..., 0], pair[..., 1])
+
+
+def fill_(x: Tensor, value: Scalar) -> Tensor:
+    """``x.fill_(value)`` for a float or a per-run ``(runs, 1)`` tensor."""
+    return x.copy_(value) if isinstance(value, Tensor) else x.fill_(value)
+
+
+def where_(x: Tensor, cond: bool | Tensor, if_true: Branch, if_false: Branch) -> Tensor:
+    """A per-run ``if``: apply ``if_true`` or ``if_false`` to ``x`` in place.
+
+    ``cond`` is a bool (the branch torch takes) or, when it depends on per-run
+    hyperparameters, a ``(runs, 1)`` bool tensor: then both branches run on
+    copies and each run keeps its own, so it rounds as it would alone.
+    """
+    if not isinstance(cond, Tensor):
+        (if_true if cond else if_false)(x)
+        return x
+    return x.copy_(torch.where(cond, if_true(x.clone()), if_false(x.clone())))
+
+
+def scalar_state(params: Tensor, value: Scalar) -> Tensor:
+    """A per-run scalar that torch keeps as a 0-d tensor (NAdam's ``mu_product``,
+    ASGD's ``eta``), as ``(runs, 1)`` in torch's dtype for it (``_get_scalar_dtype``:
+    float32 unless the default dtype is float64), so it rounds as torch's does."""
+    dtype = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+    return fill_(params.new_empty((params.shape[0], 1), dtype=dtype), value)
+
+
+def decayed_grad(grad: Tensor, param: Tensor, hp: Mapping[str, Any], decoupled: bool = False) -> Tensor:
+    """``maximize`` and weight decay, as every torch optimizer applies them.
+
+    Coupled (L2) decay adds ``weight_decay * param`` to the gradient; decoupled
+    decay (AdamW) shrinks ``param`` in place by ``1 - lr * weight_decay``.
+    A zero decay, per run or not, leaves both unchanged exactly.
+    """
     if hp.get("maximize"):
         grad = -grad
     weight_decay = hp.get("weight_decay", 0.0)
     if isinstance(weight_decay, Tensor) or weight_decay != 0:
-        grad = add_(grad.clone(), param, weight_decay)
+        if decoupled:
+            param.mul_(1 - hp["lr"] * weight_decay)
+        else:
+            grad = add_(grad.clone(), param, weight_decay)
     return grad

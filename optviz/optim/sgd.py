@@ -1,10 +1,22 @@
-"""SGD with momentum, dampening and Nesterov, as ``torch.optim.SGD``."""
+"""SGD with momentum, dampening and Nesterov, and averaged SGD, as
+``torch.optim.SGD`` / ``torch.optim.ASGD``."""
 
 from __future__ import annotations
 
 import torch
 
-from .base import OptimizerSpec, add_, decayed_grad, torch_hparams
+from .base import (
+    OptimizerSpec,
+    add_,
+    decayed_grad,
+    fill_,
+    scalar_state,
+    sdiv,
+    smax,
+    spow,
+    torch_hparams,
+    where_,
+)
 
 
 def init(params, hp):
@@ -13,7 +25,8 @@ def init(params, hp):
 
 def update(params, grads, state, hp, step, ctx):
     grad = decayed_grad(grads, params, hp)
-    momentum = hp["momentum"]
+    momentum, lr = hp["momentum"], hp["lr"]
+    direction = grad
     if isinstance(momentum, torch.Tensor) or momentum != 0:
         buf = state["momentum_buffer"]
         if step == 1:
@@ -21,8 +34,29 @@ def update(params, grads, state, hp, step, ctx):
             buf.copy_(grad)
         else:
             add_(buf.mul_(momentum), grad, 1 - hp["dampening"])
-        grad = add_(grad.clone(), buf, momentum) if hp["nesterov"] else buf
-    add_(params, grad, -hp["lr"])
+        direction = add_(grad.clone(), buf, momentum) if hp["nesterov"] else buf
+    # torch skips the buffer, dampening and all, for a run whose momentum is 0.
+    where_(params, momentum != 0, lambda p: add_(p, direction, -lr), lambda p: add_(p, grad, -lr))
+
+
+def asgd_init(params, hp):
+    eta, mu = scalar_state(params, hp["lr"]), scalar_state(params, 1.0)
+    return {"ax": torch.zeros_like(params), "eta": eta, "mu": mu}
+
+
+def asgd_update(params, grads, state, hp, step, ctx):
+    lr, lambd = hp["lr"], hp["lambd"]
+    grad = decayed_grad(grads, params, hp)
+    ax, eta, mu = state["ax"], state["eta"], state["mu"]
+    if step == 1:
+        fill_(eta, lr)  # torch makes its state at the first step, with that step's lr
+    eta_value = eta.to(params.dtype)  # a float32 tensor in torch, read as a Python float
+    params.mul_(1 - lambd * eta_value)
+    add_(params, grad, -eta_value)
+    # torch copies rather than averages while mu is 1 (before step t0).
+    where_(ax, mu != 1, lambda a: a.add_(params.sub(a).mul_(mu)), lambda a: a.copy_(params))
+    fill_(eta, sdiv(lr, spow(1 + lambd * lr * step, hp["alpha"])))
+    fill_(mu, sdiv(1, smax(1, step - hp["t0"])))
 
 
 SPEC = OptimizerSpec(
@@ -32,12 +66,9 @@ SPEC = OptimizerSpec(
     update=update,
     hparams=torch_hparams(
         torch.optim.SGD,
-        lr=dict(low=1e-5, high=10.0, log=True, help="learning rate"),
         momentum=dict(low=0.0, high=0.999, help="momentum factor (0 = plain SGD)"),
         dampening=dict(low=0.0, high=1.0, help="dampening for momentum"),
-        weight_decay=dict(low=0.0, high=1.0, help="L2 penalty added to the gradient"),
         nesterov=dict(help="Nesterov momentum (needs momentum > 0, dampening 0)"),
-        maximize=dict(help="ascend instead of descend"),
     ),
     summary="Stochastic gradient descent, optionally with (Nesterov) momentum.",
     rule=r"""
@@ -54,6 +85,36 @@ b_t &\leftarrow \mu\, b_{t-1} + (1-\tau)\, g_t \\
         {"momentum": 0.9, "nesterov": True},
         {"momentum": 0.8, "weight_decay": 0.1},
         {"maximize": True, "momentum": 0.5, "lr": 1e-6},
+    ),
+    test_lr=1e-3,
+    ui_defaults={"lr": 1e-3},
+)
+
+ASGD = OptimizerSpec(
+    name="ASGD",
+    torch_cls=torch.optim.ASGD,
+    init=asgd_init,
+    update=asgd_update,
+    hparams=torch_hparams(
+        torch.optim.ASGD,
+        lambd=dict(low=0.0, high=1.0, help="decay term: shrinks the weights and the step size"),
+        alpha=dict(low=0.0, high=1.0, help="power of the step-size decay"),
+        t0=dict(low=0.0, high=1e6, help="step at which averaging starts"),
+    ),
+    summary="SGD with a decaying step size that also keeps a running average of the iterates (ax).",
+    rule=r"""
+\begin{aligned}
+\theta_t &\leftarrow (1 - \lambda\eta_{t-1})\,\theta_{t-1} - \eta_{t-1}\, g_t \\
+\bar\theta_t &\leftarrow \bar\theta_{t-1} + \mu_{t-1}\,(\theta_t - \bar\theta_{t-1}) \\
+\eta_t &\leftarrow \gamma / (1 + \lambda\gamma t)^\alpha, \quad \mu_t \leftarrow 1/\max(1,\ t - t_0)
+\end{aligned}""",
+    state_keys=("ax", "eta", "mu"),
+    variants=(
+        {},
+        {"t0": 50.0},
+        {"lambd": 0.05, "alpha": 0.5},
+        {"weight_decay": 0.1},
+        {"maximize": True, "lr": 1e-6},
     ),
     test_lr=1e-3,
     ui_defaults={"lr": 1e-3},
