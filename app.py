@@ -1,5 +1,5 @@
 """optviz: see how optimizers move. Run with ``streamlit run app.py``."""
 
-from optviz.ui.page import main
+from optviz.ui.app import main
 
 main()

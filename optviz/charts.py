@@ -80,6 +80,15 @@ class Grid:
     y: np.ndarray  # (n,)
     z: np.ndarray  # (n, n): z[j, i] = f(x[i], y[j])
     floor: float  # the lowest value known: the global minimum, or the grid's minimum
+    log: bool = True  # False for surfaces with no minimum (saddles): plain levels of f
+
+    def level(self, values: np.ndarray) -> np.ndarray:
+        """What the contour and the 3-D height show for loss ``values``."""
+        return self.log_gap(values) if self.log else np.asarray(values, dtype=float)
+
+    @property
+    def level_title(self) -> str:
+        return "log₁₀(f − f*)" if self.log else "f"
 
     def log_gap(self, values: np.ndarray) -> np.ndarray:
         """log10(f - floor + eps): contour levels that resolve both the valley and the walls."""
@@ -103,7 +112,7 @@ def surface_grid(problem: SurfaceProblem, n: int = 160, domain=None) -> Grid:
     z = np.where(np.isfinite(z), z, np.nan)
     minima = problem.spec.minima(**dict(problem.params))
     floor = min([float(np.nanmin(z))] + [m[2] for m in minima])
-    return Grid(x, y, z, floor)
+    return Grid(x, y, z, floor, log=problem.spec.levels == "log")
 
 
 def known_minimum(problem: SurfaceProblem) -> float | None:
@@ -183,7 +192,7 @@ def race_figure(
         horizontal_spacing=0.14,
         vertical_spacing=0.14,
         subplot_titles=(
-            "3-D surface" if view == "3d" else "Contour (log scale)",
+            "3-D surface" if view == "3d" else ("Contour (log scale)" if grid.log else "Contour"),
             "Loss  f − f*" if log_loss else "Loss",
             "Learning rate",
         ),
@@ -243,9 +252,10 @@ def race_figure(
                                      showlegend=False, hoverinfo="skip", **common), row=2, col=2)
             moving.append(len(fig.data) - 1)
 
-    z = grid.log_gap(grid.z)
+    z = grid.level(grid.z)
     z_range = [float(np.nanmin(z)), float(np.nanmax(z)) * 1.05 + 0.05]  # a diverged path leaves the box
-    _style_axes(fig, problem, view, total, log_loss, lr, _loss_range(gap, log_loss), z_range)
+    _style_axes(fig, problem, view, total, log_loss, lr, _loss_range(gap, log_loss, grid), z_range,
+                grid.level_title)
     fig.update_layout(
         height=height,
         font=FONT,
@@ -280,7 +290,7 @@ def _mark_divergence(style: Style, path: np.ndarray) -> Style:
     return Style(f"{style.label} ✕ diverged at step {bad[0]}", style.color, style.dash)
 
 
-def _loss_range(gap: np.ndarray, log: bool):
+def _loss_range(gap: np.ndarray, log: bool, grid: Grid):
     """Y range from the runs' starting loss down to their best: a diverging run
     must not squash every other curve into a flat line."""
     finite = gap[np.isfinite(gap)]
@@ -290,6 +300,8 @@ def _loss_range(gap: np.ndarray, log: bool):
         return None
     top = float(np.nanmax(gap[0][np.isfinite(gap[0])])) if np.isfinite(gap[0]).any() else float(finite.max())
     low = float(finite.min())
+    if not log:
+        low = max(low, grid.floor)  # unbounded surfaces: stop at the lowest value in the picture
     if log:
         return [math.log10(low) - 0.3, math.log10(max(top, low * 10)) + 0.5]
     pad = 0.05 * (top - low or 1.0)
@@ -312,7 +324,8 @@ def _tail(end: int, points: int, max_frames: int) -> np.ndarray:
 
 def _lift(loss: np.ndarray, grid: Grid) -> np.ndarray:
     """Height of a path drawn on the 3-D surface: the surface's own log-gap, raised a hair."""
-    return grid.log_gap(loss) + 0.02 * (np.nanmax(grid.log_gap(grid.z)) - np.nanmin(grid.log_gap(grid.z)))
+    z = grid.level(grid.z)
+    return grid.level(loss) + 0.02 * (np.nanmax(z) - np.nanmin(z))
 
 
 def _positive(values: np.ndarray) -> np.ndarray:
@@ -321,10 +334,10 @@ def _positive(values: np.ndarray) -> np.ndarray:
 
 
 def _add_surface(fig, problem, grid, view):
-    z = grid.log_gap(grid.z)
+    z = grid.level(grid.z)
     minima = problem.spec.minima(**dict(problem.params))
     right = fig.layout.xaxis.domain[1] if view != "3d" else 0.5
-    colorbar = dict(title=dict(text="log₁₀<br>(f − f*)", side="top", font=dict(size=13)), x=right + 0.008,
+    colorbar = dict(title=dict(text="log₁₀<br>(f − f*)" if grid.log else "f", side="top", font=dict(size=13)), x=right + 0.008,
                     xanchor="left", len=0.8, y=0.42, thickness=12, tickfont=dict(size=13))
     if view == "3d":
         fig.add_trace(
@@ -333,7 +346,7 @@ def _add_surface(fig, problem, grid, view):
             row=1, col=1,
         )
         if minima:
-            mz = grid.log_gap(np.array([m[2] for m in minima]))
+            mz = grid.level(np.array([m[2] for m in minima]))
             fig.add_trace(
                 go.Scatter3d(x=[m[0] for m in minima], y=[m[1] for m in minima], z=mz, mode="markers",
                              marker=dict(symbol="diamond", size=6, color="black"), name="global minimum",
@@ -356,12 +369,12 @@ def _add_surface(fig, problem, grid, view):
         )
 
 
-def _style_axes(fig, problem, view, total, log_loss, lr, loss_range=None, z_range=None):
+def _style_axes(fig, problem, view, total, log_loss, lr, loss_range=None, z_range=None, z_title=""):
     (x0, x1), (y0, y1) = problem.spec.domain
     if view == "3d":
         fig.update_scenes(
             xaxis=dict(title="x", range=[x0, x1]), yaxis=dict(title="y", range=[y0, y1]),
-            zaxis=dict(title="log₁₀(f − f*)", range=z_range), aspectmode="manual",
+            zaxis=dict(title=z_title, range=z_range), aspectmode="manual",
             aspectratio=dict(x=1, y=1, z=0.6),
         )
     else:
@@ -375,7 +388,8 @@ def _style_axes(fig, problem, view, total, log_loss, lr, loss_range=None, z_rang
         finite = lr[np.isfinite(lr)]
         if finite.size and finite.min() > 0 and finite.max() / finite.min() > 100:
             lr_type = "log"
-    fig.update_yaxes(type=lr_type, exponentformat="power", row=2, col=2)
+    fig.update_yaxes(type=lr_type, exponentformat="power", rangemode="tozero" if lr_type == "linear" else None,
+                     row=2, col=2)
 
 
 def _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view):
@@ -402,19 +416,19 @@ def _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view)
     jump = dict(mode="immediate", frame=dict(duration=0, redraw=redraw), transition=dict(duration=0))
     fig.update_layout(
         updatemenus=[
-            dict(type="buttons", direction="left", x=0.0, y=-0.07, xanchor="left", yanchor="top",
+            dict(type="buttons", direction="left", x=0.0, y=-0.12, xanchor="left", yanchor="top",
                  pad=dict(r=10, t=0), showactive=False,
                  buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
                           dict(label="❚❚ Pause", method="animate", args=[[None], pause])])
         ],
         sliders=[
-            dict(active=len(shown) - 1, x=0.2, y=-0.07, len=0.8, xanchor="left", yanchor="top", pad=dict(t=0),
+            dict(active=len(shown) - 1, x=0.26, y=-0.12, len=0.74, xanchor="left", yanchor="top", pad=dict(t=0),
                  currentvalue=dict(prefix="step ", font=dict(size=16, color="#222")),
                  # 100+ tick labels would overprint; the current value says the step.
                  font=dict(color="rgba(0,0,0,0)"), ticklen=3,
                  steps=[dict(label=str(int(k)), method="animate", args=[[str(int(k))], jump]) for k in shown])
         ],
-        margin=dict(b=120),
+        margin=dict(b=140),
     )
 
 

@@ -161,6 +161,7 @@ class Result:
     resolved: list[dict[str, Any]]
     arrays: dict[str, np.ndarray]
     final_loss: np.ndarray
+    final_params: np.ndarray  # (runs, dims); NaN where the run diverged
     best_loss: np.ndarray
     best_step: np.ndarray
     diverged_at: np.ndarray  # -1 where the run never diverged
@@ -459,6 +460,7 @@ class _Stepper:
                     rec["grad"].append(torch.where(alive.unsqueeze(1), grad, nan))
                 if t == self.steps:
                     final_loss = masked_loss
+                    final_params = torch.where(alive.unsqueeze(1), params, nan)
                     break
                 lr_row = lr_dev[i]
                 if plateaus:
@@ -491,6 +493,7 @@ class _Stepper:
             if last:
                 self.summary = {
                     "final_loss": final_loss,
+                    "final_params": final_params,
                     "best_loss": best,
                     "best_step": best_step,
                     "diverged_at": torch.where(alive, -1, alive_steps),
@@ -506,6 +509,7 @@ class _Stepper:
             resolved=self.plan.resolved,
             arrays={k: np.concatenate(v) for k, v in parts.items()},
             final_loss=summary["final_loss"],
+            final_params=summary["final_params"],
             best_loss=summary["best_loss"],
             best_step=summary["best_step"],
             diverged_at=summary["diverged_at"],

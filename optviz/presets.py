@@ -101,14 +101,15 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "schedules",
             "Learning-rate schedules compared",
-            "Same optimizer, four schedules. A constant LR keeps bouncing at the end; step decay and cosine "
-            "settle down as the LR shrinks; warmup avoids the violent first steps of a large LR.",
-            _exp("rosenbrock", [
-                R("SGD", {"lr": 2e-3, "momentum": 0.9}, label="constant"),
-                R("SGD", {"lr": 2e-3, "momentum": 0.9}, "StepLR", {"step_size": 150, "gamma": 0.3}, label="StepLR"),
-                R("SGD", {"lr": 2e-3, "momentum": 0.9}, "CosineAnnealingLR", {"T_max": 500}, label="cosine"),
-                R("SGD", {"lr": 2e-3, "momentum": 0.9}, "WarmupCosineLR", {"warmup_steps": 50}, label="warmup + cosine"),
-            ], steps=500),
+            "The gradients are noisy (σ = 1). With a constant LR, SGD keeps bouncing around the minimum at "
+            "a noise floor; step decay, cosine and warmup + cosine shrink the LR and settle about 20x lower. "
+            "Set σ = 0 and the constant LR wins: decay pays off when gradients are noisy.",
+            _exp("quadratic", [
+                R("SGD", {"lr": 0.3}, label="constant"),
+                R("SGD", {"lr": 0.3}, "StepLR", {"step_size": 80, "gamma": 0.3}, label="StepLR"),
+                R("SGD", {"lr": 0.3}, "CosineAnnealingLR", label="cosine"),
+                R("SGD", {"lr": 0.3}, "WarmupCosineLR", {"warmup_steps": 30}, label="warmup + cosine"),
+            ], steps=300, params={"kappa": 10.0, "angle": 30.0}, noise=1.0, seed=1),
         ),
     ]
 }

@@ -289,8 +289,8 @@ def comparison_fragment() -> None:
     runs_ui(exp, errors, colors)
 
 
-def main() -> None:
-    st.set_page_config(page_title="optviz", page_icon=":material/timeline:", layout="wide")
+def surfaces_page() -> None:
+    """Race optimizers on an analytic surface."""
     warnings = state.init()
     for w in warnings:
         st.warning(f"Share link: {w}", icon=":material/link_off:")
