@@ -42,6 +42,7 @@ class AnimatedFigure(go.Figure):
     def __init__(self, *args, raw_frames=(), **kwargs):
         super().__init__(*args, **kwargs)
         self._raw_frames = list(raw_frames)
+        self._raw_layout: dict = {}  # animation controls, merged into the layout unvalidated
 
     @property
     def raw_frames(self) -> list[dict]:
@@ -49,6 +50,7 @@ class AnimatedFigure(go.Figure):
 
     def to_dict(self):
         out = super().to_dict()
+        out["layout"].update(self._raw_layout)
         if self._raw_frames:
             convert_to_base64(self._raw_frames)  # numpy arrays -> typed arrays, as plotly does
             out["frames"] = self._raw_frames
@@ -414,7 +416,7 @@ def _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view)
     play = dict(frame=dict(duration=50, redraw=redraw), transition=dict(duration=0), fromcurrent=True, mode="immediate")
     pause = dict(frame=dict(duration=0, redraw=False), mode="immediate")
     jump = dict(mode="immediate", frame=dict(duration=0, redraw=redraw), transition=dict(duration=0))
-    fig.update_layout(
+    fig._raw_layout = dict(
         updatemenus=[
             dict(type="buttons", direction="left", x=0.0, y=-0.12, xanchor="left", yanchor="top",
                  pad=dict(r=10, t=0), showactive=False,
@@ -428,8 +430,8 @@ def _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view)
                  font=dict(color="rgba(0,0,0,0)"), ticklen=3,
                  steps=[dict(label=str(int(k)), method="animate", args=[[str(int(k))], jump]) for k in shown])
         ],
-        margin=dict(b=140),
     )
+    fig.update_layout(margin=dict(b=140))
 
 
 def _f32(d: dict) -> dict:

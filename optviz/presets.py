@@ -114,4 +114,10 @@ PRESETS: dict[str, Preset] = {
     ]
 }
 
-DEFAULT = PRESETS["sgd-momentum-adam"].experiment
+# What a first visit shows: the classic comparison, as the benchmarks time it.
+DEFAULT = _exp("rosenbrock", [
+    R("SGD", {"lr": 1e-3}, label="SGD"),
+    R("SGD", {"lr": 1e-3, "momentum": 0.9}, label="SGD + momentum"),
+    R("RMSprop", {"lr": 1e-2}, label="RMSprop"),
+    R("Adam", {"lr": 0.02}, label="Adam"),
+], steps=500)

@@ -46,8 +46,9 @@ def test_race_figure_traces_axes_and_frames(result):
     assert 2 <= len(frames) <= 120 and frames[-1]["name"] == "300"
     moving = frames[0]["traces"]
     assert all(len(f["data"]) == len(moving) for f in frames)
-    assert list(fig.layout.sliders[0].steps[-1].args[0]) == ["300"]
-    assert fig.layout.updatemenus[0].buttons[0].label.endswith("Play")
+    layout = fig.to_dict()["layout"]
+    assert layout["sliders"][0]["steps"][-1]["args"][0] == ["300"]
+    assert layout["updatemenus"][0]["buttons"][0]["label"].endswith("Play")
     # The path of the Adam run in the figure is the engine's path.
     adam = next(t for t in fig.data if t.name == "Adam" and t.mode == "lines" and t.xaxis == "x")
     np.testing.assert_allclose(adam.x, result.arrays["params"][adam.customdata, 1, 0])

@@ -138,7 +138,7 @@ def runs_ui(exp: Experiment, errors: dict[int, str], colors: list[str]) -> None:
             names.append(s[f"r{rid}.optimizer"])
         run = exp.runs[n] if n < len(exp.runs) else None
         title = _summary_label(run, colors[n]) if run is not None else f"run {n + 1}"
-        with st.expander(f"**{n + 1}.** {title}", expanded=False):
+        with st.expander(f"**{n + 1}.** {title}", expanded=False, key=f"r{rid}.open"):
             if rid in errors:
                 st.error(errors[rid])
             c1, c2, c3 = st.columns([3, 3, 1])
