@@ -64,17 +64,23 @@ def start_app(port: int) -> subprocess.Popen:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--changes", type=int, default=15)
+    ap.add_argument("--url", help="measure an app that is already running here instead of starting one")
     args = ap.parse_args(argv)
     chromium = shutil.which("chromium") or os.environ.get("CHROMIUM")
     if not chromium:
         raise SystemExit("needs Chromium: apt-get install -y chromium")
-    port = free_port()
-    app = start_app(port)
+    app = None
+    if args.url:
+        url = args.url
+    else:
+        port = free_port()
+        app = start_app(port)
+        url = f"http://127.0.0.1:{port}/"
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"http://127.0.0.1:{port}/")
+            page.goto(url)
             page.wait_for_function(f"({SIGNATURE})() !== null", timeout=60_000)
             main_area = page.locator("[data-testid=stMain]")
             main_area.locator("[data-testid=stExpander] summary", has_text="1.").first.click()
@@ -92,8 +98,9 @@ def main(argv=None) -> None:
                 page.wait_for_timeout(300)  # let the rerun settle before the next change
             browser.close()
     finally:
-        app.terminate()
-        app.wait(timeout=10)
+        if app is not None:
+            app.terminate()
+            app.wait(timeout=10)
     print(f"median widget change -> updated chart: {statistics.median(times) * 1e3:.0f} ms "
           f"(min {min(times) * 1e3:.0f}, max {max(times) * 1e3:.0f}, n={len(times)})")
 
