@@ -1,5 +1,8 @@
 """Analytic 2-D loss surfaces, written in torch so autograd gives the gradients.
 
+Each also has a hand-written ``value_and_grad``, the engine's fast path; the
+tests hold it to ``fn`` and autograd.
+
 One registry, ``SURFACES``, feeds the engine, the app, the CLI and the tests.
 Each surface knows its formula, a plotting domain, a default start, its known
 global minima and what it teaches.
@@ -106,10 +109,20 @@ def _positive(*names: str) -> Callable[..., str | None]:
 
 
 # -- the functions: elementwise on x, y; Python-number constants keep the dtype --
+#
+# Each ``<name>_vg`` gives (f, df/dx, df/dy) in a few shared tensor ops. Where it
+# costs little, products and sums run in autograd's order so that the engine's
+# path rounds like torch's own loop (most are bitwise equal to autograd).
 
 
 def rosenbrock(x, y, a, b):
     return (a - x) ** 2 + b * (y - x**2) ** 2
+
+
+def rosenbrock_vg(x, y, a, b):
+    d, e = a - x, y - x * x
+    gy = (2 * b) * e
+    return d * d + b * (e * e), (d + x * gy) * -2, gy
 
 
 def quadratic(x, y, kappa, angle):
@@ -119,16 +132,43 @@ def quadratic(x, y, kappa, angle):
     return 0.5 * (u**2 + v**2 / kappa)
 
 
+def quadratic_vg(x, y, kappa, angle):
+    c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    u, v = c * x + s * y, -s * x + c * y
+    gv = v * (1 / kappa)
+    return 0.5 * (u * u + v * v / kappa), c * u - s * gv, s * u + c * gv
+
+
 def beale(x, y):
     return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
+
+
+def beale_vg(x, y):
+    y2 = y * y
+    y3 = y2 * y
+    p, q, r = 1.5 - x + x * y, 2.25 - x + x * y2, 2.625 - x + x * y3
+    gx = 2 * (p * (y - 1) + q * (y2 - 1) + r * (y3 - 1))
+    gy = (2 * x) * (p + y * (2 * q + (3 * y) * r))
+    return p * p + q * q + r * r, gx, gy
 
 
 def himmelblau(x, y):
     return (x**2 + y - 11) ** 2 + (x + y**2 - 7) ** 2
 
 
+def himmelblau_vg(x, y):
+    p, q = x * x + y - 11, x + y * y - 7
+    return p * p + q * q, 2 * ((2 * x) * p + q), 2 * (p + (2 * y) * q)
+
+
 def rastrigin(x, y, A):
     return 2 * A + x**2 - A * torch.cos(2 * PI * x) + y**2 - A * torch.cos(2 * PI * y)
+
+
+def rastrigin_vg(x, y, A):
+    u, v = 2 * PI * x, 2 * PI * y
+    f = 2 * A + x * x - A * torch.cos(u) + y * y - A * torch.cos(v)
+    return f, 2 * x + (A * torch.sin(u)) * (2 * PI), 2 * y + (A * torch.sin(v)) * (2 * PI)
 
 
 def ackley(x, y, a, b, c):
@@ -140,12 +180,32 @@ def ackley(x, y, a, b, c):
     return -a * torch.exp(-b * r) - torch.exp(0.5 * (torch.cos(c * x) + torch.cos(c * y))) + a + math.e
 
 
+def ackley_vg(x, y, a, b, c):
+    r = (0.5 * (x * x + y * y)).sqrt()
+    ae = a * torch.exp(-b * r)
+    # The cone's slope is a*b*e^(-br) * x/(2r); at the tip, fn's subgradient 0.
+    k = torch.where(r > 0, ae * (0.5 * b) / r, 0.0)
+    cx, cy, hc = c * x, c * y, 0.5 * c
+    ec = torch.exp(0.5 * (torch.cos(cx) + torch.cos(cy)))
+    return a - (ae + ec) + math.e, k * x + (ec * torch.sin(cx)) * hc, k * y + (ec * torch.sin(cy)) * hc
+
+
 def booth(x, y):
     return (x + 2 * y - 7) ** 2 + (2 * x + y - 5) ** 2
 
 
+def booth_vg(x, y):
+    p, q = x + 2 * y - 7, 2 * x + y - 5
+    return p * p + q * q, 2 * (p + 2 * q), 2 * (2 * p + q)
+
+
 def matyas(x, y):
     return 0.26 * (x**2 + y**2) - 0.48 * x * y
+
+
+def matyas_vg(x, y):
+    bx = 0.48 * x
+    return 0.26 * (x * x + y * y) - bx * y, 0.52 * x - 0.48 * y, 0.52 * y - bx
 
 
 def goldstein_price(x, y):
@@ -154,12 +214,36 @@ def goldstein_price(x, y):
     return a * b
 
 
+def goldstein_price_vg(x, y):
+    # Both factors depend on one combination each: the first on u = x + y,
+    # the second on t = 2x - 3y. So f = A(u) B(t), and the chain rule is short.
+    u, t = x + y, 2 * x - 3 * y
+    u1 = u + 1
+    a = 1 + u1 * u1 * ((3 * u - 14) * u + 19)
+    b = 30 + t * t * ((3 * t - 16) * t + 18)
+    da = (12 * u1) * (u - 1) * (u - 2) * b  # A'(u) B
+    db = a * (12 * t) * (t - 1) * (t - 3)  # A B'(t)
+    return a * b, da + 2 * db, da - 3 * db
+
+
 def three_hump_camel(x, y):
     return 2 * x**2 - 1.05 * x**4 + x**6 / 6 + x * y + y**2
 
 
+def three_hump_camel_vg(x, y):
+    x2 = x * x
+    f = ((x2 / 6 - 1.05) * x2 + 2) * x2 + (x + y) * y
+    return f, ((x2 - 4.2) * x2 + 4) * x + y, x + 2 * y
+
+
 def mccormick(x, y):
     return torch.sin(x + y) + (x - y) ** 2 - 1.5 * x + 2.5 * y + 1
+
+
+def mccormick_vg(x, y):
+    s, d = x + y, x - y
+    c, d2 = torch.cos(s), 2 * d
+    return torch.sin(s) + d * d - 1.5 * x + 2.5 * y + 1, c + d2 - 1.5, c - d2 + 2.5
 
 
 def levi13(x, y):
@@ -170,20 +254,56 @@ def levi13(x, y):
     )
 
 
+def levi13_vg(x, y):
+    u, v, w = 3 * PI * x, 3 * PI * y, 2 * PI * y
+    su, sv, sw = torch.sin(u), torch.sin(v), torch.sin(w)
+    dx, dy = x - 1, y - 1
+    dx2, dy2 = dx * dx, dy * dy
+    mv, mw = 1 + sv * sv, 1 + sw * sw
+    f = su * su + dx2 * mv + dy2 * mw
+    # (sin^2 u)' = 2 sin u cos u, multiplied in autograd's order.
+    gx = su * torch.cos(u) * (6 * PI) + 2 * (dx * mv)
+    gy = sv * dx2 * torch.cos(v) * (6 * PI) + 2 * (dy * mw) + sw * dy2 * torch.cos(w) * (4 * PI)
+    return f, gx, gy
+
+
 def styblinski_tang(x, y):
     return 0.5 * (x**4 - 16 * x**2 + 5 * x + y**4 - 16 * y**2 + 5 * y)
+
+
+def styblinski_tang_vg(x, y):
+    x2, y2 = x * x, y * y
+    f = 0.5 * ((x2 - 16) * x2 + 5 * x + (y2 - 16) * y2 + 5 * y)
+    return f, (2 * x2 - 16) * x + 2.5, (2 * y2 - 16) * y + 2.5
 
 
 def easom(x, y):
     return -torch.cos(x) * torch.cos(y) * torch.exp(-((x - PI) ** 2 + (y - PI) ** 2))
 
 
+def easom_vg(x, y):
+    cx, cy = torch.cos(x), torch.cos(y)
+    dx, dy = x - PI, y - PI
+    e = torch.exp(-(dx * dx + dy * dy))
+    p = cx * cy * e  # f = -p
+    return -p, (e * cy) * torch.sin(x) + 2 * (dx * p), (e * cx) * torch.sin(y) + 2 * (dy * p)
+
+
 def saddle(x, y):
     return x**2 - y**2
 
 
+def saddle_vg(x, y):
+    return x * x - y * y, 2 * x, -2 * y
+
+
 def monkey_saddle(x, y):
     return x**3 - 3 * x * y**2
+
+
+def monkey_saddle_vg(x, y):
+    x2, y2, x3 = x * x, y * y, 3 * x
+    return x2 * x - x3 * y2, 3 * x2 - 3 * y2, (x3 * y) * -2
 
 
 def plateau(x, y, w):
@@ -191,6 +311,15 @@ def plateau(x, y, w):
     # zero, so the gradient always points home (unlike Easom's, which vanishes).
     r2 = x**2 + y**2
     return r2 / (r2 + w**2)
+
+
+def plateau_vg(x, y, w):
+    r2 = x * x + y * y
+    d = r2 + w**2
+    f = r2 / d
+    # 1/d - f/d, as autograd rounds it (not w²/d²); 1 / d would be two ops.
+    k = (d.reciprocal() - f / d) * 2
+    return f, k * x, k * y
 
 
 _ST = -2.903534027771177  # root of 4x³ - 32x + 5
@@ -209,6 +338,7 @@ SURFACES: dict[str, Surface] = {
             name="Rosenbrock",
             latex=r"f(x,y) = (a-x)^2 + b\,(y-x^2)^2",
             fn=rosenbrock,
+            value_and_grad=rosenbrock_vg,
             domain=((-2.0, 2.0), (-1.0, 3.0)),
             start=(-1.2, 1.0),  # Rosenbrock's own (1960)
             minima=lambda a, b: [(a, a * a, 0.0)],
@@ -225,6 +355,7 @@ SURFACES: dict[str, Surface] = {
             name="Beale",
             latex=r"f = (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2",
             fn=beale,
+            value_and_grad=beale_vg,
             domain=((-4.5, 4.5), (-4.5, 4.5)),
             start=(3.0, 4.0),
             minima=_fixed((3.0, 0.5, 0.0)),
@@ -235,6 +366,7 @@ SURFACES: dict[str, Surface] = {
             name="Himmelblau",
             latex=r"f = (x^2 + y - 11)^2 + (x + y^2 - 7)^2",
             fn=himmelblau,
+            value_and_grad=himmelblau_vg,
             domain=((-5.0, 5.0), (-5.0, 5.0)),
             start=(-0.3, -0.9),
             minima=_fixed(*_HIMMELBLAU),
@@ -245,6 +377,7 @@ SURFACES: dict[str, Surface] = {
             name="Rastrigin",
             latex=r"f = 2A + \sum_{u \in \{x,y\}} \left(u^2 - A\cos 2\pi u\right)",
             fn=rastrigin,
+            value_and_grad=rastrigin_vg,
             domain=((-5.12, 5.12), (-5.12, 5.12)),
             start=(-4.5, 4.5),
             minima=lambda A: [(0.0, 0.0, 0.0)],
@@ -259,6 +392,7 @@ SURFACES: dict[str, Surface] = {
                 r"f = -a\,e^{-b\sqrt{(x^2+y^2)/2}} - e^{(\cos cx + \cos cy)/2} + a + e"
             ),
             fn=ackley,
+            value_and_grad=ackley_vg,
             domain=((-5.0, 5.0), (-5.0, 5.0)),
             start=(-3.3, 2.7),
             minima=lambda a, b, c: [(0.0, 0.0, 0.0)],
@@ -275,6 +409,7 @@ SURFACES: dict[str, Surface] = {
             name="Booth",
             latex=r"f = (x + 2y - 7)^2 + (2x + y - 5)^2",
             fn=booth,
+            value_and_grad=booth_vg,
             domain=((-4.0, 6.0), (-2.0, 8.0)),
             start=(-3.0, 0.0),
             minima=_fixed((1.0, 3.0, 0.0)),
@@ -285,6 +420,7 @@ SURFACES: dict[str, Surface] = {
             name="Matyas",
             latex=r"f = 0.26\,(x^2 + y^2) - 0.48\,xy",
             fn=matyas,
+            value_and_grad=matyas_vg,
             domain=((-10.0, 10.0), (-10.0, 10.0)),
             start=(-9.0, -5.0),
             minima=_fixed((0.0, 0.0, 0.0)),
@@ -298,6 +434,7 @@ SURFACES: dict[str, Surface] = {
                 r"\,[30 + (2x-3y)^2 (18 - 32x + 12x^2 + 48y - 36xy + 27y^2)]"
             ),
             fn=goldstein_price,
+            value_and_grad=goldstein_price_vg,
             domain=((-2.0, 2.0), (-2.0, 2.0)),
             start=(1.5, 1.5),
             minima=_fixed((0.0, -1.0, 3.0)),
@@ -308,6 +445,7 @@ SURFACES: dict[str, Surface] = {
             name="Three-hump camel",
             latex=r"f = 2x^2 - 1.05x^4 + x^6/6 + xy + y^2",
             fn=three_hump_camel,
+            value_and_grad=three_hump_camel_vg,
             domain=((-3.0, 3.0), (-3.0, 3.0)),
             start=(2.5, -2.0),
             minima=_fixed((0.0, 0.0, 0.0)),
@@ -318,6 +456,7 @@ SURFACES: dict[str, Surface] = {
             name="McCormick",
             latex=r"f = \sin(x+y) + (x-y)^2 - 1.5x + 2.5y + 1",
             fn=mccormick,
+            value_and_grad=mccormick_vg,
             domain=((-1.5, 4.0), (-3.0, 4.0)),
             start=(3.5, 3.0),
             minima=_fixed((0.5 - PI / 3, -0.5 - PI / 3, -math.sqrt(3) / 2 - PI / 3)),
@@ -330,6 +469,7 @@ SURFACES: dict[str, Surface] = {
                 r"f = \sin^2 3\pi x + (x-1)^2 (1 + \sin^2 3\pi y) + (y-1)^2 (1 + \sin^2 2\pi y)"
             ),
             fn=levi13,
+            value_and_grad=levi13_vg,
             domain=((-2.0, 4.0), (-2.0, 4.0)),
             start=(-1.5, 3.5),
             minima=_fixed((1.0, 1.0, 0.0)),
@@ -340,6 +480,7 @@ SURFACES: dict[str, Surface] = {
             name="Styblinski-Tang",
             latex=r"f = \tfrac12 \sum_{u \in \{x,y\}} \left(u^4 - 16u^2 + 5u\right)",
             fn=styblinski_tang,
+            value_and_grad=styblinski_tang_vg,
             domain=((-5.0, 5.0), (-5.0, 5.0)),
             start=(0.3, 0.6),
             minima=_fixed((_ST, _ST, 2 * 0.5 * (_ST**4 - 16 * _ST**2 + 5 * _ST))),
@@ -350,6 +491,7 @@ SURFACES: dict[str, Surface] = {
             name="Easom",
             latex=r"f = -\cos x \cos y\, e^{-(x-\pi)^2 - (y-\pi)^2}",
             fn=easom,
+            value_and_grad=easom_vg,
             domain=((0.0, 2 * PI), (0.0, 2 * PI)),  # the table's ±100 hides the well
             start=(1.0, 1.5),
             minima=_fixed((PI, PI, -1.0)),
@@ -360,6 +502,7 @@ SURFACES: dict[str, Surface] = {
             name="Saddle",
             latex=r"f = x^2 - y^2",
             fn=saddle,
+            value_and_grad=saddle_vg,
             domain=((-2.0, 2.0), (-2.0, 2.0)),
             start=(-1.8, 1e-3),
             minima=_fixed(),
@@ -372,6 +515,7 @@ SURFACES: dict[str, Surface] = {
             name="Monkey saddle",
             latex=r"f = x^3 - 3xy^2",
             fn=monkey_saddle,
+            value_and_grad=monkey_saddle_vg,
             domain=((-1.5, 1.5), (-1.5, 1.5)),
             start=(1.2, 0.05),
             minima=_fixed(),
@@ -384,6 +528,7 @@ SURFACES: dict[str, Surface] = {
             name="Plateau with a well",
             latex=r"f = \frac{r^2}{r^2 + w^2},\ r^2 = x^2 + y^2",
             fn=plateau,
+            value_and_grad=plateau_vg,
             domain=((-5.0, 5.0), (-5.0, 5.0)),
             start=(-4.0, 3.0),
             minima=lambda w: [(0.0, 0.0, 0.0)],
@@ -396,6 +541,7 @@ SURFACES: dict[str, Surface] = {
             name="Ill-conditioned quadratic",
             latex=r"f = \tfrac12\,(u^2 + v^2/\kappa),\ (u,v) = R_\phi\,(x,y)",
             fn=quadratic,
+            value_and_grad=quadratic_vg,
             domain=((-3.0, 3.0), (-3.0, 3.0)),
             start=(-2.5, 2.0),
             minima=lambda kappa, angle: [(0.0, 0.0, 0.0)],

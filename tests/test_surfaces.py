@@ -7,11 +7,13 @@ wrong minimum in a table) is caught without writing a test for it.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from optviz.engine import RunConfig, SurfaceProblem, run
 from optviz.optim.base import ConfigError
+from optviz.reference import reference_run
 from optviz.surfaces import SURFACES, get
 
 REQUIRED = (
@@ -178,3 +180,69 @@ def test_every_surface_runs_in_the_engine(s):
     start_loss = s(torch.tensor(s.start)).item()
     assert result.arrays["loss"][0] == pytest.approx([start_loss] * 2, rel=1e-6)
     assert result.diverged_at[1] == -1  # Adam's steps are bounded by lr; SGD may fly off (Goldstein-Price)
+
+
+# -- the hand-written value_and_grad, held to fn and autograd --
+
+
+def _check_points(s, params, n=300):
+    """Start, minima, saddles, the axes, the corners, and n random points in the
+    domain widened by a quarter on each side."""
+    (x0, x1), (y0, y1) = s.domain
+    listed = [(x, y) for x, y, _ in [*s.minima(**params), *s.critical_points]]
+    fixed = [s.start, *listed, (0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (x0, y0), (x1, y1)]
+    u = torch.rand(n, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 1.5 - 0.25
+    rand = torch.stack([x0 + (x1 - x0) * u[:, 0], y0 + (y1 - y0) * u[:, 1]], 1)
+    return torch.cat([torch.tensor(fixed, dtype=torch.float64), rand])
+
+
+def _assert_near(what, ours, ref, scale, rtol, xy):
+    # Rounding error grows with the size of the terms, not of the result, which can
+    # cancel to ~0 (a minimum, a level crossing): allow rtol of the local scale plus
+    # rtol of the surface's typical one.
+    err = (ours - ref).abs()
+    tol = rtol * (scale + scale.median())
+    i = int(torch.argmax(err / tol))
+    assert err[i] <= tol[i], f"{what} at {xy[i].tolist()}: {ours[i].item()!r} vs autograd {ref[i].item()!r}"
+
+
+@pytest.mark.parametrize("dtype, rtol", [(torch.float64, 1e-10), (torch.float32, 1e-4)], ids=["f64", "f32"])
+@pytest.mark.parametrize("s, over", CASES)
+def test_value_and_grad_matches_autograd(s, over, dtype, rtol):
+    assert s.value_and_grad is not None, f"{s.id} has no value_and_grad: the engine falls back to autograd"
+    params = s.resolve(over)
+    xy = _check_points(s, params).to(dtype)
+    x, y = xy[:, 0].clone().requires_grad_(True), xy[:, 1].clone().requires_grad_(True)
+    f = s.fn(x, y, **params)
+    gx, gy = torch.autograd.grad(f.sum(), (x, y))
+    # Column views, as the engine passes them.
+    vf, vx, vy = s.value_and_grad(xy[:, 0], xy[:, 1], **params)
+    assert all(v.dtype == dtype and v.shape == f.shape for v in (vf, vx, vy))
+    norm = torch.hypot(gx, gy)
+    _assert_near("f", vf, f.detach(), f.detach().abs(), rtol, xy)
+    _assert_near("df/dx", vx, gx, norm, rtol, xy)
+    _assert_near("df/dy", vy, gy, norm, rtol, xy)
+
+
+@pytest.mark.parametrize("s", SURFS)
+def test_value_and_grad_keeps_shape_and_dtype(s):
+    for shape in [(), (3, 4)]:
+        for dtype in DTYPES:
+            x, y = torch.rand(shape, dtype=dtype), torch.rand(shape, dtype=dtype)
+            for out in s.value_and_grad(x, y, **s.defaults):
+                assert out.shape == shape and out.dtype == dtype
+
+
+@pytest.mark.parametrize("s", SURFS)
+def test_engine_path_matches_torch_on_every_surface(s):
+    """The engine (hand-written gradients) against torch.optim on autograd, as in test_truth."""
+    problem = SurfaceProblem(s.id)
+    # SGD's first step is at most 1e-3 long: it stays finite on Beale's and Goldstein-Price's walls.
+    _, gx, gy = s.value_and_grad(*torch.tensor(s.start, dtype=torch.float64), **s.defaults)
+    sgd_lr = 1e-3 / max(1.0, torch.hypot(gx, gy).item())
+    configs = [RunConfig("Adam", {"lr": 1e-2}), RunConfig("SGD", {"lr": sgd_lr, "momentum": 0.9})]
+    ours = run(problem, configs, steps=300, dtype="float64", device="cpu")
+    for i, config in enumerate(configs):
+        ref = reference_run(problem, config, steps=300)
+        for key in ("params", "loss"):
+            np.testing.assert_allclose(ours.arrays[key][:, i], ref[key], rtol=1e-5, atol=1e-8, err_msg=key)
