@@ -77,7 +77,6 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--gpu", action="store_true", help="also run the 10^6-run sweep on CUDA")
     args = ap.parse_args(argv)
-    torch.set_num_threads(torch.get_num_threads())
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cuda={torch.cuda.is_available()}")
 
     rosen = SurfaceProblem("rosenbrock")
