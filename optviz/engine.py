@@ -435,7 +435,7 @@ class _Stepper:
                             hp["momentum"] = group_mom[k][i]
                         else:
                             hp["betas"] = (group_mom[k][i], *hp["betas"][1:])
-                    ctx = Context(problem.layout, self._closure(t, g.rows))
+                    ctx = Context(problem.layout, self._closure(t, g.rows), loss[g.rows])
                     g.spec.update(params[g.rows], grad[g.rows], g.state, hp, t + 1, ctx)
                 for cols, plateau in plateaus:
                     plateau.step(loss[cols.to(device)].cpu())
