@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import ConfigError, Context, HParam, OptimizerSpec
-from . import adam, sgd
+from . import adam, lbfgs, sgd
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
     spec.name: spec
@@ -11,6 +11,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         sgd.SPEC,
         adam.SPEC,
         adam.SPEC_W,
+        lbfgs.SPEC,
     ]
 }
 
