@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import ConfigError, Context, HParam, OptimizerSpec
-from . import adam, lbfgs, sgd
+from . import adafactor, adam, lbfgs, sgd
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
     spec.name: spec
@@ -12,6 +12,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         adam.SPEC,
         adam.SPEC_W,
         lbfgs.SPEC,
+        adafactor.SPEC,
     ]
 }
 
