@@ -26,7 +26,7 @@ SURFACES = {
     "rosenbrock": SurfaceProblem("rosenbrock"),
     "quadratic": SurfaceProblem("quadratic", {"kappa": 10.0}),
 }
-# Matrix layouts: per-tensor norms and factored moments (Adafactor).
+# Matrix layouts: per-tensor norms (Adafactor), factored moments, Muon's matrices.
 MATRICES = {
     "weight+bias": LeastSquares(((3, 4), (3,))),
     "two-matrices": LeastSquares(((3, 4), (2, 5))),
@@ -99,6 +99,11 @@ def test_optimizer_matches_torch(name, variant, problem_id):
 def test_every_optimizer_has_truth_cases():
     covered = {case.values[0] for case in OPTIMIZER_CASES}
     assert covered == set(OPTIMIZERS)
+
+
+def test_muon_refuses_a_surface_with_torchs_message():
+    with pytest.raises(ConfigError, match="Muon only supports 2D parameters"):
+        run(SURFACES["rosenbrock"], [RunConfig("Muon", {"lr": 0.02})], steps=3)
 
 
 SCHEDULE_CASES = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import ConfigError, Context, HParam, OptimizerSpec
-from . import adafactor, adam, lbfgs, sgd
+from . import adafactor, adam, lbfgs, muon, sgd
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
     spec.name: spec
@@ -13,6 +13,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         adam.SPEC_W,
         lbfgs.SPEC,
         adafactor.SPEC,
+        muon.SPEC,
     ]
 }
 
