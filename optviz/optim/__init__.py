@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import ConfigError, Context, HParam, OptimizerSpec
-from . import adam, adaptive, generic, rprop, sgd
+from . import adafactor, adam, adaptive, generic, lbfgs, muon, rprop, sgd
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
     spec.name: spec
@@ -19,6 +19,9 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         adaptive.ADADELTA,
         sgd.ASGD,
         rprop.SPEC,
+        lbfgs.SPEC,
+        adafactor.SPEC,
+        muon.SPEC,
     ]
 }
 

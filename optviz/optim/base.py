@@ -45,12 +45,15 @@ class Context:
     """What an update may need besides params and grads.
 
     ``closure(params) -> (loss, grads)`` evaluates the problem at other points
-    (LBFGS's inner iterations); ``layout`` gives the shapes that the flat
-    ``dims`` axis packs, for optimizers that treat matrices as matrices.
+    (LBFGS's inner iterations); ``loss`` is the ``(runs,)`` loss at ``params``,
+    which LBFGS needs as its first closure value; ``layout`` gives the shapes
+    that the flat ``dims`` axis packs, for optimizers that treat matrices as
+    matrices.
     """
 
     layout: Layout
     closure: Callable[[Tensor], tuple[Tensor, Tensor]] | None = None
+    loss: Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -75,11 +78,12 @@ class HParam:
     log: bool = False
     choices: tuple[Any, ...] = ()
     length: int = 0
+    per_run: bool = True
 
     @property
     def batchable(self) -> bool:
         """Whether runs in one batch may each have their own value."""
-        return self.kind in ("float", "floats")
+        return self.per_run and self.kind in ("float", "floats")
 
     def parse(self, value: Any) -> Any:
         """Coerce a value given as text (CLI, URL) or JSON to this kind."""
@@ -354,14 +358,21 @@ def _tensors(a: Scalar, b: Scalar) -> tuple[Tensor, Tensor]:
 
 
 def smax(a: Scalar, b: Scalar) -> Scalar:
+    """Python's ``max(a, b)`` (``a`` unless ``b > a``) where either may be a tensor.
+
+    ``torch.where`` keeps a Python float in double precision, as torch's own
+    ``max(float, .item())`` arithmetic does (``torch.as_tensor`` would round it
+    to float32).
+    """
     if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return torch.maximum(*_tensors(a, b))
+        return torch.where(torch.as_tensor(b > a), b, a)
     return max(a, b)
 
 
 def smin(a: Scalar, b: Scalar) -> Scalar:
+    """Python's ``min(a, b)`` (``a`` unless ``b < a``) where either may be a tensor."""
     if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return torch.minimum(*_tensors(a, b))
+        return torch.where(torch.as_tensor(b < a), b, a)
     return min(a, b)
 
 
@@ -414,6 +425,27 @@ def scalar_state(params: Tensor, value: Scalar) -> Tensor:
     float32 unless the default dtype is float64), so it rounds as torch's does."""
     dtype = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
     return fill_(params.new_empty((params.shape[0], 1), dtype=dtype), value)
+
+
+def views(x: Tensor, layout: Layout) -> list[Tensor]:
+    """Views ``(runs, *shape)`` of a flat ``(runs, dims)`` batch, one per tensor
+    in ``layout``; writing into a view writes into ``x``."""
+    out, offset = [], 0
+    for shape in layout:
+        n = math.prod(shape)
+        out.append(x[:, offset : offset + n].view(x.shape[0], *shape))
+        offset += n
+    return out
+
+
+def dot(a: Tensor, b: Tensor) -> Tensor:
+    """Per-run dot product of ``(runs, dims)`` batches, as a ``(runs, 1)`` column.
+
+    A row sum rounds a run the same whatever the batch size; it equals
+    ``torch.dot`` bit for bit on 2 coordinates, while BLAS's ``dot`` sums longer
+    vectors in its own order.
+    """
+    return (a * b).sum(1, keepdim=True)
 
 
 def decayed_grad(grad: Tensor, param: Tensor, hp: Mapping[str, Any], decoupled: bool = False) -> Tensor:
