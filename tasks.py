@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -241,6 +242,8 @@ def ensure_container_tools() -> None:
 def exec_in_venv(args: list[str]) -> int:
     """Run a command, pass through its exit code; Ctrl-C stops it without a traceback."""
     proc = subprocess.Popen(args, cwd=ROOT)
+    # A service manager stopping tasks.py (SIGTERM to it alone) stops the child too.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: proc.send_signal(signum))
     try:
         return proc.wait()
     except KeyboardInterrupt:
