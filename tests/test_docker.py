@@ -57,8 +57,16 @@ def sh(cmd: list[str], what: str, timeout: float, log: Path | None = None) -> st
     if res.returncode != 0:
         tail = "\n".join(out.strip().splitlines()[-40:])
         pytest.fail(f"{what} failed (exit {res.returncode}):\n{tail}", pytrace=False)
-    print(f"[docker-test] {what}: {time.monotonic() - t0:.1f}s")
+    note(f"{what}: {time.monotonic() - t0:.1f}s")
     return res.stdout
+
+
+def note(line: str) -> None:
+    """Progress for -s runs, and kept in artifacts/docker/timings.txt for CI logs."""
+    print(f"[docker-test] {line}")
+    LOGS.mkdir(parents=True, exist_ok=True)
+    with open(LOGS / "timings.txt", "a") as f:
+        f.write(f"{time.strftime('%H:%M:%S')} {line}\n")
 
 
 # ---------------------------------------------------------------- what this machine offers
@@ -118,7 +126,7 @@ def base_image() -> str:
     key = hashlib.sha256(key_src.encode()).hexdigest()[:12]
     name = f"localhost/optviz-base:{key}"
     if subprocess.run(["buildah", "inspect", "--type", "image", name], capture_output=True).returncode == 0:
-        print(f"[docker-test] base image {name}: cached")
+        note(f"base image {name}: cached")
         return name
 
     BASE_CACHE.mkdir(parents=True, exist_ok=True)
@@ -241,7 +249,7 @@ def test_image_runs_unprivileged_and_imports_torch(container):
     )  # fmt: skip
     uid, version, _cuda = out.split()
     assert uid != "0"
-    print(f"[docker-test] torch in image: {version}")
+    note(f"torch in image: {version}")
 
 
 @pytest.mark.browser
