@@ -14,7 +14,7 @@ Environment:
     TORCH_INDEX_URL          install the torch pin from this index first, as the Dockerfile's build arg
                              (e.g. https://download.pytorch.org/whl/cpu for a small CPU-only torch)
     OPTVIZ_CHROMIUM          path of a Chromium/Chrome binary for the browser tests
-    OPTVIZ_NO_APT=1          never run apt-get to provide Chromium/buildah
+    OPTVIZ_NO_APT=1          never run apt-get to provide Chromium, nginx or buildah
     OPTVIZ_REQUIRE_BROWSER=1 browser tests fail instead of skipping when Chromium is missing (CI)
     OPTVIZ_REQUIRE_DOCKER=1  Docker tests fail instead of skipping when buildah is missing (CI)
 """
@@ -214,17 +214,24 @@ def apt_install(packages: list[str]) -> bool:
     return True
 
 
-def ensure_chromium() -> None:
-    if find_chromium():
-        return
-    if can_apt() and apt_install(["chromium", "chromium-driver"]) and find_chromium():
-        return
+def find_nginx() -> str | None:
+    return shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+
+
+def ensure_browser_tools() -> None:
+    """Chromium for the browser tests, nginx for the load-balancer test: via apt when we can."""
+    missing = ([] if find_chromium() else ["chromium", "chromium-driver"]) + ([] if find_nginx() else ["nginx-light"])
+    if missing and can_apt():
+        apt_install(missing)
     required = os.environ.get("OPTVIZ_REQUIRE_BROWSER", "") not in ("", "0")
-    say(
-        "note: Chromium not found, so browser tests will "
-        + ("FAIL (OPTVIZ_REQUIRE_BROWSER=1)" if required else "be skipped")
-        + "; install it (Debian/Ubuntu: sudo apt-get install chromium) or set OPTVIZ_CHROMIUM=/path/to/chrome"
-    )
+    outcome = "FAIL (OPTVIZ_REQUIRE_BROWSER=1)" if required else "be skipped"
+    if not find_chromium():
+        say(
+            f"note: Chromium not found, so browser tests will {outcome}; install it "
+            "(Debian/Ubuntu: sudo apt-get install chromium) or set OPTVIZ_CHROMIUM=/path/to/chrome"
+        )
+    if not find_nginx():
+        say(f"note: nginx not found, so the load-balancer test will {outcome} (apt-get install nginx-light)")
 
 
 def ensure_container_tools() -> None:
@@ -274,7 +281,7 @@ def run_pytest(args: list[str], extra_env: dict[str, str] | None = None) -> int:
 
 def cmd_test(args: list[str]) -> int:
     ensure_deps(DEV_REQS)
-    ensure_chromium()
+    ensure_browser_tools()
     return run_pytest(args)
 
 
@@ -283,7 +290,7 @@ def cmd_docker_test(args: list[str]) -> int:
         raise TaskError("docker-test needs root (debootstrap and buildah's chroot isolation); try: sudo python3 tasks.py docker-test")
     ensure_deps(DEV_REQS)
     ensure_container_tools()
-    ensure_chromium()
+    ensure_browser_tools()
     return run_pytest(["-m", "docker", "tests/test_docker.py", *args], {"OPTVIZ_REQUIRE_DOCKER": "1"})
 
 

@@ -185,16 +185,33 @@ def open_app(page, url: str, timeout_s: float = 60.0) -> str:
     data-test-script-state, which goes initial -> running -> notRunning (or
     compilationError when app.py does not even compile).
     """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     ms = timeout_s * 1000
     page.goto(url, wait_until="domcontentloaded", timeout=ms)
-    page.wait_for_function(
-        """() => {
-            const app = document.querySelector('[data-testid="stApp"]');
-            const state = app && app.getAttribute('data-test-script-state');
-            return state === 'notRunning' || state === 'compilationError';
-        }""",
-        timeout=ms,
-    )
+    try:
+        page.wait_for_function(
+            """() => {
+                const app = document.querySelector('[data-testid="stApp"]');
+                const state = app && app.getAttribute('data-test-script-state');
+                return state === 'notRunning' || state === 'compilationError';
+            }""",
+            timeout=ms,
+        )
+    except PlaywrightTimeout:
+        states = page.evaluate(
+            """() => {
+                const app = document.querySelector('[data-testid="stApp"]');
+                return app ? [app.getAttribute('data-test-script-state'),
+                              app.getAttribute('data-test-connection-state')] : [null, null];
+            }"""
+        )
+        shot = screenshot(page, "timeout")
+        raise AssertionError(
+            f"{url}: app did not finish its first run within {timeout_s:.0f}s "
+            f"(script state {states[0]!r}, connection state {states[1]!r}; a proxy that drops the "
+            f"websocket leaves it connecting); see {shot}"
+        ) from None
     return page.locator('[data-testid="stApp"]').get_attribute("data-test-script-state")
 
 

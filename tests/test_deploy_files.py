@@ -72,6 +72,20 @@ def test_compose_file():
         assert str(env[v]).isdigit() and int(env[v]) > 0, (v, env[v])
 
 
+def test_replicas_compose_file():
+    yaml = pytest.importorskip("yaml", reason="pyyaml not installed (requirements-dev.txt)")
+    compose = yaml.safe_load((ROOT / "deploy" / "docker-compose.replicas.yml").read_text())
+    app, proxy = compose["services"]["optviz"], compose["services"]["proxy"]
+    assert app["build"]["context"] == ".."
+    assert "ports" not in app, "replicas are reached through the proxy only"
+    assert "STREAMLIT_SERVER_COOKIE_SECRET" in app["environment"], "replicas must share one cookie secret"
+    assert [v for v in LIMIT_VARS if v not in app["environment"]] == []
+    assert "./nginx.conf:/etc/nginx/nginx.conf:ro" in proxy["volumes"]
+    assert proxy["depends_on"]["optviz"]["condition"] == "service_healthy"
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "server optviz:8501;" in conf and "listen 80;" in conf
+
+
 def test_streamlit_config_names_real_options():
     """Every key in .streamlit/config.toml is an option of the pinned Streamlit (a typo is silently ignored)."""
     config = pytest.importorskip("streamlit.config")
