@@ -39,7 +39,8 @@ ROOT = browser.ROOT
 SUITE = "bookworm"  # python3 there is 3.11, as in python:3.11-slim
 BASE_PACKAGES = ["python3", "python3-venv", "python3-pip", "ca-certificates", "python-is-python3"]
 BASE_CACHE = Path(os.environ.get("OPTVIZ_BASE_CACHE", "/var/tmp/optviz-base"))
-IMAGE = "localhost/optviz:test"
+# One tag per checkout: sessions in sibling worktrees on one machine must not run each other's image.
+IMAGE = f"localhost/optviz:test-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]}"
 LOGS = browser.ARTIFACTS / "docker"
 
 
@@ -132,7 +133,7 @@ def base_image() -> str:
     BASE_CACHE.mkdir(parents=True, exist_ok=True)
     tarball = BASE_CACHE / f"rootfs-{key}.tar"
     if not tarball.exists():
-        rootfs = BASE_CACHE / f"rootfs-{key}.tmp"
+        rootfs = BASE_CACHE / f"rootfs-{key}.{os.getpid()}.tmp"  # private: concurrent runs may both build
         shutil.rmtree(rootfs, ignore_errors=True)
         sh(
             ["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", SUITE, str(rootfs), mirror],
@@ -146,7 +147,7 @@ def base_image() -> str:
             for p in (rootfs / junk).glob("*"):
                 if p.is_file():
                     p.unlink()
-        part = tarball.with_suffix(".part")
+        part = tarball.with_suffix(f".{os.getpid()}.part")
         sh(["tar", "-C", str(rootfs), "-cf", str(part), "."], "pack stand-in rootfs", timeout=300)
         part.rename(tarball)
         shutil.rmtree(rootfs, ignore_errors=True)
