@@ -341,3 +341,6 @@ if __name__ == "__main__":
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:  # `python3 tasks.py --help | head`
+        sys.stderr.close()
+        sys.exit(0)
