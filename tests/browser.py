@@ -38,6 +38,12 @@ CHROMIUM_ARGS = [
 ]
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
+# Requests that leave the machine. The test browser blocks them (so results do not depend
+# on whether the machine has internet) and records them instead of failing: Streamlit
+# fetches e.g. material-symbol page icons from fonts.gstatic.com. Console errors about
+# such blocked loads are not the app failing on the students' machines.
+EXTERNAL_URL = re.compile(r"^(?:https?|wss?)://(?!(?:127\.\d+\.\d+\.\d+|localhost|\[::1\])(?::\d+)?(?:/|$))")
+
 # Console messages that are not the app's fault. Keep this list short and explained.
 IGNORED_CONSOLE = [
     # Chromium asks for /favicon.ico on some pages before Streamlit sets its own icon.
@@ -155,21 +161,34 @@ def streamlit_cmd(port: int) -> list[str]:
 
 @dataclass
 class ConsoleLog:
-    """Console errors and uncaught page errors seen by one page."""
+    """Console errors and uncaught page errors seen by one page, and requests it tried off-machine."""
 
     errors: list[str] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)
 
     def attach(self, page) -> None:
         page.on("console", self._on_console)
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+
+    def block_external(self, context) -> None:
+        """Abort every request that would leave this machine, and remember it."""
+
+        def handle(route):
+            self.external.append(route.request.url)
+            route.abort()
+
+        context.route(EXTERNAL_URL, handle)
 
     def _on_console(self, msg) -> None:
         if msg.type != "error":
             return
         text = f"console.{msg.type}: {msg.text}"
         loc = getattr(msg, "location", None) or {}
-        if loc.get("url"):
-            text += f" ({loc['url']}:{loc.get('lineNumber', '?')})"
+        url = loc.get("url") or ""
+        if url:
+            text += f" ({url}:{loc.get('lineNumber', '?')})"
+        if EXTERNAL_URL.match(url) and "Failed to load resource" in msg.text:
+            return  # a load we blocked: listed in self.external
         if not any(p.search(text) for p in IGNORED_CONSOLE):
             self.errors.append(text)
 
@@ -215,6 +234,27 @@ def open_app(page, url: str, timeout_s: float = 60.0) -> str:
     return page.locator('[data-testid="stApp"]').get_attribute("data-test-script-state")
 
 
+def settle(page, timeout_s: float = 20.0) -> bool:
+    """Give charts time to draw after the script ran, so screenshots show them. Never fails.
+
+    Streamlit shows stSkeleton placeholders while lazily loaded elements (Plotly among
+    them) arrive, and Plotly draws after that: every stPlotlyChart gets a .main-svg.
+    Returns False if the page was not settled in time.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            """() => !document.querySelector('[data-testid="stSkeleton"]')
+                  && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                        .every(c => c.querySelector('.main-svg'))""",
+            timeout=timeout_s * 1000,
+        )
+        return True
+    except PlaywrightTimeout:
+        return False
+
+
 def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
@@ -225,6 +265,8 @@ def screenshot(page, name: str) -> Path:
 def assert_app_rendered(page, url: str, console: ConsoleLog, shot_name: str, timeout_s: float = 60.0) -> Path:
     """The checks every 'does the page render' test makes; returns the screenshot's path."""
     state = open_app(page, url, timeout_s)
+    if not settle(page):
+        print(f"note: the page still had placeholders or undrawn charts 20s after the script ran ({shot_name})")
     shot = screenshot(page, shot_name)
     assert state == "notRunning", f"app script ended in state {state!r}; see {shot}"
     assert APP_TITLE in page.title(), f"document title is {page.title()!r}, expected it to contain {APP_TITLE!r}"
@@ -232,4 +274,8 @@ def assert_app_rendered(page, url: str, console: ConsoleLog, shot_name: str, tim
     exceptions = page.locator('[data-testid="stException"]')
     assert exceptions.count() == 0, f"Streamlit shows an exception: {exceptions.first.inner_text()[:500]}; see {shot}"
     assert console.errors == [], "browser console errors:\n" + "\n".join(console.errors)
+    if console.external:  # not a failure (see EXTERNAL_URL), but worth knowing for offline classrooms
+        listing = ARTIFACTS / f"{shot.stem}-external-requests.txt"
+        listing.write_text("\n".join(sorted(set(console.external))) + "\n")
+        print(f"note: the page tried to load {len(set(console.external))} URL(s) off this machine; see {listing}")
     return shot

@@ -3,8 +3,9 @@
 - `app_server`: `streamlit run app.py` on a free loopback port, once per session.
 - `chromium`:   Playwright driving the system's Chromium (Debian's `chromium`);
                 skipped when missing, failed instead when OPTVIZ_REQUIRE_BROWSER=1.
-- `page`:       a fresh page that records console errors (`page.console.errors`)
-                and leaves a screenshot in artifacts/ when the test ends.
+- `page`:       a fresh page that records console errors (`page.console.errors`),
+                blocks and lists requests that would leave the machine
+                (`page.console.external`), and leaves a screenshot in artifacts/.
 """
 
 from __future__ import annotations
@@ -56,9 +57,11 @@ def chromium():
 @pytest.fixture
 def page(chromium, request):
     context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    console = browser.ConsoleLog()
+    console.block_external(context)
     pg = context.new_page()
-    pg.console = browser.ConsoleLog()
-    pg.console.attach(pg)
+    pg.console = console
+    console.attach(pg)
     yield pg
     try:
         browser.screenshot(pg, f"{request.node.name}-end")
