@@ -1,0 +1,281 @@
+"""Helpers for tests that serve the app and look at it in headless Chromium.
+
+Used by conftest.py (local `streamlit run`) and test_docker.py (the built image).
+Every wait here is bounded in time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts"
+APP_TITLE = "optviz"
+
+# Debian's Chromium, as root, with no network beyond loopback: these flags keep it from
+# phoning home (and logging refused connections) at every start.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+# Requests that leave the machine. The test browser blocks them (so results do not depend
+# on whether the machine has internet) and records them instead of failing: Streamlit
+# fetches e.g. material-symbol page icons from fonts.gstatic.com. Console errors about
+# such blocked loads are not the app failing on the students' machines.
+EXTERNAL_URL = re.compile(r"^(?:https?|wss?)://(?!(?:127\.\d+\.\d+\.\d+|localhost|\[::1\])(?::\d+)?(?:/|$))")
+
+# Console messages that are not the app's fault. Keep this list short and explained.
+IGNORED_CONSOLE = [
+    # Chromium asks for /favicon.ico on some pages before Streamlit sets its own icon.
+    re.compile(r"favicon\.ico"),
+]
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def skip_or_fail(reason: str, require_var: str) -> None:
+    """Skip the test, or fail it when the environment says this kind of test must run."""
+    if env_flag(require_var):
+        pytest.fail(f"{reason} ({require_var}=1, so this is a failure, not a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+def find_chromium() -> str | None:
+    env = os.environ.get("OPTVIZ_CHROMIUM")
+    if env:
+        return env if Path(env).exists() else None
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.status, r.read()
+
+
+def wait_for_health(base_url: str, timeout: float, proc: subprocess.Popen | None = None, log: Path | None = None) -> float:
+    """Poll <base_url>/_stcore/health until it answers 'ok'. Returns seconds waited."""
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode} before it was healthy{log_tail(log)}")
+        try:
+            status, body = http_get(f"{base_url}/_stcore/health", timeout=2)
+            if status == 200 and body.strip() == b"ok":
+                return time.monotonic() - t0
+            last = f"HTTP {status}: {body[:80]!r}"
+        except (urllib.error.URLError, OSError) as e:
+            last = str(e)
+        time.sleep(0.5)
+    raise TimeoutError(f"{base_url}/_stcore/health not ok after {timeout:.0f}s (last: {last}){log_tail(log)}")
+
+
+def log_tail(log: Path | None, lines: int = 30) -> str:
+    if log is None or not log.exists():
+        return ""
+    tail = log.read_text(errors="replace").splitlines()[-lines:]
+    return f"\n--- last lines of {log} ---\n" + "\n".join(tail)
+
+
+@dataclass
+class Server:
+    url: str
+    proc: subprocess.Popen
+    log: Path
+
+    def stop(self, grace: float = 10.0) -> None:
+        """Stop the server and everything it started (it runs in its own process group)."""
+        if self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            self.proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=grace)
+
+
+def start_server(cmd: list[str], port: int, log: Path, timeout: float, cwd: Path = ROOT, env: dict | None = None) -> Server:
+    """Start a server command in its own process group; return once its health check says ok."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    server = Server(url=f"http://127.0.0.1:{port}", proc=proc, log=log)
+    try:
+        wait_for_health(server.url, timeout, proc=proc, log=log)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def streamlit_cmd(port: int) -> list[str]:
+    """`streamlit run app.py` headless on loopback, with this interpreter's Streamlit."""
+    return [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.headless=true",
+        f"--server.port={port}",
+        "--server.address=127.0.0.1",
+        "--server.fileWatcherType=none",
+        "--browser.gatherUsageStats=false",
+    ]  # fmt: skip
+
+
+@dataclass
+class ConsoleLog:
+    """Console errors and uncaught page errors seen by one page, and requests it tried off-machine."""
+
+    errors: list[str] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)
+
+    def attach(self, page) -> None:
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+
+    def block_external(self, context) -> None:
+        """Abort every request that would leave this machine, and remember it."""
+
+        def handle(route):
+            self.external.append(route.request.url)
+            route.abort()
+
+        context.route(EXTERNAL_URL, handle)
+
+    def _on_console(self, msg) -> None:
+        if msg.type != "error":
+            return
+        text = f"console.{msg.type}: {msg.text}"
+        loc = getattr(msg, "location", None) or {}
+        url = loc.get("url") or ""
+        if url:
+            text += f" ({url}:{loc.get('lineNumber', '?')})"
+        if EXTERNAL_URL.match(url) and "Failed to load resource" in msg.text:
+            return  # a load we blocked: listed in self.external
+        if not any(p.search(text) for p in IGNORED_CONSOLE):
+            self.errors.append(text)
+
+
+def launch_chromium(playwright, executable: str):
+    return playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+
+
+def open_app(page, url: str, timeout_s: float = 60.0) -> str:
+    """Load the app and wait until its script has run once. Returns the final script state.
+
+    Streamlit serves a JS app: the HTML has no content of ours. `stApp` carries
+    data-test-script-state, which goes initial -> running -> notRunning (or
+    compilationError when app.py does not even compile).
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    ms = timeout_s * 1000
+    page.goto(url, wait_until="domcontentloaded", timeout=ms)
+    try:
+        page.wait_for_function(
+            """() => {
+                const app = document.querySelector('[data-testid="stApp"]');
+                const state = app && app.getAttribute('data-test-script-state');
+                return state === 'notRunning' || state === 'compilationError';
+            }""",
+            timeout=ms,
+        )
+    except PlaywrightTimeout:
+        states = page.evaluate(
+            """() => {
+                const app = document.querySelector('[data-testid="stApp"]');
+                return app ? [app.getAttribute('data-test-script-state'),
+                              app.getAttribute('data-test-connection-state')] : [null, null];
+            }"""
+        )
+        shot = screenshot(page, "timeout")
+        raise AssertionError(
+            f"{url}: app did not finish its first run within {timeout_s:.0f}s "
+            f"(script state {states[0]!r}, connection state {states[1]!r}; a proxy that drops the "
+            f"websocket leaves it connecting); see {shot}"
+        ) from None
+    return page.locator('[data-testid="stApp"]').get_attribute("data-test-script-state")
+
+
+def settle(page, timeout_s: float = 20.0) -> bool:
+    """Give charts time to draw after the script ran, so screenshots show them. Never fails.
+
+    Streamlit shows stSkeleton placeholders while lazily loaded elements (Plotly among
+    them) arrive, and Plotly draws after that: every stPlotlyChart gets a .main-svg.
+    Returns False if the page was not settled in time.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            """() => !document.querySelector('[data-testid="stSkeleton"]')
+                  && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                        .every(c => c.querySelector('.main-svg'))""",
+            timeout=timeout_s * 1000,
+        )
+        return True
+    except PlaywrightTimeout:
+        return False
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def assert_app_rendered(page, url: str, console: ConsoleLog, shot_name: str, timeout_s: float = 60.0) -> Path:
+    """The checks every 'does the page render' test makes; returns the screenshot's path."""
+    state = open_app(page, url, timeout_s)
+    if not settle(page):
+        print(f"note: the page still had placeholders or undrawn charts 20s after the script ran ({shot_name})")
+    shot = screenshot(page, shot_name)
+    assert state == "notRunning", f"app script ended in state {state!r}; see {shot}"
+    assert APP_TITLE in page.title(), f"document title is {page.title()!r}, expected it to contain {APP_TITLE!r}"
+    page.locator(f"text={APP_TITLE} >> visible=true").first.wait_for(state="visible", timeout=timeout_s * 1000)
+    exceptions = page.locator('[data-testid="stException"]')
+    assert exceptions.count() == 0, f"Streamlit shows an exception: {exceptions.first.inner_text()[:500]}; see {shot}"
+    assert console.errors == [], "browser console errors:\n" + "\n".join(console.errors)
+    if console.external:  # not a failure (see EXTERNAL_URL), but worth knowing for offline classrooms
+        listing = ARTIFACTS / f"{shot.stem}-external-requests.txt"
+        listing.write_text("\n".join(sorted(set(console.external))) + "\n")
+        print(f"note: the page tried to load {len(set(console.external))} URL(s) off this machine; see {listing}")
+    return shot
