@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+import torch
 
 from ..engine import run
 from .surfaces_page import surfaces_page
@@ -14,11 +15,16 @@ def _warm_up() -> None:
     not on the first visitor's first click."""
     from ..presets import DEFAULT
 
+    # One intra-op thread: a page's tensors are tiny, and with several students'
+    # sessions in parallel, threads inside each op only contend for the cores.
+    torch.set_num_threads(1)
     run(DEFAULT.problem, DEFAULT.runs, steps=2)
 
 
 def main() -> None:
-    st.set_page_config(page_title="optviz", page_icon=":material/timeline:", layout="wide")
+    # An emoji icon: a Material icon would be fetched from Google's font servers, which an
+    # offline classroom cannot reach.
+    st.set_page_config(page_title="optviz", page_icon="📉", layout="wide")
     _warm_up()
     pages = [
         st.Page(surfaces_page, title="Surfaces", icon=":material/landscape:", url_path="surfaces", default=True),
