@@ -1,0 +1,95 @@
+"""The Surfaces page in a real browser: paths drawn, a change redraws them, a share link reproduces them."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from optviz import share
+from optviz.presets import DEFAULT, PRESETS
+from tests import browser
+
+pytestmark = pytest.mark.browser
+
+# Each run's drawn path, read from Plotly's own decoded data in the page.
+PATHS = """() => {
+  const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+  if (!gd || !gd._fullData) return null;
+  return gd._fullData
+    .filter(d => (d.legendgroup || '').startsWith('run') && d.mode === 'lines' && d.xaxis === 'x' && d.showlegend)
+    .map(d => ({run: d.legendgroup, name: d.name, n: d.x.length,
+                last: [d.x[d.x.length - 1], d.y[d.y.length - 1]]}));
+}"""
+
+
+def _paths(page):
+    page.wait_for_function(f"({PATHS})() !== null && ({PATHS})().length > 0", timeout=60_000)
+    return page.evaluate(PATHS)
+
+
+def _assert_clean(page, shot):
+    assert page.locator('[data-testid="stException"]').count() == 0, f"exception shown; see {shot}"
+    assert page.console.errors == [], "browser console errors:\n" + "\n".join(page.console.errors)
+
+
+def test_paths_are_drawn(page, app_server):
+    shot = browser.assert_app_rendered(page, app_server.url, page.console, "e2e-surfaces-default")
+    paths = _paths(page)
+    assert [p["name"] for p in paths] == [r.label for r in DEFAULT.runs]
+    assert all(p["n"] > 100 for p in paths), paths
+    _assert_clean(page, shot)
+
+
+def test_changing_an_optimizer_redraws_its_path(page, app_server):
+    browser.assert_app_rendered(page, app_server.url, page.console, "e2e-surfaces-before-change")
+    before = _paths(page)
+    main = page.locator('[data-testid="stMain"]')
+    main.locator('[data-testid="stExpander"] summary', has_text="1.").first.click()
+    select = main.locator('[data-testid="stSelectbox"]', has_text="Optimizer").first
+    select.click()
+    page.get_by_role("option", name="Adagrad", exact=True).click()
+    page.wait_for_function(
+        f"(() => {{ const p = ({PATHS})(); return p && p.length && JSON.stringify(p[0].last) !== "
+        f"{repr(str(before[0]['last']).replace(' ', ''))}; }})()",
+        timeout=60_000,
+    )
+    after = _paths(page)
+    assert after[0]["last"] != before[0]["last"]
+    assert after[1:] == before[1:]  # the other runs did not move
+    shot = browser.screenshot(page, "e2e-surfaces-after-change")
+    assert "Adagrad" in main.locator('[data-testid="stExpander"] summary', has_text="1.").first.inner_text()
+    _assert_clean(page, shot)
+
+
+def test_share_link_reproduces_the_setup(page, app_server, chromium):
+    preset = PRESETS["local-minima"].experiment
+    link = app_server.url + "/" + share.query_string(share.encode(preset))
+    browser.assert_app_rendered(page, link, page.console, "e2e-share-first")
+    first = _paths(page)
+    url = page.url  # what a teacher would copy from the address bar
+    exp, _, warnings = share.decode({k: v for k, v in parse_qs(urlsplit(url).query).items()}, DEFAULT)
+    assert not warnings and exp == preset
+
+    other = chromium.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        student = other.new_page()
+        console = browser.ConsoleLog()
+        console.attach(student)
+        shot = browser.assert_app_rendered(student, url, console, "e2e-share-second")
+        assert _paths(student) == first
+        assert console.errors == []
+    finally:
+        other.close()
+    _assert_clean(page, shot)
+
+
+def test_malformed_link_warns_in_the_page(page, app_server):
+    shot = browser.assert_app_rendered(
+        page, app_server.url + "/?surface=nope&steps=-3&run=Adam;lr=oops", page.console, "e2e-bad-link"
+    )
+    warnings = page.locator('[data-testid="stAlertContentWarning"]')
+    warnings.first.wait_for(timeout=30_000)
+    assert "Share link" in warnings.first.inner_text()
+    _paths(page)  # the defaults still draw
+    _assert_clean(page, shot)
