@@ -96,10 +96,16 @@ def _encode_run(run: RunConfig, start=None) -> str:
     if run.start is not None and run.start != start:
         parts.append(f"start={_value(run.start)}")
     if run.label:
-        parts.append(f"label={quote(run.label, safe=' ')}")
+        parts.append(f"label={_escape(run.label)}")
     if run.color:
-        parts.append(f"color={quote(run.color, safe='')}")
+        parts.append(f"color={_escape(run.color)}")
     return ";".join(parts)
+
+
+def _escape(text: str) -> str:
+    """Escape only what would break a run's ``key=value;...`` syntax (and ``%``);
+    the browser's own URL encoding does the rest."""
+    return quote(text, safe=" #!$&'()*+,-./:?@[]^_`{|}~")
 
 
 def decode(

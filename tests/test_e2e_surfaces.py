@@ -93,3 +93,28 @@ def test_malformed_link_warns_in_the_page(page, app_server):
     assert "Share link" in warnings.first.inner_text()
     _paths(page)  # the defaults still draw
     _assert_clean(page, shot)
+
+
+def test_clicking_the_contour_moves_the_start(page, app_server):
+    browser.assert_app_rendered(page, app_server.url, page.console, "e2e-click-before")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    before = sidebar.get_by_label("x", exact=True).input_value(), sidebar.get_by_label("y", exact=True).input_value()
+    area = page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first.bounding_box()
+    x, y = area["x"] + area["width"] * 0.75, area["y"] + area["height"] * 0.25
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+    page.wait_for_function(
+        """([bx, by]) => {
+            const side = document.querySelector('[data-testid="stSidebar"]');
+            const [ix, iy] = [...side.querySelectorAll('input[aria-label="x"], input[aria-label="y"]')];
+            return ix && iy && (ix.value !== bx || iy.value !== by);
+        }""",
+        arg=list(before),
+        timeout=60_000,
+    )
+    after = sidebar.get_by_label("x", exact=True).input_value(), sidebar.get_by_label("y", exact=True).input_value()
+    (x0, x1), (y0, y1) = DEFAULT.problem.spec.domain
+    assert x0 + 0.6 * (x1 - x0) < float(after[0]) < x1 and y0 + 0.6 * (y1 - y0) < float(after[1]) < y1
+    page.wait_for_function(f"({PATHS})() !== null", timeout=60_000)
+    shot = browser.screenshot(page, "e2e-click-after")
+    _assert_clean(page, shot)

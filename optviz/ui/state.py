@@ -12,7 +12,9 @@ from typing import Any
 
 import streamlit as st
 
-from .. import config, schedules, share, surfaces
+from dataclasses import replace
+
+from .. import charts, config, schedules, share, surfaces
 from ..engine import RunConfig, SurfaceProblem
 from ..experiment import Experiment
 from ..optim import get as get_optimizer
@@ -199,11 +201,15 @@ def collect() -> tuple[Experiment, share.View, dict[int, str]]:
         errors[-1] = str(exc)
         problem = SurfaceProblem(spec.id)
     runs = []
-    for rid in s.run_ids:
+    for n, rid in enumerate(s.run_ids):
         try:
-            runs.append(collect_run(rid))
+            run = collect_run(rid)
         except ConfigError as exc:
             errors[rid] = str(exc)
+            continue
+        if run.color == charts.PALETTE[n % len(charts.PALETTE)]:
+            run = replace(run, color="")  # the default colour needs no room in the link
+        runs.append(run)
     exp = Experiment(problem, tuple(runs), int(s.steps), s.get("dtype", "float32"))
     return exp, share.View(s.view, float(s.tol)), errors
 
