@@ -116,5 +116,6 @@ def test_clicking_the_contour_moves_the_start(page, app_server):
     (x0, x1), (y0, y1) = DEFAULT.problem.spec.domain
     assert x0 + 0.6 * (x1 - x0) < float(after[0]) < x1 and y0 + 0.6 * (y1 - y0) < float(after[1]) < y1
     page.wait_for_function(f"({PATHS})() !== null", timeout=60_000)
+    browser.settle(page)
     shot = browser.screenshot(page, "e2e-click-after")
     _assert_clean(page, shot)
