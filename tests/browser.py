@@ -19,6 +19,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tasks import find_chromium  # one search for Chromium, shared with the task runner
+
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +38,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 # Requests that leave the machine. The test browser blocks them (so results do not depend
 # on whether the machine has internet) and records them instead of failing: Streamlit
@@ -60,17 +61,6 @@ def skip_or_fail(reason: str, require_var: str) -> None:
     if env_flag(require_var):
         pytest.fail(f"{reason} ({require_var}=1, so this is a failure, not a skip)", pytrace=False)
     pytest.skip(reason)
-
-
-def find_chromium() -> str | None:
-    env = os.environ.get("OPTVIZ_CHROMIUM")
-    if env:
-        return env if Path(env).exists() else None
-    for name in CHROMIUM_NAMES:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
 
 
 def free_port() -> int:
