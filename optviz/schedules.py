@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 from torch.optim import lr_scheduler as tls
 
-from .optim.base import ConfigError, HParam
+from .optim.base import HParam, find, lookup, resolve_params
 
 # lr_at(t, lr, args) -> (lr per step, momentum per step or None), each
 # broadcastable to (steps, runs). ``t`` is a (steps, 1) float64 tensor, ``lr`` a
@@ -60,17 +60,10 @@ class ScheduleSpec:
         return {a.name: a.default for a in self.args}
 
     def arg(self, name: str) -> HParam:
-        for a in self.args:
-            if a.name == name:
-                return a
-        known = ", ".join(a.name for a in self.args) or "none"
-        raise ConfigError(f"{self.name} has no argument {name!r}; it has: {known}")
+        return find(self.args, name, self.name, "argument")
 
     def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        args = self.defaults
-        for name, value in (overrides or {}).items():
-            args[name] = self.arg(name).parse(value)
-        return args
+        return resolve_params(self.args, overrides, self.name, "argument")
 
     def bind(self, args: Mapping[str, Any], steps: int) -> dict[str, Any]:
         """``args`` with the arguments left None that follow the run's length
@@ -633,12 +626,7 @@ SCHEDULES: dict[str, ScheduleSpec] = {
 
 
 def get(name: str) -> ScheduleSpec:
-    try:
-        return SCHEDULES[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULES)}"
-        ) from None
+    return lookup(SCHEDULES, name, "schedule")
 
 
 def lr_table(spec: ScheduleSpec, args: Mapping[str, Any], lr: Tensor, t0: int, t1: int, steps: int):

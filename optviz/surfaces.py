@@ -40,7 +40,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .optim.base import ConfigError, HParam
+from .optim.base import ConfigError, HParam, lookup, resolve_params
 
 Point = tuple[float, float, float]  # x, y, f(x, y)
 Minimum = Point
@@ -72,16 +72,7 @@ class Surface:
         return {p.name: p.default for p in self.params}
 
     def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        values = self.defaults
-        for name, value in (overrides or {}).items():
-            spec = next((p for p in self.params if p.name == name), None)
-            if spec is None:
-                known = ", ".join(p.name for p in self.params) or "none"
-                raise ConfigError(f"{self.name} has no parameter {name!r}; it has: {known}")
-            try:
-                values[name] = spec.parse(value)
-            except ConfigError as exc:
-                raise ConfigError(f"{self.name}: {exc}") from None
+        values = resolve_params(self.params, overrides, self.name, "parameter")
         problem = self.requires and self.requires(**values)
         if problem:
             raise ConfigError(f"{self.name}: {problem}")
@@ -557,9 +548,4 @@ SURFACES: dict[str, Surface] = {
 
 
 def get(surface_id: str) -> Surface:
-    try:
-        return SURFACES[surface_id]
-    except KeyError:
-        raise ConfigError(
-            f"unknown surface {surface_id!r}; choose one of: {', '.join(SURFACES)}"
-        ) from None
+    return lookup(SURFACES, surface_id, "surface")

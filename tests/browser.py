@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks import find_chromium  # one search for Chromium, shared with the task runner
+from tasks import find_chromium  # noqa: F401  (one search for Chromium, shared with the task runner)
 
 import pytest
 

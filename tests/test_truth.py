@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from optviz import schedules
 from optviz.engine import DEFAULT_RECORD, RunConfig, SurfaceProblem, run

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import ConfigError, Context, HParam, OptimizerSpec
+from .base import ConfigError, Context, HParam, OptimizerSpec, lookup
 from . import adafactor, adam, adaptive, generic, lbfgs, muon, rprop, sgd
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
@@ -29,17 +29,9 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
 def get(name: str, allowed: tuple[str, ...] = ("",)) -> OptimizerSpec:
     """The registered optimizer called ``name`` (torch's class name), or any
     ``torch.optim.Optimizer`` subclass by dotted path from the ``allowed`` packages."""
-    if name in OPTIMIZERS:
-        return OPTIMIZERS[name]
-    if "." in name:
+    if isinstance(name, str) and "." in name and name not in OPTIMIZERS:
         return generic.load(name, tuple(allowed))
-    try:
-        return OPTIMIZERS[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}"
-            " (or give a dotted path to a torch.optim.Optimizer subclass)"
-        ) from None
+    return lookup(OPTIMIZERS, name, "optimizer (or a dotted path to a torch.optim.Optimizer subclass)")
 
 
 __all__ = ["OPTIMIZERS", "ConfigError", "Context", "HParam", "OptimizerSpec", "get"]

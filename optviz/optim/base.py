@@ -219,18 +219,11 @@ class OptimizerSpec:
         return None
 
     def hparam(self, name: str) -> HParam:
-        for h in self.hparams:
-            if h.name == name:
-                return h
-        known = ", ".join(h.name for h in self.hparams)
-        raise ConfigError(f"{self.name} has no hyperparameter {name!r}; it has: {known}")
+        return find(self.hparams, name, self.name, "hyperparameter")
 
     def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Torch's defaults with ``overrides`` applied and coerced."""
-        hp = self.defaults
-        for name, value in (overrides or {}).items():
-            hp[name] = self.hparam(name).parse(value)
-        return hp
+        return resolve_params(self.hparams, overrides, self.name, "hyperparameter")
 
     def validate(self, hp: Mapping[str, Any], layout: Layout) -> None:
         """Raise ConfigError with torch's own message if torch would refuse ``hp``.
@@ -253,6 +246,37 @@ COMMON_META: dict[str, dict[str, Any]] = {
     "weight_decay": dict(low=0.0, high=1.0, help="L2 penalty added to the gradient"),
     "maximize": dict(help="ascend instead of descend"),
 }
+
+
+def find(params: Sequence[HParam], name: str, owner: str, noun: str) -> HParam:
+    """The parameter called ``name``, or a ConfigError listing the ones there are."""
+    for p in params:
+        if p.name == name:
+            return p
+    known = ", ".join(p.name for p in params) or "none"
+    raise ConfigError(f"{owner} has no {noun} {name!r}; it has: {known}")
+
+
+def resolve_params(
+    params: Sequence[HParam], overrides: Mapping[str, Any] | None, owner: str, noun: str
+) -> dict[str, Any]:
+    """Defaults with ``overrides`` applied and parsed; errors name ``owner``."""
+    values = {p.name: p.default for p in params}
+    for name, value in (overrides or {}).items():
+        try:
+            values[name] = find(params, name, owner, noun).parse(value)
+        except ConfigError as exc:
+            message = str(exc)
+            raise ConfigError(message if message.startswith(owner) else f"{owner}: {message}") from None
+    return values
+
+
+def lookup(registry: Mapping[str, Any], key: str, noun: str) -> Any:
+    """``registry[key]``, or a ConfigError listing the choices."""
+    try:
+        return registry[key]
+    except (KeyError, TypeError):
+        raise ConfigError(f"unknown {noun} {key!r}; choose one of: {', '.join(registry)}") from None
 
 
 def torch_hparams(cls: type, **meta: Mapping[str, Any]) -> tuple[HParam, ...]:

@@ -7,10 +7,8 @@ builders in ``optviz.charts``.
 
 from __future__ import annotations
 
-import json
 import math
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
