@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -480,7 +480,7 @@ class _Stepper:
                             hp["momentum"] = group_mom[k][i]
                         else:
                             hp["betas"] = (group_mom[k][i], *hp["betas"][1:])
-                    ctx = replace(contexts[k], loss=loss[g.rows])
+                    ctx = Context(problem.layout, contexts[k].closure, loss[g.rows])
                     g.spec.update(params[g.rows], grad[g.rows], g.state, hp, t + 1, ctx)
                     tock = time.perf_counter()
                     group_time[k] += tock - tick
