@@ -9,15 +9,15 @@ move every view together, with no round trip to the server per frame.
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 import torch
-from _plotly_utils.utils import convert_to_base64
-from plotly.subplots import make_subplots
 
 from .engine import SurfaceProblem
 
@@ -31,30 +31,72 @@ SURFACE_COLORS = [[0.0, "#1f3a5f"], [0.35, "#6d8fb3"], [0.7, "#c9d9ea"], [1.0, "
 
 
 class AnimatedFigure(go.Figure):
-    """A Figure whose animation frames stay plain dicts.
+    """A Figure kept as plain Plotly JSON, with animation frames.
 
-    Plotly validates every trace of every frame, which for a few hundred frames
-    costs more than computing the runs; these frames are built from known-good
-    keys, so they skip it. ``to_dict`` (used by ``to_json``, ``to_html`` and
-    Streamlit) puts them back in.
+    Plotly's graph objects validate every property of every trace, and for a
+    race of a few runs with a hundred frames that costs more than computing the
+    runs. These figures are written from known-good keys instead: ``spec``
+    (data and layout), ``_raw_layout`` (animation controls) and ``_raw_frames``.
+    ``to_dict`` (used by ``to_json``, ``to_html`` and Streamlit) assembles them.
     """
 
-    def __init__(self, *args, raw_frames=(), **kwargs):
+    def __init__(self, *args, spec=None, raw_frames=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self._spec = spec
         self._raw_frames = list(raw_frames)
-        self._raw_layout: dict = {}  # animation controls, merged into the layout unvalidated
+        self._raw_layout: dict = {}
+        self._click_trace = None
 
     @property
     def raw_frames(self) -> list[dict]:
         return self._raw_frames
 
+    @property
+    def spec(self) -> dict:
+        """data and layout as plain dicts (numpy arrays still numpy)."""
+        return self._spec if self._spec is not None else super().to_dict()
+
     def to_dict(self):
-        out = super().to_dict()
+        if self._spec is None:
+            out = super().to_dict()
+        else:
+            out = {"data": [dict(t) for t in self._spec["data"]], "layout": dict(self._spec["layout"])}
         out["layout"].update(self._raw_layout)
         if self._raw_frames:
-            convert_to_base64(self._raw_frames)  # numpy arrays -> typed arrays, as plotly does
             out["frames"] = self._raw_frames
+        _typed_arrays(out)
         return out
+
+
+# plotly.js's typed-array codes (what plotly.py's own converter emits).
+_TYPED = {"int8": "i1", "uint8": "u1", "int16": "i2", "uint16": "u2", "int32": "i4", "uint32": "u4",
+          "float32": "f4", "float64": "f8"}
+
+
+def _typed_array(v: np.ndarray):
+    if v.dtype == np.int64 and v.size and -(2**31) <= v.min() and v.max() < 2**31:
+        v = v.astype(np.int32)
+    code = _TYPED.get(str(v.dtype))
+    if code is None or v.size == 0:
+        return v
+    out = {"dtype": code, "bdata": base64.b64encode(np.ascontiguousarray(v)).decode("ascii")}
+    if v.ndim > 1:
+        out["shape"] = str(v.shape)[1:-1]
+    return out
+
+
+def _typed_arrays(obj) -> None:
+    """numpy arrays -> plotly.js typed arrays, in place: plotly.py's converter does the
+    same, but checks every array through dataframe libraries and costs more than the figure."""
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for key, value in items:
+        if isinstance(value, np.ndarray):
+            obj[key] = _typed_array(value)
+        elif isinstance(value, dict | list):
+            _typed_arrays(value)
+
+
+_TEMPLATE = go.layout.Template(pio.templates["plotly_white"]).to_plotly_json()
 
 
 @dataclass(frozen=True)
@@ -151,6 +193,13 @@ def steps_to_reach(loss: np.ndarray, target: float) -> int | None:
 # -- figures --------------------------------------------------------------------
 
 
+# Where the panels sit (paper coordinates): the surface on the left, loss above LR on the right.
+LEFT = (0.0, 0.48)
+RIGHT = (0.62, 1.0)
+TOP = (0.53, 1.0)
+BOTTOM = (0.0, 0.39)
+
+
 def race_figure(
     problem: SurfaceProblem,
     arrays: Mapping[str, np.ndarray],
@@ -173,6 +222,10 @@ def race_figure(
     each run's head and a short exact tail travel along its full (fainter) path.
     With ``clickable``, an invisible grid of points covers the contour so that a
     click there is a selection event (``fig._click_trace`` is its index).
+
+    The figure is written as plain Plotly JSON (axes ``x``/``y`` for the
+    contour, ``x2``/``y2`` for the loss, ``x3``/``y3`` for the LR): building it
+    through validated graph objects cost more than computing the runs.
     """
     grid = grid or surface_grid(problem)
     params, loss = arrays["params"], arrays["loss"]
@@ -183,26 +236,14 @@ def race_figure(
     log_loss = fmin is not None
     gap = _positive(loss - fmin) if log_loss else loss
     height_of = (lambda values: _lift(values, grid)) if view == "3d" else None
+    xy_axes = {} if view == "3d" else dict(xaxis="x", yaxis="y")
+    kind = "scatter3d" if view == "3d" else "scatter"
 
-    left = {"type": "scene", "rowspan": 2} if view == "3d" else {"rowspan": 2}
-    fig = make_subplots(
-        rows=2,
-        cols=2,
-        specs=[[left, {}], [None, {}]],
-        column_widths=[0.56, 0.44],
-        row_heights=[0.55, 0.45],
-        horizontal_spacing=0.14,
-        vertical_spacing=0.14,
-        subplot_titles=(
-            "3-D surface" if view == "3d" else ("Contour (log scale)" if grid.log else "Contour"),
-            "Loss  f − f*" if log_loss else "Loss",
-            "Learning rate",
-        ),
-        figure=AnimatedFigure(),
-    )
-    _add_surface(fig, problem, grid, view)
+    data = _surface_traces(problem, grid, view)
+    click_trace = None
     if clickable and view != "3d":
-        fig._click_trace = _add_click_grid(fig, problem)
+        click_trace = len(data)
+        data.append(_click_grid(problem))
 
     moving: list[int] = []  # trace indices the frames update, per run: tail, head, loss dot, lr dot
     runs = [_mark_divergence(style, params[:, r]) for r, style in enumerate(runs)]
@@ -217,71 +258,52 @@ def race_figure(
         head = _xy(path, [end], height_of, loss[:, r])
         tail = _xy(path, _tail(end, points, max_frames), height_of, loss[:, r])
         if view == "3d":
-            fig.add_trace(go.Scatter3d(**whole, mode="lines", line=dict(color=style.color, width=5), opacity=0.6,
-                                       customdata=t, hovertemplate=hover, **common), row=1, col=1)
-            fig.add_trace(go.Scatter3d(**tail, mode="lines", line=dict(color=style.color, width=9),
-                                       showlegend=False, hoverinfo="skip", **common), row=1, col=1)
-            fig.add_trace(go.Scatter3d(**head, mode="markers", showlegend=False, hoverinfo="skip",
-                                       marker=dict(color=style.color, size=7, line=dict(color="white", width=2)),
-                                       **common), row=1, col=1)
+            data.append(dict(type=kind, **whole, mode="lines", line=dict(color=style.color, width=5), opacity=0.6,
+                             customdata=t, hovertemplate=hover, **common))
         else:
-            fig.add_trace(go.Scatter(**whole, mode="lines", line=line, opacity=0.55, customdata=t,
-                                     hovertemplate=hover, **common), row=1, col=1)
-            fig.add_trace(go.Scatter(x=[path[0, 0]], y=[path[0, 1]], mode="markers", showlegend=False,
-                                     hoverinfo="skip", **common,
-                                     marker=dict(color="white", size=11, line=dict(color=style.color, width=3))),
-                          row=1, col=1)
-            fig.add_trace(go.Scatter(**tail, mode="lines", line={**line, "width": 5}, showlegend=False,
-                                     hoverinfo="skip", **common), row=1, col=1)
-            fig.add_trace(go.Scatter(**head, mode="markers", showlegend=False, hoverinfo="skip", **common,
-                                     marker=dict(color=style.color, size=15, line=dict(color="white", width=2))),
-                          row=1, col=1)
-        moving += [len(fig.data) - 2, len(fig.data) - 1]
+            data.append(dict(type=kind, **whole, mode="lines", line=line, opacity=0.55, customdata=t,
+                             hovertemplate=hover, **common, **xy_axes))
+            data.append(dict(type=kind, x=[path[0, 0]], y=[path[0, 1]], mode="markers", showlegend=False,
+                             hoverinfo="skip", marker=dict(color="white", size=11, line=dict(color=style.color, width=3)),
+                             **common, **xy_axes))
+        data.append(dict(type=kind, **tail, mode="lines", showlegend=False, hoverinfo="skip", **common, **xy_axes,
+                         line=dict(color=style.color, width=9) if view == "3d" else {**line, "width": 5}))
+        data.append(dict(type=kind, **head, mode="markers", showlegend=False, hoverinfo="skip", **common, **xy_axes,
+                         marker=dict(color=style.color, size=7 if view == "3d" else 15,
+                                     line=dict(color="white", width=2))))
+        moving += [len(data) - 2, len(data) - 1]
 
-        fig.add_trace(go.Scatter(x=t, y=gap[t, r], mode="lines", line=line, showlegend=False, **common,
-                                 hovertemplate="%{fullData.name}<br>step %{x}<br>%{y:.4g}<extra></extra>"),
-                      row=1, col=2)
-        fig.add_trace(go.Scatter(x=[end], y=[gap[end, r]], mode="markers", marker=dict(color=style.color, size=11),
-                                 showlegend=False, hoverinfo="skip", **common), row=1, col=2)
-        moving.append(len(fig.data) - 1)
+        data.append(dict(type="scatter", x=t, y=gap[t, r], mode="lines", line=line, showlegend=False, **common,
+                         xaxis="x2", yaxis="y2",
+                         hovertemplate="%{fullData.name}<br>step %{x}<br>%{y:.4g}<extra></extra>"))
+        data.append(dict(type="scatter", x=[end], y=[gap[end, r]], mode="markers", showlegend=False,
+                         hoverinfo="skip", marker=dict(color=style.color, size=11), xaxis="x2", yaxis="y2", **common))
+        moving.append(len(data) - 1)
         if lr is not None and lr.shape[0]:
             lt = _thin(lr.shape[0])
             k = min(end, lr.shape[0] - 1)
-            fig.add_trace(go.Scatter(x=lt, y=lr[lt, r], mode="lines", line=line, showlegend=False, **common,
-                                     hovertemplate="%{fullData.name}<br>step %{x}<br>lr %{y:.4g}<extra></extra>"),
-                          row=2, col=2)
-            fig.add_trace(go.Scatter(x=[k], y=[lr[k, r]], mode="markers", marker=dict(color=style.color, size=11),
-                                     showlegend=False, hoverinfo="skip", **common), row=2, col=2)
-            moving.append(len(fig.data) - 1)
+            data.append(dict(type="scatter", x=lt, y=lr[lt, r], mode="lines", line=line, showlegend=False,
+                             xaxis="x3", yaxis="y3", **common,
+                             hovertemplate="%{fullData.name}<br>step %{x}<br>lr %{y:.4g}<extra></extra>"))
+            data.append(dict(type="scatter", x=[k], y=[lr[k, r]], mode="markers", showlegend=False,
+                             hoverinfo="skip", marker=dict(color=style.color, size=11), xaxis="x3", yaxis="y3",
+                             **common))
+            moving.append(len(data) - 1)
 
-    z = grid.level(grid.z)
-    z_range = [float(np.nanmin(z)), float(np.nanmax(z)) * 1.05 + 0.05]  # a diverged path leaves the box
-    _style_axes(fig, problem, view, total, log_loss, lr, _loss_range(gap, log_loss, grid), z_range,
-                grid.level_title)
-    fig.update_layout(
-        height=height,
-        font=FONT,
-        template="plotly_white",
-        margin=dict(l=60, r=20, t=70, b=40),
-        legend=dict(orientation="h", yanchor="bottom", y=1.07, x=0, font=dict(size=16)),
-        hoverlabel=dict(font_size=15),
-        uirevision=problem.surface,  # keep zoom and camera across reruns of one surface
-    )
+    layout = _race_layout(problem, grid, view, total, log_loss, lr, _loss_range(gap, log_loss, grid), height)
+    fig = AnimatedFigure(spec=dict(data=data, layout=layout))
+    fig._click_trace = click_trace
     if animate and points > 1:
         _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view)
     return fig
 
 
-def _add_click_grid(fig, problem, n: int = 41) -> int:
+def _click_grid(problem, n: int = 25) -> dict:
     (x0, x1), (y0, y1) = problem.spec.domain
     xx, yy = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
-    fig.add_trace(
-        go.Scatter(x=xx.ravel().astype(np.float32), y=yy.ravel().astype(np.float32), mode="markers",
-                   marker=dict(size=14, opacity=0), showlegend=False, name="start here",
-                   hovertemplate="click: start at (%{x:.3g}, %{y:.3g})<extra></extra>"),
-        row=1, col=1,
-    )
-    return len(fig.data) - 1
+    return dict(type="scatter", x=xx.ravel().astype(np.float32), y=yy.ravel().astype(np.float32), mode="markers",
+                marker=dict(size=20, opacity=0), showlegend=False, name="start here", xaxis="x", yaxis="y",
+                hovertemplate="click: start at (%{x:.3g}, %{y:.3g})<extra></extra>")
 
 
 def _mark_divergence(style: Style, path: np.ndarray) -> Style:
@@ -335,63 +357,80 @@ def _positive(values: np.ndarray) -> np.ndarray:
     return np.where(values > 0, values, np.where(np.isfinite(values), 1e-16, np.nan))
 
 
-def _add_surface(fig, problem, grid, view):
-    z = grid.level(grid.z)
+def _surface_traces(problem, grid, view) -> list[dict]:
+    z = grid.level(grid.z).astype(np.float32)
     minima = problem.spec.minima(**dict(problem.params))
-    right = fig.layout.xaxis.domain[1] if view != "3d" else 0.5
-    colorbar = dict(title=dict(text="log₁₀<br>(f − f*)" if grid.log else "f", side="top", font=dict(size=13)), x=right + 0.008,
-                    xanchor="left", len=0.8, y=0.42, thickness=12, tickfont=dict(size=13))
+    hover = "x=%{x:.3g}<br>y=%{y:.3g}<extra></extra>"
     if view == "3d":
-        fig.add_trace(
-            go.Surface(x=grid.x, y=grid.y, z=z.astype(np.float32), colorscale=SURFACE_COLORS, opacity=0.9, showscale=False,
-                       hovertemplate="x=%{x:.3g}<br>y=%{y:.3g}<extra></extra>", name="surface"),
-            row=1, col=1,
-        )
+        traces = [dict(type="surface", x=grid.x, y=grid.y, z=z, colorscale=SURFACE_COLORS, opacity=0.9,
+                       showscale=False, hovertemplate=hover, name="surface")]
         if minima:
-            mz = grid.level(np.array([m[2] for m in minima]))
-            fig.add_trace(
-                go.Scatter3d(x=[m[0] for m in minima], y=[m[1] for m in minima], z=mz, mode="markers",
-                             marker=dict(symbol="diamond", size=6, color="black"), name="global minimum",
-                             hovertemplate="minimum<br>(%{x:.4g}, %{y:.4g})<extra></extra>"),
-                row=1, col=1,
-            )
-        return
-    fig.add_trace(
-        go.Contour(x=grid.x, y=grid.y, z=z.astype(np.float32), colorscale=SURFACE_COLORS, ncontours=28, colorbar=colorbar,
-                   contours=dict(coloring="heatmap", showlines=True), line=dict(width=0.6, color="rgba(0,0,0,0.25)"),
-                   hovertemplate="x=%{x:.3g}<br>y=%{y:.3g}<extra></extra>", name="surface", showlegend=False),
-        row=1, col=1,
-    )
+            traces.append(dict(type="scatter3d", x=[m[0] for m in minima], y=[m[1] for m in minima],
+                               z=grid.level(np.array([m[2] for m in minima])), mode="markers", name="global minimum",
+                               marker=dict(symbol="diamond", size=6, color="black"),
+                               hovertemplate="minimum<br>(%{x:.4g}, %{y:.4g})<extra></extra>"))
+        return traces
+    colorbar = dict(title=dict(text="log₁₀<br>(f − f*)" if grid.log else "f", side="top", font=dict(size=13)),
+                    x=LEFT[1] + 0.008, xanchor="left", len=0.8, y=0.42, thickness=12, tickfont=dict(size=13))
+    traces = [dict(type="contour", x=grid.x, y=grid.y, z=z, colorscale=SURFACE_COLORS, ncontours=28,
+                   colorbar=colorbar, contours=dict(coloring="heatmap", showlines=True),
+                   line=dict(width=0.6, color="rgba(0,0,0,0.25)"), hovertemplate=hover, name="surface",
+                   showlegend=False, xaxis="x", yaxis="y")]
     if minima:
-        fig.add_trace(
-            go.Scatter(x=[m[0] for m in minima], y=[m[1] for m in minima], mode="markers", name="global minimum",
-                       marker=dict(symbol="star", size=18, color="gold", line=dict(color="black", width=1.5)),
-                       hovertemplate="global minimum<br>(%{x:.4g}, %{y:.4g})<extra></extra>"),
-            row=1, col=1,
-        )
+        traces.append(dict(type="scatter", x=[m[0] for m in minima], y=[m[1] for m in minima], mode="markers",
+                           name="global minimum", xaxis="x", yaxis="y",
+                           marker=dict(symbol="star", size=18, color="gold", line=dict(color="black", width=1.5)),
+                           hovertemplate="global minimum<br>(%{x:.4g}, %{y:.4g})<extra></extra>"))
+    return traces
 
 
-def _style_axes(fig, problem, view, total, log_loss, lr, loss_range=None, z_range=None, z_title=""):
+def _race_layout(problem, grid, view, total, log_loss, lr, loss_range, height) -> dict:
     (x0, x1), (y0, y1) = problem.spec.domain
-    if view == "3d":
-        fig.update_scenes(
-            xaxis=dict(title="x", range=[x0, x1]), yaxis=dict(title="y", range=[y0, y1]),
-            zaxis=dict(title=z_title, range=z_range), aspectmode="manual",
-            aspectratio=dict(x=1, y=1, z=0.6),
-        )
-    else:
-        fig.update_xaxes(title_text="x", range=[x0, x1], row=1, col=1)
-        fig.update_yaxes(title_text="y", range=[y0, y1], row=1, col=1)
-    fig.update_xaxes(range=[0, max(total, 1)], row=1, col=2)
-    fig.update_yaxes(type="log" if log_loss else "linear", exponentformat="power", range=loss_range, row=1, col=2)
-    fig.update_xaxes(title_text="step", range=[0, max(total, 1)], row=2, col=2)
+    steps = [0, max(total, 1)]
     lr_type = "linear"
     if lr is not None and lr.size:
         finite = lr[np.isfinite(lr)]
         if finite.size and finite.min() > 0 and finite.max() / finite.min() > 100:
             lr_type = "log"
-    fig.update_yaxes(type=lr_type, exponentformat="power", rangemode="tozero" if lr_type == "linear" else None,
-                     row=2, col=2)
+    titles = [
+        ("3-D surface" if view == "3d" else ("Contour (log scale)" if grid.log else "Contour"), LEFT, (0, 1)),
+        ("Loss  f − f*" if log_loss else "Loss", RIGHT, TOP),
+        ("Learning rate", RIGHT, BOTTOM),
+    ]
+    layout = dict(
+        height=height,
+        font=FONT,
+        template=_TEMPLATE,
+        margin=dict(l=60, r=20, t=70, b=40),
+        legend=dict(orientation="h", yanchor="bottom", y=1.07, x=0, font=dict(size=16)),
+        hoverlabel=dict(font_size=15),
+        uirevision=problem.surface,  # keep zoom and camera across reruns of one surface
+        annotations=[
+            dict(text=text, x=(xd[0] + xd[1]) / 2, y=yd[1], xref="paper", yref="paper", xanchor="center",
+                 yanchor="bottom", showarrow=False, font=dict(size=16))
+            for text, xd, yd in titles
+        ],
+        xaxis2=dict(domain=RIGHT, anchor="y2", range=steps, matches="x3", showticklabels=True),
+        yaxis2=dict(domain=TOP, anchor="x2", type="log" if log_loss else "linear", exponentformat="power",
+                    range=loss_range),
+        xaxis3=dict(domain=RIGHT, anchor="y3", range=steps, title=dict(text="step")),
+        yaxis3=dict(domain=BOTTOM, anchor="x3", type=lr_type, exponentformat="power",
+                    rangemode="tozero" if lr_type == "linear" else "normal"),
+    )
+    if view == "3d":
+        z = grid.level(grid.z)
+        layout["scene"] = dict(
+            domain=dict(x=LEFT, y=[0, 1]),
+            xaxis=dict(title=dict(text="x"), range=[x0, x1]),
+            yaxis=dict(title=dict(text="y"), range=[y0, y1]),
+            # A diverged path leaves the box rather than stretching it.
+            zaxis=dict(title=dict(text=grid.level_title), range=[float(np.nanmin(z)), float(np.nanmax(z)) * 1.05 + 0.05]),
+            aspectmode="manual", aspectratio=dict(x=1, y=1, z=0.6),
+        )
+    else:
+        layout["xaxis"] = dict(domain=LEFT, anchor="y", range=[x0, x1], title=dict(text="x"))
+        layout["yaxis"] = dict(domain=[0, 1], anchor="x", range=[y0, y1], title=dict(text="y"))
+    return layout
 
 
 def _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view):
@@ -431,7 +470,7 @@ def _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view)
                  steps=[dict(label=str(int(k)), method="animate", args=[[str(int(k))], jump]) for k in shown])
         ],
     )
-    fig.update_layout(margin=dict(b=140))
+    fig._raw_layout["margin"] = {**fig.spec["layout"].get("margin", {}), "b": 140}  # room for the controls
 
 
 def _f32(d: dict) -> dict:
