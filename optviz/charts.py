@@ -144,7 +144,7 @@ class Grid:
         return max(span * 1e-6, 1e-12)
 
 
-def surface_grid(problem: SurfaceProblem, n: int = 160, domain=None) -> Grid:
+def surface_grid(problem: SurfaceProblem, n: int = 120, domain=None) -> Grid:
     """The surface on an n x n grid over its domain (or ``domain``)."""
     (x0, x1), (y0, y1) = domain or problem.spec.domain
     x = np.linspace(x0, x1, n)
@@ -209,7 +209,7 @@ def race_figure(
     view: str = "contour",
     animate: bool = True,
     total_steps: int | None = None,
-    max_frames: int = 120,
+    max_frames: int = 80,
     height: int = 640,
     clickable: bool = False,
 ) -> AnimatedFigure:
@@ -373,7 +373,7 @@ def _surface_traces(problem, grid, view) -> list[dict]:
     colorbar = dict(title=dict(text="log₁₀<br>(f − f*)" if grid.log else "f", side="top", font=dict(size=13)),
                     x=LEFT[1] + 0.008, xanchor="left", len=0.8, y=0.42, thickness=12, tickfont=dict(size=13))
     traces = [dict(type="contour", x=grid.x, y=grid.y, z=z, colorscale=SURFACE_COLORS, ncontours=28,
-                   colorbar=colorbar, contours=dict(coloring="heatmap", showlines=True),
+                   colorbar=colorbar, contours=dict(coloring="fill", showlines=True),
                    line=dict(width=0.6, color="rgba(0,0,0,0.25)"), hovertemplate=hover, name="surface",
                    showlegend=False, xaxis="x", yaxis="y")]
     if minima:

@@ -40,10 +40,10 @@ def test_race_figure_traces_axes_and_frames(result):
     assert {"SGD", "Adam", "global minimum"} <= names
     assert any(n and n.startswith("too big ✕ diverged at step") for n in names)
     contour = [t for t in data if t["type"] == "contour"]
-    assert len(contour) == 1 and contour[0]["z"].shape == (160, 160)
+    assert len(contour) == 1 and contour[0]["z"].shape == (120, 120)
     assert layout["yaxis2"]["type"] == "log"  # loss gap on a log axis
     frames = fig.to_dict()["frames"]
-    assert 2 <= len(frames) <= 120 and frames[-1]["name"] == "300"
+    assert 2 <= len(frames) <= 80 and frames[-1]["name"] == "300"
     moving = frames[0]["traces"]
     assert all(len(f["data"]) == len(moving) for f in frames)
     layout = fig.to_dict()["layout"]
