@@ -20,7 +20,16 @@ from ..experiment import Experiment
 
 # Partial pictures cost a redraw each; only long computations get them.
 STREAM_ABOVE_SECONDS = 0.4
-SECONDS_PER_RUN_STEP = 1.5e-6  # conservative CPU figure for the surfaces' batched engine
+
+
+def estimate_seconds(exp: Experiment) -> float:
+    """A rough CPU time for an experiment: a fixed cost per step (Python and small
+    kernels, ~100 us) and a little per run; LBFGS evaluates the problem up to
+    max_iter times per step."""
+    per_step = 1e-4 + 1e-7 * len(exp.runs)
+    if any(r.optimizer == "LBFGS" for r in exp.runs):
+        per_step *= 20
+    return exp.steps * per_step
 
 
 class _Miss(Exception):
@@ -42,8 +51,7 @@ def results(exp: Experiment, on_progress: Callable[[dict, int], None] | None = N
     except _Miss:
         pass
     limits = config.limits()
-    work = len(exp.runs) * exp.steps
-    stream_it = on_progress is not None and work * SECONDS_PER_RUN_STEP > STREAM_ABOVE_SECONDS
+    stream_it = on_progress is not None and estimate_seconds(exp) > STREAM_ABOVE_SECONDS
     chunk = max(exp.steps // 10, 1) if stream_it else exp.steps
     started = time.perf_counter()
     stepper = _Stepper(exp.problem, list(exp.runs), exp.steps, chunk, ("params", "loss", "lr"), None,
