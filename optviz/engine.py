@@ -528,16 +528,18 @@ class _Stepper:
         plan, runs = self.plan, len(self.configs)
         lr = torch.empty((t1 - t0, runs), dtype=torch.float64)
         mom = None
+        # index_copy_, not ``lr[:, cols] = ...``: advanced-index assignment of an
+        # expanded table costs milliseconds per chunk, more than a sweep's steps.
         for spec, args, cols in plan.schedule_cols:
             if spec.stateful:
-                lr[:, cols] = plan.base_lr[cols]
+                lr.index_copy_(1, cols, plan.base_lr[cols].expand(t1 - t0, -1).contiguous())
                 continue
             values, momentum = sched.lr_table(spec, args, plan.base_lr[cols], t0, t1, self.steps)
-            lr[:, cols] = values
+            lr.index_copy_(1, cols, values.contiguous())
             if momentum is not None:
                 if mom is None:
                     mom = torch.full((t1 - t0, runs), math.nan, dtype=torch.float64)
-                mom[:, cols] = momentum
+                mom.index_copy_(1, cols, momentum.contiguous())
         return lr, mom
 
     def _run_time(self, shared: float, per_group: list[float]) -> Tensor:
