@@ -17,19 +17,23 @@ the work between two chunks of steps. The plain form runs a stream to the end,
 calling ``on_progress`` on the way; a callback that returns ``False`` cancels,
 and the call raises :class:`Cancelled`. Only summaries are kept (``record=()``),
 and the operator's work bound (``Limits.check``) refuses an oversized request
-before anything is built.
+before anything is built. ``threads`` sets torch's CPU threads for the sweep
+(the app uses one: see :func:`_intra_op_threads`).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 import numpy as np
+import torch
 
 from . import config as _config
 from .config import Limits
@@ -84,16 +88,53 @@ def _execute(
     dtype: str,
     device: str | None,
     limits: Limits,
+    threads: int | None = None,
 ) -> Iterator[Progress[Result]]:
     """One engine batch with ``record=()``, reporting after every chunk of steps."""
     started = time.perf_counter()
     chunk = chunk or max(1, math.ceil(steps / PROGRESS_CHUNKS))
     stepper = _Stepper(problem, configs, steps, chunk, (), device, dtype, limits)
-    for c in stepper.chunks():
-        done = min(c.start + chunk, steps)
-        if not c.done:
-            yield Progress(done, steps, len(configs))
+    with _intra_op_threads(threads if stepper.device.type == "cpu" else None):
+        for c in stepper.chunks():
+            done = min(c.start + chunk, steps)
+            if not c.done:
+                yield Progress(done, steps, len(configs))
     yield Progress(steps, steps, len(configs), stepper.result({}, time.perf_counter() - started))
+
+
+@contextmanager
+def _intra_op_threads(n: int | None):
+    """torch's CPU threads for this thread's ops, restored after.
+
+    A sweep on a surface is many small elementwise ops; on a small server that
+    other sessions share, splitting each op over cores costs more in waiting
+    than it saves (bench/bench_sweeps.py measures both). torch keeps this per
+    thread under OpenMP, so other sessions' threads keep their own setting.
+    """
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _variant(config: RunConfig, **fields: Any) -> RunConfig:
+    """``config`` with ``fields`` replaced, given already in RunConfig's frozen
+    form: ``dataclasses.replace`` re-freezes every field, which for a million
+    runs costs seconds."""
+    new = copy.copy(config)
+    for name, value in fields.items():
+        object.__setattr__(new, name, value)
+    return new
+
+
+def _with_lr(config: RunConfig, lr: float) -> RunConfig:
+    others = tuple(kv for kv in config.hparams if kv[0] != "lr")
+    return _variant(config, hparams=tuple(sorted((*others, ("lr", float(lr))))))
 
 
 def _check_work(limits: Limits, runs: int, steps: int) -> None:
@@ -154,8 +195,7 @@ class LRSweep:
 
     def run(self, k: int, i: int) -> RunConfig:
         """The single run behind point ``i`` of curve ``k``: replay it, or show its path."""
-        c = self.configs[k]
-        return replace(c, hparams={**c.hp, "lr": float(self.lrs[i])})
+        return _with_lr(self.configs[k], self.lrs[i])
 
     def best_index(self, k: int) -> int | None:
         """The lr index with the lowest final loss among runs that did not diverge;
@@ -180,6 +220,7 @@ def stream_lr_sweep(
     device: str | None = None,
     limits: Limits | None = None,
     chunk: int | None = None,
+    threads: int | None = None,
 ) -> Iterator[Progress[LRSweep]]:
     """Every config of ``configs`` at every lr of ``lrs``, as one batch."""
     limits = limits or _config.limits()
@@ -193,9 +234,10 @@ def stream_lr_sweep(
     for c in configs:
         if "lr" not in get_optimizer(c.optimizer, limits.optimizer_modules).defaults:
             raise ConfigError(f"{c.optimizer} takes no 'lr' argument to sweep")
-    runs = [replace(c, hparams={**c.hp, "lr": float(lr)}) for c in configs for lr in lrs]
+    runs = [_with_lr(c, lr) for c in configs for lr in lrs]
     result = None
-    for p in _execute(problem, runs, steps, chunk=chunk, dtype=dtype, device=device, limits=limits):
+    for p in _execute(problem, runs, steps, chunk=chunk, dtype=dtype, device=device, limits=limits,
+                      threads=threads):
         if p.result is None:
             yield p
         else:
@@ -301,6 +343,7 @@ def stream_basin_map(
     device: str | None = None,
     limits: Limits | None = None,
     chunk: int | None = None,
+    threads: int | None = None,
 ) -> Iterator[Progress[BasinMap]]:
     """Each config from every start of an ``nx`` x ``ny`` grid over the surface's
     domain (or the given ranges), as one batch: configs side by side on one grid."""
@@ -322,9 +365,10 @@ def stream_basin_map(
     if tol <= 0:
         raise ConfigError(f"the tolerance must be > 0, got {tol:g}")
     starts = [(float(x), float(y)) for y in ys for x in xs]  # row-major: y outer, like the arrays
-    runs = [replace(c, start=s) for c in configs for s in starts]
+    runs = [_variant(c, start=s) for c in configs for s in starts]
     result = None
-    for p in _execute(problem, runs, steps, chunk=chunk, dtype=dtype, device=device, limits=limits):
+    for p in _execute(problem, runs, steps, chunk=chunk, dtype=dtype, device=device, limits=limits,
+                      threads=threads):
         if p.result is None:
             yield p
         else:
@@ -444,6 +488,7 @@ def stream_heatmap(
     device: str | None = None,
     limits: Limits | None = None,
     chunk: int | None = None,
+    threads: int | None = None,
 ) -> Iterator[Progress[Heatmap]]:
     """``config`` at every pair of values of ``x`` and ``y``, as one batch."""
     limits = limits or _config.limits()
@@ -463,7 +508,8 @@ def stream_heatmap(
     runs = [with_hparam(with_hparam(config, x.name, float(a), allowed), y.name, float(b), allowed)
             for b in yv for a in xv]
     result = None
-    for p in _execute(problem, runs, steps, chunk=chunk, dtype=dtype, device=device, limits=limits):
+    for p in _execute(problem, runs, steps, chunk=chunk, dtype=dtype, device=device, limits=limits,
+                      threads=threads):
         if p.result is None:
             yield p
         else:

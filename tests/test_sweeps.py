@@ -7,13 +7,15 @@ Runs are sampled from each sweep and replayed one at a time through
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from optviz import sweeps
 from optviz.config import Limits
-from optviz.engine import RunConfig, SurfaceProblem, resolve
+from optviz.engine import RunConfig, SurfaceProblem, resolve, run
 from optviz.optim import OPTIMIZERS, ConfigError
 from optviz.reference import reference_run
 
@@ -54,6 +56,7 @@ def test_lr_sweep_runs_equal_torch_runs(name):
     lrs = sweeps.log_lrs(1e-4, 3.0, 25)
     sweep = sweeps.lr_sweep(ROSENBROCK, configs, lrs, steps, dtype="float64", device="cpu")
     assert sweep.final_loss.shape == (2, 25) and np.array_equal(sweep.lrs, lrs)
+    assert sweep.run(1, 3) == replace(configs[1], hparams={"lr": lrs[3]})  # a plain RunConfig
     for k in range(2):
         for i in (0, 8, 16, 24):
             final, best, diverged_at, _ = _reference_summary(ROSENBROCK, sweep.run(k, i), steps)
@@ -287,3 +290,33 @@ def test_float32_by_default_like_the_engine():
     sweep = sweeps.lr_sweep(QUADRATIC, [RunConfig("SGD")], [1.0, 0.1], 10, device="cpu")
     assert sweep.dtype == "float32" and sweep.final_loss.dtype == np.float32
     assert sweep.lrs.tolist() == [0.1, 1.0]  # sorted: ties go to the smaller lr
+
+
+def test_one_thread_gives_the_same_numbers_and_restores_torchs_setting():
+    before = torch.get_num_threads()
+    lrs = sweeps.log_lrs(1e-4, 1.0, 30)
+    a = sweeps.lr_sweep(ROSENBROCK, [RunConfig("Adam")], lrs, 50, device="cpu")
+    b = sweeps.lr_sweep(ROSENBROCK, [RunConfig("Adam")], lrs, 50, device="cpu", threads=1)
+    _same(a, b, ["final_loss", "best_loss", "diverged_at"])
+    assert torch.get_num_threads() == before
+    stream = sweeps.stream_lr_sweep(ROSENBROCK, [RunConfig("Adam")], lrs, 50, chunk=5, device="cpu", threads=1)
+    next(stream)
+    stream.close()
+    assert torch.get_num_threads() == before
+
+
+def test_runs_that_share_a_resolution_still_check_their_own_lr_and_start():
+    """The engine resolves a sweep's runs once; each run's lr and start are still its own and checked."""
+    configs = [RunConfig("SGD", {"lr": 0.1, "momentum": 0.5}, start=(0.0, 1.0)),
+               RunConfig("SGD", {"momentum": 0.5}, start=(1.0, 0.0)),
+               RunConfig("SGD", {"lr": "0.002", "momentum": 0.5})]
+    res = run(ROSENBROCK, configs, steps=2, record=())
+    assert [r["hparams"]["lr"] for r in res.resolved] == [0.1, 1e-3, 0.002]
+    assert [r["start"] for r in res.resolved] == [[0.0, 1.0], [1.0, 0.0], [-1.2, 1.0]]
+    assert res.resolved[0]["hparams"] is not res.resolved[1]["hparams"]
+    with pytest.raises(ConfigError, match="Invalid learning rate"):
+        run(ROSENBROCK, [configs[0], replace(configs[0], hparams={"lr": -1.0, "momentum": 0.5})], steps=2)
+    with pytest.raises(ConfigError, match="finite"):
+        run(ROSENBROCK, [configs[0], replace(configs[0], start=(0.0, math.nan))], steps=2)
+    with pytest.raises(ConfigError, match="lr: cannot read"):
+        run(ROSENBROCK, [configs[0], replace(configs[0], hparams={"lr": "fast", "momentum": 0.5})], steps=2)
