@@ -28,6 +28,8 @@ NONE_COLOR = "#BBBBBB"  # a start that reached no known minimum
 DIVERGED_COLOR = "#000000"
 # Colour-blind-safe sequential scale (plotly's cividis): dark = low loss.
 LOSS_SCALE = "Cividis"
+# When a run diverged: dark red early, pale late (ColorBrewer OrRd, reversed).
+DIVERGED_SCALE = [[0.0, "#7f0000"], [0.35, "#d7301f"], [0.7, "#fc8d59"], [1.0, "#fdd49e"]]
 COLOR_BY = {"minimum": "Minimum reached", "loss": "Final loss", "diverged": "Diverged"}
 
 
@@ -48,6 +50,14 @@ def _dtick(log_range) -> int:
     """Powers of ten only (minor labels 2, 5 crowd a log axis), at most ~8 of them."""
     span = float(log_range[1] - log_range[0])
     return max(1, math.ceil(span / 8))
+
+
+def _axis_span(values: np.ndarray, log: bool) -> tuple[float, float] | None:
+    """Lowest and highest finite value, in axis units (log10 on a log axis)."""
+    finite = values[np.isfinite(values)]
+    if log:
+        finite = np.log10(finite[finite > 0])
+    return (float(finite.min()), float(finite.max())) if finite.size else None
 
 
 def _log_range(values: np.ndarray, pad: float = 0.3) -> list[float] | None:
@@ -72,8 +82,13 @@ def lr_sweep_figure(sweep: LRSweep, colors: Sequence[str] | None = None, height:
         rows=1, cols=2, horizontal_spacing=0.09,
         subplot_titles=(f"Final loss {what} after {sweep.steps} steps", f"Best loss {what} along the way"),
     )
-    left_range = _log_range(final) if log else None
-    top = 10 ** (left_range[1] + 0.35) if left_range else None  # the "diverged" band, above every curve
+    # The "diverged" band: one row of crosses per config above every curve, in axis
+    # units (log10 on a log axis). A diverged run has no final loss to plot.
+    lo, hi = _axis_span(final, log) or _axis_span(best, log) or (0.0, 1.0)
+    span = hi - lo if hi > lo else 1.0
+    first, gap = (hi + 0.35, 0.22) if log else (hi + 0.12 * span, 0.07 * span)
+    band_rows = [first + gap * k for k in range(len(sweep.configs))]
+    left_range = [lo - (0.3 if log else 0.05 * span), band_rows[-1] + (0.15 if log else 0.05 * span)]
     lrs = sweep.lrs
     for k in range(len(sweep.configs)):
         color = (colors[k] if colors and k < len(colors) else None) or PALETTE[k % len(PALETTE)]
@@ -93,10 +108,8 @@ def lr_sweep_figure(sweep: LRSweep, colors: Sequence[str] | None = None, height:
         if diverged.any():
             # Left: a row of crosses per config above the curves (a diverged run has no final loss).
             # Right: each cross at the best loss the run reached before it diverged.
-            band = np.full(diverged.sum(), top * 10 ** (0.22 * k) if top is not None else np.nan)
+            band = np.full(diverged.sum(), 10 ** band_rows[k] if log else band_rows[k])
             for col, y in ((1, band), (2, best[k][diverged])):
-                if col == 1 and top is None:
-                    continue
                 fig.add_trace(go.Scatter(
                     x=lrs[diverged], y=y, mode="markers", showlegend=False, name=f"{label} diverged",
                     marker=dict(symbol="x-thin", size=8, color=color, line=dict(color=color, width=2)),
@@ -110,18 +123,19 @@ def lr_sweep_figure(sweep: LRSweep, colors: Sequence[str] | None = None, height:
                 hovertemplate=f"<b>{label}: best lr</b><br>lr %{{x:.3g}}<br>{what} %{{y:.3g}}"
                               "<br><i>click: watch this run</i><extra></extra>",
                 legendgroup=f"c{k}", customdata=custom[[b]]), row=1, col=1)
-    if top is not None and (sweep.diverged_at >= 0).any():
-        fig.add_annotation(x=0, xref="x domain", y=math.log10(top), yref="y", text="✕ diverged",
-                           showarrow=False, xanchor="left", yanchor="bottom",
+    if (sweep.diverged_at >= 0).any():
+        fig.add_annotation(x=0, xref="x domain", y=band_rows[0], yref="y", text="✕ diverged",
+                           showarrow=False, xanchor="left", yanchor="bottom", xshift=4,
                            font=dict(size=14, color="#444"))
-        left_range = [left_range[0], math.log10(top) + 0.22 * len(sweep.configs) + 0.15]
+    else:
+        left_range[1] = hi + (0.3 if log else 0.05 * span)
     fig.update_xaxes(title_text="learning rate", type="log", exponentformat="power",
                      dtick=_dtick(np.log10(lrs[[0, -1]])))
     fig.update_yaxes(type="log" if log else "linear", exponentformat="power")
     right = _log_range(best) if log else None
     for col, rng in ((1, left_range), (2, right)):
         if rng:
-            fig.update_yaxes(range=rng, dtick=_dtick(rng), row=1, col=col)
+            fig.update_yaxes(range=rng, dtick=_dtick(rng) if log else None, row=1, col=col)
     fig.update_layout(
         height=height, font=FONT, template="plotly_white", hoverlabel=dict(font_size=15),
         legend=dict(orientation="h", yanchor="bottom", y=1.1, x=0, font=dict(size=16)),
@@ -163,9 +177,21 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
     gap, log = loss_gap(bm.problem, bm.final_loss)
     level = np.log10(gap) if log else gap
     finite_level = level[np.isfinite(level)]
-    zmin, zmax = (float(finite_level.min()), float(finite_level.max())) if finite_level.size else (0.0, 1.0)
-    max_step = int(bm.diverged_at.max()) if (bm.diverged_at >= 0).any() else 1
+    zmin, zmax = (0.0, 1.0)
+    if finite_level.size:
+        # The 2nd percentile, not the minimum: a few starts that land exactly on the
+        # global minimum (1e-30) would otherwise flatten every local minimum into one colour.
+        zmin, zmax = float(np.percentile(finite_level, 2)), float(finite_level.max())
+        zmin = zmin if zmin < zmax else float(finite_level.min())
+    clipped = bool(finite_level.size) and float(finite_level.min()) < zmin
     what = "log₁₀(f − f*)" if log else "f"
+    loss_title = what + (f"<br><sub>darkest: ≤ {zmin:.2g}</sub>" if clipped else "")
+    max_step = int(bm.diverged_at.max()) if (bm.diverged_at >= 0).any() else 1
+    # One colour bar, on the last map that has something to colour.
+    has_loss = [bool(np.isfinite(level[k][~bm.diverged[k]]).any()) for k in range(k_maps)]
+    has_div = [bool(bm.diverged[k].any()) for k in range(k_maps)]
+    loss_bar = max((k for k in range(k_maps) if has_loss[k]), default=-1)
+    div_bar = max((k for k in range(k_maps) if has_div[k]), default=-1)
     for k in range(k_maps):
         diverged = bm.diverged[k]
         custom = np.stack([bm.final_loss[k], bm.minimum[k] + 1, bm.diverged_at[k]], axis=-1)
@@ -184,8 +210,8 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
         elif color_by == "loss":
             fig.add_trace(go.Heatmap(
                 z=np.where(diverged, np.nan, level[k]).astype(np.float32), colorscale=LOSS_SCALE, zmin=zmin,
-                zmax=zmax, showscale=k == k_maps - 1,
-                colorbar=dict(title=dict(text=what, side="top", font=dict(size=13)), thickness=12,
+                zmax=zmax, showscale=k == loss_bar,
+                colorbar=dict(title=dict(text=loss_title, side="top", font=dict(size=13)), thickness=12,
                               tickfont=dict(size=13), len=0.8),
                 **common), row=1, col=k + 1)
             _overlay(fig, k, bm, np.where(diverged, 1.0, np.nan), DIVERGED_COLOR)
@@ -195,8 +221,8 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
                                      **common),
                           row=1, col=k + 1)
             fig.add_trace(go.Heatmap(
-                z=np.where(diverged, bm.diverged_at[k], np.nan).astype(np.float32), colorscale="Inferno",
-                zmin=0, zmax=max_step, showscale=k == k_maps - 1,
+                z=np.where(diverged, bm.diverged_at[k], np.nan).astype(np.float32), colorscale=DIVERGED_SCALE,
+                zmin=0, zmax=max_step, showscale=k == div_bar,
                 colorbar=dict(title=dict(text="diverged<br>at step", side="top", font=dict(size=13)),
                               thickness=12, tickfont=dict(size=13), len=0.8),
                 **common), row=1, col=k + 1)
@@ -274,7 +300,7 @@ def _overlay(fig, k, bm, z, color):
 def _contours(fig, k, bm, grid: Grid):
     fig.add_trace(go.Contour(
         x=grid.x, y=grid.y, z=grid.level(grid.z).astype(np.float32), ncontours=14, showscale=False,
-        contours=dict(coloring="none"), line=dict(color="rgba(255,255,255,0.75)", width=1.2),
+        contours=dict(coloring="none"), line=dict(color="rgba(255,255,255,0.6)", width=1),
         hoverinfo="skip", name="contours of f", showlegend=False,
     ), row=1, col=k + 1)
 
@@ -287,7 +313,8 @@ def _minima(fig, k, bm, color_by):
     colors = [PALETTE[m % len(PALETTE)] for m in range(len(xs))] if color_by == "minimum" else "gold"
     fig.add_trace(go.Scatter(
         x=xs, y=ys, mode="markers+text", text=[str(m + 1) for m in range(len(xs))], textposition="top center",
-        textfont=dict(size=15, color="black"), showlegend=False, name="known minimum",
+        textfont=dict(size=16, color="black", shadow="0 0 3px white, 0 0 3px white"), showlegend=False,
+        name="known minimum",
         marker=dict(symbol="star", size=19, color=colors, line=dict(color="white", width=1.8)),
         hovertemplate="known minimum %{text}<br>(%{x:.4g}, %{y:.4g})<extra></extra>",
     ), row=1, col=k + 1)

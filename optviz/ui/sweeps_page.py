@@ -231,11 +231,17 @@ def basin_section() -> None:
     event = st.plotly_chart(fig, key="sw.bm.chart", on_select="rerun", selection_mode="points", theme=None,
                             config={"displaylogo": False})
     spec = settings.problem.spec
+    how = {
+        "minimum": f"A run *reaches* a minimum when it ends within {bm.tol:.2g} of it; grey ones ended "
+                   "elsewhere (a local minimum, a saddle, or still on the way); black ones diverged.",
+        "loss": "Dark is low: the final loss above the best one known."
+                + (" Black starts diverged." if bm.diverged.any() else ""),
+        "diverged": "Coloured starts diverged, dark red early and pale late; grey ones did not.",
+    }[settings.color_by]
     st.caption(
         f"{bm.final_loss.size:,} runs × {bm.steps} steps as one batch in {bm.wall_time:.2f} s ({bm.dtype}, "
-        f"{bm.device}). Each square is a start point. A run *reaches* a minimum when it ends within "
-        f"{bm.tol:.2g} of it; grey ones ended elsewhere (a local minimum, a saddle, or still on the way). "
-        f"{spec.teaches} **Click a start to watch both runs from there on the Surfaces page.**"
+        f"{bm.device}). Each square is a start point. {how} {spec.teaches} "
+        "**Click a start to watch both runs from there on the Surfaces page.**"
     )
     clicked = _clicked(event)
     if clicked is not None:
@@ -252,14 +258,15 @@ def heatmap_section() -> None:
         st.number_input("Steps", key="sw.hm.steps", min_value=1, max_value=limits.max_steps, step=50)
     c1, c2, _ = st.columns([1, 2, 1])
     c1.selectbox("Optimizer", ss.optimizer_names(), key="sw.hm.opt", on_change=ss.on_heatmap_optimizer_change)
-    c2.text_input("Other settings", key="sw.hm.set", placeholder="torch's defaults, e.g. nesterov=true")
+    c2.text_input("Other settings", key="sw.hm.set",
+                  placeholder="torch's defaults; name=value with torch's names")
     choices = ss.float_hparams(st.session_state["sw.hm.opt"])
-    for key, col, title in zip(("x", "y"), st.columns(2, gap="large"), ("Across (x)", "Up (y)")):
+    for key, title in (("x", "Across (x)"), ("y", "Up (y)")):
         if st.session_state.get(f"sw.hm.{key}") not in choices:
             name = st.session_state["sw.hm.opt"]
             st.session_state[f"sw.hm.{key}"] = "lr" if key == "x" else ss.second_axis(name)
             ss.on_axis_change(key)
-        a1, a2, a3, a4, a5 = col.columns([4, 2, 2, 2, 2], vertical_alignment="bottom")
+        a1, a2, a3, a4, a5, _ = st.columns([3, 2, 2, 2, 2, 2], vertical_alignment="bottom")
         a1.selectbox(title, choices, key=f"sw.hm.{key}", on_change=ss.on_axis_change, args=(key,))
         a2.number_input("from", key=f"sw.hm.{key}lo", format="%g")
         a3.number_input("to", key=f"sw.hm.{key}hi", format="%g")
@@ -293,7 +300,8 @@ def heatmap_section() -> None:
                 "heavy ball.")
     st.caption(
         f"{hm.final_loss.size:,} runs × {hm.steps} steps as one batch in {hm.wall_time:.2f} s ({hm.dtype}, "
-        f"{hm.device}). Black cells diverged.{note} **Click a cell to watch that run on the Surfaces page.**"
+        f"{hm.device}).{' Black cells diverged.' if (hm.diverged_at >= 0).any() else ''}{note} "
+        "**Click a cell to watch that run on the Surfaces page.**"
     )
     clicked = _clicked(event)
     if clicked is not None:
@@ -333,10 +341,11 @@ def sweeps_page() -> None:
     warnings = ss.init()
     for w in warnings:
         st.warning(f"Link: {w}", icon=":material/link_off:")
-    st.title("Sweeps and maps")
+    # No big title: on a projector the chart should start as high as it can; the
+    # navigation bar already says "Sweeps".
     st.segmented_control("Section", list(ss.SECTIONS), key="sw.section", format_func=ss.SECTIONS.get,
                          label_visibility="collapsed", required=True)
     section = st.session_state.get("sw.section") or "lr"
     st.session_state["sw.last_section"] = section  # outlives the widget's value on another page
-    st.markdown(INTRO[section])
+    st.markdown(f"**Sweeps and maps: thousands of runs at once.** {INTRO[section]}")
     SECTION_UI[section]()

@@ -51,7 +51,7 @@ class BasinSettings:
         RunConfig("SGD", {"lr": 0.01}),
         RunConfig("SGD", {"lr": 0.01, "momentum": 0.9}),
     )
-    grid: int = 60
+    grid: int = 80
     steps: int = 200
     color_by: str = "minimum"
 
