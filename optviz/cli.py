@@ -6,14 +6,16 @@ Bad arguments print one line and exit with status 2; never a traceback.
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
+import io
 import itertools
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import config, schedules, surfaces
+from . import config, schedules, surfaces, sweeps
 from .engine import RECORDABLE, RunConfig, SurfaceProblem, run
 from .experiment import Experiment, from_json
 from .export import to_csv, to_json
@@ -25,6 +27,22 @@ EPILOG_RUN = """examples:
   python -m optviz run --optimizer SGD --lr 0.002 --set momentum=0.9 --set nesterov=true \\
       --schedule CosineAnnealingLR --schedule-set T_max=300 --start -1.5 2 --noise 0.5 --seed 1
   python -m optviz run --config experiment.json      # replay a config downloaded from the app
+"""
+
+EPILOG_SWEEP = """examples:
+  python -m optviz sweep --surface rosenbrock --optimizer Adam --lr-range 1e-4 1 --num 200 --steps 500
+  python -m optviz sweep --optimizer SGD --set momentum=0.9 --lr-range 1e-5 0.1 --num 50 --format csv
+  python -m optviz sweep --optimizer Adam --lr-range 1e-3 1 --num 100 \\
+      --schedule CosineAnnealingLR --schedule-set T_max=500 --out adam-lrs.json
+  python -m optviz sweep --surface himmelblau --optimizer SGD --lr 0.01 --set momentum=0.9 \\
+      --grid 100 100 --steps 300          # basin map: one run from every start of a 100 x 100 grid
+  python -m optviz sweep --surface himmelblau --optimizer Adam --lr 0.05 --grid 50 50 \\
+      --x-range -5 0 --y-range 0 5 --format csv
+
+The LR sweep writes lrs, final_loss, best_loss and diverged_at (one entry per lr;
+null where a run diverged or never did) and best_lr. The grid form writes starts,
+final_loss, minimum (the index into minima of the known minimum within --tol of
+where the run ended, or null), diverged and final_params (one entry per start).
 """
 
 EPILOG_LIST = """examples:
@@ -78,6 +96,45 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--format", default="json", choices=["json", "csv"])
     r.add_argument("--out", type=Path, help="write here instead of stdout")
 
+    sw = sub.add_parser(
+        "sweep",
+        help="sweep the lr (or map start points) in one batch and write the summaries",
+        description="Run one optimizer config at N log-spaced learning rates on a 2-D surface, all as one "
+        "batch; or, with --grid, from every start point of a grid (a basin map).",
+        epilog=EPILOG_SWEEP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sw.add_argument("--surface", default="rosenbrock", help="surface id (see 'list surfaces'); default rosenbrock")
+    sw.add_argument("--surface-set", action="append", metavar="KEY=VALUE",
+                    help="a surface parameter, e.g. kappa=100")
+    sw.add_argument("--optimizer", default="SGD", help="a torch.optim class name or dotted path; default SGD")
+    sw.add_argument("--lr-range", nargs=2, type=float, metavar=("LO", "HI"),
+                    help="lowest and highest lr of the sweep (default 1e-4 1)")
+    sw.add_argument("--num", type=int, default=50, help="how many log-spaced lrs (default 50)")
+    sw.add_argument("--lr", type=float, help="with --grid: the one lr (default: torch's)")
+    sw.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help="another hyperparameter, torch's name, e.g. betas=0.9,0.99")
+    sw.add_argument("--schedule", default="constant", help="an lr_scheduler name (see 'list schedules')")
+    sw.add_argument("--schedule-set", action="append", metavar="KEY=VALUE",
+                    help="a schedule argument, e.g. step_size=100")
+    sw.add_argument("--steps", type=int, default=500, help="optimizer steps (default 500)")
+    sw.add_argument("--start", nargs=2, type=float, metavar=("X", "Y"),
+                    help="start point of the lr sweep (default: the surface's)")
+    sw.add_argument("--noise", type=float, default=0.0, help="std of Gaussian noise added to each gradient")
+    sw.add_argument("--seed", type=int, default=0, help="seed of the gradient noise")
+    sw.add_argument("--grid", nargs=2, type=int, metavar=("NX", "NY"),
+                    help="map start points on an NX x NY grid instead")
+    sw.add_argument("--x-range", nargs=2, type=float, metavar=("LO", "HI"),
+                    help="with --grid: x range (default: the surface's domain)")
+    sw.add_argument("--y-range", nargs=2, type=float, metavar=("LO", "HI"),
+                    help="with --grid: y range (default: the surface's domain)")
+    sw.add_argument("--tol", type=float,
+                    help="with --grid: how close to a minimum counts as reaching it (default 1%% of the domain)")
+    sw.add_argument("--device", default=None, help="auto, cpu or cuda (default: OPTVIZ_DEVICE or auto)")
+    sw.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="default float32")
+    sw.add_argument("--format", default="json", choices=["json", "csv"])
+    sw.add_argument("--out", type=Path, help="write here instead of stdout")
+
     ls = sub.add_parser(
         "list",
         help="list surfaces, optimizers or schedules",
@@ -122,6 +179,49 @@ def _cmd_run(args) -> int:
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
+
+
+def _cmd_sweep(args) -> int:
+    problem = SurfaceProblem(args.surface, _key_values(args.surface_set, "--surface-set"))
+    hparams = _key_values(args.set, "--set")
+    grid = args.grid is not None
+    if grid and args.lr_range:
+        raise ConfigError("--grid maps start points at one lr: give --lr, not --lr-range")
+    if not grid and (args.lr is not None or args.x_range or args.y_range or args.tol is not None):
+        raise ConfigError("--lr, --x-range, --y-range and --tol go with --grid; sweep lrs with --lr-range")
+    if args.lr is not None:
+        hparams["lr"] = args.lr
+    base = RunConfig(args.optimizer, hparams, args.schedule, _key_values(args.schedule_set, "--schedule-set"),
+                     args.start, args.noise, args.seed)
+    limits = dataclasses.replace(config.limits(), optimizer_modules=("",))  # the user's own machine
+    options = dict(dtype=args.dtype, device=args.device, limits=limits)
+    if grid:
+        bm = sweeps.basin_map(problem, [base], args.steps, nx=args.grid[0], ny=args.grid[1],
+                              x_range=args.x_range, y_range=args.y_range, tol=args.tol, **options)
+        data, rows = sweeps.basin_map_dict(bm), sweeps.basin_map_rows(bm)
+    else:
+        lrs = sweeps.log_lrs(*(args.lr_range or (1e-4, 1.0)), args.num)
+        sweep = sweeps.lr_sweep(problem, [base], lrs, args.steps, **options)
+        data, rows = sweeps.lr_sweep_dict(sweep), sweeps.lr_sweep_rows(sweep)
+    if args.format == "json":
+        text = json.dumps(data, allow_nan=False) + "\n"
+    else:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerows([["" if v is None else v for v in row] for row in rows])
+        text = out.getvalue()
+    _write(text, args.out)
+    return 0
+
+
+def _write(text: str, path: Path | None) -> None:
+    if path:
+        try:
+            path.write_text(text)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
+    else:
+        sys.stdout.write(text)
 
 
 def registry(what: str) -> list[dict]:
@@ -171,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return {"run": _cmd_run, "list": _cmd_list}[args.command](args)
+        return {"run": _cmd_run, "sweep": _cmd_sweep, "list": _cmd_list}[args.command](args)
     except ConfigError as exc:
         print(f"optviz: error: {exc}", file=sys.stderr)
         return 2

@@ -239,17 +239,10 @@ def resolve(
         raise ConfigError(f"{spec.name} takes no 'lr' argument, so no schedule can drive it")
     schedule = sched.get(config.schedule)
     args = schedule.resolve(config.sargs)
-    lr = hp["lr"]
-    if not (isinstance(lr, float) and lr >= 0):
-        spec.validate(hp, problem.layout)  # torch's own message for a bad lr
+    _check_lr(spec, hp, problem.layout)
     # A sweep has one config per lr: validate the rest once, at a stand-in lr.
     _validate(spec, _freeze({**hp, "lr": 1e-3}), schedule, _freeze(args), problem.layout, steps)
-    dims = sum(math.prod(s) for s in problem.layout)
-    start = config.start if config.start is not None else problem.start
-    if len(start) != dims:
-        raise ConfigError(f"start point needs {dims} coordinates, got {len(start)}")
-    if not all(math.isfinite(float(v)) for v in start):
-        raise ConfigError("start point must be finite numbers")
+    start = _checked_start(problem, config.start)
     if not (math.isfinite(config.noise) and config.noise >= 0):
         raise ConfigError(f"noise must be a finite number >= 0, got {config.noise}")
     return {
@@ -257,10 +250,53 @@ def resolve(
         "hparams": hp,
         "schedule": schedule.name,
         "schedule_args": args,
-        "start": [float(v) for v in start],
+        "start": start,
         "noise": float(config.noise),
         "seed": int(config.seed),
     }
+
+
+def _check_lr(spec: OptimizerSpec, hp: dict[str, Any], layout: Layout) -> None:
+    lr = hp["lr"]
+    if not (isinstance(lr, float) and lr >= 0):
+        spec.validate(hp, layout)  # torch's own message for a bad lr
+
+
+def _checked_start(problem: Problem, start) -> list[float]:
+    dims = sum(math.prod(s) for s in problem.layout)
+    start = start if start is not None else problem.start
+    if len(start) != dims:
+        raise ConfigError(f"start point needs {dims} coordinates, got {len(start)}")
+    if not all(math.isfinite(float(v)) for v in start):
+        raise ConfigError("start point must be finite numbers")
+    return [float(v) for v in start]
+
+
+def _resolve_all(problem: Problem, configs: Sequence[RunConfig], steps: int, allowed) -> list[dict[str, Any]]:
+    """:func:`resolve` for every config. A sweep's thousands of runs differ only
+    in lr or start: they share one resolution (torch's checks run once), and
+    each run's own lr and start are still checked."""
+    shared: dict[Any, tuple[dict[str, Any], OptimizerSpec]] = {}
+    out = []
+    for c in configs:
+        hp = dict(c.hparams)
+        lr = hp.pop("lr", None)
+        key = (c.optimizer, tuple(hp.items()), c.schedule, c.schedule_args, c.noise, c.seed)
+        try:
+            first = shared.get(key)
+        except TypeError:  # an unhashable value: no sharing
+            out.append(resolve(problem, c, steps, allowed))
+            continue
+        if first is None:
+            r = resolve(problem, c, steps, allowed)
+            shared[key] = (r, get_optimizer(r["optimizer"], allowed))
+        else:
+            r, spec = first
+            lr = spec.defaults["lr"] if lr is None else spec.hparam("lr").parse(lr)
+            r = {**r, "hparams": {**r["hparams"], "lr": lr}, "start": _checked_start(problem, c.start)}
+            _check_lr(spec, r["hparams"], problem.layout)
+        out.append(r)
+    return out
 
 
 @lru_cache(maxsize=4096)
@@ -277,7 +313,7 @@ def _validate(spec, hp, schedule, args, layout, steps):
 
 
 def _plan(problem, configs, steps, device, dtype, allowed) -> _Plan:
-    resolved = [resolve(problem, c, steps, allowed) for c in configs]
+    resolved = _resolve_all(problem, configs, steps, allowed)
     specs = [get_optimizer(r["optimizer"], allowed) for r in resolved]
 
     def group_key(i):
@@ -529,16 +565,18 @@ class _Stepper:
         plan, runs = self.plan, len(self.configs)
         lr = torch.empty((t1 - t0, runs), dtype=torch.float64)
         mom = None
+        # index_copy_, not ``lr[:, cols] = ...``: advanced-index assignment of an
+        # expanded table costs milliseconds per chunk, more than a sweep's steps.
         for spec, args, cols in plan.schedule_cols:
             if spec.stateful:
-                lr[:, cols] = plan.base_lr[cols]
+                lr.index_copy_(1, cols, plan.base_lr[cols].expand(t1 - t0, -1).contiguous())
                 continue
             values, momentum = sched.lr_table(spec, args, plan.base_lr[cols], t0, t1, self.steps)
-            lr[:, cols] = values
+            lr.index_copy_(1, cols, values.contiguous())
             if momentum is not None:
                 if mom is None:
                     mom = torch.full((t1 - t0, runs), math.nan, dtype=torch.float64)
-                mom[:, cols] = momentum
+                mom.index_copy_(1, cols, momentum.contiguous())
         return lr, mom
 
     def _run_time(self, shared: float, per_group: list[float]) -> Tensor:

@@ -7,6 +7,7 @@ import torch
 
 from ..engine import run
 from .surfaces_page import surfaces_page
+from .sweeps_page import sweeps_page
 
 
 @st.cache_resource(show_spinner=False)
@@ -28,5 +29,6 @@ def main() -> None:
     _warm_up()
     pages = [
         st.Page(surfaces_page, title="Surfaces", icon=":material/landscape:", url_path="surfaces", default=True),
+        st.Page(sweeps_page, title="Sweeps", icon=":material/grid_on:", url_path="sweeps"),
     ]
     st.navigation(pages, position="top").run()

@@ -40,7 +40,12 @@ def ui_default(spec, h: HParam) -> Any:
 
 def init() -> list[str]:
     """On a session's first run, load the experiment from the URL. Returns warnings."""
-    if "run_ids" in st.session_state:
+    s = st.session_state
+    if "run_ids" in s:
+        # Streamlit drops a page's widget values while another page (Sweeps) is
+        # shown; coming back, put the last experiment back into them.
+        if "surface" not in s or any(f"r{rid}.optimizer" not in s for rid in s.run_ids):
+            load(*s.get("last_experiment", (DEFAULT, share.View())))
         return []
     params = {key: st.query_params.get_all(key) for key in st.query_params.keys()}
     if not params:
@@ -211,7 +216,9 @@ def collect() -> tuple[Experiment, share.View, dict[int, str]]:
             run = replace(run, color="")  # the default colour needs no room in the link
         runs.append(run)
     exp = Experiment(problem, tuple(runs), int(s.steps), s.get("dtype", "float32"))
-    return exp, share.View(s.view, float(s.tol)), errors
+    view = share.View(s.view, float(s.tol))
+    s.last_experiment = (exp, view)  # not a widget key: it outlives a visit to another page
+    return exp, view, errors
 
 
 def sync_url(exp: Experiment, view: share.View) -> None:

@@ -1,0 +1,92 @@
+"""The sweep chart builders: what each figure marks, and the click data that names each run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from optviz import charts, sweep_charts, sweeps
+from optviz.engine import RunConfig, SurfaceProblem
+
+ROSENBROCK = SurfaceProblem("rosenbrock")
+HIMMELBLAU = SurfaceProblem("himmelblau")
+QUADRATIC = SurfaceProblem("quadratic")
+
+
+@pytest.fixture(scope="module")
+def lr_sweep():
+    configs = [RunConfig("SGD", {"momentum": 0.9}), RunConfig("Adam")]
+    return sweeps.lr_sweep(ROSENBROCK, configs, sweeps.log_lrs(1e-5, 1.0, 30), 100, dtype="float64")
+
+
+def _named(fig, part):
+    return [t for t in fig.data if part in (t.name or "")]
+
+
+def test_lr_sweep_figure_marks_best_lrs_and_divergence(lr_sweep):
+    fig = sweep_charts.lr_sweep_figure(lr_sweep)
+    legend = [t.name for t in fig.data if t.showlegend]
+    assert len(legend) == 2 and all("best lr" in name for name in legend)
+    for k in range(2):
+        star = _named(fig, f"{lr_sweep.label(k)} best lr")
+        assert len(star) == 1 and star[0].x[0] == lr_sweep.best_lr(k)
+        assert list(star[0].customdata[0][:2]) == [k, lr_sweep.best_index(k)]
+    crosses = _named(fig, "diverged")
+    diverged = int((lr_sweep.diverged_at >= 0).sum())
+    assert diverged and sum(len(t.x) for t in crosses) == 2 * diverged  # left band and right panel
+    for t in crosses:
+        k, i = (int(v) for v in t.customdata[0][:2])
+        assert lr_sweep.diverged_at[k, i] >= 0 and t.x[0] == lr_sweep.lrs[i]
+    assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
+
+
+def test_loss_gap_on_a_log_axis_and_without_a_minimum():
+    gap, log = sweep_charts.loss_gap(ROSENBROCK, np.array([0.0, 1e-3, np.nan]))
+    assert log and gap[0] == pytest.approx(1e-4) and gap[1] == 1e-3 and np.isnan(gap[2])
+    values, log = sweep_charts.loss_gap(SurfaceProblem("saddle"), np.array([-2.0, 1.0]))
+    assert not log and values.tolist() == [-2.0, 1.0]
+
+
+@pytest.fixture(scope="module")
+def basin():
+    configs = [RunConfig("SGD", {"lr": 0.01}), RunConfig("SGD", {"lr": 0.05, "momentum": 0.9})]
+    return sweeps.basin_map(HIMMELBLAU, configs, 100, nx=12, ny=10, dtype="float64")
+
+
+@pytest.mark.parametrize("color_by", list(sweep_charts.COLOR_BY))
+def test_basin_figure_side_by_side_with_contours_and_minima(basin, color_by):
+    fig = sweep_charts.basin_figure(basin, charts.surface_grid(HIMMELBLAU, n=40), color_by, clickable=True)
+    contours = [t for t in fig.data if t.type == "contour"]
+    stars = [t for t in fig.data if t.name == "known minimum"]
+    assert len(contours) == 2 and len(stars) == 2 and len(stars[0].x) == 4
+    assert {t.xaxis for t in contours} == {"x", "x2"}  # one map per config, same grid
+    clicks = _named(fig, "click")
+    assert len(clicks) == 2
+    j, i = (int(v) for v in clicks[1].customdata[17][:2])
+    assert (clicks[1].x[17], clicks[1].y[17]) == basin.start(j, i)
+    legend = [t.name for t in fig.data if t.showlegend]
+    if color_by == "minimum":
+        assert legend[:4] == [f"minimum {m + 1} ({x:.3g}, {y:.3g})" for m, (x, y, _) in enumerate(basin.minima)]
+    if basin.diverged.any() and color_by != "diverged":
+        assert "diverged" in legend
+
+
+def test_basin_figure_refuses_an_unknown_colouring(basin):
+    with pytest.raises(ValueError):
+        sweep_charts.basin_figure(basin, charts.surface_grid(HIMMELBLAU, n=20), "rainbow")
+
+
+def test_heatmap_figure_marks_the_best_cell_and_polyaks_point():
+    x, y = sweeps.Axis("lr", 0.1, 10, 15, log=True), sweeps.Axis("momentum", 0, 0.95, 10)
+    hm = sweeps.heatmap(QUADRATIC, RunConfig("SGD"), x, y, 60, dtype="float64")
+    polyak = sweeps.polyak_point(QUADRATIC)
+    fig = sweep_charts.heatmap_figure(hm, polyak, clickable=True)
+    j, i = hm.best_cell()
+    best = _named(fig, "best cell")[0]
+    assert (best.x[0], best.y[0]) == (x.values[i], y.values[j])
+    star = _named(fig, "Polyak")[0]
+    assert (star.x[0], star.y[0]) == polyak
+    assert _named(fig, "diverged") and fig.layout.xaxis.type == "log"
+    click = _named(fig, "click")[0]
+    assert len(click.x) == 150 and list(click.customdata[0][:2]) == [0, 0]
+    assert "Polyak" not in str([t.name for t in sweep_charts.heatmap_figure(hm).data])
