@@ -177,8 +177,9 @@ def last_finite(path: np.ndarray, upto: int) -> int:
     return int(finite[-1]) if finite.size else 0
 
 
-def _thin(n: int, limit: int = 400) -> np.ndarray:
-    """Indices of at most ``limit`` points of a path of ``n`` (keeps the payload small)."""
+def _thin(n: int, limit: int = 2000) -> np.ndarray:
+    """Indices of at most ``limit`` points of a path of ``n``: every step up to 2000 steps,
+    so an oscillating path is drawn as it is; beyond that, evenly spread (payload)."""
     if n <= limit:
         return np.arange(n)
     return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
