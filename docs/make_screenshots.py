@@ -32,6 +32,7 @@ def shots(base: str) -> list[tuple[str, str, dict]]:
         ("preset-local-minima.png", preset("local-minima"), {}),
         ("preset-learning-rate.png", preset("learning-rate"), {}),
         ("surfaces-3d.png", base + "/?view=3d", {}),
+        ("sweeps.png", base + "/sweeps", {}),
     ]
 
 
