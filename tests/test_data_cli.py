@@ -74,7 +74,7 @@ def test_train_on_a_csv_file(capsys, tmp_path):
     [
         (["--dataset", "nope"], "unknown dataset"),
         (["--loss", "mse"], "needs a regression dataset"),
-        (["--model", "linear"], "linear regression predicts a number"),
+        (["--model", "linear"], "Linear regression predicts a number"),
         (["--model-set", "hidden=0"], "hidden layer sizes"),
         (["--data-set", "noise"], "key=value"),
         (["--epochs", "0"], "epochs"),

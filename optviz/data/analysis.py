@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -51,8 +51,17 @@ class Landscape:
     paths: np.ndarray
     axis_titles: tuple[str, str]
     marker: tuple[float, float, str] | None  # a point worth a star: (x, y, what it is)
-    note: str
+    note: str  # what the picture is; "{center}" stands for the centre run's label
     samples: int  # training rows the surface was evaluated on
+    center_run: int | None = None  # the run whose final weights centre a PCA plane
+
+    def named(self, labels: list[str]) -> Landscape:
+        """This landscape with the centre run's label filled in (labels are not part of the cache key)."""
+        if self.center_run is None:
+            return self
+        name = labels[self.center_run]
+        marker = self.marker and (self.marker[0], self.marker[1], self.marker[2].format(center=name))
+        return replace(self, marker=marker, note=self.note.format(center=name))
 
     @property
     def floor(self) -> float:
@@ -87,7 +96,7 @@ def _train_rows(problem: ModelProblem, limit: int, dtype) -> tuple[torch.Tensor,
     return X[rows], y[rows], limit
 
 
-def landscape(training: Training, problem: ModelProblem, n: int | None = None, aspect: float = 2.0
+def landscape(training: Training, problem: ModelProblem, n: int | None = None, aspect: float = 1.2
               ) -> Landscape | None:
     """The loss surface the runs move on, or None when there is no plane to draw.
 
@@ -171,13 +180,12 @@ def _pca_plane(training: Training, problem: ModelProblem, n: int | None) -> Land
     weights = center + xx.reshape(-1, 1) * directions[0] + yy.reshape(-1, 1) * directions[1]
     z = problem.evaluate(torch.as_tensor(weights, dtype=torch.float64), X, Y)["loss"].reshape(n, n)
     ratio = pca.explained_variance_ratio_
-    name = training.experiment.runs[ref].label or training.experiment.runs[ref].optimizer
     where = "all" if samples == problem.n_train else f"{samples} of the"
     note = (f"Li et al. (2018): the weights' top two PCA directions ({ratio.sum():.0%} of the trajectories' "
-            f"variance), centred on {name}'s final weights; loss on {where} {problem.n_train} training rows. "
+            f"variance), centred on {{center}}'s final weights; loss on {where} {problem.n_train} training rows. "
             "Paths are projections: off the plane, a run's own loss differs from the surface under it.")
     titles = (f"PC1 ({ratio[0]:.0%} of variance)", f"PC2 ({ratio[1]:.0%})")
-    return Landscape("pca", x, y, z, coords, titles, (0.0, 0.0, f"final weights of {name}"), note, samples)
+    return Landscape("pca", x, y, z, coords, titles, (0.0, 0.0, "final weights of {center}"), note, samples, ref)
 
 
 # -- the data, as the model sees it ----------------------------------------------------

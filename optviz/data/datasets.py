@@ -108,7 +108,7 @@ def _classes(n: int) -> tuple[str, ...]:
 
 def make_linear(seed: int, n_samples: int, noise: float, slope: float, intercept: float) -> Data:
     rng = _rng(seed)
-    x = rng.uniform(-3.0, 3.0, n_samples)
+    x = rng.uniform(0.0, 5.0, n_samples)
     y = slope * x + intercept + noise * rng.standard_normal(n_samples)
     return Data(x[:, None], y, REGRESSION, ("x",), "y")
 

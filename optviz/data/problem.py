@@ -105,7 +105,7 @@ def why_not_model(kind: str, model_id: str, n_classes: int = 0) -> str | None:
     if kind == REGRESSION:
         return f"{spec.name} needs a classification dataset; this one has a numeric target"
     if model_id == "linear":
-        return "linear regression predicts a number; this dataset has classes (use logistic or softmax regression)"
+        return f"{spec.name} predicts a number; this dataset has classes (use logistic or softmax regression)"
     return f"{spec.name} separates two classes; this dataset has {n_classes} (use softmax regression or an MLP)"
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -49,6 +51,40 @@ def max_train_work() -> float:
             pass
         warnings.warn(f"OPTVIZ_MAX_TRAIN_WORK={text!r} is not a positive number; using the default")
     return 5e11
+
+
+# Per-step tensors below this many elements run on one intra-op thread.
+SMALL_STEP = 1 << 20
+_THREADS = torch.get_num_threads()
+_single_lock = threading.Lock()
+_single_users = 0
+
+
+@contextmanager
+def single_threaded(enabled: bool = True) -> Iterator[None]:
+    """Run torch's intra-op work on one thread while inside (process-wide, counted).
+
+    A training step is a few hundred small kernels: splitting each across
+    threads costs more than it saves, and on a busy machine every parallel
+    region waits for a free core, which can make a step ten times slower. The
+    first user switches to one thread and the last one back to the default, so
+    overlapping sessions cannot leave the process single-threaded.
+    """
+    global _single_users
+    if not enabled:
+        yield
+        return
+    with _single_lock:
+        _single_users += 1
+        if _single_users == 1:
+            torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        with _single_lock:
+            _single_users -= 1
+            if _single_users == 0:
+                torch.set_num_threads(_THREADS)
 
 
 @lru_cache(maxsize=8)
@@ -151,16 +187,18 @@ def train(
     parts: dict[str, list[np.ndarray]] = {"loss": [], "lr": []}
     kept_steps: list[np.ndarray] = []
     kept: list[np.ndarray] = []
-    for c in stepper.chunks():
-        n = c.arrays["params"].shape[0]
-        t = np.arange(c.start, c.start + n)
-        keep = (t % k == 0) | (t == steps)
-        kept_steps.append(t[keep])
-        kept.append(c.arrays.pop("params")[keep].copy())  # copy: let the chunk's full array go
-        for key, arr in c.arrays.items():
-            parts.setdefault(key, []).append(arr)
-        if on_progress is not None and not c.done:
-            on_progress({key: np.concatenate(v) for key, v in parts.items()}, c.start + n, steps)
+    small = stepper.device.type == "cpu" and runs * problem.batch_size * problem.width <= SMALL_STEP
+    with single_threaded(small):
+        for c in stepper.chunks():
+            n = c.arrays["params"].shape[0]
+            t = np.arange(c.start, c.start + n)
+            keep = (t % k == 0) | (t == steps)
+            kept_steps.append(t[keep])
+            kept.append(c.arrays.pop("params")[keep].copy())  # copy: let the chunk's full array go
+            for key, arr in c.arrays.items():
+                parts.setdefault(key, []).append(arr)
+            if on_progress is not None and not c.done:
+                on_progress({key: np.concatenate(v) for key, v in parts.items()}, c.start + n, steps)
     result = stepper.result(parts, time.perf_counter() - started)
     path_steps = np.concatenate(kept_steps)
     path_params = np.concatenate(kept)

@@ -91,6 +91,8 @@ def training_figure(
     moving: list[int] = []
     frame_data: list[list[dict]] = [[] for _ in shown]
     diverged = training.result.diverged_at
+    if land is not None:
+        land = land.named([s.label for s in runs])
     runs = [Style(_label(s, int(diverged[r]), spe), s.color, s.dash) for r, s in enumerate(runs)]
 
     if land is not None:
@@ -273,9 +275,9 @@ def _add_lr(fig, training: Training, r: int, style: Style, common: dict, shown, 
         frame_data[f].append(dict(type="scatter", x=[float(training.epochs(i))], y=[float(lr[i, r])]))
 
 
-def _log_axis(values: np.ndarray) -> bool:
+def _log_axis(values: np.ndarray, ratio: float = 20) -> bool:
     finite = values[np.isfinite(values)]
-    return bool(finite.size and finite.min() > 0 and finite.max() / finite.min() > 20)
+    return bool(finite.size and finite.min() > 0 and finite.max() / finite.min() > ratio)
 
 
 def _style(fig, training: Training, land, view, metric, height) -> None:
@@ -294,8 +296,9 @@ def _style(fig, training: Training, land, view, metric, height) -> None:
     else:
         lr = training.result.arrays.get("lr")
         fig.update_xaxes(title_text="epoch", range=[0, epochs_total], row=1, col=2)
-        fig.update_yaxes(type="log" if lr is not None and _log_axis(lr) else "linear", exponentformat="power",
-                         row=1, col=2)
+        log = lr is not None and _log_axis(lr, 100)
+        fig.update_yaxes(type="log" if log else "linear", exponentformat="power", rangemode=None if log else "tozero",
+                         dtick=1 if log else None, row=1, col=2)
     losses = np.concatenate([v.ravel() for k, v in training.metrics.items() if k.endswith("_loss")] or [np.zeros(1)])
     fig.update_xaxes(title_text="epoch", range=[0, epochs_total], row=2, col=1)
     fig.update_yaxes(type="log" if _log_axis(losses) else "linear", exponentformat="power", row=2, col=1)
