@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from optviz.charts import styles
-from optviz.data.analysis import data_view, landscape, least_squares
+from optviz.data.analysis import data_view, landscape, least_squares, level_lines
 from optviz.data.datasets import DataConfig
 from optviz.data.experiment import TrainExperiment
 from optviz.data.export import to_csv, to_json
@@ -51,11 +51,31 @@ def test_each_kind_of_task_gets_its_pictures_and_an_animated_figure(name):
     slider = fig.layout.sliders[0]
     assert len(frames) == len(slider.steps) > 1
     assert all(len(f["data"]) == len(f["traces"]) for f in frames)
-    assert {tuple(f["traces"]) for f in frames} == {tuple(frames[0]["traces"])}
+    # Every frame names every trace (plotly.js hides the ones a frame leaves out), and nothing
+    # is a heatmap or contour trace (plotly.js drops those when an animation starts).
+    assert all(sorted(f["traces"]) == list(range(len(fig.data))) for f in frames)
+    assert {t.type for t in fig.data} == {"scatter"} and all(d["type"] == "scatter" for d in frames[0]["data"])
     assert slider.steps[-1].label.startswith(f"epoch {TASKS[name].epochs}")
     if view is not None and view.kind == "boundary":
-        assert any(d["type"] == "contour" for d in frames[0]["data"])
+        first, last = frames[0]["data"], frames[-1]["data"]
+        moving = [i for i, d in enumerate(first) if "x" in d]
+        assert any(first[i]["x"] != last[i]["x"] for i in moving)  # the boundaries move
     json.loads(fig.to_json())  # serializable, NaN and all
+
+
+def test_level_lines_trace_the_level_set():
+    x, y = np.linspace(-2, 2, 81), np.linspace(-1.5, 1.5, 61)
+    xx, yy = np.meshgrid(x, y)
+    pts = level_lines(x, y, xx - 0.3)
+    finite = pts[np.isfinite(pts).all(1)]
+    np.testing.assert_allclose(finite[:, 0], 0.3, atol=1e-12)
+    assert finite[:, 1].min() == pytest.approx(-1.5) and finite[:, 1].max() == pytest.approx(1.5)
+    circle = level_lines(x, y, xx**2 + yy**2, 1.0)
+    radius = np.hypot(*circle[np.isfinite(circle).all(1)].T)
+    np.testing.assert_allclose(radius, 1.0, atol=2e-3)
+    saddle = level_lines(np.array([0.0, 1.0]), np.array([0.0, 1.0]), np.array([[1.0, -1.0], [-1.0, 1.0]]))
+    assert np.isnan(saddle).all(1).sum() == 2  # two segments through the saddle cell
+    assert level_lines(x, y, xx**2 + 5.0).shape == (0, 2)
 
 
 def test_two_weight_plane_marks_least_squares_and_keeps_scales_equal():

@@ -195,10 +195,10 @@ def _pca_plane(training: Training, problem: ModelProblem, n: int | None) -> Land
 class DataView:
     """Frames of what each run's model does to the data.
 
-    ``kind`` is ``boundary`` (``values`` (F, runs, g, g): a score whose level
-    ``levels`` mark the class boundaries over ``grid_x`` x ``grid_y``), ``curve``
-    (``values`` (F, runs, m): predictions over ``grid_x``) or ``parity``
-    (``values`` (F, runs, n): predictions for the rows of ``y_true``).
+    ``kind`` is ``boundary`` (``lines[f][r]``: run r's class boundaries at frame
+    f, an (n, 2) polyline array with NaN rows between pieces, within ``grid_x`` x
+    ``grid_y``), ``curve`` (``values`` (F, runs, m): predictions over ``grid_x``)
+    or ``parity`` (``values`` (F, runs, n): predictions for the rows of ``y_test``).
     """
 
     kind: str
@@ -213,6 +213,7 @@ class DataView:
     y_test: np.ndarray = field(default_factory=lambda: np.zeros(0))
     classes: tuple[str, ...] = ()
     axis_titles: tuple[str, str] = ("", "")
+    lines: list[list[np.ndarray]] = field(default_factory=list)
 
 
 def frame_steps(training: Training, per_frame: int = 0) -> np.ndarray:
@@ -240,6 +241,89 @@ def _outputs(problem: ModelProblem, params: torch.Tensor, X: torch.Tensor) -> np
     return out.reshape(F, R, *out.shape[1:]).numpy()
 
 
+def _boundaries(gx: np.ndarray, gy: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Where the predicted class changes, from outputs (g, g, n_out) on the grid.
+
+    One logit: its zero level. Several: for each class, the zero level of its
+    margin over the best other class (a border between two classes is drawn
+    from both sides, on the same line); the last class's borders are all
+    someone else's too.
+    """
+    if not np.isfinite(out).all():
+        return np.zeros((0, 2))
+    if out.shape[-1] == 1:
+        fields = [out[..., 0]]
+    else:
+        fields = []
+        for c in range(out.shape[-1] - 1):
+            others = np.delete(out, c, axis=-1).max(-1)
+            fields.append(out[..., c] - others)
+    pieces = [level_lines(gx, gy, f) for f in fields]
+    return np.concatenate(pieces) if pieces else np.zeros((0, 2))
+
+
+def level_lines(x: np.ndarray, y: np.ndarray, z: np.ndarray, level: float = 0.0) -> np.ndarray:
+    """The ``level`` set of ``z`` (``z[j, i]`` at ``(x[i], y[j])``) as line segments.
+
+    Marching squares, vectorized: each grid cell whose corners straddle the
+    level contributes one segment (two at a saddle) between the linearly
+    interpolated crossings of its edges. Returns (3s, 2): s segments, each
+    followed by a NaN row, as Plotly draws broken lines. (No contouring
+    library ships with this project; Plotly's own contour traces would need a
+    full redraw on every animation frame.)
+    """
+    z = np.asarray(z, dtype=np.float64) - level
+    a, b, c, d = z[:-1, :-1], z[:-1, 1:], z[1:, 1:], z[1:, :-1]  # corners: bottom-left, counter-clockwise
+    x0, x1 = x[:-1][None, :], x[1:][None, :]
+    y0, y1 = y[:-1][:, None], y[1:][:, None]
+
+    def cross(p, q):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (p > 0) != (q > 0), p / (p - q)
+
+    shape = a.shape
+    edges = []  # (crosses, px, py) for the bottom, right, top and left edges
+    m, t = cross(a, b)
+    edges.append((m, x0 + t * (x1 - x0), np.broadcast_to(y0, shape)))
+    m, t = cross(b, c)
+    edges.append((m, np.broadcast_to(x1, shape), y0 + t * (y1 - y0)))
+    m, t = cross(d, c)
+    edges.append((m, x0 + t * (x1 - x0), np.broadcast_to(y1, shape)))
+    m, t = cross(a, d)
+    edges.append((m, np.broadcast_to(x0, shape), y0 + t * (y1 - y0)))
+    crosses = np.stack([e[0] for e in edges])  # (4, ...)
+    px = np.stack([np.broadcast_to(e[1], shape) for e in edges])
+    py = np.stack([np.broadcast_to(e[2], shape) for e in edges])
+    count = crosses.sum(0)
+    segments = []
+    two = count == 2
+    if two.any():
+        first = np.argmax(crosses, axis=0)  # the first crossed edge
+        last = 3 - np.argmax(crosses[::-1], axis=0)  # the last one
+        j, i = np.nonzero(two)
+        segments.append(np.stack([np.stack([px[first[j, i], j, i], py[first[j, i], j, i]], 1),
+                                  np.stack([px[last[j, i], j, i], py[last[j, i], j, i]], 1)], 1))
+    four = count == 4
+    if four.any():
+        j, i = np.nonzero(four)
+        centre = (a + b + c + d)[j, i] > 0
+        same = centre == (a[j, i] > 0)  # the centre sides with a and c: cut off corners b and d
+        pairs = [((0, 1), (2, 3)), ((0, 3), (1, 2))]  # edge pairs cutting b and d, or a and c
+        for cut_bd, chosen in ((True, same), (False, ~same)):
+            if not chosen.any():
+                continue
+            jj, ii = j[chosen], i[chosen]
+            for e1, e2 in (pairs[0] if cut_bd else pairs[1]):
+                segments.append(np.stack([np.stack([px[e1, jj, ii], py[e1, jj, ii]], 1),
+                                          np.stack([px[e2, jj, ii], py[e2, jj, ii]], 1)], 1))
+    if not segments:
+        return np.zeros((0, 2))
+    seg = np.concatenate(segments)  # (s, 2, 2)
+    out = np.full((len(seg), 3, 2), np.nan)
+    out[:, :2] = seg
+    return out.reshape(-1, 2)
+
+
 def data_view(training: Training, problem: ModelProblem, grid: int = 50) -> DataView | None:
     split = problem.split
     names = split.data.feature_names
@@ -247,24 +331,17 @@ def data_view(training: Training, problem: ModelProblem, grid: int = 50) -> Data
     base = dict(X_train=np.array(split.X_train), y_train=np.array(split.y_train), X_test=np.array(split.X_test),
                 y_test=np.array(split.y_test), classes=split.data.classes)
     if problem.kind != REGRESSION and split.n_features == 2:
-        steps = frame_steps(training, grid * grid)
+        steps = frame_steps(training, grid * problem.n_out)  # lines: about one point per grid row and class
         allX = np.vstack([split.X_train, split.X_test])
         (x0, x1), (y0, y1) = _range(allX[:, 0], 0.08), _range(allX[:, 1], 0.08)
         gx, gy = np.linspace(x0, x1, grid), np.linspace(y0, y1, grid)
         xx, yy = np.meshgrid(gx, gy)
         pts = torch.as_tensor(np.stack([xx.ravel(), yy.ravel()], 1), dtype=torch.float64)
         out = _outputs(problem, _params_at(training, steps), pts)  # (F, R, g*g, n_out)
-        if problem.n_out == 1:
-            score, levels = out[..., 0], (0.0,)  # the logit: class 1 where it is > 0
-        elif problem.n_out == 2:
-            score, levels = out[..., 1] - out[..., 0], (0.0,)
-        else:
-            # Class index of the argmax: its level sets k + 1/2 trace the borders between classes.
-            score = np.where(np.isnan(out).any(-1), np.nan, np.nan_to_num(out).argmax(-1).astype(float))
-            levels = tuple(k + 0.5 for k in range(problem.n_out - 1))
-        values = score.reshape(*score.shape[:2], grid, grid).astype(np.float32)
-        return DataView("boundary", steps, values, gx, gy, levels,
-                        axis_titles=(f"{names[0]}{scaled}", f"{names[1]}{scaled}"), **base)
+        out = out.reshape(*out.shape[:2], grid, grid, problem.n_out)
+        lines = [[_boundaries(gx, gy, out[f, r]) for r in range(out.shape[1])] for f in range(out.shape[0])]
+        return DataView("boundary", steps, np.zeros((len(steps), out.shape[1], 0), np.float32), gx, gy,
+                        axis_titles=(f"{names[0]}{scaled}", f"{names[1]}{scaled}"), lines=lines, **base)
     if problem.kind == REGRESSION and split.n_features == 1:
         steps = frame_steps(training)
         allX = np.vstack([split.X_train, split.X_test])[:, 0]

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..charts import FONT, PALETTE, SURFACE_COLORS, AnimatedFigure, Grid, Style
-from .analysis import DataView, Landscape, frame_steps
+from .analysis import DataView, Landscape, frame_steps, level_lines
 from .training import Training
 
 # Light class colours (ColorBrewer "Paired", light members): the runs own the saturated palette.
@@ -38,6 +38,13 @@ def _last_finite(values: np.ndarray, upto: int) -> int:
     head = values[: upto + 1]
     finite = np.flatnonzero(np.isfinite(head).reshape(len(head), -1).all(1))
     return int(finite[-1]) if finite.size else 0
+
+
+def _gapped(points: np.ndarray) -> dict:
+    """x and y of a broken line as lists with None in the gaps: plotly.js animates those, but
+    not NaN inside a typed array."""
+    xy = np.round(points.astype(np.float64), 4)
+    return {axis: [None if np.isnan(v) else float(v) for v in xy[:, k]] for k, axis in enumerate("xy")}
 
 
 def _f32(values) -> np.ndarray:
@@ -164,7 +171,7 @@ def training_figure(
 
     _style(fig, training, land, view, metric, height)
     if animate and len(shown) > 1:
-        _add_frames(fig, training, shown, moving, frame_data, redraw=view is not None and view.kind == "boundary")
+        _add_frames(fig, training, shown, moving, frame_data)
     return fig
 
 
@@ -175,21 +182,63 @@ def _tail(path: np.ndarray, end: int, training: Training) -> np.ndarray:
 
 
 def _add_landscape(fig, land: Landscape) -> None:
+    """The loss surface as a shaded image with contour lines, and a colour bar.
+
+    Not a Contour trace: plotly.js drops heatmap and contour traces from the
+    picture as soon as an animation without full redraws starts (plotly.js
+    #4491, plotly.py #2151). A layout image and line traces stay put.
+    """
     grid = Grid(land.x, land.y, land.z, land.floor)
-    z = grid.level(grid.z)
+    level = grid.level(grid.z)
+    finite = level[np.isfinite(level)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    hi = hi if hi > lo else lo + 1.0
+    fig.add_layout_image(_shaded(land.x, land.y, level, lo, hi), row=1, col=1)
+    lines = [level_lines(land.x, land.y, level, v) for v in np.linspace(lo, hi, 16)[1:-1]]
+    lines = np.concatenate(lines) if lines else np.zeros((0, 2))
+    fig.add_trace(go.Scatter(**_gapped(lines), mode="lines", line=dict(width=0.7, color="rgba(0,0,0,0.25)"),
+                             hoverinfo="skip", showlegend=False, name="contours"), row=1, col=1)
+    # Hover anywhere on the surface: an invisible grid of points that knows the loss there.
+    ix, iy = _thin(len(land.x), 41), _thin(len(land.y), 41)
+    xx, yy = np.meshgrid(land.x[ix], land.y[iy])
+    fig.add_trace(go.Scatter(x=_f32(xx.ravel()), y=_f32(yy.ravel()), mode="markers", marker=dict(size=10, opacity=0),
+                             customdata=_f32(land.z[np.ix_(iy, ix)].ravel()), showlegend=False, name="loss",
+                             hovertemplate="(%{x:.3g}, %{y:.3g})<br>loss %{customdata:.4g}<extra></extra>"),
+                  row=1, col=1)
     right = fig.layout.xaxis.domain[1]
-    fig.add_trace(go.Contour(
-        x=land.x, y=land.y, z=z.astype(np.float32), colorscale=SURFACE_COLORS, ncontours=24,
-        contours=dict(coloring="heatmap", showlines=True), line=dict(width=0.6, color="rgba(0,0,0,0.25)"),
-        colorbar=dict(title=dict(text="log₁₀<br>(loss − min)", side="top", font=dict(size=12)), x=right + 0.006,
-                      xanchor="left", len=0.5, y=0.79, thickness=10, tickfont=dict(size=12)),
-        customdata=land.z.astype(np.float32), showlegend=False, name="loss",
-        hovertemplate="%{x:.3g}, %{y:.3g}<br>loss %{customdata:.4g}<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Scatter(
+        x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False, name="scale",
+        marker=dict(color=[lo], cmin=lo, cmax=hi, colorscale=SURFACE_COLORS, showscale=True,
+                    colorbar=dict(title=dict(text="log₁₀<br>(loss − min)", side="top", font=dict(size=12)),
+                                  x=right + 0.006, xanchor="left", len=0.5, y=0.79, thickness=10,
+                                  tickfont=dict(size=12))),
+    ), row=1, col=1)
     if land.marker is not None:
         x, y, what = land.marker
         fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", name=what, showlegend=True,
                                  marker=dict(symbol="star", size=17, color="gold", line=dict(color="black", width=1.5)),
                                  hovertemplate=f"{what}<br>(%{{x:.4g}}, %{{y:.4g}})<extra></extra>"), row=1, col=1)
+
+
+def _shaded(x: np.ndarray, y: np.ndarray, level: np.ndarray, lo: float, hi: float, width: int = 480) -> dict:
+    """``level`` (ny, nx) coloured with the surfaces' colour scale, as a layout image over the grid."""
+    import base64
+    import io
+
+    from PIL import Image  # Pillow comes with Streamlit
+
+    stops = [s for s, _ in SURFACE_COLORS]
+    rgb = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for _, c in SURFACE_COLORS], dtype=float)
+    t = np.clip((np.nan_to_num(level, nan=hi) - lo) / (hi - lo), 0.0, 1.0)[::-1]  # image rows run top down
+    pixels = np.stack([np.interp(t, stops, rgb[:, k]) for k in range(3)], -1).round().astype(np.uint8)
+    height = max(2, round(width * len(y) / len(x)))
+    image = Image.fromarray(pixels).resize((width, height), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    dx, dy = (x[-1] - x[0]) / max(len(x) - 1, 1), (y[-1] - y[0]) / max(len(y) - 1, 1)
+    return dict(source="data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(), xref="x", yref="y",
+                x=float(x[0] - dx / 2), y=float(y[-1] + dy / 2), sizex=float(x[-1] - x[0] + dx),
+                sizey=float(y[-1] - y[0] + dy), sizing="stretch", layer="below")
 
 
 def _add_data(fig, view: DataView) -> None:
@@ -225,20 +274,14 @@ def _add_data(fig, view: DataView) -> None:
 
 def _add_run_data(fig, view: DataView, r: int, style: Style, common: dict, moving: list, frame_data: list) -> None:
     values = view.values[:, r]
-    last = values[-1]
+    last = values[-1] if len(values) else None
     if view.kind == "boundary":
-        def contour(z):
-            return dict(z=_f32(z))
-
-        levels = view.levels
-        size = levels[1] - levels[0] if len(levels) > 1 else 1.0
-        fig.add_trace(go.Contour(
-            x=view.grid_x, y=view.grid_y, **contour(last), showscale=False, showlegend=False, hoverinfo="skip",
-            contours=dict(coloring="none", start=levels[0], end=levels[-1], size=size, showlabels=False),
-            line=dict(color=style.color, width=3.5, dash=style.dash), **common), row=1, col=2)
+        line = _gapped(view.lines[-1][r])
+        fig.add_trace(go.Scatter(**line, mode="lines", showlegend=False, hoverinfo="skip",
+                                 line=dict(color=style.color, width=3, dash=style.dash), **common), row=1, col=2)
         moving.append(len(fig.data) - 1)
-        for f in range(len(values)):
-            frame_data[f].append(dict(type="contour", **contour(values[f])))
+        for f, lines in enumerate(view.lines):
+            frame_data[f].append(dict(type="scatter", **_gapped(lines[r])))
     elif view.kind == "curve":
         fig.add_trace(go.Scatter(x=_f32(view.grid_x), y=_f32(last), mode="lines", showlegend=False,
                                  line=dict(color=style.color, width=3, dash=style.dash), **common,
@@ -283,10 +326,14 @@ def _log_axis(values: np.ndarray, ratio: float = 20) -> bool:
 def _style(fig, training: Training, land, view, metric, height) -> None:
     epochs_total = training.steps / training.steps_per_epoch
     if land is not None:
-        fig.update_xaxes(title_text=land.axis_titles[0], range=[land.x[0], land.x[-1]], row=1, col=1)
-        fig.update_yaxes(title_text=land.axis_titles[1], range=[land.y[0], land.y[-1]], row=1, col=1)
+        # No grid lines across the shaded surface; the contours are the grid.
+        fig.update_xaxes(title_text=land.axis_titles[0], range=[land.x[0], land.x[-1]], showgrid=False, zeroline=False,
+                         row=1, col=1)
+        fig.update_yaxes(title_text=land.axis_titles[1], range=[land.y[0], land.y[-1]], showgrid=False, zeroline=False,
+                         row=1, col=1)
         if land.kind == "weights":  # one unit of each weight the same length: the true shape of the bowl
             fig.update_yaxes(scaleanchor="x", scaleratio=1, constrain="domain", row=1, col=1)
+            fig.update_xaxes(constrain="domain", row=1, col=1)
     if view is not None and view.kind == "boundary":
         fig.update_xaxes(title_text=view.axis_titles[0], range=[view.grid_x[0], view.grid_x[-1]], row=1, col=2)
         fig.update_yaxes(title_text=view.axis_titles[1], range=[view.grid_y[0], view.grid_y[-1]], row=1, col=2)
@@ -320,15 +367,20 @@ def _style(fig, training: Training, land, view, metric, height) -> None:
         annotation.font.size = 16
 
 
-def _add_frames(fig, training: Training, shown, moving, frame_data, redraw: bool) -> None:
+def _add_frames(fig, training: Training, shown, moving, frame_data) -> None:
     spe = training.steps_per_epoch
     names = [f"{int(s)}" for s in shown]
-    fig._raw_frames = [dict(data=data, traces=moving, name=name) for data, name in zip(frame_data, names)]
-    # Contours (decision boundaries) repaint only on a full redraw.
-    play = dict(frame=dict(duration=120 if redraw else 60, redraw=redraw), transition=dict(duration=0),
-                fromcurrent=True, mode="immediate")
+    # plotly.js hides the traces a frame does not mention once an animation starts
+    # (plotly.js #4596): each frame re-states that the others stay visible.
+    static = [i for i in range(len(fig.data)) if i not in set(moving)]
+    keep = [dict(type=fig.data[i].type, visible=True) for i in static]
+    fig._raw_frames = [dict(data=data + keep, traces=moving + static, name=name)
+                       for data, name in zip(frame_data, names)]
+    # Every moving trace is a scatter (boundaries too, as lines): no full redraw per frame.
+    play = dict(frame=dict(duration=80, redraw=False), transition=dict(duration=0), fromcurrent=True,
+                mode="immediate")
     pause = dict(frame=dict(duration=0, redraw=False), mode="immediate")
-    jump = dict(mode="immediate", frame=dict(duration=0, redraw=redraw), transition=dict(duration=0))
+    jump = dict(mode="immediate", frame=dict(duration=0, redraw=False), transition=dict(duration=0))
     fig.update_layout(
         updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.09, xanchor="left", yanchor="top",
                           pad=dict(r=10, t=0), showactive=False,
