@@ -9,7 +9,9 @@ loop is what a user writes by hand: one ``torch.nn`` model and one
 ``torch.optim`` optimizer per run, stepping in Python on the same mini-batches.
 The batched engine trains all six runs as one computation. Both are measured in
 this process, in float32 on the CPU; each figure is the median of --repeat
-timings after one warm-up.
+timings after one warm-up. The batched run uses one intra-op thread, as the
+app does for steps this small; --threads 1 puts the naive loop on one too,
+for a like-for-like ratio.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from optviz.config import Limits  # noqa: E402
 from optviz.data.datasets import DataConfig  # noqa: E402
 from optviz.data.experiment import TrainExperiment  # noqa: E402
 from optviz.data.problem import ModelProblem, Task  # noqa: E402
-from optviz.data.training import train  # noqa: E402
+from optviz.data.training import single_threaded, train  # noqa: E402
 from optviz.engine import RunConfig, run  # noqa: E402
 from optviz.optim import get as get_optimizer  # noqa: E402
 
@@ -115,8 +117,10 @@ def main(argv=None):
           f"{problem.steps:,} steps of batch {problem.batch_size}, {len(SIX)} optimizers")
 
     def batched():
-        return run(problem, SIX, steps=problem.steps, record=("loss",), dtype="float32", device="cpu",
-                   limits=UNLIMITED)
+        # As the app trains: small steps on one intra-op thread (see training.single_threaded).
+        with single_threaded():
+            return run(problem, SIX, steps=problem.steps, record=("loss",), dtype="float32", device="cpu",
+                       limits=UNLIMITED)
 
     def one_at_a_time():
         return [naive_run(problem, c) for c in SIX]
