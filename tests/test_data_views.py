@@ -127,3 +127,26 @@ def test_progress_figure_draws_partial_losses():
     partial = {"loss": training.result.arrays["loss"][:10]}
     fig = progress_figure(partial, training.steps_per_epoch, styles(["a", "b"]), training.steps)
     assert len(fig.data) == 2 and fig.layout.xaxis.range[1] == training.steps / training.steps_per_epoch
+
+
+def test_single_threaded_restores_the_thread_count_and_stays_in_its_thread():
+    import threading
+
+    import torch
+
+    from optviz.data.training import single_threaded
+
+    before = torch.get_num_threads()
+    with single_threaded():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    seen = []
+
+    def session():  # a Streamlit script thread
+        with single_threaded():
+            seen.append(torch.get_num_threads())
+
+    t = threading.Thread(target=session)
+    t.start()
+    t.join()
+    assert seen[0] == 1 and torch.get_num_threads() == before

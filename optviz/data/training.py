@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -55,36 +54,27 @@ def max_train_work() -> float:
 
 # Per-step tensors below this many elements run on one intra-op thread.
 SMALL_STEP = 1 << 20
-_THREADS = torch.get_num_threads()
-_single_lock = threading.Lock()
-_single_users = 0
 
 
 @contextmanager
 def single_threaded(enabled: bool = True) -> Iterator[None]:
-    """Run torch's intra-op work on one thread while inside (process-wide, counted).
+    """Run torch's intra-op work on one thread while inside, then restore the count.
 
     A training step is a few hundred small kernels: splitting each across
     threads costs more than it saves, and on a busy machine every parallel
-    region waits for a free core, which can make a step ten times slower. The
-    first user switches to one thread and the last one back to the default, so
-    overlapping sessions cannot leave the process single-threaded.
+    region waits for a free core, which can make a step ten times slower.
+    torch's setting is OpenMP's, which belongs to the calling thread: a
+    Streamlit session's script thread changes its own, not its neighbours'.
     """
-    global _single_users
     if not enabled:
         yield
         return
-    with _single_lock:
-        _single_users += 1
-        if _single_users == 1:
-            torch.set_num_threads(1)
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         yield
     finally:
-        with _single_lock:
-            _single_users -= 1
-            if _single_users == 0:
-                torch.set_num_threads(_THREADS)
+        torch.set_num_threads(saved)
 
 
 @lru_cache(maxsize=8)
