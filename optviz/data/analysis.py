@@ -206,7 +206,6 @@ class DataView:
     values: np.ndarray
     grid_x: np.ndarray = field(default_factory=lambda: np.zeros(0))
     grid_y: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    levels: tuple[float, ...] = ()
     X_train: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     y_train: np.ndarray = field(default_factory=lambda: np.zeros(0))
     X_test: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
