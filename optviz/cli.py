@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import config, schedules, surfaces, sweeps
+from .data import cli as data_cli
 from .engine import RECORDABLE, RunConfig, SurfaceProblem, run
 from .experiment import Experiment, from_json
 from .export import to_csv, to_json
@@ -48,6 +49,7 @@ where the run ended, or null), diverged and final_params (one entry per start).
 EPILOG_LIST = """examples:
   python -m optviz list optimizers
   python -m optviz list surfaces --format json
+  python -m optviz list datasets
 """
 
 
@@ -135,13 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--format", default="json", choices=["json", "csv"])
     sw.add_argument("--out", type=Path, help="write here instead of stdout")
 
+    data_cli.add_parser(sub, _key_values)  # python -m optviz train
+
     ls = sub.add_parser(
         "list",
-        help="list surfaces, optimizers or schedules",
+        help="list surfaces, optimizers, schedules, datasets, models or losses",
         epilog=EPILOG_LIST,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    ls.add_argument("what", choices=["surfaces", "optimizers", "schedules"])
+    ls.add_argument("what", choices=["surfaces", "optimizers", "schedules", *data_cli.LISTS])
     ls.add_argument("--format", default="text", choices=["text", "json"])
     return parser
 
@@ -234,6 +238,8 @@ def registry(what: str) -> list[dict]:
             for h in hps
         ]
 
+    if what in data_cli.LISTS:
+        return data_cli.registry(what)
     if what == "surfaces":
         return [
             {
@@ -271,7 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return {"run": _cmd_run, "sweep": _cmd_sweep, "list": _cmd_list}[args.command](args)
+        commands = {"run": _cmd_run, "sweep": _cmd_sweep, "train": data_cli.cmd_train, "list": _cmd_list}
+        return commands[args.command](args)
     except ConfigError as exc:
         print(f"optviz: error: {exc}", file=sys.stderr)
         return 2

@@ -6,6 +6,8 @@ import streamlit as st
 import torch
 
 from ..engine import run
+from .datasets_page import datasets_page
+from .persist import keep_widget_values
 from .surfaces_page import surfaces_page
 from .sweeps_page import sweeps_page
 
@@ -27,8 +29,10 @@ def main() -> None:
     # offline classroom cannot reach.
     st.set_page_config(page_title="optviz", page_icon="📉", layout="wide")
     _warm_up()
+    keep_widget_values()  # each page's widgets keep their values while another page is shown
     pages = [
         st.Page(surfaces_page, title="Surfaces", icon=":material/landscape:", url_path="surfaces", default=True),
+        st.Page(datasets_page, title="Datasets", icon=":material/model_training:", url_path="datasets"),
         st.Page(sweeps_page, title="Sweeps", icon=":material/grid_on:", url_path="sweeps"),
     ]
     st.navigation(pages, position="top").run()

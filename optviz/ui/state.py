@@ -8,34 +8,29 @@ that keys the compute cache and the URL.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import streamlit as st
 
-from dataclasses import replace
-
-from .. import charts, config, schedules, share, surfaces
+from .. import charts, share, surfaces
 from ..engine import RunConfig, SurfaceProblem
 from ..experiment import Experiment
-from ..optim import get as get_optimizer
-from ..optim.base import ConfigError, HParam
+from ..optim.base import ConfigError
 from ..presets import DEFAULT
+from . import runs
 
 
 def allowed_modules() -> tuple[str, ...]:
-    return config.limits().optimizer_modules
+    return runs.allowed_modules()
 
 
-def hp_key(rid: int, name: str, i: int | None = None) -> str:
-    return f"r{rid}.hp.{name}" if i is None else f"r{rid}.hp.{name}.{i}"
-
-
-def sched_key(rid: int, name: str) -> str:
-    return f"r{rid}.s.{name}"
-
-
-def ui_default(spec, h: HParam) -> Any:
-    return spec.ui_defaults.get(h.name, h.default)
+# The run list: shared widgets, this page's keys (no prefix: links and tests predate the editor).
+EDITOR = runs.RunEditor("")
+hp_key, sched_key = EDITOR.hp_key, EDITOR.sched_key
+ui_default, read_value = runs.ui_default, runs.read_value
+on_optimizer_change, on_schedule_change, remove_run = (
+    EDITOR.on_optimizer_change, EDITOR.on_schedule_change, EDITOR.remove_run)
 
 
 def init() -> list[str]:
@@ -59,8 +54,7 @@ def init() -> list[str]:
 def load(exp: Experiment, view: share.View) -> None:
     """Put an experiment into the widgets' state (call before widgets exist, or from a callback)."""
     s = st.session_state
-    for key in [k for k in s.keys() if isinstance(k, str) and k.startswith("r") and "." in k]:
-        del s[key]
+    EDITOR.clear()
     s.surface = exp.problem.surface
     set_surface_params(exp.problem.spec, dict(exp.problem.params))
     first = exp.runs[0] if exp.runs else RunConfig()
@@ -68,8 +62,6 @@ def load(exp: Experiment, view: share.View) -> None:
     s.start_x, s.start_y = float(start[0]), float(start[1])
     s.steps, s.noise, s.seed, s.dtype = exp.steps, float(first.noise), int(first.seed), exp.dtype
     s.view, s.tol = view.view, view.tol
-    s.next_run_id = 0
-    s.run_ids = []
     for run in exp.runs:
         add_run(run, own_start=run.start is not None and tuple(run.start) != tuple(start))
 
@@ -82,65 +74,21 @@ def set_surface_params(spec: surfaces.Surface, values: dict[str, Any]) -> None:
 def add_run(run: RunConfig | None = None, own_start: bool = False) -> int:
     """Append a run to the editor; with no run, a new one in the next palette colour."""
     s = st.session_state
-    rid = s.next_run_id
-    s.next_run_id += 1
-    run = run or RunConfig("Adam", label=f"run {len(s.run_ids) + 1}")
-    spec = get_optimizer(run.optimizer, allowed_modules())
-    s[f"r{rid}.optimizer"] = spec.name
-    s[f"r{rid}.label"] = run.label or spec.name
-    s[f"r{rid}.color"] = run.color or ""
-    _set_hparams(rid, spec, run.hp)
+    rid = EDITOR.add_run(run)
     s[f"r{rid}.own_start"] = own_start
-    start = run.start if own_start else (s.start_x, s.start_y)
+    start = run.start if own_start and run is not None else (s.start_x, s.start_y)
     s[f"r{rid}.start_x"], s[f"r{rid}.start_y"] = float(start[0]), float(start[1])
-    s[f"r{rid}.sched"] = run.schedule
-    for a in schedules.get(run.schedule).args:
-        _set_value(sched_key(rid, a.name), a, run.sargs.get(a.name, a.default))
-    s.run_ids = [*s.run_ids, rid]
     return rid
 
 
-def _set_hparams(rid, spec, values):
-    for h in spec.hparams:
-        _set_value(hp_key(rid, h.name), h, values.get(h.name, ui_default(spec, h)))
-
-
-def _set_value(key: str, h: HParam, value: Any) -> None:
-    if h.kind == "floats":
-        for i, v in enumerate(value):
-            st.session_state[f"{key}.{i}"] = None if v is None else float(v)
-    elif h.kind == "float":
-        st.session_state[key] = None if value is None else float(value)
-    elif h.kind == "int":
-        st.session_state[key] = None if value is None else int(value)
-    elif h.kind == "text":
-        st.session_state[key] = share._value(value)
-    elif h.kind == "ints":
-        st.session_state[key] = "" if value is None else share._value(value)
-    else:
-        st.session_state[key] = value
-
-
-def read_value(key: str, h: HParam) -> Any:
+def _copy_start(rid: int, new: int) -> None:
     s = st.session_state
-    if h.kind == "floats":
-        return tuple(s.get(f"{key}.{i}", h.default[i] if h.default else None) for i in range(h.length))
-    value = s.get(key, h.default)
-    if h.kind in ("text", "ints") and isinstance(value, str):
-        return h.parse(value)
-    return value
+    for key in ("own_start", "start_x", "start_y"):
+        s[f"r{new}.{key}"] = s.get(f"r{rid}.{key}")
 
 
-def on_optimizer_change(rid: int) -> None:
-    """A new optimizer starts from its own defaults (ui defaults, else torch's)."""
-    spec = get_optimizer(st.session_state[f"r{rid}.optimizer"], allowed_modules())
-    _set_hparams(rid, spec, {})
-
-
-def on_schedule_change(rid: int) -> None:
-    spec = schedules.get(st.session_state[f"r{rid}.sched"])
-    for a in spec.args:
-        _set_value(sched_key(rid, a.name), a, a.default)
+EDITOR.after_duplicate = _copy_start
+duplicate_run = EDITOR.duplicate_run
 
 
 def on_surface_change() -> None:
@@ -150,17 +98,6 @@ def on_surface_change() -> None:
     st.session_state.start_x, st.session_state.start_y = spec.start
 
 
-def duplicate_run(rid: int) -> None:
-    run = collect_run(rid)
-    own = bool(st.session_state.get(f"r{rid}.own_start"))
-    new = add_run(RunConfig(run.optimizer, run.hparams, run.schedule, run.schedule_args, run.start,
-                            label=f"{run.label} (copy)", color=""), own_start=own)
-    # Put the copy right after its original.
-    ids = [i for i in st.session_state.run_ids if i != new]
-    ids.insert(ids.index(rid) + 1, new)
-    st.session_state.run_ids = ids
-
-
 def on_own_start(rid: int) -> None:
     """Switching a run to its own start begins from the page's start point."""
     s = st.session_state
@@ -168,30 +105,15 @@ def on_own_start(rid: int) -> None:
         s[f"r{rid}.start_x"], s[f"r{rid}.start_y"] = float(s.start_x), float(s.start_y)
 
 
-def remove_run(rid: int) -> None:
-    st.session_state.run_ids = [i for i in st.session_state.run_ids if i != rid]
-
-
 def collect_run(rid: int) -> RunConfig:
     s = st.session_state
-    spec = get_optimizer(s[f"r{rid}.optimizer"], allowed_modules())
-    hp = {}
-    for h in spec.hparams:
-        value = read_value(hp_key(rid, h.name), h)
-        if value != h.default:
-            hp[h.name] = value
-    schedule = schedules.get(s.get(f"r{rid}.sched", "constant"))
-    sargs = {}
-    for a in schedule.args:
-        value = read_value(sched_key(rid, a.name), a)
-        if value != a.default:
-            sargs[a.name] = value
+    run = EDITOR.collect_run(rid)
     if s.get(f"r{rid}.own_start"):
         start = (float(s[f"r{rid}.start_x"]), float(s[f"r{rid}.start_y"]))
     else:
         start = (float(s.start_x), float(s.start_y))
-    return RunConfig(spec.name, hp, schedule.name, sargs, start, float(s.noise), int(s.seed),
-                     s.get(f"r{rid}.label", ""), s.get(f"r{rid}.color", ""))
+    return RunConfig(run.optimizer, run.hparams, run.schedule, run.schedule_args, start, float(s.noise),
+                     int(s.seed), run.label, run.color)
 
 
 def collect() -> tuple[Experiment, share.View, dict[int, str]]:
@@ -205,7 +127,7 @@ def collect() -> tuple[Experiment, share.View, dict[int, str]]:
     except ConfigError as exc:
         errors[-1] = str(exc)
         problem = SurfaceProblem(spec.id)
-    runs = []
+    collected = []
     for n, rid in enumerate(s.run_ids):
         try:
             run = collect_run(rid)
@@ -214,8 +136,8 @@ def collect() -> tuple[Experiment, share.View, dict[int, str]]:
             continue
         if run.color == charts.PALETTE[n % len(charts.PALETTE)]:
             run = replace(run, color="")  # the default colour needs no room in the link
-        runs.append(run)
-    exp = Experiment(problem, tuple(runs), int(s.steps), s.get("dtype", "float32"))
+        collected.append(run)
+    exp = Experiment(problem, tuple(collected), int(s.steps), s.get("dtype", "float32"))
     view = share.View(s.view, float(s.tol))
     s.last_experiment = (exp, view)  # not a widget key: it outlives a visit to another page
     return exp, view, errors

@@ -12,11 +12,10 @@ import math
 import pandas as pd
 import streamlit as st
 
-from .. import charts, config, schedules, surfaces
+from .. import charts, config, surfaces
 from ..engine import Result
 from ..experiment import Experiment
 from ..export import to_csv, to_json
-from ..optim import OPTIMIZERS
 from ..optim import get as get_optimizer
 from ..presets import PRESETS
 from ..share import View
@@ -79,100 +78,18 @@ def surface_info_ui(exp: Experiment) -> None:
             st.markdown("**No minimum:** f is unbounded below; runs leave the picture.")
 
 
-def _hparam_widget(rid: int, spec, h) -> None:
-    key = state.hp_key(rid, h.name)
-    label = h.name
-    if h.kind == "bool":
-        st.checkbox(label, key=key, help=h.help or None)
-    elif h.kind == "float":
-        st.number_input(label, key=key, format="%g", help=h.help or None, step=_step(h))
-    elif h.kind == "int":
-        st.number_input(label, key=key, step=1, help=h.help or None)
-    elif h.kind == "choice":
-        st.selectbox(label, list(h.choices), key=key, help=h.help or None)
-    elif h.kind == "floats":
-        cols = st.columns(h.length)
-        for i, col in enumerate(cols):
-            col.number_input(f"{label}[{i}]", key=f"{key}.{i}", format="%g", help=h.help or None)
-    else:
-        st.text_input(label, key=key, help=h.help or None)
-
-
-def _step(h) -> float | None:
-    if h.low is not None and h.high is not None and not h.log:
-        return (h.high - h.low) / 100 or None
-    return None
-
-
-def _sched_widget(rid: int, a) -> None:
-    key = state.sched_key(rid, a.name)
-    auto = "auto" if a.default is None else None  # None: tied to the run (its steps or lr)
-    if a.kind == "bool":
-        st.checkbox(a.name, key=key, help=a.help or None)
-    elif a.kind == "float":
-        st.number_input(a.name, key=key, format="%g", help=a.help or None, placeholder=auto)
-    elif a.kind == "int":
-        st.number_input(a.name, key=key, step=1, help=a.help or None, placeholder=auto)
-    elif a.kind == "choice":
-        st.selectbox(a.name, list(a.choices), key=key, help=a.help or None)
-    else:
-        st.text_input(a.name, key=key, help=a.help or None, placeholder=auto or "")
-
-
-def _summary_label(run, color: str) -> str:
-    bits = [f"{run.optimizer}", f"lr {dict(run.hparams).get('lr', get_optimizer(run.optimizer, state.allowed_modules()).defaults['lr']):g}"]
-    if run.schedule != "constant":
-        bits.append(run.schedule)
-    return f"{run.label or run.optimizer} — " + ", ".join(bits)
+def _own_start_row(rid: int) -> None:
+    """The Surfaces page's own per-run widgets: a start point of its own."""
+    o1, o2, o3, _ = st.columns([2, 1, 1, 2])
+    own = o1.toggle("Own start point", key=f"r{rid}.own_start", on_change=state.on_own_start, args=(rid,),
+                    help="Off: the run starts at the page's start point (sidebar, or a click on the contour).")
+    o2.number_input("x₀", key=f"r{rid}.start_x", format="%g", disabled=not own)
+    o3.number_input("y₀", key=f"r{rid}.start_y", format="%g", disabled=not own)
 
 
 def runs_ui(exp: Experiment, errors: dict[int, str], colors: list[str]) -> None:
     """One expander per run: optimizer and torch's hyperparameters, schedule, label, colour."""
-    s = st.session_state
-    st.markdown("### Runs")
-    names = list(OPTIMIZERS)
-    for n, rid in enumerate(s.run_ids):
-        if s[f"r{rid}.optimizer"] not in names:
-            names.append(s[f"r{rid}.optimizer"])
-        run = exp.runs[n] if n < len(exp.runs) else None
-        title = _summary_label(run, colors[n]) if run is not None else f"run {n + 1}"
-        with st.expander(f"**{n + 1}.** {title}", expanded=False, key=f"r{rid}.open"):
-            if rid in errors:
-                st.error(errors[rid])
-            c1, c2, c3 = st.columns([3, 3, 1])
-            c1.text_input("Label", key=f"r{rid}.label", max_chars=80)
-            c2.selectbox("Optimizer", names, key=f"r{rid}.optimizer", on_change=state.on_optimizer_change,
-                         args=(rid,), help="torch.optim's optimizers, with torch's names and defaults")
-            if not s.get(f"r{rid}.color"):
-                s[f"r{rid}.color"] = colors[n]
-            c3.color_picker("Colour", key=f"r{rid}.color")
-            spec = get_optimizer(s[f"r{rid}.optimizer"], state.allowed_modules())
-            st.caption(spec.summary)
-            cols = st.columns(4)
-            for j, h in enumerate(spec.hparams):
-                with cols[j % 4]:
-                    _hparam_widget(rid, spec, h)
-            o1, o2, o3, _ = st.columns([2, 1, 1, 2])
-            own = o1.toggle("Own start point", key=f"r{rid}.own_start", on_change=state.on_own_start, args=(rid,),
-                            help="Off: the run starts at the page's start point (sidebar, or a click on the contour).")
-            o2.number_input("x₀", key=f"r{rid}.start_x", format="%g", disabled=not own)
-            o3.number_input("y₀", key=f"r{rid}.start_y", format="%g", disabled=not own)
-            sc1, sc2 = st.columns([1, 3])
-            sc1.selectbox("LR schedule", list(schedules.SCHEDULES), key=f"r{rid}.sched",
-                          on_change=state.on_schedule_change, args=(rid,))
-            sched = schedules.get(s[f"r{rid}.sched"])
-            with sc2:
-                st.caption(sched.summary)
-                scols = st.columns(4)
-                for j, a in enumerate(sched.args):
-                    with scols[j % 4]:
-                        _sched_widget(rid, a)
-            b1, b2, _ = st.columns([1, 1, 4])
-            b1.button("Duplicate", key=f"r{rid}.dup", on_click=state.duplicate_run, args=(rid,), icon=":material/content_copy:")
-            b2.button("Remove", key=f"r{rid}.rm", on_click=state.remove_run, args=(rid,), icon=":material/delete:",
-                      disabled=len(s.run_ids) <= 1)
-    st.button("Add a run", on_click=state.add_run, icon=":material/add:",
-              disabled=len(s.run_ids) >= 12, help="Up to 12 runs in one comparison")
+    state.EDITOR.ui(exp.runs, errors, colors, extra=_own_start_row)
 
 
 def summary_frame(result: Result, exp: Experiment, tol: float) -> pd.DataFrame:

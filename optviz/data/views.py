@@ -1,0 +1,415 @@
+"""Plotly figures of a training: pure functions, no Streamlit.
+
+:func:`training_figure` puts four views in one figure whose animation frames
+(Play button and step slider, run in the browser) move them together: the loss
+landscape with each run's path, the data as the model sees it (decision
+boundaries, fitted curve, or predicted vs true), the train/test loss, and the
+accuracy (or R²) over epochs. :func:`progress_figure` is the light picture drawn
+while a training streams in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ..charts import FONT, PALETTE, SURFACE_COLORS, AnimatedFigure, Grid, Style
+from .analysis import DataView, Landscape, frame_steps, level_lines
+from .training import Training
+
+# Light class colours (ColorBrewer "Paired", light members): the runs own the saturated palette.
+CLASS_COLORS = ("#a6cee3", "#fdbf6f", "#b2df8a", "#cab2d6", "#fb9a99", "#ffff99", "#d9d9d9", "#80b1d3")
+CLASS_EDGES = ("#1f78b4", "#ff7f00", "#33a02c", "#6a3d9a", "#e31a1c", "#b15928", "#636363", "#2b6a94")
+MAX_PATH_POINTS = 400
+
+
+def _thin(n: int, limit: int = MAX_PATH_POINTS) -> np.ndarray:
+    if n <= limit:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
+
+
+def _last_finite(values: np.ndarray, upto: int) -> int:
+    """Index of the last finite entry (row) at or before ``upto``: a diverged run stops there."""
+    head = values[: upto + 1]
+    finite = np.flatnonzero(np.isfinite(head).reshape(len(head), -1).all(1))
+    return int(finite[-1]) if finite.size else 0
+
+
+def _gapped(points: np.ndarray) -> dict:
+    """x and y of a broken line as lists with None in the gaps: plotly.js animates those, but
+    not NaN inside a typed array."""
+    xy = np.round(points.astype(np.float64), 4)
+    return {axis: [None if np.isnan(v) else float(v) for v in xy[:, k]] for k, axis in enumerate("xy")}
+
+
+def _f32(values) -> np.ndarray:
+    return np.asarray(values, dtype=np.float32)
+
+
+def _label(style: Style, diverged: int, steps_per_epoch: int) -> str:
+    if diverged < 0:
+        return style.label
+    return f"{style.label} ✕ diverged at epoch {diverged / steps_per_epoch:.3g}"
+
+
+def metric_name(training: Training) -> str | None:
+    m = training.metrics
+    if "test_accuracy" in m or "train_accuracy" in m:
+        return "accuracy"
+    if "test_r2" in m or "train_r2" in m:
+        return "r2"
+    return None
+
+
+def training_figure(
+    training: Training,
+    land: Landscape | None,
+    view: DataView | None,
+    runs: Sequence[Style],
+    *,
+    animate: bool = True,
+    height: int = 820,
+) -> AnimatedFigure:
+    """The four views, animated together over the evaluated steps."""
+    spe = training.steps_per_epoch
+    metric = metric_name(training)
+    data_title = {"boundary": "Decision boundaries (filled: train, hollow: test)",
+                  "curve": "Fitted curves (filled: train, hollow: test)",
+                  "parity": "Predicted vs true"}.get(view.kind if view else "", "Learning rate")
+    land_title = ("Loss landscape" if land is None else
+                  "Loss over the two weights (log scale)" if land.kind == "weights" else
+                  "Loss on the PCA plane of the paths (log scale)")
+    split_note = "solid: test, dotted: train" if "test_loss" in training.metrics else "training set"
+    fig = make_subplots(
+        rows=2, cols=2, column_widths=[0.5, 0.5], row_heights=[0.58, 0.42], horizontal_spacing=0.13,
+        vertical_spacing=0.16,
+        subplot_titles=(land_title, data_title, f"Loss ({split_note})",
+                        {"accuracy": f"Accuracy ({split_note})", "r2": f"R² ({split_note})"}.get(metric, "")),
+        figure=AnimatedFigure(),
+    )
+    shown = view.frame_steps if view is not None else frame_steps(training)
+    eval_steps = training.eval_steps
+    epochs = training.epochs(eval_steps)
+    moving: list[int] = []
+    frame_data: list[list[dict]] = [[] for _ in shown]
+    diverged = training.result.diverged_at
+    if land is not None:
+        land = land.named([s.label for s in runs])
+    runs = [Style(_label(s, int(diverged[r]), spe), s.color, s.dash) for r, s in enumerate(runs)]
+
+    if land is not None:
+        _add_landscape(fig, land)
+    else:
+        fig.add_annotation(text="no plane to draw: every run diverged, or none moved", showarrow=False,
+                           xref="x domain", yref="y domain", x=0.5, y=0.5, row=1, col=1)
+    if view is not None:
+        _add_data(fig, view)
+
+    for r, style in enumerate(runs):
+        common = dict(legendgroup=f"run{r}", name=style.label)
+        line = dict(color=style.color, width=3, dash=style.dash)
+        legend_done = False
+        # -- landscape: full path faintly, then a tail and head that the frames move.
+        if land is not None:
+            path = land.paths[:, r]
+            t = _thin(len(path))
+            steps_t = training.path_steps[t]
+            fig.add_trace(go.Scatter(x=_f32(path[t, 0]), y=_f32(path[t, 1]), mode="lines", line={**line, "width": 2},
+                                     opacity=0.55, customdata=steps_t, showlegend=True, **common,
+                                     hovertemplate="<b>%{fullData.name}</b><br>step %{customdata}<extra></extra>"),
+                          row=1, col=1)
+            legend_done = True
+            fig.add_trace(go.Scatter(x=[path[0, 0]], y=[path[0, 1]], mode="markers", showlegend=False,
+                                     hoverinfo="skip", **common,
+                                     marker=dict(color="white", size=10, line=dict(color=style.color, width=3))),
+                          row=1, col=1)
+            ends = [_last_finite(path, training.path_index(int(s))) for s in shown]
+            tail0, head0 = _tail(path, ends[-1], training), path[[ends[-1]]]
+            fig.add_trace(go.Scatter(x=tail0[:, 0], y=tail0[:, 1], mode="lines", line={**line, "width": 5},
+                                     showlegend=False, hoverinfo="skip", **common), row=1, col=1)
+            fig.add_trace(go.Scatter(x=head0[:, 0], y=head0[:, 1], mode="markers", showlegend=False, hoverinfo="skip",
+                                     marker=dict(color=style.color, size=15, line=dict(color="white", width=2)),
+                                     **common), row=1, col=1)
+            moving += [len(fig.data) - 2, len(fig.data) - 1]
+            for f, end in enumerate(ends):
+                tail = _tail(path, end, training)
+                frame_data[f] += [dict(type="scatter", x=_f32(tail[:, 0]), y=_f32(tail[:, 1])),
+                                  dict(type="scatter", x=_f32(path[[end], 0]), y=_f32(path[[end], 1]))]
+        # -- the data view: one moving trace per run.
+        if view is not None:
+            _add_run_data(fig, view, r, style, common, moving, frame_data)
+        else:
+            _add_lr(fig, training, r, style, common, shown, moving, frame_data)
+        # -- loss and metric curves with a moving dot each.
+        for row_col, key in (((2, 1), "loss"), ((2, 2), metric)):
+            if key is None:
+                continue
+            have = [s for s in ("test", "train") if f"{s}_{key}" in training.metrics]
+            for split in have:
+                values = training.metrics[f"{split}_{key}"][:, r]
+                fig.add_trace(go.Scatter(
+                    x=epochs, y=values, mode="lines", showlegend=not legend_done and split == have[0], **common,
+                    line={**line, "dash": "solid" if split == "test" else "dot", "width": 3 if split == "test" else 2},
+                    customdata=eval_steps,
+                    hovertemplate=f"%{{fullData.name}}<br>{split} {'loss' if key == 'loss' else key}: %{{y:.4g}}"
+                                  "<br>epoch %{x:.3g} (step %{customdata})<extra></extra>"), row=row_col[0],
+                    col=row_col[1])
+                legend_done = True
+            values = training.metrics[f"{have[0]}_{key}"][:, r]
+            idx = [_last_finite(values, int(np.searchsorted(eval_steps, s))) for s in shown]
+            fig.add_trace(go.Scatter(x=[epochs[idx[-1]]], y=[values[idx[-1]]], mode="markers", showlegend=False,
+                                     hoverinfo="skip", marker=dict(color=style.color, size=11), **common),
+                          row=row_col[0], col=row_col[1])
+            moving.append(len(fig.data) - 1)
+            for f, i in enumerate(idx):
+                frame_data[f].append(dict(type="scatter", x=[float(epochs[i])], y=[float(values[i])]))
+
+    _style(fig, training, land, view, metric, height)
+    if animate and len(shown) > 1:
+        _add_frames(fig, training, shown, moving, frame_data)
+    return fig
+
+
+def _tail(path: np.ndarray, end: int, training: Training) -> np.ndarray:
+    """The kept points just before ``end``: about one epoch, at most a few hundred."""
+    span = max(3, min(300, math.ceil(training.steps_per_epoch / training.keep_every)))
+    return _f32(path[max(0, end - span) : end + 1])
+
+
+def _add_landscape(fig, land: Landscape) -> None:
+    """The loss surface as a shaded image with contour lines, and a colour bar.
+
+    Not a Contour trace: plotly.js drops heatmap and contour traces from the
+    picture as soon as an animation without full redraws starts (plotly.js
+    #4491, plotly.py #2151). A layout image and line traces stay put.
+    """
+    grid = Grid(land.x, land.y, land.z, land.floor)
+    level = grid.level(grid.z)
+    finite = level[np.isfinite(level)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    hi = hi if hi > lo else lo + 1.0
+    fig.add_layout_image(_shaded(land.x, land.y, level, lo, hi), row=1, col=1)
+    lines = [level_lines(land.x, land.y, level, v) for v in np.linspace(lo, hi, 16)[1:-1]]
+    lines = np.concatenate(lines) if lines else np.zeros((0, 2))
+    fig.add_trace(go.Scatter(**_gapped(lines), mode="lines", line=dict(width=0.7, color="rgba(0,0,0,0.25)"),
+                             hoverinfo="skip", showlegend=False, name="contours"), row=1, col=1)
+    # Hover anywhere on the surface: an invisible grid of points that knows the loss there.
+    ix, iy = _thin(len(land.x), 41), _thin(len(land.y), 41)
+    xx, yy = np.meshgrid(land.x[ix], land.y[iy])
+    fig.add_trace(go.Scatter(x=_f32(xx.ravel()), y=_f32(yy.ravel()), mode="markers", marker=dict(size=10, opacity=0),
+                             customdata=_f32(land.z[np.ix_(iy, ix)].ravel()), showlegend=False, name="loss",
+                             hovertemplate="(%{x:.3g}, %{y:.3g})<br>loss %{customdata:.4g}<extra></extra>"),
+                  row=1, col=1)
+    right = fig.layout.xaxis.domain[1]
+    fig.add_trace(go.Scatter(
+        x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False, name="scale",
+        marker=dict(color=[lo], cmin=lo, cmax=hi, colorscale=SURFACE_COLORS, showscale=True,
+                    colorbar=dict(title=dict(text="log₁₀<br>(loss − min)", side="top", font=dict(size=12)),
+                                  x=right + 0.006, xanchor="left", len=0.5, y=0.79, thickness=10,
+                                  tickfont=dict(size=12))),
+    ), row=1, col=1)
+    if land.marker is not None:
+        x, y, what = land.marker
+        fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", name=what, showlegend=True,
+                                 marker=dict(symbol="star", size=17, color="gold", line=dict(color="black", width=1.5)),
+                                 hovertemplate=f"{what}<br>(%{{x:.4g}}, %{{y:.4g}})<extra></extra>"), row=1, col=1)
+
+
+def _shaded(x: np.ndarray, y: np.ndarray, level: np.ndarray, lo: float, hi: float, width: int = 480) -> dict:
+    """``level`` (ny, nx) coloured with the surfaces' colour scale, as a layout image over the grid."""
+    import base64
+    import io
+
+    from PIL import Image  # Pillow comes with Streamlit
+
+    stops = [s for s, _ in SURFACE_COLORS]
+    rgb = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for _, c in SURFACE_COLORS], dtype=float)
+    t = np.clip((np.nan_to_num(level, nan=hi) - lo) / (hi - lo), 0.0, 1.0)[::-1]  # image rows run top down
+    pixels = np.stack([np.interp(t, stops, rgb[:, k]) for k in range(3)], -1).round().astype(np.uint8)
+    height = max(2, round(width * len(y) / len(x)))
+    image = Image.fromarray(pixels).resize((width, height), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    dx, dy = (x[-1] - x[0]) / max(len(x) - 1, 1), (y[-1] - y[0]) / max(len(y) - 1, 1)
+    return dict(source="data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(), xref="x", yref="y",
+                x=float(x[0] - dx / 2), y=float(y[-1] + dy / 2), sizex=float(x[-1] - x[0] + dx),
+                sizey=float(y[-1] - y[0] + dy), sizing="stretch", layer="below")
+
+
+def _add_data(fig, view: DataView) -> None:
+    """The static part of the data view: the points."""
+    if view.kind == "boundary":
+        for k, name in enumerate(view.classes):
+            fill, edge = CLASS_COLORS[k % len(CLASS_COLORS)], CLASS_EDGES[k % len(CLASS_EDGES)]
+            for X, y, test in ((view.X_train, view.y_train, False), (view.X_test, view.y_test, True)):
+                pts = X[y == k]
+                if not len(pts):
+                    continue
+                fig.add_trace(go.Scatter(
+                    x=_f32(pts[:, 0]), y=_f32(pts[:, 1]), mode="markers", name=f"class {name}",
+                    legendgroup=f"class{k}", showlegend=not test,
+                    marker=dict(color="white" if test else fill, size=7, symbol="circle",
+                                line=dict(color=edge, width=1.5 if test else 0.8)),
+                    hovertemplate=f"class {name} ({'test' if test else 'train'})<extra></extra>"), row=1, col=2)
+    elif view.kind == "curve":
+        for X, y, test in ((view.X_train, view.y_train, False), (view.X_test, view.y_test, True)):
+            if len(y):
+                fig.add_trace(go.Scatter(
+                    x=_f32(X[:, 0]), y=_f32(y), mode="markers", showlegend=False,
+                    name="test rows" if test else "training rows",
+                    marker=dict(size=6, color="white" if test else "#9aa5b1", line=dict(color="#52606d", width=1)),
+                    hovertemplate=("test" if test else "train") + " (%{x:.3g}, %{y:.3g})<extra></extra>"),
+                    row=1, col=2)
+    elif view.kind == "parity":
+        finite = view.y_test[np.isfinite(view.y_test)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", showlegend=False, hoverinfo="skip",
+                                 line=dict(color="#9aa5b1", dash="dash", width=2), name="perfect"), row=1, col=2)
+
+
+def _add_run_data(fig, view: DataView, r: int, style: Style, common: dict, moving: list, frame_data: list) -> None:
+    values = view.values[:, r]
+    last = values[-1] if len(values) else None
+    if view.kind == "boundary":
+        line = _gapped(view.lines[-1][r])
+        fig.add_trace(go.Scatter(**line, mode="lines", showlegend=False, hoverinfo="skip",
+                                 line=dict(color=style.color, width=3, dash=style.dash), **common), row=1, col=2)
+        moving.append(len(fig.data) - 1)
+        for f, lines in enumerate(view.lines):
+            frame_data[f].append(dict(type="scatter", **_gapped(lines[r])))
+    elif view.kind == "curve":
+        fig.add_trace(go.Scatter(x=_f32(view.grid_x), y=_f32(last), mode="lines", showlegend=False,
+                                 line=dict(color=style.color, width=3, dash=style.dash), **common,
+                                 hovertemplate="%{fullData.name}<br>x=%{x:.3g}: %{y:.3g}<extra></extra>"),
+                      row=1, col=2)
+        moving.append(len(fig.data) - 1)
+        for f in range(len(values)):
+            frame_data[f].append(dict(type="scatter", x=_f32(view.grid_x), y=_f32(values[f])))
+    else:
+        fig.add_trace(go.Scatter(x=_f32(view.y_test), y=_f32(last), mode="markers", showlegend=False,
+                                 marker=dict(color=style.color, size=6, opacity=0.7), **common,
+                                 hovertemplate="%{fullData.name}<br>true %{x:.3g}, predicted %{y:.3g}<extra></extra>"),
+                      row=1, col=2)
+        moving.append(len(fig.data) - 1)
+        for f in range(len(values)):
+            frame_data[f].append(dict(type="scatter", x=_f32(view.y_test), y=_f32(values[f])))
+
+
+def _add_lr(fig, training: Training, r: int, style: Style, common: dict, shown, moving, frame_data) -> None:
+    lr = training.result.arrays.get("lr")
+    if lr is None or not len(lr):
+        return
+    t = _thin(len(lr))
+    x = training.epochs(t)
+    fig.add_trace(go.Scatter(x=x, y=lr[t, r], mode="lines", line=dict(color=style.color, width=3, dash=style.dash),
+                             showlegend=False, **common,
+                             hovertemplate="%{fullData.name}<br>epoch %{x:.3g}<br>lr %{y:.4g}<extra></extra>"),
+                  row=1, col=2)
+    idx = [min(int(s), len(lr) - 1) for s in shown]
+    fig.add_trace(go.Scatter(x=[training.epochs(idx[-1])], y=[lr[idx[-1], r]], mode="markers", showlegend=False,
+                             hoverinfo="skip", marker=dict(color=style.color, size=11), **common), row=1, col=2)
+    moving.append(len(fig.data) - 1)
+    for f, i in enumerate(idx):
+        frame_data[f].append(dict(type="scatter", x=[float(training.epochs(i))], y=[float(lr[i, r])]))
+
+
+def _log_axis(values: np.ndarray, ratio: float = 20) -> bool:
+    finite = values[np.isfinite(values)]
+    return bool(finite.size and finite.min() > 0 and finite.max() / finite.min() > ratio)
+
+
+def _style(fig, training: Training, land, view, metric, height) -> None:
+    epochs_total = training.steps / training.steps_per_epoch
+    if land is not None:
+        # No grid lines across the shaded surface; the contours are the grid.
+        fig.update_xaxes(title_text=land.axis_titles[0], range=[land.x[0], land.x[-1]], showgrid=False, zeroline=False,
+                         row=1, col=1)
+        fig.update_yaxes(title_text=land.axis_titles[1], range=[land.y[0], land.y[-1]], showgrid=False, zeroline=False,
+                         row=1, col=1)
+        if land.kind == "weights":  # one unit of each weight the same length: the true shape of the bowl
+            fig.update_yaxes(scaleanchor="x", scaleratio=1, constrain="domain", row=1, col=1)
+            fig.update_xaxes(constrain="domain", row=1, col=1)
+    if view is not None and view.kind == "boundary":
+        fig.update_xaxes(title_text=view.axis_titles[0], range=[view.grid_x[0], view.grid_x[-1]], row=1, col=2)
+        fig.update_yaxes(title_text=view.axis_titles[1], range=[view.grid_y[0], view.grid_y[-1]], row=1, col=2)
+    elif view is not None:
+        fig.update_xaxes(title_text=view.axis_titles[0], row=1, col=2)
+        fig.update_yaxes(title_text=view.axis_titles[1], row=1, col=2)
+    else:
+        lr = training.result.arrays.get("lr")
+        fig.update_xaxes(title_text="epoch", range=[0, epochs_total], row=1, col=2)
+        log = lr is not None and _log_axis(lr, 100)
+        fig.update_yaxes(type="log" if log else "linear", exponentformat="power", rangemode=None if log else "tozero",
+                         dtick=1 if log else None, row=1, col=2)
+    losses = np.concatenate([v.ravel() for k, v in training.metrics.items() if k.endswith("_loss")] or [np.zeros(1)])
+    fig.update_xaxes(title_text="epoch", range=[0, epochs_total], row=2, col=1)
+    fig.update_yaxes(type="log" if _log_axis(losses) else "linear", exponentformat="power", row=2, col=1)
+    fig.update_xaxes(title_text="epoch", range=[0, epochs_total], row=2, col=2)
+    if metric == "accuracy":
+        fig.update_yaxes(range=[-0.02, 1.02], tickformat=".0%", row=2, col=2)
+    elif metric == "r2":
+        values = np.concatenate([v.ravel() for k, v in training.metrics.items() if k.endswith("_r2")])
+        finite = values[np.isfinite(values)]
+        low = max(-1.0, float(finite.min())) if finite.size else 0.0
+        fig.update_yaxes(range=[low - 0.05, 1.02], row=2, col=2)
+    fig.update_layout(
+        height=height, font=FONT, template="plotly_white", margin=dict(l=60, r=20, t=80, b=40),
+        legend=dict(orientation="h", yanchor="bottom", y=1.06, x=0, font=dict(size=15)),
+        hoverlabel=dict(font_size=14),
+        uirevision="train",
+    )
+    for annotation in fig.layout.annotations:  # subplot titles: a little smaller than the axes' text
+        annotation.font.size = 16
+
+
+def _add_frames(fig, training: Training, shown, moving, frame_data) -> None:
+    spe = training.steps_per_epoch
+    names = [f"{int(s)}" for s in shown]
+    # plotly.js hides the traces a frame does not mention once an animation starts
+    # (plotly.js #4596): each frame re-states that the others stay visible.
+    static = [i for i in range(len(fig.data)) if i not in set(moving)]
+    keep = [dict(type=fig.data[i].type, visible=True) for i in static]
+    fig._raw_frames = [dict(data=data + keep, traces=moving + static, name=name)
+                       for data, name in zip(frame_data, names)]
+    # Every moving trace is a scatter (boundaries too, as lines): no full redraw per frame.
+    play = dict(frame=dict(duration=80, redraw=False), transition=dict(duration=0), fromcurrent=True,
+                mode="immediate")
+    pause = dict(frame=dict(duration=0, redraw=False), mode="immediate")
+    jump = dict(mode="immediate", frame=dict(duration=0, redraw=False), transition=dict(duration=0))
+    fig.update_layout(
+        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.09, xanchor="left", yanchor="top",
+                          pad=dict(r=10, t=0), showactive=False,
+                          buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
+                                   dict(label="❚❚ Pause", method="animate", args=[[None], pause])])],
+        sliders=[dict(active=len(shown) - 1, x=0.2, y=-0.09, len=0.8, xanchor="left", yanchor="top", pad=dict(t=0),
+                      currentvalue=dict(prefix="", font=dict(size=16, color="#222")),
+                      font=dict(color="rgba(0,0,0,0)"), ticklen=3,
+                      steps=[dict(label=f"epoch {int(s) / spe:.3g} · step {int(s)}", method="animate",
+                                  args=[[name], jump]) for s, name in zip(shown, names)])],
+        margin=dict(b=110),
+    )
+
+
+def progress_figure(arrays: dict[str, np.ndarray], steps_per_epoch: int, runs: Sequence[Style], total_steps: int,
+                    height: int = 360) -> go.Figure:
+    """Each run's mini-batch loss so far, while the training streams in."""
+    loss = arrays["loss"]
+    fig = go.Figure()
+    t = _thin(loss.shape[0], 600)
+    for r, style in enumerate(runs):
+        fig.add_trace(go.Scatter(x=t / steps_per_epoch, y=_f32(loss[t, r]), mode="lines", name=style.label,
+                                 line=dict(color=style.color, width=2, dash=style.dash)))
+    fig.update_layout(height=height, font=FONT, template="plotly_white", margin=dict(l=60, r=20, t=50, b=40),
+                      title=dict(text="Mini-batch loss so far", font=dict(size=16)),
+                      xaxis=dict(title="epoch", range=[0, total_steps / steps_per_epoch]),
+                      yaxis=dict(type="log" if _log_axis(loss) else "linear", exponentformat="power"),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0.3))
+    return fig
+
+
+__all__ = ["CLASS_COLORS", "PALETTE", "metric_name", "progress_figure", "training_figure"]
