@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..optim.base import ConfigError, HParam
+from ..optim.base import ConfigError, HParam, lookup
 
 # Elementwise activations only: the batched forward applies them to every run at once.
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -87,10 +87,7 @@ MODELS: dict[str, ModelSpec] = {
 
 
 def get(model_id: str) -> ModelSpec:
-    try:
-        return MODELS[model_id]
-    except KeyError:
-        raise ConfigError(f"unknown model {model_id!r}; choose one of: {', '.join(MODELS)}") from None
+    return lookup(MODELS, model_id, "model")
 
 
 def build(model_id: str, params: Mapping[str, Any], n_in: int, n_out: int, seed: int,
