@@ -10,14 +10,18 @@ move every view together, with no round trip to the server per frame.
 from __future__ import annotations
 
 import base64
+import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
+import contourpy
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 import torch
+from PIL import Image
 
 from .engine import SurfaceProblem
 
@@ -143,6 +147,16 @@ class Grid:
         span = float(np.nanmax(self.z) - self.floor)
         return max(span * 1e-6, 1e-12)
 
+    @cached_property
+    def background(self) -> tuple[float, float, dict, np.ndarray]:
+        """(lo, hi, layout image, contour lines) of the shaded surface: costly, so computed once."""
+        z = self.level(self.z)
+        finite = z[np.isfinite(z)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        hi = hi if hi > lo else lo + 1.0
+        lines = [level_lines(self.x, self.y, z, v) for v in np.linspace(lo, hi, 24)[1:-1]]
+        return lo, hi, shaded_image(self.x, self.y, z, lo, hi), np.concatenate(lines)
+
 
 def surface_grid(problem: SurfaceProblem, n: int = 120, domain=None) -> Grid:
     """The surface on an n x n grid over its domain (or ``domain``)."""
@@ -156,7 +170,56 @@ def surface_grid(problem: SurfaceProblem, n: int = 120, domain=None) -> Grid:
     z = np.where(np.isfinite(z), z, np.nan)
     minima = problem.spec.minima(**dict(problem.params))
     floor = min([float(np.nanmin(z))] + [m[2] for m in minima])
-    return Grid(x, y, z, floor, log=problem.spec.levels == "log")
+    grid = Grid(x, y, z, floor, log=problem.spec.levels == "log")
+    grid.background  # noqa: B018  (computed now, so a cached grid carries it)
+    return grid
+
+
+def level_lines(x: np.ndarray, y: np.ndarray, z: np.ndarray, level: float = 0.0) -> np.ndarray:
+    """The ``level`` set of ``z`` (``z[j, i]`` at ``(x[i], y[j])``) as (n, 2) points,
+    each line followed by a NaN row (Plotly breaks a line there); contourpy traces it."""
+    lines = contourpy.contour_generator(x, y, np.asarray(z, dtype=np.float64), line_type="Separate").lines(level)
+    if not lines:
+        return np.zeros((0, 2))
+    gap = np.full((1, 2), np.nan)
+    return np.concatenate([part for line in lines for part in (line, gap)])
+
+
+def gapped(points: np.ndarray) -> dict:
+    """x and y of a broken line as lists with None in the gaps: plotly.js animates those,
+    but not NaN inside a typed array."""
+    xy = np.round(points.astype(np.float64), 4)
+    return {axis: [None if np.isnan(v) else float(v) for v in xy[:, k]] for k, axis in enumerate("xy")}
+
+
+def shaded_image(x: np.ndarray, y: np.ndarray, level: np.ndarray, lo: float, hi: float, width: int = 480,
+                 xref: str = "x", yref: str = "y") -> dict:
+    """``level`` (ny, nx) in the surfaces' colour scale, as a layout image over the grid.
+
+    Not a contour or heatmap trace: plotly.js drops those from the picture as soon
+    as an animation without full redraws starts (plotly.js #4491, plotly.py #2151);
+    a layout image and line traces stay put.
+    """
+    stops = [stop for stop, _ in SURFACE_COLORS]
+    rgb = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for _, c in SURFACE_COLORS], dtype=float)
+    t = np.clip((np.nan_to_num(level, nan=hi) - lo) / (hi - lo), 0.0, 1.0)[::-1]  # image rows run top down
+    pixels = np.stack([np.interp(t, stops, rgb[:, k]) for k in range(3)], -1).round().astype(np.uint8)
+    height = max(2, round(width * len(y) / len(x)))
+    image = Image.fromarray(pixels).resize((width, height), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    dx, dy = (x[-1] - x[0]) / max(len(x) - 1, 1), (y[-1] - y[0]) / max(len(y) - 1, 1)
+    return dict(source="data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(), xref=xref,
+                yref=yref, x=float(x[0] - dx / 2), y=float(y[-1] + dy / 2), sizex=float(x[-1] - x[0] + dx),
+                sizey=float(y[-1] - y[0] + dy), sizing="stretch", layer="below")
+
+
+def colour_scale_trace(lo: float, hi: float, title: str, colorbar: Mapping) -> dict:
+    """An invisible trace that only draws the colour bar of a shaded image."""
+    return dict(type="scatter", x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False,
+                name="scale", marker=dict(color=[lo], cmin=lo, cmax=hi, colorscale=SURFACE_COLORS, showscale=True,
+                                          colorbar=dict(title=dict(text=title, side="top", font=dict(size=13)),
+                                                        **colorbar)))
 
 
 def known_minimum(problem: SurfaceProblem) -> float | None:
@@ -300,11 +363,15 @@ def race_figure(
 
 
 def _click_grid(problem, n: int = 25) -> dict:
+    """Invisible points over the contour: hovering shows the loss, a click selects a start."""
     (x0, x1), (y0, y1) = problem.spec.domain
     xx, yy = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
+    with torch.no_grad():
+        f = problem.loss(torch.from_numpy(np.stack([xx.ravel(), yy.ravel()], -1))).numpy()
     return dict(type="scatter", x=xx.ravel().astype(np.float32), y=yy.ravel().astype(np.float32), mode="markers",
                 marker=dict(size=20, opacity=0), showlegend=False, name="start here", xaxis="x", yaxis="y",
-                hovertemplate="click: start at (%{x:.3g}, %{y:.3g})<extra></extra>")
+                customdata=f.astype(np.float32),
+                hovertemplate="(%{x:.3g}, %{y:.3g}): f = %{customdata:.4g}<br>click to start here<extra></extra>")
 
 
 def _mark_divergence(style: Style, path: np.ndarray) -> Style:
@@ -371,12 +438,14 @@ def _surface_traces(problem, grid, view) -> list[dict]:
                                marker=dict(symbol="diamond", size=6, color="black"),
                                hovertemplate="minimum<br>(%{x:.4g}, %{y:.4g})<extra></extra>"))
         return traces
-    colorbar = dict(title=dict(text="log₁₀<br>(f − f*)" if grid.log else "f", side="top", font=dict(size=13)),
-                    x=LEFT[1] + 0.008, xanchor="left", len=0.8, y=0.42, thickness=12, tickfont=dict(size=13))
-    traces = [dict(type="contour", x=grid.x, y=grid.y, z=z, colorscale=SURFACE_COLORS, ncontours=28,
-                   colorbar=colorbar, contours=dict(coloring="fill", showlines=True),
-                   line=dict(width=0.6, color="rgba(0,0,0,0.25)"), hovertemplate=hover, name="surface",
-                   showlegend=False, xaxis="x", yaxis="y")]
+    lo, hi, _, lines = grid.background
+    colorbar = dict(x=LEFT[1] + 0.008, xanchor="left", len=0.8, y=0.42, thickness=12, tickfont=dict(size=13))
+    traces = [
+        # The surface itself is a layout image (see shaded_image); these are its level lines.
+        dict(type="scatter", **gapped(lines), mode="lines", line=dict(width=0.7, color="rgba(0,0,0,0.25)"),
+             hoverinfo="skip", showlegend=False, name="contours", xaxis="x", yaxis="y"),
+        colour_scale_trace(lo, hi, "log₁₀<br>(f − f*)" if grid.log else "f", colorbar),
+    ]
     if minima:
         traces.append(dict(type="scatter", x=[m[0] for m in minima], y=[m[1] for m in minima], mode="markers",
                            name="global minimum", xaxis="x", yaxis="y",
@@ -429,8 +498,10 @@ def _race_layout(problem, grid, view, total, log_loss, lr, loss_range, height) -
             aspectmode="manual", aspectratio=dict(x=1, y=1, z=0.6),
         )
     else:
-        layout["xaxis"] = dict(domain=LEFT, anchor="y", range=[x0, x1], title=dict(text="x"))
-        layout["yaxis"] = dict(domain=[0, 1], anchor="x", range=[y0, y1], title=dict(text="y"))
+        plain = dict(showgrid=False, zeroline=False)  # the shaded surface carries its own lines
+        layout["xaxis"] = dict(domain=LEFT, anchor="y", range=[x0, x1], title=dict(text="x"), **plain)
+        layout["yaxis"] = dict(domain=[0, 1], anchor="x", range=[y0, y1], title=dict(text="y"), **plain)
+        layout["images"] = [grid.background[2]]
     return layout
 
 

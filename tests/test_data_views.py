@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from optviz.charts import styles
-from optviz.data.analysis import data_view, landscape, least_squares, level_lines
+from optviz.charts import level_lines
+from optviz.data.analysis import data_view, landscape, least_squares
 from optviz.data.datasets import DataConfig
 from optviz.data.experiment import TrainExperiment
 from optviz.data.export import to_csv, to_json
@@ -74,7 +75,7 @@ def test_level_lines_trace_the_level_set():
     radius = np.hypot(*circle[np.isfinite(circle).all(1)].T)
     np.testing.assert_allclose(radius, 1.0, atol=2e-3)
     saddle = level_lines(np.array([0.0, 1.0]), np.array([0.0, 1.0]), np.array([[1.0, -1.0], [-1.0, 1.0]]))
-    assert np.isnan(saddle).all(1).sum() == 2  # two segments through the saddle cell
+    assert np.isnan(saddle).all(1).sum() == 2  # two lines through the saddle cell, each ended by NaN
     assert level_lines(x, y, xx**2 + 5.0).shape == (0, 2)
 
 

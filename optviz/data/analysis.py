@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
+from ..charts import level_lines
 from .datasets import REGRESSION
 from .problem import ModelProblem
 from .training import Training
@@ -259,68 +260,6 @@ def _boundaries(gx: np.ndarray, gy: np.ndarray, out: np.ndarray) -> np.ndarray:
             fields.append(out[..., c] - others)
     pieces = [level_lines(gx, gy, f) for f in fields]
     return np.concatenate(pieces) if pieces else np.zeros((0, 2))
-
-
-def level_lines(x: np.ndarray, y: np.ndarray, z: np.ndarray, level: float = 0.0) -> np.ndarray:
-    """The ``level`` set of ``z`` (``z[j, i]`` at ``(x[i], y[j])``) as line segments.
-
-    Marching squares, vectorized: each grid cell whose corners straddle the
-    level contributes one segment (two at a saddle) between the linearly
-    interpolated crossings of its edges. Returns (3s, 2): s segments, each
-    followed by a NaN row, as Plotly draws broken lines. (No contouring
-    library ships with this project; Plotly's own contour traces would need a
-    full redraw on every animation frame.)
-    """
-    z = np.asarray(z, dtype=np.float64) - level
-    a, b, c, d = z[:-1, :-1], z[:-1, 1:], z[1:, 1:], z[1:, :-1]  # corners: bottom-left, counter-clockwise
-    x0, x1 = x[:-1][None, :], x[1:][None, :]
-    y0, y1 = y[:-1][:, None], y[1:][:, None]
-
-    def cross(p, q):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (p > 0) != (q > 0), p / (p - q)
-
-    shape = a.shape
-    edges = []  # (crosses, px, py) for the bottom, right, top and left edges
-    m, t = cross(a, b)
-    edges.append((m, x0 + t * (x1 - x0), np.broadcast_to(y0, shape)))
-    m, t = cross(b, c)
-    edges.append((m, np.broadcast_to(x1, shape), y0 + t * (y1 - y0)))
-    m, t = cross(d, c)
-    edges.append((m, x0 + t * (x1 - x0), np.broadcast_to(y1, shape)))
-    m, t = cross(a, d)
-    edges.append((m, np.broadcast_to(x0, shape), y0 + t * (y1 - y0)))
-    crosses = np.stack([e[0] for e in edges])  # (4, ...)
-    px = np.stack([np.broadcast_to(e[1], shape) for e in edges])
-    py = np.stack([np.broadcast_to(e[2], shape) for e in edges])
-    count = crosses.sum(0)
-    segments = []
-    two = count == 2
-    if two.any():
-        first = np.argmax(crosses, axis=0)  # the first crossed edge
-        last = 3 - np.argmax(crosses[::-1], axis=0)  # the last one
-        j, i = np.nonzero(two)
-        segments.append(np.stack([np.stack([px[first[j, i], j, i], py[first[j, i], j, i]], 1),
-                                  np.stack([px[last[j, i], j, i], py[last[j, i], j, i]], 1)], 1))
-    four = count == 4
-    if four.any():
-        j, i = np.nonzero(four)
-        centre = (a + b + c + d)[j, i] > 0
-        same = centre == (a[j, i] > 0)  # the centre sides with a and c: cut off corners b and d
-        pairs = [((0, 1), (2, 3)), ((0, 3), (1, 2))]  # edge pairs cutting b and d, or a and c
-        for cut_bd, chosen in ((True, same), (False, ~same)):
-            if not chosen.any():
-                continue
-            jj, ii = j[chosen], i[chosen]
-            for e1, e2 in (pairs[0] if cut_bd else pairs[1]):
-                segments.append(np.stack([np.stack([px[e1, jj, ii], py[e1, jj, ii]], 1),
-                                          np.stack([px[e2, jj, ii], py[e2, jj, ii]], 1)], 1))
-    if not segments:
-        return np.zeros((0, 2))
-    seg = np.concatenate(segments)  # (s, 2, 2)
-    out = np.full((len(seg), 3, 2), np.nan)
-    out[:, :2] = seg
-    return out.reshape(-1, 2)
 
 
 def data_view(training: Training, problem: ModelProblem, grid: int = 50) -> DataView | None:

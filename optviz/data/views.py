@@ -17,8 +17,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..charts import FONT, PALETTE, SURFACE_COLORS, AnimatedFigure, Grid, Style
-from .analysis import DataView, Landscape, frame_steps, level_lines
+from ..charts import (FONT, PALETTE, AnimatedFigure, Grid, Style, colour_scale_trace, gapped,
+                      level_lines, shaded_image)
+from .analysis import DataView, Landscape, frame_steps
 from .training import Training
 
 # Light class colours (ColorBrewer "Paired", light members): the runs own the saturated palette.
@@ -38,13 +39,6 @@ def _last_finite(values: np.ndarray, upto: int) -> int:
     head = values[: upto + 1]
     finite = np.flatnonzero(np.isfinite(head).reshape(len(head), -1).all(1))
     return int(finite[-1]) if finite.size else 0
-
-
-def _gapped(points: np.ndarray) -> dict:
-    """x and y of a broken line as lists with None in the gaps: plotly.js animates those, but
-    not NaN inside a typed array."""
-    xy = np.round(points.astype(np.float64), 4)
-    return {axis: [None if np.isnan(v) else float(v) for v in xy[:, k]] for k, axis in enumerate("xy")}
 
 
 def _f32(values) -> np.ndarray:
@@ -193,10 +187,10 @@ def _add_landscape(fig, land: Landscape) -> None:
     finite = level[np.isfinite(level)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     hi = hi if hi > lo else lo + 1.0
-    fig.add_layout_image(_shaded(land.x, land.y, level, lo, hi), row=1, col=1)
+    fig.add_layout_image(shaded_image(land.x, land.y, level, lo, hi), row=1, col=1)
     lines = [level_lines(land.x, land.y, level, v) for v in np.linspace(lo, hi, 16)[1:-1]]
     lines = np.concatenate(lines) if lines else np.zeros((0, 2))
-    fig.add_trace(go.Scatter(**_gapped(lines), mode="lines", line=dict(width=0.7, color="rgba(0,0,0,0.25)"),
+    fig.add_trace(go.Scatter(**gapped(lines), mode="lines", line=dict(width=0.7, color="rgba(0,0,0,0.25)"),
                              hoverinfo="skip", showlegend=False, name="contours"), row=1, col=1)
     # Hover anywhere on the surface: an invisible grid of points that knows the loss there.
     ix, iy = _thin(len(land.x), 41), _thin(len(land.y), 41)
@@ -206,39 +200,13 @@ def _add_landscape(fig, land: Landscape) -> None:
                              hovertemplate="(%{x:.3g}, %{y:.3g})<br>loss %{customdata:.4g}<extra></extra>"),
                   row=1, col=1)
     right = fig.layout.xaxis.domain[1]
-    fig.add_trace(go.Scatter(
-        x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False, name="scale",
-        marker=dict(color=[lo], cmin=lo, cmax=hi, colorscale=SURFACE_COLORS, showscale=True,
-                    colorbar=dict(title=dict(text="log₁₀<br>(loss − min)", side="top", font=dict(size=12)),
-                                  x=right + 0.006, xanchor="left", len=0.5, y=0.79, thickness=10,
-                                  tickfont=dict(size=12))),
-    ), row=1, col=1)
+    fig.add_trace(colour_scale_trace(lo, hi, "log₁₀<br>(loss − min)", dict(
+        x=right + 0.006, xanchor="left", len=0.5, y=0.79, thickness=10, tickfont=dict(size=12))), row=1, col=1)
     if land.marker is not None:
         x, y, what = land.marker
         fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", name=what, showlegend=True,
                                  marker=dict(symbol="star", size=17, color="gold", line=dict(color="black", width=1.5)),
                                  hovertemplate=f"{what}<br>(%{{x:.4g}}, %{{y:.4g}})<extra></extra>"), row=1, col=1)
-
-
-def _shaded(x: np.ndarray, y: np.ndarray, level: np.ndarray, lo: float, hi: float, width: int = 480) -> dict:
-    """``level`` (ny, nx) coloured with the surfaces' colour scale, as a layout image over the grid."""
-    import base64
-    import io
-
-    from PIL import Image  # Pillow comes with Streamlit
-
-    stops = [s for s, _ in SURFACE_COLORS]
-    rgb = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for _, c in SURFACE_COLORS], dtype=float)
-    t = np.clip((np.nan_to_num(level, nan=hi) - lo) / (hi - lo), 0.0, 1.0)[::-1]  # image rows run top down
-    pixels = np.stack([np.interp(t, stops, rgb[:, k]) for k in range(3)], -1).round().astype(np.uint8)
-    height = max(2, round(width * len(y) / len(x)))
-    image = Image.fromarray(pixels).resize((width, height), Image.Resampling.BILINEAR)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
-    dx, dy = (x[-1] - x[0]) / max(len(x) - 1, 1), (y[-1] - y[0]) / max(len(y) - 1, 1)
-    return dict(source="data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(), xref="x", yref="y",
-                x=float(x[0] - dx / 2), y=float(y[-1] + dy / 2), sizex=float(x[-1] - x[0] + dx),
-                sizey=float(y[-1] - y[0] + dy), sizing="stretch", layer="below")
 
 
 def _add_data(fig, view: DataView) -> None:
@@ -276,12 +244,12 @@ def _add_run_data(fig, view: DataView, r: int, style: Style, common: dict, movin
     values = view.values[:, r]
     last = values[-1] if len(values) else None
     if view.kind == "boundary":
-        line = _gapped(view.lines[-1][r])
+        line = gapped(view.lines[-1][r])
         fig.add_trace(go.Scatter(**line, mode="lines", showlegend=False, hoverinfo="skip",
                                  line=dict(color=style.color, width=3, dash=style.dash), **common), row=1, col=2)
         moving.append(len(fig.data) - 1)
         for f, lines in enumerate(view.lines):
-            frame_data[f].append(dict(type="scatter", **_gapped(lines[r])))
+            frame_data[f].append(dict(type="scatter", **gapped(lines[r])))
     elif view.kind == "curve":
         fig.add_trace(go.Scatter(x=_f32(view.grid_x), y=_f32(last), mode="lines", showlegend=False,
                                  line=dict(color=style.color, width=3, dash=style.dash), **common,
