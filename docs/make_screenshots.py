@@ -33,6 +33,7 @@ def shots(base: str) -> list[tuple[str, str, dict]]:
         ("preset-learning-rate.png", preset("learning-rate"), {}),
         ("surfaces-3d.png", base + "/?view=3d", {}),
         ("sweeps.png", base + "/sweeps", {}),
+        ("datasets.png", base + "/datasets", {}),
     ]
 
 

@@ -489,12 +489,15 @@ def _race_layout(problem, grid, view, total, log_loss, lr, loss_range, height) -
     )
     if view == "3d":
         z = grid.level(grid.z)
+        small = dict(tickfont=dict(size=11))
         layout["scene"] = dict(
             domain=dict(x=LEFT, y=[0, 1]),
-            xaxis=dict(title=dict(text="x"), range=[x0, x1]),
-            yaxis=dict(title=dict(text="y"), range=[y0, y1]),
+            camera=dict(eye=dict(x=1.25, y=-1.35, z=0.9)),  # closer than plotly's default: fills the panel
+            xaxis=dict(title=dict(text="x"), range=[x0, x1], **small),
+            yaxis=dict(title=dict(text="y"), range=[y0, y1], **small),
             # A diverged path leaves the box rather than stretching it.
-            zaxis=dict(title=dict(text=grid.level_title), range=[float(np.nanmin(z)), float(np.nanmax(z)) * 1.05 + 0.05]),
+            zaxis=dict(title=dict(text=grid.level_title, font=dict(size=12)), nticks=5,
+                       range=[float(np.nanmin(z)), float(np.nanmax(z)) * 1.05 + 0.05], **small),
             aspectmode="manual", aspectratio=dict(x=1, y=1, z=0.6),
         )
     else:
