@@ -25,7 +25,7 @@ from sklearn import datasets as skd
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from ..optim.base import ConfigError, HParam
+from ..optim.base import ConfigError, HParam, lookup, resolve_params
 
 REGRESSION, CLASSIFICATION = "regression", "classification"
 MAX_SAMPLES = 10_000  # synthetic datasets
@@ -76,17 +76,12 @@ class DatasetSpec:
 
     def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Defaults with ``overrides`` applied, parsed and range-checked."""
-        values = self.defaults
-        for name, value in (overrides or {}).items():
-            spec = next((p for p in self.params if p.name == name), None)
-            if spec is None:
-                known = ", ".join(p.name for p in self.params) or "none"
-                raise ConfigError(f"{self.name} has no parameter {name!r}; it has: {known}")
-            parsed = spec.parse(value)
+        values = resolve_params(self.params, overrides, self.name, "parameter")
+        for spec in self.params:
             # Widget ranges double as validity here: these are our generators, not torch's.
-            if spec.low is not None and parsed < spec.low or spec.high is not None and parsed > spec.high:
-                raise ConfigError(f"{self.name}: {name} must be between {spec.low:g} and {spec.high:g}, got {parsed:g}")
-            values[name] = parsed
+            v = values[spec.name]
+            if spec.low is not None and v < spec.low or spec.high is not None and v > spec.high:
+                raise ConfigError(f"{self.name}: {spec.name} must be between {spec.low:g} and {spec.high:g}, got {v:g}")
         return values
 
 
@@ -215,10 +210,7 @@ DATASETS: dict[str, DatasetSpec] = {
 
 
 def get(dataset_id: str) -> DatasetSpec:
-    try:
-        return DATASETS[dataset_id]
-    except KeyError:
-        raise ConfigError(f"unknown dataset {dataset_id!r}; choose one of: {', '.join(DATASETS)}") from None
+    return lookup(DATASETS, dataset_id, "dataset")
 
 
 # -- uploaded CSV ---------------------------------------------------------------

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..optim.base import ConfigError, HParam
+from ..optim.base import ConfigError, HParam, lookup, resolve_params
 from .models import CLASSES, EITHER, ONE
 
 
@@ -53,13 +53,8 @@ class LossSpec:
         return {p.name: p.default for p in self.params}
 
     def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        values = self.defaults
-        for name, value in (overrides or {}).items():
-            spec = next((p for p in self.params if p.name == name), None)
-            if spec is None:
-                known = ", ".join(p.name for p in self.params) or "none"
-                raise ConfigError(f"{self.name} has no parameter {name!r}; it has: {known}")
-            values[name] = spec.parse(value)
+        values = resolve_params(self.params, overrides, self.name, "parameter")
+        for name in overrides or {}:
             if not values[name] > 0:
                 raise ConfigError(f"{self.name}: {name} must be > 0, got {values[name]!r}")
         return values
@@ -135,7 +130,4 @@ LOSSES: dict[str, LossSpec] = {
 
 
 def get(loss_id: str) -> LossSpec:
-    try:
-        return LOSSES[loss_id]
-    except KeyError:
-        raise ConfigError(f"unknown loss {loss_id!r}; choose one of: {', '.join(LOSSES)}") from None
+    return lookup(LOSSES, loss_id, "loss")

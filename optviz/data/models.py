@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..optim.base import ConfigError, HParam, lookup
+from ..optim.base import ConfigError, HParam, lookup, resolve_params
 
 # Elementwise activations only: the batched forward applies them to every run at once.
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -49,13 +49,7 @@ class ModelSpec:
         return {p.name: p.default for p in self.params}
 
     def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        values = self.defaults
-        for name, value in (overrides or {}).items():
-            spec = next((p for p in self.params if p.name == name), None)
-            if spec is None:
-                known = ", ".join(p.name for p in self.params) or "none"
-                raise ConfigError(f"{self.name} has no parameter {name!r}; it has: {known}")
-            values[name] = spec.parse(value)
+        values = resolve_params(self.params, overrides, self.name, "parameter")
         if "hidden" in values:
             hidden = values["hidden"]
             if len(hidden) > MAX_LAYERS:
