@@ -19,7 +19,7 @@ from . import config, schedules, surfaces, sweeps
 from .data import cli as data_cli
 from .engine import RECORDABLE, RunConfig, SurfaceProblem, run
 from .experiment import Experiment, from_json
-from .export import to_csv, to_json
+from .export import to_csv, to_json, write_output
 from .optim import OPTIMIZERS, ConfigError
 
 EPILOG_RUN = """examples:
@@ -175,13 +175,7 @@ def _cmd_run(args) -> int:
     limits = dataclasses.replace(config.limits(), optimizer_modules=("",))  # the user's own machine
     result = run(exp.problem, exp.runs, steps=exp.steps, record=record, device=args.device, dtype=exp.dtype, limits=limits)
     text = to_json(exp, result) if args.format == "json" else to_csv(exp, result)
-    if args.out:
-        try:
-            args.out.write_text(text)
-        except OSError as exc:
-            raise ConfigError(f"cannot write {args.out}: {exc.strerror}") from None
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    write_output(text, args.out)
     return 0
 
 
@@ -214,18 +208,8 @@ def _cmd_sweep(args) -> int:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerows([["" if v is None else v for v in row] for row in rows])
         text = out.getvalue()
-    _write(text, args.out)
+    write_output(text, args.out)
     return 0
-
-
-def _write(text: str, path: Path | None) -> None:
-    if path:
-        try:
-            path.write_text(text)
-        except OSError as exc:
-            raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
-    else:
-        sys.stdout.write(text)
 
 
 def registry(what: str) -> list[dict]:

@@ -6,10 +6,25 @@ import csv
 import io
 import json
 import math
+import sys
+from pathlib import Path
 from typing import Any
 
 from .engine import Result
 from .experiment import Experiment
+from .optim.base import ConfigError
+
+
+def write_output(text: str, path: Path | None) -> None:
+    """Write ``text`` to ``path``, or to stdout; an unwritable path is a ConfigError."""
+    text = text if text.endswith("\n") else text + "\n"
+    if path:
+        try:
+            Path(path).write_text(text)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
+    else:
+        sys.stdout.write(text)
 
 
 def result_dict(experiment: Experiment, result: Result) -> dict[str, Any]:

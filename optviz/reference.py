@@ -23,6 +23,33 @@ def _needs_closure(optimizer: torch.optim.Optimizer) -> bool:
     return closure is not None and closure.default is inspect.Parameter.empty
 
 
+def torch_loop(optimizer, scheduler, stateful: bool, closure, steps: int, at_point) -> list[float]:
+    """Step torch's optimizer and scheduler ``steps`` times, as a user's loop does.
+
+    ``closure(t)`` zeroes the gradients, computes the loss at point ``t`` and its
+    gradients; ``at_point(t, loss)`` records point ``t`` (``0..steps``). The
+    scheduler steps after each update, ReduceLROnPlateau with the loss before
+    it. Returns the LR each update used.
+    """
+    use_closure = _needs_closure(optimizer)
+    lrs = []
+    for t in range(steps + 1):
+        loss = closure(t)
+        at_point(t, loss)
+        if t == steps:
+            break
+        lrs.append(optimizer.param_groups[0]["lr"])
+        if use_closure:
+            optimizer.step(lambda t=t: closure(t))
+        else:
+            optimizer.step()
+        if stateful:
+            scheduler.step(loss.item())
+        else:
+            scheduler.step()
+    return lrs
+
+
 def reference_run(
     problem: Problem, config: RunConfig, *, steps: int, dtype: torch.dtype = torch.float64
 ) -> dict[str, Any]:
@@ -64,24 +91,21 @@ def reference_run(
                 start += n
         return loss
 
-    params, losses, grads, lrs = [], [], [], []
-    use_closure = _needs_closure(optimizer)
-    for t in range(steps + 1):
-        loss = closure()
+    params, losses, grads = [], [], []
+
+    def at_point(step: int, loss: torch.Tensor) -> None:
+        nonlocal t
+        t = step
         params.append(flat().detach().clone())
         losses.append(loss.detach().clone())
         grads.append(torch.cat([p.grad.reshape(-1) for p in tensors]).clone())
-        if t == steps:
-            break
-        lrs.append(optimizer.param_groups[0]["lr"])
-        if use_closure:
-            optimizer.step(closure)
-        else:
-            optimizer.step()
-        if schedule.stateful:
-            scheduler.step(loss.item())
-        else:
-            scheduler.step()
+
+    def evaluate(step: int) -> torch.Tensor:
+        nonlocal t
+        t = step
+        return closure()
+
+    lrs = torch_loop(optimizer, scheduler, schedule.stateful, evaluate, steps, at_point)
     state = {
         key: torch.cat([optimizer.state[p][key].expand(p.shape).flatten() for p in tensors]).double().numpy()
         for key in spec.state_keys

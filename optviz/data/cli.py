@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
-import sys
 from pathlib import Path
 
+from ..export import write_output
 from ..optim.base import ConfigError
 
 EPILOG = """examples:
@@ -117,13 +117,7 @@ def cmd_train(args) -> int:
     limits = dataclasses.replace(config.limits(), optimizer_modules=("",))  # the user's own machine
     training = train(exp, device=args.device, limits=limits)
     text = to_json(training, record) if args.format == "json" else to_csv(training, record)
-    if args.out:
-        try:
-            args.out.write_text(text)
-        except OSError as exc:
-            raise ConfigError(f"cannot write {args.out}: {exc.strerror}") from None
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    write_output(text, args.out)
     return 0
 
 

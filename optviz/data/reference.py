@@ -8,7 +8,6 @@ baseline of ``bench/bench_datasets.py``.
 from __future__ import annotations
 
 import copy
-import inspect
 from typing import Any
 
 import numpy as np
@@ -17,12 +16,8 @@ import torch
 from .. import schedules as sched
 from ..engine import RunConfig, resolve
 from ..optim import get as get_optimizer
+from ..reference import torch_loop
 from .problem import ModelProblem
-
-
-def _needs_closure(optimizer: torch.optim.Optimizer) -> bool:
-    closure = inspect.signature(optimizer.step).parameters.get("closure")
-    return closure is not None and closure.default is inspect.Parameter.empty
 
 
 def reference_train(problem: ModelProblem, config: RunConfig, *, steps: int | None = None,
@@ -59,23 +54,18 @@ def reference_train(problem: ModelProblem, config: RunConfig, *, steps: int | No
     def flat() -> torch.Tensor:
         return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).clone()
 
-    params, losses, lrs = [], [], []
-    use_closure = _needs_closure(optimizer)
-    for t in range(steps + 1):
-        loss = closure()
+    params, losses = [], []
+
+    def evaluate(step: int) -> torch.Tensor:
+        nonlocal t
+        t = step
+        return closure()
+
+    def at_point(step: int, loss: torch.Tensor) -> None:
         params.append(flat())
         losses.append(loss.detach().clone())
-        if t == steps:
-            break
-        lrs.append(optimizer.param_groups[0]["lr"])
-        if use_closure:
-            optimizer.step(closure)
-        else:
-            optimizer.step()
-        if schedule.stateful:
-            scheduler.step(loss.item())
-        else:
-            scheduler.step()
+
+    lrs = torch_loop(optimizer, scheduler, schedule.stateful, evaluate, steps, at_point)
     return {
         "params": torch.stack(params).numpy(),
         "loss": torch.stack(losses).numpy(),
