@@ -151,28 +151,30 @@ def decode(
         tol=_read(one("tol"), View.tol, _positive_float, "tol", warnings),
     )
 
-    raw_runs = params.get("run")
-    if raw_runs is None:
-        runs = [r for r in default.runs]
-    else:
-        if isinstance(raw_runs, str):
-            raw_runs = [raw_runs]
-        if len(raw_runs) > MAX_RUNS_IN_LINK:
-            warnings.append(f"only the first {MAX_RUNS_IN_LINK} runs of the link are shown")
-        runs = []
-        for i, text in enumerate(raw_runs[:MAX_RUNS_IN_LINK]):
-            try:
-                runs.append(_decode_run(str(text), allowed))
-            except ConfigError as exc:
-                warnings.append(f"run {i + 1} ignored: {exc}")
-        if not runs:
-            runs = list(default.runs)
+    runs = decode_runs(params.get("run"), default.runs, allowed, warnings)
     runs = [
         RunConfig(r.optimizer, r.hparams, r.schedule, r.schedule_args, r.start or start, noise, seed, r.label,
                   r.color)
         for r in runs
     ]
     return Experiment(problem, tuple(runs), steps, dtype), view, warnings
+
+
+def decode_runs(raw, default: Sequence[RunConfig], allowed: tuple[str, ...], warnings: list[str]) -> list[RunConfig]:
+    """The link's ``run`` values (one or a list) as RunConfigs; a bad one is skipped with a
+    warning, and none at all (or none readable) gives ``default``."""
+    if raw is None:
+        return list(default)
+    raw = [raw] if isinstance(raw, str) else list(raw)
+    if len(raw) > MAX_RUNS_IN_LINK:
+        warnings.append(f"only the first {MAX_RUNS_IN_LINK} runs of the link are shown")
+    runs = []
+    for i, text in enumerate(raw[:MAX_RUNS_IN_LINK]):
+        try:
+            runs.append(_decode_run(str(text), allowed))
+        except ConfigError as exc:
+            warnings.append(f"run {i + 1} ignored: {exc}")
+    return runs or list(default)
 
 
 def _decode_run(text: str, allowed: tuple[str, ...]) -> RunConfig:

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..engine import RunConfig
 from ..optim.base import ConfigError
-from ..share import MAX_RUNS_IN_LINK, _decode_run, _encode_run, _value
+from ..share import _encode_run, _value, decode_runs
 from . import datasets, losses, models
 from .datasets import DataConfig
 from .experiment import TrainExperiment
@@ -152,19 +152,7 @@ def decode(params: Mapping[str, Any], default: TrainExperiment, allowed: tuple[s
     start = number("start", None, _point)
 
     raw = params.get("run")
-    if raw is None:
-        runs = list(default.runs)
-    else:
-        raw = [raw] if isinstance(raw, str) else list(raw)
-        if len(raw) > MAX_RUNS_IN_LINK:
-            warnings.append(f"only the first {MAX_RUNS_IN_LINK} runs of the link are shown")
-        runs = []
-        for i, text in enumerate(raw[:MAX_RUNS_IN_LINK]):
-            try:
-                runs.append(_decode_run(str(text), allowed))
-            except ConfigError as exc:
-                warnings.append(f"run {i + 1} ignored: {exc}")
-        runs = runs or list(default.runs)
+    runs = decode_runs(raw, default.runs, allowed, warnings)
     runs = [RunConfig(r.optimizer, r.hparams, r.schedule, r.schedule_args, r.start or start, label=r.label,
                       color=r.color) for r in runs]
     return TrainExperiment(task, tuple(runs), dtype), warnings
