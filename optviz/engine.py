@@ -179,8 +179,8 @@ class Result:
         out = {
             "label": self.configs[i].label,
             **self.resolved[i],
-            "final_loss": _num(self.final_loss[i]),
-            "best_loss": _num(self.best_loss[i]),
+            "final_loss": finite_or_none(self.final_loss[i]),
+            "best_loss": finite_or_none(self.best_loss[i]),
             "best_step": int(self.best_step[i]),
             "diverged_at": None if self.diverged_at[i] < 0 else int(self.diverged_at[i]),
         }
@@ -189,7 +189,8 @@ class Result:
         return out
 
 
-def _num(x: float) -> float | None:
+def finite_or_none(x: float) -> float | None:
+    """A number for JSON and tables: None where it is NaN or infinite (a diverged run)."""
     return float(x) if math.isfinite(x) else None
 
 

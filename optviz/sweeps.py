@@ -37,7 +37,7 @@ import torch
 
 from . import config as _config
 from .config import Limits
-from .engine import Problem, Result, RunConfig, SurfaceProblem, _Stepper, resolve
+from .engine import Problem, Result, RunConfig, SurfaceProblem, _Stepper, finite_or_none, resolve
 from .optim import get as get_optimizer
 from .optim.base import ConfigError
 
@@ -559,10 +559,6 @@ def polyak_point(problem: SurfaceProblem) -> tuple[float, float] | None:
 # -- plain values: the CLI's JSON and CSV ---------------------------------------------
 
 
-def _num(x) -> float | None:
-    return float(x) if math.isfinite(x) else None
-
-
 def _header(problem: Problem, config: RunConfig, steps: int, result, allowed=("",)) -> dict[str, Any]:
     r = resolve(problem, config, steps, allowed)  # the run as torch sees it, defaults filled in
     out = {"surface": getattr(problem, "surface", None),
@@ -579,8 +575,8 @@ def lr_sweep_dict(sweep: LRSweep, k: int = 0) -> dict[str, Any]:
     out["hparams"] = {h: v for h, v in out["hparams"].items() if h != "lr"}
     out.update(
         lrs=sweep.lrs.tolist(),
-        final_loss=[_num(v) for v in sweep.final_loss[k]],
-        best_loss=[_num(v) for v in sweep.best_loss[k]],
+        final_loss=[finite_or_none(v) for v in sweep.final_loss[k]],
+        best_loss=[finite_or_none(v) for v in sweep.best_loss[k]],
         diverged_at=[None if d < 0 else int(d) for d in sweep.diverged_at[k]],
         best_lr=sweep.best_lr(k),
     )
@@ -605,7 +601,7 @@ def basin_map_dict(bm: BasinMap, k: int = 0) -> dict[str, Any]:
         minima=[list(m) for m in bm.minima],
         tol=bm.tol,
         starts=[[float(x), float(y)] for y in bm.ys for x in bm.xs],
-        final_loss=[_num(v) for v in bm.final_loss[k].ravel()],
+        final_loss=[finite_or_none(v) for v in bm.final_loss[k].ravel()],
         minimum=[None if m < 0 else int(m) for m in bm.minimum[k].ravel()],
         diverged=[bool(d) for d in bm.diverged[k].ravel()],
         diverged_at=[None if d < 0 else int(d) for d in bm.diverged_at[k].ravel()],

@@ -14,6 +14,7 @@ import json
 import math
 from typing import Any
 
+from ..engine import finite_or_none
 from .training import Training
 
 RECORDS = ("loss", "lr", "metrics", "params")
@@ -29,10 +30,6 @@ def _clean(values):
     return values
 
 
-def _num(x) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
-
 
 def result_dict(training: Training, record=DEFAULT_RECORDS) -> dict[str, Any]:
     result = training.result
@@ -44,11 +41,11 @@ def result_dict(training: Training, record=DEFAULT_RECORDS) -> dict[str, Any]:
         run: dict[str, Any] = {
             "label": config.label,
             **resolved,
-            "final_batch_loss": _num(result.final_loss[i]),
+            "final_batch_loss": finite_or_none(result.final_loss[i]),
             "diverged_at": None if result.diverged_at[i] < 0 else int(result.diverged_at[i]),
         }
         for key in training.metrics:
-            run[f"final_{key}"] = _num(training.metrics[key][-1, i])
+            run[f"final_{key}"] = finite_or_none(training.metrics[key][-1, i])
         if "loss" in record:
             run["loss"] = _clean(result.arrays["loss"][:, i].tolist())
         if "lr" in record:

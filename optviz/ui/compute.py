@@ -15,7 +15,7 @@ import numpy as np
 import streamlit as st
 
 from .. import config
-from ..engine import Result, RunConfig, _Stepper
+from ..engine import Result, _Stepper
 from ..experiment import Experiment
 
 # Partial pictures cost a redraw each; only long computations get them.
@@ -79,6 +79,3 @@ def run_errors(exp: Experiment) -> dict[int, str]:
             errors[i] = str(exc)
     return errors
 
-
-def valid_runs(exp: Experiment, errors: dict[int, str]) -> tuple[RunConfig, ...]:
-    return tuple(r for i, r in enumerate(exp.runs) if i not in errors)

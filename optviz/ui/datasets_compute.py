@@ -20,7 +20,7 @@ from ..data.analysis import DataView, Landscape, data_view, landscape
 from ..data.experiment import TrainExperiment
 from ..data.problem import ModelProblem
 from ..data.training import Training, problem_for, train, work
-from ..engine import RunConfig, resolve
+from ..engine import resolve
 from ..optim.base import ConfigError
 
 STREAM_ABOVE_SECONDS = 0.5
@@ -79,6 +79,3 @@ def run_errors(exp: TrainExperiment, problem: ModelProblem) -> dict[int, str]:
             errors[i] = str(exc)
     return errors
 
-
-def valid_runs(exp: TrainExperiment, errors: dict[int, str]) -> tuple[RunConfig, ...]:
-    return tuple(r for i, r in enumerate(exp.runs) if i not in errors)

@@ -7,7 +7,6 @@ cached on it, pictures from the pure builders in ``optviz.data.views``.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd
@@ -22,11 +21,13 @@ from ..data.presets import PRESETS
 from ..data.problem import ModelProblem
 from ..data.training import Training, check, problem_for
 from ..data.views import metric_name, progress_figure, training_figure
+from ..engine import finite_or_none
 from ..optim import get as get_optimizer
 from ..optim.base import ConfigError
 from . import datasets_compute as compute
 from . import datasets_state as state
 from .datasets_state import k
+from .runs import runnable
 from .maths import rule_latex
 from .runs import allowed_modules
 
@@ -240,17 +241,17 @@ def summary_frame(training: Training) -> pd.DataFrame:
             "optimizer": run.optimizer,
             "settings": ", ".join(([f"lr={lr:g}"] if isinstance(lr, float) else []) + others)
             + (f"; {run.schedule}" if run.schedule != "constant" else ""),
-            "train loss": _finite(m["train_loss"][-1, i]),
+            "train loss": finite_or_none(m["train_loss"][-1, i]),
         }
         if "test_loss" in m:
-            row["test loss"] = _finite(m["test_loss"][-1, i])
+            row["test loss"] = finite_or_none(m["test_loss"][-1, i])
         split = "test" if f"test_{metric}" in m else "train"
         if metric:
             values = m[f"{split}_{metric}"][:, i]
-            row[f"{split} {label}"] = _finite(values[-1])
+            row[f"{split} {label}"] = finite_or_none(values[-1])
             if np.isfinite(values).any():
                 best = int(np.nanargmax(values))
-                row[f"best {split} {label}"] = _finite(values[best])
+                row[f"best {split} {label}"] = finite_or_none(values[best])
                 row["at epoch"] = round(float(training.eval_steps[best]) / spe, 2)
         div = training.result.diverged_at[i]
         row["diverged at epoch"] = None if div < 0 else round(float(div) / spe, 2)
@@ -259,17 +260,10 @@ def summary_frame(training: Training) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _finite(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
-
-
 def results_ui(exp: TrainExperiment, problem: ModelProblem, colors: list[str]) -> None:
     errors = compute.run_errors(exp, problem)
-    runs = compute.valid_runs(exp, errors)
-    for i, message in errors.items():
-        st.error(f"Run {i + 1} ({exp.runs[i].label or exp.runs[i].optimizer}) can't run: {message}")
+    runs = runnable(exp.runs, errors)
     if not runs:
-        st.info("Add a run to start.")
         return
     run_exp = exp.replace(runs=runs)
     try:

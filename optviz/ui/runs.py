@@ -9,7 +9,7 @@ own per-run widgets (the Surfaces page's start point) through ``extra``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import streamlit as st
@@ -261,3 +261,14 @@ def summary_label(run: RunConfig) -> str:
     if run.schedule != "constant":
         bits.append(run.schedule)
     return f"{run.label or run.optimizer} — " + ", ".join(bits)
+
+
+def runnable(runs: Sequence[RunConfig], errors: Mapping[int, str]) -> tuple[RunConfig, ...]:
+    """Show why each refused run can't run (torch's words); return the others.
+    With none left, say how to start."""
+    for i, message in errors.items():
+        st.error(f"Run {i + 1} ({runs[i].label or runs[i].optimizer}) can't run: {message}")
+    ok = tuple(r for i, r in enumerate(runs) if i not in errors)
+    if not ok:
+        st.info("Add a run to start.")
+    return ok

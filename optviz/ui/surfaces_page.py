@@ -7,19 +7,19 @@ builders in ``optviz.charts``.
 
 from __future__ import annotations
 
-import math
 
 import pandas as pd
 import streamlit as st
 
 from .. import charts, config, surfaces
-from ..engine import Result
+from ..engine import Result, finite_or_none
 from ..experiment import Experiment
 from ..export import to_csv, to_json
 from ..optim import get as get_optimizer
 from ..presets import PRESETS
 from ..share import View
 from . import compute, state
+from .runs import runnable
 from .maths import rule_latex
 
 VIEW_LABELS = {"contour": "Contour", "3d": "3-D"}
@@ -104,8 +104,8 @@ def summary_frame(result: Result, exp: Experiment, tol: float) -> pd.DataFrame:
             "optimizer": run.optimizer,
             "settings": ", ".join(f"{k}={v}" for k, v in hp.items())
             + (f"; {run.schedule}" if run.schedule != "constant" else ""),
-            "final loss": _finite(result.final_loss[i]),
-            "best loss": _finite(result.best_loss[i]),
+            "final loss": finite_or_none(result.final_loss[i]),
+            "best loss": finite_or_none(result.best_loss[i]),
             f"steps to f−f* ≤ {tol:g}" if fmin is not None else f"steps to f ≤ {tol:g}": charts.steps_to_reach(gap, tol),
             "diverged at": None if result.diverged_at[i] < 0 else int(result.diverged_at[i]),
             "time (ms)": round(float(result.run_time[i]) * 1e3, 2),
@@ -113,17 +113,10 @@ def summary_frame(result: Result, exp: Experiment, tol: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _finite(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
-
-
 def results_ui(exp: Experiment, view: View, colors: list[str]) -> None:
     errors = compute.run_errors(exp)
-    runs = compute.valid_runs(exp, errors)
-    for i, message in errors.items():
-        st.error(f"Run {i + 1} ({exp.runs[i].label or exp.runs[i].optimizer}) can't run: {message}")
+    runs = runnable(exp.runs, errors)
     if not runs:
-        st.info("Add a run to start.")
         return
     run_exp = exp.replace(runs=runs)
     run_colors = [c for i, c in enumerate(colors) if i not in errors]
