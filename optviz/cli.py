@@ -19,7 +19,7 @@ from . import config, schedules, surfaces, sweeps
 from .data import cli as data_cli
 from .engine import RECORDABLE, RunConfig, SurfaceProblem, run
 from .experiment import Experiment, from_json
-from .export import to_csv, to_json, write_output
+from .export import read_config, to_csv, to_json, write_output
 from .optim import OPTIMIZERS, ConfigError
 
 EPILOG_RUN = """examples:
@@ -152,11 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _experiment(args) -> Experiment:
     if args.config:
-        try:
-            text = args.config.read_text()
-        except OSError as exc:
-            raise ConfigError(f"cannot read {args.config}: {exc.strerror}") from None
-        exp = from_json(text)
+        exp = from_json(read_config(args.config))
         return exp.replace(dtype=args.dtype or exp.dtype)
     problem = SurfaceProblem(args.surface, _key_values(args.surface_set, "--surface-set"))
     hparams = _key_values(args.set, "--set")

@@ -27,6 +27,14 @@ def write_output(text: str, path: Path | None) -> None:
         sys.stdout.write(text)
 
 
+def read_config(path: Path) -> str:
+    """The text of a ``--config`` file; an unreadable path is a ConfigError."""
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+
+
 def result_dict(experiment: Experiment, result: Result) -> dict[str, Any]:
     return {
         "experiment": experiment.to_dict(),

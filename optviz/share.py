@@ -141,7 +141,7 @@ def decode(
         warnings.append(f"surface parameters ignored: {exc}")
         problem = SurfaceProblem(surface_id)
 
-    steps = _read(one("steps"), default.steps, _positive_int, "steps", warnings)
+    steps = _read(one("steps"), default.steps, positive_int, "steps", warnings)
     start = _read(one("start"), None, _point, "start", warnings)
     noise = _read(one("noise"), 0.0, _nonnegative, "noise", warnings)
     seed = _read(one("seed"), 0, _int, "seed", warnings)
@@ -219,14 +219,14 @@ def _read(text, default, parse, name, warnings):
         return default
 
 
-def _finite(text: str) -> float:
+def finite(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
         raise ValueError(text)
     return value
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise ValueError(text)
@@ -238,14 +238,14 @@ def _int(text: str) -> int:
 
 
 def _nonnegative(text: str) -> float:
-    value = _finite(text)
+    value = finite(text)
     if value < 0:
         raise ValueError(text)
     return value
 
 
 def _positive_float(text: str) -> float:
-    value = _finite(text)
+    value = finite(text)
     if value <= 0:
         raise ValueError(text)
     return value
@@ -255,7 +255,7 @@ def _point(text: str) -> tuple[float, float]:
     parts = text.split(",")
     if len(parts) != 2:
         raise ValueError(text)
-    return (_finite(parts[0]), _finite(parts[1]))
+    return (finite(parts[0]), finite(parts[1]))
 
 
 def _dtype(text: str) -> str:

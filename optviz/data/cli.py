@@ -12,7 +12,7 @@ import dataclasses
 import itertools
 from pathlib import Path
 
-from ..export import write_output
+from ..export import read_config, write_output
 from ..optim.base import ConfigError
 
 EPILOG = """examples:
@@ -77,11 +77,7 @@ def _experiment(args):
     from .problem import Task
 
     if args.config:
-        try:
-            text = args.config.read_text()
-        except OSError as exc:
-            raise ConfigError(f"cannot read {args.config}: {exc.strerror}") from None
-        exp = from_json(text)
+        exp = from_json(read_config(args.config))
         return exp.replace(dtype=args.dtype or exp.dtype)
     kv = args.key_values
     csv = ""

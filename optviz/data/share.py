@@ -180,9 +180,9 @@ def _bool(text: str) -> bool:
 
 
 def _point(text: str) -> tuple[float, ...]:
-    from ..share import _finite
+    from ..share import finite
 
     parts = text.split(",")
     if not 1 <= len(parts) <= 16:
         raise ValueError(text)
-    return tuple(_finite(p) for p in parts)
+    return tuple(finite(p) for p in parts)

@@ -8,7 +8,6 @@ Widget keys all start with ``sw.``, apart from the Surfaces page's keys.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -213,7 +212,7 @@ def decode(params: Mapping[str, Any]) -> tuple[str, Any, list[str]]:
         if text is not None:
             try:
                 lo, hi, num = text.split(",")
-                lo, hi, num = _finite(lo), _finite(hi), _positive_int(num, MAX_LRS)
+                lo, hi, num = share.finite(lo), share.finite(hi), _positive_int(num, MAX_LRS)
                 if not 0 < lo <= hi:
                     raise ValueError(text)
                 changes.update(lo=lo, hi=hi, num=num)
@@ -283,21 +282,14 @@ def _decode_axis(text: str, run: RunConfig) -> Axis:
     name = parts[0]
     if name not in float_hparams(run.optimizer):
         raise ConfigError(f"{run.optimizer} has no number hyperparameter {name!r}")
-    axis = Axis(name, _finite(parts[1]), _finite(parts[2]), _positive_int(parts[3], config.limits().max_grid),
+    axis = Axis(name, share.finite(parts[1]), share.finite(parts[2]), _positive_int(parts[3], config.limits().max_grid),
                 log=len(parts) == 5)
     axis.values  # noqa: B018 -- checks the range (low <= high, low > 0 on a log axis)
     return axis
 
 
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(text)
-    return value
-
-
 def _positive_int(text: str, most: int) -> int:
-    value = int(text)
+    value = share.positive_int(text)
     if not 1 <= value <= most:
         raise ValueError(text)
     return value
