@@ -16,12 +16,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import config as _config
-from .engine import Result, RunConfig, SurfaceProblem, stream
+from .engine import Result, RunConfig, stream
 from .engine import run as _run
-from .experiment import Experiment
-from .optim import OPTIMIZERS, ConfigError
-from .schedules import SCHEDULES
-from .surfaces import SURFACES
+from .experiment import Experiment, Outcome, compute
+from .optim import OPTIMIZERS
+from .optim.schedules import SCHEDULES
+from .params import ConfigError
+from .problems import SurfaceProblem, Task
+from .problems.datasets import DataConfig
+from .problems.surfaces import SURFACES
 
 
 def run(
@@ -62,10 +65,14 @@ __all__ = [
     "SCHEDULES",
     "SURFACES",
     "ConfigError",
+    "DataConfig",
     "Experiment",
+    "Outcome",
     "Result",
     "RunConfig",
     "SurfaceProblem",
+    "Task",
+    "compute",
     "run",
     "stream",
 ]

@@ -1,6 +1,11 @@
 """``python -m optviz``: the engine without the app.
 
-Bad arguments print one line and exit with status 2; never a traceback.
+One ``run`` command for every kind of problem (``--surface`` or ``--dataset``;
+``train`` is the same command, for datasets), ``sweep`` for LR sweeps, heatmaps
+and basin maps, and ``list`` for the registries. Bad arguments print one line
+and exit with status 2; never a traceback. The CLI trusts its user: an
+optimizer named by dotted path is imported from any package (the web app only
+from the operator's allow-list, OPTVIZ_OPTIMIZER_MODULES).
 """
 
 from __future__ import annotations
@@ -15,26 +20,28 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import config, schedules, surfaces, sweeps
-from .data import cli as data_cli
-from .engine import RECORDABLE, RunConfig, SurfaceProblem, run
-from .experiment import Experiment, from_json
-from .export import read_config, to_csv, to_json, write_output
-from .optim import OPTIMIZERS, ConfigError
+from . import config
+from .engine import RECORDABLE, RunConfig
+from .experiment import Experiment, compute, from_json
+from .export import RECORDS, read_config, to_csv, to_json, write_output
+from .params import ConfigError
+from .problems import ProblemConfig, SurfaceProblem, Task
 
 EPILOG_RUN = """examples:
   python -m optviz run --surface rosenbrock --optimizer Adam --lr 0.01 --steps 500
   python -m optviz run --optimizer SGD Adam --lr 0.001 0.01 --format csv --out runs.csv
   python -m optviz run --optimizer SGD --lr 0.002 --set momentum=0.9 --set nesterov=true \\
       --schedule CosineAnnealingLR --schedule-set T_max=300 --start -1.5 2 --noise 0.5 --seed 1
-  python -m optviz run --config experiment.json      # replay a config downloaded from the app
+  python -m optviz run --dataset moons --model mlp --model-set hidden=16,16 --loss cross_entropy \\
+      --optimizer SGD Adam --lr 0.1 0.01 --epochs 30 --batch-size 32
+  python -m optviz run --csv mydata.csv --target label --model logistic --loss bce --optimizer Adam
+  python -m optviz run --config optviz-config.json      # replay a config downloaded from the app
 """
 
 EPILOG_SWEEP = """examples:
   python -m optviz sweep --surface rosenbrock --optimizer Adam --lr-range 1e-4 1 --num 200 --steps 500
   python -m optviz sweep --optimizer SGD --set momentum=0.9 --lr-range 1e-5 0.1 --num 50 --format csv
-  python -m optviz sweep --optimizer Adam --lr-range 1e-3 1 --num 100 \\
-      --schedule CosineAnnealingLR --schedule-set T_max=500 --out adam-lrs.json
+  python -m optviz sweep --dataset digits --model mlp --epochs 5 --optimizer Adam --lr-range 1e-4 1 --num 50
   python -m optviz sweep --surface himmelblau --optimizer SGD --lr 0.01 --set momentum=0.9 \\
       --grid 100 100 --steps 300          # basin map: one run from every start of a 100 x 100 grid
   python -m optviz sweep --surface himmelblau --optimizer Adam --lr 0.05 --grid 50 50 \\
@@ -52,6 +59,8 @@ EPILOG_LIST = """examples:
   python -m optviz list datasets
 """
 
+LISTS = ("surfaces", "datasets", "models", "losses", "optimizers", "schedules")
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, status 2, as argparse does, minus the usage dump
@@ -68,115 +77,173 @@ def _key_values(items: Sequence[str] | None, flag: str) -> dict[str, str]:
     return out
 
 
+def _problem_arguments(p: argparse.ArgumentParser, dataset_default: str | None) -> None:
+    """The problem: a surface (the default) or a dataset with a model and a loss."""
+    s = p.add_argument_group("a surface")
+    s.add_argument("--surface", help="surface id (see 'list surfaces'); default rosenbrock")
+    s.add_argument("--surface-set", action="append", metavar="KEY=VALUE", help="a surface parameter, e.g. b=10")
+    d = p.add_argument_group("a dataset, a model and a loss")
+    d.add_argument("--dataset", default=dataset_default, help="dataset id (see 'list datasets')")
+    d.add_argument("--data-set", action="append", metavar="KEY=VALUE", help="a dataset parameter, e.g. noise=0.3")
+    d.add_argument("--csv", type=Path, help="train on this CSV file (a header row, numeric features)")
+    d.add_argument("--target", default="", help="the CSV's target column (default: the last)")
+    d.add_argument("--task", default="auto", choices=["auto", "regression", "classification"],
+                   help="what the CSV's target is (default: classes if whole numbers, else regression)")
+    d.add_argument("--test-fraction", type=float, default=0.25, help="held-out share of the rows (0 to 0.5)")
+    d.add_argument("--no-standardize", action="store_true", help="keep raw features (and targets)")
+    d.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic data and of the split")
+    d.add_argument("--model", default="mlp", help="model id (see 'list models'); default mlp")
+    d.add_argument("--model-set", action="append", metavar="KEY=VALUE", help="e.g. hidden=64,64 or activation=relu")
+    d.add_argument("--loss", default="cross_entropy", help="loss id (see 'list losses'); default cross_entropy")
+    d.add_argument("--loss-set", action="append", metavar="KEY=VALUE", help="e.g. delta=0.5")
+    d.add_argument("--batch-size", type=int, default=32, help="rows per step; 0 = the whole training set")
+    d.add_argument("--epochs", type=int, default=30, help="passes over the training rows (default 30)")
+    d.add_argument("--shuffle-seed", type=int, default=0, help="seed of the mini-batch order")
+    d.add_argument("--init-seed", type=int, default=0, help="seed of the model's initial weights")
+
+
+def _optimizer_arguments(p: argparse.ArgumentParser, many: bool) -> None:
+    o = p.add_argument_group("optimizers")
+    if many:
+        o.add_argument("--optimizer", nargs="+", default=["SGD"], help="torch.optim class names or dotted paths")
+        o.add_argument("--lr", nargs="+", type=float, help="learning rates (default: the optimizer's torch default)")
+    else:
+        o.add_argument("--optimizer", default="SGD", help="a torch.optim class name or dotted path; default SGD")
+    o.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="another hyperparameter, torch's name, e.g. betas=0.9,0.99")
+    o.add_argument("--schedule", default="constant", help="an lr_scheduler name (see 'list schedules')")
+    o.add_argument("--schedule-set", action="append", metavar="KEY=VALUE", help="a schedule argument, e.g. step_size=100")
+    o.add_argument("--steps", type=int, help="optimizer steps (default: 500 on a surface, the epochs on a dataset)")
+    o.add_argument("--start", nargs=2, type=float, metavar=("X", "Y"), help="start point on a surface (default: its own)")
+    o.add_argument("--noise", type=float, default=0.0, help="std of Gaussian noise added to each gradient")
+    o.add_argument("--seed", type=int, default=0, help="seed of the gradient noise")
+    o.add_argument("--device", default=None, help="auto, cpu or cuda (default: OPTVIZ_DEVICE or auto)")
+    o.add_argument("--dtype", default=None, choices=["float32", "float64"], help="default float32")
+    o.add_argument("--format", default="json", choices=["json", "csv"])
+    o.add_argument("--out", type=Path, help="write here instead of stdout")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m optviz", description="See how torch.optim optimizers move.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    r = sub.add_parser(
-        "run",
-        help="run optimizers on a surface and write their paths",
-        description="Run one or more optimizer configs on a 2-D surface with the same engine the app uses. "
-        "Every combination of --optimizer and --lr becomes a run.",
-        epilog=EPILOG_RUN,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    r.add_argument("--config", type=Path, help="an experiment JSON (the app's 'config' download); other run flags are ignored")
-    r.add_argument("--surface", default="rosenbrock", help="surface id (see 'list surfaces'); default rosenbrock")
-    r.add_argument("--surface-set", action="append", metavar="KEY=VALUE", help="a surface parameter, e.g. b=10")
-    r.add_argument("--optimizer", nargs="+", default=["SGD"], help="torch.optim class names or dotted paths")
-    r.add_argument("--lr", nargs="+", type=float, help="learning rates (default: the optimizer's torch default)")
-    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="another hyperparameter, torch's name, e.g. betas=0.9,0.99")
-    r.add_argument("--schedule", default="constant", help="an lr_scheduler name (see 'list schedules')")
-    r.add_argument("--schedule-set", action="append", metavar="KEY=VALUE", help="a schedule argument, e.g. step_size=100")
-    r.add_argument("--steps", type=int, default=500, help="optimizer steps (default 500)")
-    r.add_argument("--start", nargs=2, type=float, metavar=("X", "Y"), help="start point (default: the surface's)")
-    r.add_argument("--noise", type=float, default=0.0, help="std of Gaussian noise added to each gradient")
-    r.add_argument("--seed", type=int, default=0, help="seed of the gradient noise")
-    r.add_argument("--device", default=None, help="auto, cpu or cuda (default: OPTVIZ_DEVICE or auto)")
-    r.add_argument("--dtype", default=None, choices=["float32", "float64"], help="default float32")
-    r.add_argument("--record", default="params,loss,lr", help=f"what to keep per step, from {','.join(RECORDABLE)}")
-    r.add_argument("--format", default="json", choices=["json", "csv"])
-    r.add_argument("--out", type=Path, help="write here instead of stdout")
+    for name, dataset_default, text in (
+        ("run", None, "run optimizers on a surface or a dataset and write their paths"),
+        ("train", "moons", "the same as run, on a dataset (default moons)"),
+    ):
+        r = sub.add_parser(
+            name,
+            help=text,
+            description="Run one or more optimizer configs on a 2-D surface (--surface) or train a model on a "
+            "dataset (--dataset, --csv), all as one batched computation that reproduces torch.optim step for "
+            "step. Every combination of --optimizer and --lr becomes a run; on a dataset every run sees the "
+            "same mini-batches.",
+            epilog=EPILOG_RUN,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        r.add_argument("--config", type=Path, help="an experiment JSON (the app's 'config' download); "
+                       "other flags but --dtype, --device and the output ones are ignored")
+        _problem_arguments(r, dataset_default)
+        _optimizer_arguments(r, many=True)
+        r.add_argument("--record", default=None,
+                       help=f"what to write per run, from {','.join(RECORDS)} (default: every array recorded, "
+                       "the weights only of small models, and the metrics)")
 
     sw = sub.add_parser(
         "sweep",
         help="sweep the lr (or map start points) in one batch and write the summaries",
-        description="Run one optimizer config at N log-spaced learning rates on a 2-D surface, all as one "
-        "batch; or, with --grid, from every start point of a grid (a basin map).",
+        description="Run one optimizer config at N log-spaced learning rates, all as one batch, on a surface "
+        "or a dataset; or, with --grid, from every start point of a grid over a surface (a basin map).",
         epilog=EPILOG_SWEEP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sw.add_argument("--surface", default="rosenbrock", help="surface id (see 'list surfaces'); default rosenbrock")
-    sw.add_argument("--surface-set", action="append", metavar="KEY=VALUE",
-                    help="a surface parameter, e.g. kappa=100")
-    sw.add_argument("--optimizer", default="SGD", help="a torch.optim class name or dotted path; default SGD")
-    sw.add_argument("--lr-range", nargs=2, type=float, metavar=("LO", "HI"),
-                    help="lowest and highest lr of the sweep (default 1e-4 1)")
-    sw.add_argument("--num", type=int, default=50, help="how many log-spaced lrs (default 50)")
-    sw.add_argument("--lr", type=float, help="with --grid: the one lr (default: torch's)")
-    sw.add_argument("--set", action="append", metavar="KEY=VALUE",
-                    help="another hyperparameter, torch's name, e.g. betas=0.9,0.99")
-    sw.add_argument("--schedule", default="constant", help="an lr_scheduler name (see 'list schedules')")
-    sw.add_argument("--schedule-set", action="append", metavar="KEY=VALUE",
-                    help="a schedule argument, e.g. step_size=100")
-    sw.add_argument("--steps", type=int, default=500, help="optimizer steps (default 500)")
-    sw.add_argument("--start", nargs=2, type=float, metavar=("X", "Y"),
-                    help="start point of the lr sweep (default: the surface's)")
-    sw.add_argument("--noise", type=float, default=0.0, help="std of Gaussian noise added to each gradient")
-    sw.add_argument("--seed", type=int, default=0, help="seed of the gradient noise")
-    sw.add_argument("--grid", nargs=2, type=int, metavar=("NX", "NY"),
-                    help="map start points on an NX x NY grid instead")
-    sw.add_argument("--x-range", nargs=2, type=float, metavar=("LO", "HI"),
-                    help="with --grid: x range (default: the surface's domain)")
-    sw.add_argument("--y-range", nargs=2, type=float, metavar=("LO", "HI"),
-                    help="with --grid: y range (default: the surface's domain)")
-    sw.add_argument("--tol", type=float,
-                    help="with --grid: how close to a minimum counts as reaching it (default 1%% of the domain)")
-    sw.add_argument("--device", default=None, help="auto, cpu or cuda (default: OPTVIZ_DEVICE or auto)")
-    sw.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="default float32")
-    sw.add_argument("--format", default="json", choices=["json", "csv"])
-    sw.add_argument("--out", type=Path, help="write here instead of stdout")
+    _problem_arguments(sw, None)
+    _optimizer_arguments(sw, many=False)
+    g = sw.add_argument_group("the sweep")
+    g.add_argument("--lr-range", nargs=2, type=float, metavar=("LO", "HI"),
+                   help="lowest and highest lr of the sweep (default 1e-4 1)")
+    g.add_argument("--num", type=int, default=50, help="how many log-spaced lrs (default 50)")
+    g.add_argument("--lr", type=float, help="with --grid: the one lr (default: torch's)")
+    g.add_argument("--grid", nargs=2, type=int, metavar=("NX", "NY"), help="map start points on an NX x NY grid instead")
+    g.add_argument("--x-range", nargs=2, type=float, metavar=("LO", "HI"),
+                   help="with --grid: x range (default: the surface's domain)")
+    g.add_argument("--y-range", nargs=2, type=float, metavar=("LO", "HI"),
+                   help="with --grid: y range (default: the surface's domain)")
+    g.add_argument("--tol", type=float,
+                   help="with --grid: how close to a minimum counts as reaching it (default 1%% of the domain)")
 
-    data_cli.add_parser(sub, _key_values)  # python -m optviz train
-
-    ls = sub.add_parser(
-        "list",
-        help="list surfaces, optimizers, schedules, datasets, models or losses",
-        epilog=EPILOG_LIST,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    ls.add_argument("what", choices=["surfaces", "optimizers", "schedules", *data_cli.LISTS])
+    ls = sub.add_parser("list", help="list " + ", ".join(LISTS), epilog=EPILOG_LIST,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ls.add_argument("what", choices=LISTS)
     ls.add_argument("--format", default="text", choices=["text", "json"])
     return parser
 
 
-def _experiment(args) -> Experiment:
+def problem_from_args(args) -> ProblemConfig:
+    """A dataset (``--dataset`` or ``--csv``) or else a surface, from the command line."""
+    if args.dataset is None and args.csv is None:
+        return SurfaceProblem(args.surface or "rosenbrock", _key_values(args.surface_set, "--surface-set"))
+    if args.surface is not None:
+        raise ConfigError("give a --surface or a --dataset, not both")
+    from .problems.datasets import DataConfig
+
+    text = ""
+    if args.csv:
+        try:
+            text = read_config(args.csv)
+        except ConfigError as exc:
+            raise ConfigError(str(exc).replace("is it a config JSON?", "save it as CSV UTF-8")) from None
+    data = DataConfig("csv" if args.csv else args.dataset, _key_values(args.data_set, "--data-set"),
+                      args.test_fraction, not args.no_standardize, args.data_seed, text, args.target, args.task)
+    return Task(data, args.model, _key_values(args.model_set, "--model-set"), args.loss,
+                _key_values(args.loss_set, "--loss-set"), args.batch_size, args.epochs, args.shuffle_seed,
+                args.init_seed)
+
+
+def _run_config(args, name: str, hparams: dict, label: str = "") -> RunConfig:
+    return RunConfig(name, hparams, args.schedule, _key_values(args.schedule_set, "--schedule-set"), args.start,
+                     args.noise, args.seed, label)
+
+
+def experiment_from_args(args) -> Experiment:
     if args.config:
         exp = from_json(read_config(args.config))
         return exp.replace(dtype=args.dtype or exp.dtype)
-    problem = SurfaceProblem(args.surface, _key_values(args.surface_set, "--surface-set"))
+    problem = problem_from_args(args)
+    if args.start is not None and problem.start_size != 2:
+        raise ConfigError("--start is a point on a surface; a model starts from its seeded initial weights")
     hparams = _key_values(args.set, "--set")
-    sargs = _key_values(args.schedule_set, "--schedule-set")
     runs = []
     for name, lr in itertools.product(args.optimizer, args.lr or [None]):
         hp = dict(hparams) if lr is None else {**hparams, "lr": lr}
-        label = name if lr is None else f"{name} lr={lr:g}"
-        runs.append(RunConfig(name, hp, args.schedule, sargs, args.start, args.noise, args.seed, label))
-    return Experiment(problem, tuple(runs), args.steps, args.dtype or "float32")
+        runs.append(_run_config(args, name, hp, name if lr is None else f"{name} lr={lr:g}"))
+    steps = args.steps if args.steps is not None else (500 if isinstance(problem, SurfaceProblem) else None)
+    return Experiment(problem, tuple(runs), steps, args.dtype or "float32")
+
+
+def _user_limits() -> config.Limits:
+    return dataclasses.replace(config.limits(), optimizer_modules=("",))  # the user's own machine
 
 
 def _cmd_run(args) -> int:
-    exp = _experiment(args)
-    record = tuple(r.strip() for r in args.record.split(",") if r.strip())
-    limits = dataclasses.replace(config.limits(), optimizer_modules=("",))  # the user's own machine
-    result = run(exp.problem, exp.runs, steps=exp.steps, record=record, device=args.device, dtype=exp.dtype, limits=limits)
-    text = to_json(exp, result) if args.format == "json" else to_csv(exp, result)
+    record = None
+    if args.record is not None:
+        record = tuple(r.strip() for r in args.record.split(",") if r.strip())
+        unknown = set(record) - set(RECORDS)
+        if unknown:
+            raise ConfigError(f"cannot record {sorted(unknown)}; choose from {','.join(RECORDS)}")
+    exp = experiment_from_args(args)
+    engine_record = tuple(dict.fromkeys(("params", "loss", "lr", *(r for r in record or () if r in RECORDABLE))))
+    outcome = compute(exp, record=engine_record, device=args.device, limits=_user_limits())
+    text = to_json(outcome, record) if args.format == "json" else to_csv(outcome, record)
     write_output(text, args.out)
     return 0
 
 
 def _cmd_sweep(args) -> int:
-    problem = SurfaceProblem(args.surface, _key_values(args.surface_set, "--surface-set"))
+    from . import sweeps
+
+    problem = problem_from_args(args)
     hparams = _key_values(args.set, "--set")
     grid = args.grid is not None
     if grid and args.lr_range:
@@ -185,17 +252,16 @@ def _cmd_sweep(args) -> int:
         raise ConfigError("--lr, --x-range, --y-range and --tol go with --grid; sweep lrs with --lr-range")
     if args.lr is not None:
         hparams["lr"] = args.lr
-    base = RunConfig(args.optimizer, hparams, args.schedule, _key_values(args.schedule_set, "--schedule-set"),
-                     args.start, args.noise, args.seed)
-    limits = dataclasses.replace(config.limits(), optimizer_modules=("",))  # the user's own machine
-    options = dict(dtype=args.dtype, device=args.device, limits=limits)
+    base = _run_config(args, args.optimizer, hparams)
+    options = dict(dtype=args.dtype or "float32", device=args.device, limits=_user_limits())
+    steps = args.steps if args.steps is not None else (500 if isinstance(problem, SurfaceProblem) else None)
     if grid:
-        bm = sweeps.basin_map(problem, [base], args.steps, nx=args.grid[0], ny=args.grid[1],
+        bm = sweeps.basin_map(problem, [base], steps, nx=args.grid[0], ny=args.grid[1],
                               x_range=args.x_range, y_range=args.y_range, tol=args.tol, **options)
         data, rows = sweeps.basin_map_dict(bm), sweeps.basin_map_rows(bm)
     else:
         lrs = sweeps.log_lrs(*(args.lr_range or (1e-4, 1.0)), args.num)
-        sweep = sweeps.lr_sweep(problem, [base], lrs, args.steps, **options)
+        sweep = sweeps.lr_sweep(problem, [base], lrs, steps, **options)
         data, rows = sweeps.lr_sweep_dict(sweep), sweeps.lr_sweep_rows(sweep)
     if args.format == "json":
         text = json.dumps(data, allow_nan=False) + "\n"
@@ -208,38 +274,45 @@ def _cmd_sweep(args) -> int:
     return 0
 
 
+def _params(hps) -> list[dict]:
+    return [{"name": h.name, "kind": h.kind, "default": h.default, "help": h.help}
+            | ({"choices": list(h.choices)} if h.choices else {}) for h in hps]
+
+
 def registry(what: str) -> list[dict]:
     """The registries as plain values: names, parameters, defaults, minima."""
-
-    def params(hps):
-        return [
-            {"name": h.name, "kind": h.kind, "default": h.default, "help": h.help}
-            | ({"choices": list(h.choices)} if h.choices else {})
-            for h in hps
-        ]
-
-    if what in data_cli.LISTS:
-        return data_cli.registry(what)
     if what == "surfaces":
+        from .problems import surfaces
+
         return [
-            {
-                "id": s.id,
-                "name": s.name,
-                "latex": s.latex,
-                "domain": [list(d) for d in s.domain],
-                "start": list(s.start),
-                "minima": [list(m) for m in s.minima(**s.defaults)],
-                "teaches": s.teaches,
-                "params": params(s.params),
-            }
+            {"id": s.id, "name": s.name, "latex": s.latex, "domain": [list(d) for d in s.domain],
+             "start": list(s.start), "minima": [list(m) for m in s.minima(**s.defaults)], "teaches": s.teaches,
+             "params": _params(s.params)}
             for s in surfaces.SURFACES.values()
         ]
+    if what == "datasets":
+        from .problems import datasets
+
+        return [{"id": d.id, "name": d.name, "source": d.source, "task": d.task or "from the file",
+                 "summary": d.summary, "params": _params(d.params)} for d in datasets.DATASETS.values()]
+    if what == "models":
+        from .problems import models
+
+        return [{"id": m.id, "name": m.name, "summary": m.summary, "suits": list(m.kinds), "params": _params(m.params)}
+                for m in models.MODELS.values()]
+    if what == "losses":
+        from .problems import losses
+
+        return [{"id": s.id, "name": s.name, "summary": s.summary, "task": s.task, "params": _params(s.params)}
+                for s in losses.LOSSES.values()]
     if what == "optimizers":
-        return [
-            {"name": o.name, "summary": o.summary, "hparams": params(o.hparams), "state": list(o.state_keys)}
-            for o in OPTIMIZERS.values()
-        ]
-    return [{"name": s.name, "summary": s.summary, "args": params(s.args)} for s in schedules.SCHEDULES.values()]
+        from .optim import OPTIMIZERS
+
+        return [{"name": o.name, "summary": o.summary, "hparams": _params(o.hparams), "state": list(o.state_keys)}
+                for o in OPTIMIZERS.values()]
+    from .optim import schedules
+
+    return [{"name": s.name, "summary": s.summary, "args": _params(s.args)} for s in schedules.SCHEDULES.values()]
 
 
 def _cmd_list(args) -> int:
@@ -257,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        commands = {"run": _cmd_run, "sweep": _cmd_sweep, "train": data_cli.cmd_train, "list": _cmd_list}
+        commands = {"run": _cmd_run, "train": _cmd_run, "sweep": _cmd_sweep, "list": _cmd_list}
         return commands[args.command](args)
     except ConfigError as exc:
         print(f"optviz: error: {exc}", file=sys.stderr)

@@ -17,7 +17,7 @@ import os
 import warnings
 from dataclasses import dataclass
 
-from .optim.base import ConfigError
+from .params import ConfigError
 
 
 @dataclass(frozen=True)

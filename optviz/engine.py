@@ -1,41 +1,45 @@
 """Run many optimizer configurations as one batched computation.
 
 A *run* is an optimizer with its hyperparameters, an LR schedule, a start point,
-an optional gradient-noise level and a seed, on a *problem* (a surface, later a
-model). :func:`stream` steps every run together: parameters are one
-``(runs, dims)`` tensor, one autograd call gives every run's gradient, and each
-optimizer updates all of its runs in one batched call. It yields a
-:class:`Chunk` every ``chunk`` steps, so a UI can draw while it computes; closing
-the generator cancels the work. :func:`run` collects the chunks.
+an optional gradient-noise level and a seed, on a *problem* (any
+:class:`~optviz.problems.base.Problem`: a surface, a model on a dataset, ...).
+A :class:`Stepper` steps every run together: parameters are one ``(runs, dims)``
+tensor, one autograd call gives every run's gradient, and each optimizer
+updates all of its runs in one batched call.
+
+This module's public API is all that the app, the CLI, training and sweeps
+call: :func:`run` (with an ``on_chunk`` callback to draw or cancel while it
+computes), :func:`stream` (a generator of :class:`Chunk`), :class:`Stepper`,
+:func:`resolve` and :func:`gradient_noise`.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from . import config
-from . import schedules as sched
-from . import surfaces
 from .config import Limits
 from .optim import base, get as get_optimizer
-from .optim.base import ConfigError, Context, Layout, OptimizerSpec
+from .optim import schedules as sched
+from .optim.base import Context, OptimizerSpec
+from .params import ConfigError, freeze
+from .problems.base import Layout, Problem
 
 RECORDABLE = ("params", "loss", "lr", "grad", "state")
+# Progress reports per computation when the caller names no chunk: a smooth bar,
+# and negligible bookkeeping.
+PROGRESS_CHUNKS = 20
 DEFAULT_RECORD = ("params", "loss", "lr")
-
-
-def _freeze(mapping: Mapping[str, Any] | Sequence | None) -> tuple[tuple[str, Any], ...]:
-    items = mapping.items() if isinstance(mapping, Mapping) else (mapping or ())
-    return tuple(sorted((str(k), tuple(v) if isinstance(v, list) else v) for k, v in items))
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,8 @@ class RunConfig:
     color: str = ""  # a CSS colour for charts; empty picks from the palette
 
     def __post_init__(self):
-        object.__setattr__(self, "hparams", _freeze(self.hparams))
-        object.__setattr__(self, "schedule_args", _freeze(self.schedule_args))
+        object.__setattr__(self, "hparams", freeze(self.hparams))
+        object.__setattr__(self, "schedule_args", freeze(self.schedule_args))
         if self.start is not None:
             object.__setattr__(self, "start", tuple(self.start))
 
@@ -84,58 +88,6 @@ class RunConfig:
         }
 
 
-class Problem(Protocol):
-    """What the engine optimizes: a batched loss over flat parameter vectors."""
-
-    layout: Layout  # the shapes that a flat parameter vector packs
-    start: tuple[float, ...]  # default start point
-    divergence_bound: float  # |param| beyond this counts as diverged
-
-    def loss(self, params: Tensor, step: int) -> Tensor:
-        """``(runs, dims) -> (runs,)``; ``step`` picks the mini-batch, if any."""
-        ...
-
-
-@dataclass(frozen=True)
-class SurfaceProblem:
-    """A registered 2-D surface with its parameters."""
-
-    surface: str = "rosenbrock"
-    params: Any = ()
-
-    def __post_init__(self):
-        spec = surfaces.get(self.surface)
-        object.__setattr__(self, "params", _freeze(spec.resolve(dict(_freeze(self.params)))))
-
-    @property
-    def spec(self) -> surfaces.Surface:
-        return surfaces.get(self.surface)
-
-    @property
-    def layout(self) -> Layout:
-        return ((2,),)
-
-    @property
-    def start(self) -> tuple[float, ...]:
-        return self.spec.start
-
-    @property
-    def divergence_bound(self) -> float:
-        # Far outside the picture: a run out there will not come back in view.
-        return 1e3 * max(abs(v) for lim in self.spec.domain for v in lim)
-
-    def loss(self, params: Tensor, step: int = 0) -> Tensor:
-        return self.spec(params, **dict(self.params))
-
-    def loss_and_grad(self, params: Tensor, step: int = 0) -> tuple[Tensor, Tensor] | None:
-        """The surface's hand-written value and gradient, or None to use autograd."""
-        spec = self.spec
-        if spec.value_and_grad is None:
-            return None
-        f, gx, gy = spec.value_and_grad(params[:, 0], params[:, 1], **dict(self.params))
-        return f, torch.stack((gx, gy), 1)
-
-
 @dataclass
 class Chunk:
     """Results for the points ``start .. start + len(loss) - 1``.
@@ -151,6 +103,7 @@ class Chunk:
     arrays: dict[str, np.ndarray]
     done: bool
     steps: int  # the total number of updates the stream will make
+    params_steps: np.ndarray  # the points whose ``params`` are kept (every ``keep_every``-th and the last)
 
 
 @dataclass
@@ -170,6 +123,7 @@ class Result:
     device: str
     dtype: str
     steps: int
+    params_steps: np.ndarray  # the points ``arrays["params"]`` holds, in order
 
     def __len__(self) -> int:
         return len(self.configs)
@@ -242,7 +196,7 @@ def resolve(
     args = schedule.resolve(config.sargs)
     _check_lr(spec, hp, problem.layout)
     # A sweep has one config per lr: validate the rest once, at a stand-in lr.
-    _validate(spec, _freeze({**hp, "lr": 1e-3}), schedule, _freeze(args), problem.layout, steps)
+    _validate(spec, freeze({**hp, "lr": 1e-3}), schedule, freeze(args), problem.layout, steps)
     start = _checked_start(problem, config.start)
     if not (math.isfinite(config.noise) and config.noise >= 0):
         raise ConfigError(f"noise must be a finite number >= 0, got {config.noise}")
@@ -339,7 +293,7 @@ def _plan(problem, configs, steps, device, dtype, allowed) -> _Plan:
     position = {int(i): r for r, i in enumerate(order)}
     by_schedule: dict[Any, list[int]] = {}
     for i, r in enumerate(resolved):
-        by_schedule.setdefault((r["schedule"], _freeze(r["schedule_args"])), []).append(position[i])
+        by_schedule.setdefault((r["schedule"], freeze(r["schedule_args"])), []).append(position[i])
     schedule_cols = [
         (sched.get(name), dict(args), torch.tensor(rows, dtype=torch.int64))
         for (name, args), rows in by_schedule.items()
@@ -405,28 +359,70 @@ def _loss_and_grad(problem: Problem, params: Tensor, step: int) -> tuple[Tensor,
     return loss.detach(), grad
 
 
-def stream(
-    problem: Problem,
-    configs: Sequence[RunConfig],
-    *,
-    steps: int,
-    chunk: int = 100,
-    record: Sequence[str] = DEFAULT_RECORD,
-    device: str | None = None,
-    dtype: str | torch.dtype = "float32",
-    limits: Limits | None = None,
-) -> Iterator[Chunk]:
-    """Step every config together and yield results every ``chunk`` steps.
+@contextmanager
+def intra_op_threads(n: int | None) -> Iterator[None]:
+    """torch's CPU threads for this thread's ops while inside, restored after.
 
-    The final chunk has ``done=True`` and ``arrays["summary"]``-free; use
-    :func:`run` for a :class:`Result`. Raises ConfigError before any work if a
-    config is invalid.
+    A step on a small problem is many small kernels: splitting each over cores
+    costs more in waiting than it saves, more so on a server that other
+    sessions share. torch keeps this per thread under OpenMP, so another
+    session's thread keeps its own setting. ``None`` leaves it alone.
     """
-    yield from _Stepper(problem, configs, steps, chunk, record, device, dtype, limits).chunks()
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
-class _Stepper:
-    def __init__(self, problem, configs, steps, chunk, record, device, dtype, limits):
+class Cancelled(Exception):
+    """A computation stopped because its ``on_chunk`` callback returned False."""
+
+
+@dataclass
+class Progress:
+    """What a computation has done so far: ``done`` of ``total`` updates for every run."""
+
+    done: int
+    total: int
+    runs: int
+    parts: dict[str, list[np.ndarray]]
+    params_steps: list[np.ndarray]
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every recorded array up to now, as in a Result."""
+        return {k: np.concatenate(v) for k, v in self.parts.items()}
+
+
+class Stepper:
+    """Steps every run of a batch together; :meth:`chunks` streams, :meth:`run` collects.
+
+    Raises ConfigError before any work when a config is invalid or the batch is
+    over the operator's limits. ``keep_every`` keeps ``params`` at every k-th
+    point (and the last): a long training of a big model fits in memory.
+    """
+
+    def __init__(
+        self,
+        problem: Problem,
+        configs: Sequence[RunConfig],
+        *,
+        steps: int,
+        chunk: int | None = None,
+        record: Sequence[str] = DEFAULT_RECORD,
+        device: str | None = None,
+        dtype: str | torch.dtype = "float32",
+        limits: Limits | None = None,
+        keep_every: int = 1,
+    ):
         limits = limits or config.limits()
         if not configs:
             raise ConfigError("no runs to compute")
@@ -436,13 +432,36 @@ class _Stepper:
         unknown = set(record) - set(RECORDABLE)
         if unknown:
             raise ConfigError(f"cannot record {sorted(unknown)}; choose from {RECORDABLE}")
-        self.problem, self.steps, self.chunk, self.record = problem, steps, max(1, int(chunk)), set(record)
+        self.problem, self.steps, self.record = problem, steps, set(record)
+        self.chunk = max(1, int(chunk or steps))
+        self.keep_every = max(1, int(keep_every))
         self.dtype = _dtype(dtype)
         dims = sum(math.prod(s) for s in problem.layout)
         self.device = choose_device(device or limits.device, len(configs) * dims)
         self.plan = _plan(problem, list(configs), steps, self.device, self.dtype, limits.optimizer_modules)
         self.configs = list(configs)
         self.inverse = np.argsort(self.plan.order)
+
+    def run(self, on_chunk: Callable[[Progress], Any] | None = None, threads: int | None = None) -> Result:
+        """Every chunk, collected into a Result. ``on_chunk(progress)`` runs after each
+        chunk but the last; returning False stops the work and raises :class:`Cancelled`."""
+        started = time.perf_counter()
+        parts: dict[str, list[np.ndarray]] = {}
+        kept: list[np.ndarray] = []
+        chunks = self.chunks()
+        with intra_op_threads(threads if self.device.type == "cpu" else None):
+            try:
+                for c in chunks:
+                    for key, arr in c.arrays.items():
+                        parts.setdefault(key, []).append(arr)
+                    kept.append(c.params_steps)
+                    if on_chunk is not None and not c.done:
+                        done = c.start + self.chunk
+                        if on_chunk(Progress(done, self.steps, len(self.configs), parts, kept)) is False:
+                            raise Cancelled(f"stopped after {done} of {self.steps} steps")
+            finally:
+                chunks.close()  # stops the engine between chunks, even on an exception
+        return self.result(parts, np.concatenate(kept), time.perf_counter() - started)
 
     def chunks(self) -> Iterator[Chunk]:
         plan, problem, dtype, device = self.plan, self.problem, self.dtype, self.device
@@ -476,6 +495,7 @@ class _Stepper:
             group_lr = [None if plateaus else self._compact(lr_tab[:, g.rows]) for g in plan.groups]
             group_mom = [self._momentum(mom_tab, g) for g in plan.groups]
             rec: dict[str, list[Tensor]] = {k: [] for k in self.record if k != "state"}
+            kept: list[int] = []
             rec_state: dict[str, list[Tensor]] = {}
             for t in range(t0, t0 + n_points):
                 i, self._t = t - t0, t
@@ -489,8 +509,9 @@ class _Stepper:
                 masked_loss = torch.where(alive, loss, nan)
                 best_step = torch.where(masked_loss < best, t, best_step)
                 best = torch.fmin(best, masked_loss)
-                if "params" in rec:
+                if "params" in rec and (t % self.keep_every == 0 or t == self.steps):
                     rec["params"].append(torch.where(alive.unsqueeze(1), params, nan))
+                    kept.append(t)
                 if "loss" in rec:
                     rec["loss"].append(masked_loss)
                 if "grad" in rec:
@@ -537,9 +558,10 @@ class _Stepper:
                     "diverged_at": torch.where(alive, -1, alive_steps),
                     "run_time": self._run_time(shared_time, group_time),
                 }
-            yield Chunk(t0, arrays, last, self.steps)
+            yield Chunk(t0, arrays, last, self.steps, np.array(kept, dtype=np.int64))
 
-    def result(self, parts: Mapping[str, Sequence[np.ndarray]], wall_time: float) -> Result:
+    def result(self, parts: Mapping[str, Sequence[np.ndarray]], params_steps: np.ndarray, wall_time: float
+               ) -> Result:
         """The Result of a finished stream, from its chunks' arrays."""
         summary = {k: self._to_numpy(v.unsqueeze(0))[0] for k, v in self.summary.items()}
         return Result(
@@ -556,6 +578,7 @@ class _Stepper:
             device=str(self.device),
             dtype=str(self.dtype).removeprefix("torch."),
             steps=self.steps,
+            params_steps=params_steps,
         )
 
     def _to_numpy(self, x: Tensor) -> np.ndarray:
@@ -636,6 +659,13 @@ class _Stepper:
             rec_state.setdefault(key, []).append(torch.where(alive.unsqueeze(1), full, nan))
 
 
+def stream(problem: Problem, configs: Sequence[RunConfig], *, steps: int, chunk: int = 100, **options
+           ) -> Iterator[Chunk]:
+    """Step every config together and yield a :class:`Chunk` every ``chunk`` steps;
+    closing the generator stops the work. Options as :class:`Stepper`'s."""
+    yield from Stepper(problem, configs, steps=steps, chunk=chunk, **options).chunks()
+
+
 def run(
     problem: Problem,
     configs: Sequence[RunConfig],
@@ -646,12 +676,18 @@ def run(
     dtype: str | torch.dtype = "float32",
     chunk: int | None = None,
     limits: Limits | None = None,
+    keep_every: int = 1,
+    threads: int | None = None,
+    on_chunk: Callable[[Progress], Any] | None = None,
 ) -> Result:
-    """Compute every config and return a :class:`Result`."""
-    started = time.perf_counter()
-    stepper = _Stepper(problem, configs, steps, chunk or steps, record, device, dtype, limits)
-    parts: dict[str, list[np.ndarray]] = {}
-    for c in stepper.chunks():
-        for key, arr in c.arrays.items():
-            parts.setdefault(key, []).append(arr)
-    return stepper.result(parts, time.perf_counter() - started)
+    """Compute every config and return a :class:`Result`.
+
+    ``on_chunk(progress)`` is called every ``chunk`` steps (by default about 20
+    times); returning False cancels (:class:`Cancelled`). ``threads`` sets
+    torch's CPU threads for the computation.
+    """
+    if chunk is None and on_chunk is not None and isinstance(steps, int) and steps > 0:
+        chunk = math.ceil(steps / PROGRESS_CHUNKS)
+    stepper = Stepper(problem, configs, steps=steps, chunk=chunk, record=record, device=device, dtype=dtype,
+                      limits=limits, keep_every=keep_every)
+    return stepper.run(on_chunk, threads)

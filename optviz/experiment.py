@@ -1,72 +1,98 @@
-"""An experiment: a problem, the runs on it, and how long to run them.
+"""An experiment: a problem, the runs on it, how long and in which precision.
 
-One frozen, hashable value that the app keeps in its URL, caches on, exports as
-JSON, and that ``python -m optviz run --config`` replays. ``from_dict`` reads
-untrusted input (a share link, an uploaded file) and says what is wrong.
+One frozen, hashable value for every kind of problem: the app keeps it in its
+URL and caches on it, the exports write it as JSON, and ``python -m optviz run
+--config`` replays it. :func:`from_dict` reads untrusted input (a share link's
+JSON, an uploaded file) and says what is wrong. :func:`compute` runs it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from . import surfaces
-from .engine import RunConfig, SurfaceProblem
-from .optim.base import ConfigError
+import numpy as np
 
-VERSION = 1
+from . import config, engine
+from .config import Limits
+from .engine import Progress, Result, RunConfig
+from .params import ConfigError
+from .problems import ProblemConfig, SurfaceProblem
+from .problems import from_dict as problem_from_dict
+
+VERSION = 2
+DTYPES = ("float32", "float64")
+RUN_FIELDS = ("optimizer", "hparams", "schedule", "schedule_args", "start", "noise", "seed", "label", "color")
+# Floats of weights kept per computation (params of every k-th step): 32 MB in float64.
+PATH_BUDGET = 1 << 22
 
 
 @dataclass(frozen=True)
 class Experiment:
-    problem: SurfaceProblem = field(default_factory=SurfaceProblem)
+    """``problem`` is any problem config (:mod:`optviz.problems`); ``steps`` None means
+    the problem's own length (a surface's 500 steps, a training's epochs of batches)."""
+
+    problem: ProblemConfig = field(default_factory=SurfaceProblem)
     runs: tuple[RunConfig, ...] = ()
-    steps: int = 500
+    steps: int | None = None
     dtype: str = "float32"
 
     def __post_init__(self):
         object.__setattr__(self, "runs", tuple(self.runs))
 
+    @property
+    def n_steps(self) -> int:
+        return self.steps if self.steps is not None else self.problem.default_steps
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "version": VERSION,
-            "problem": {"surface": self.problem.surface, "params": dict(self.problem.params)},
-            "steps": self.steps,
-            "dtype": self.dtype,
-            "runs": [r.to_dict() for r in self.runs],
-        }
+        out = {"version": VERSION, "problem": self.problem.to_dict()}
+        if self.steps is not None:
+            out["steps"] = self.steps
+        return out | {"dtype": self.dtype, "runs": [r.to_dict() for r in self.runs]}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
 
     def replace(self, **changes) -> Experiment:
-        return replace(self, **changes)
+        return dataclasses.replace(self, **changes)
+
+    def numbers_only(self) -> Experiment:
+        """The experiment without what does not change the numbers (labels, colours): a cache key."""
+        return self.replace(runs=tuple(dataclasses.replace(r, label="", color="") for r in self.runs))
 
 
 def from_dict(data: Any) -> Experiment:
-    """Build an Experiment from parsed JSON, raising ConfigError naming the bad field."""
+    """An Experiment from parsed JSON, raising ConfigError naming the bad field.
+
+    Reads this version's files and the first release's two forms: a surface
+    experiment (``problem: {surface, params}``) and a training one (``kind:
+    train, task: {...}``).
+    """
     if not isinstance(data, Mapping):
         raise ConfigError("an experiment must be a JSON object")
-    problem = data.get("problem", {})
-    if not isinstance(problem, Mapping):
-        raise ConfigError("'problem' must be an object like {\"surface\": \"rosenbrock\"}")
-    surface = problem.get("surface", "rosenbrock")
-    if not isinstance(surface, str):
-        raise ConfigError("'problem.surface' must be a surface id")
-    surfaces.get(surface)
-    params = problem.get("params", {})
-    if not isinstance(params, Mapping):
-        raise ConfigError("'problem.params' must be an object")
+    if data.get("kind") == "train" or "task" in data:  # the first release's training files
+        task = data.get("task", {})
+        if not isinstance(task, Mapping):
+            raise ConfigError("'task' must be an object")
+        problem = problem_from_dict({**task, "kind": "train"})
+    else:
+        problem = problem_from_dict(data.get("problem", {}))
     runs = data.get("runs", [])
     if not isinstance(runs, list):
         raise ConfigError("'runs' must be a list")
+    steps = data.get("steps")
+    if steps is None and isinstance(problem, SurfaceProblem):
+        steps = problem.default_steps
     return Experiment(
-        problem=SurfaceProblem(surface, params),
-        runs=tuple(_run(r, i) for i, r in enumerate(runs)),
-        steps=_int(data.get("steps", 500), "steps"),
-        dtype=_choice(data.get("dtype", "float32"), "dtype", ("float32", "float64")),
+        problem=problem,
+        runs=tuple(read_run(r, f"runs[{i}]") for i, r in enumerate(runs)),
+        steps=None if steps is None else _int(steps, "steps"),
+        dtype=_choice(data.get("dtype", "float32"), "dtype", DTYPES),
     )
 
 
@@ -78,11 +104,13 @@ def from_json(text: str) -> Experiment:
     return from_dict(data)
 
 
-def _run(data: Any, i: int) -> RunConfig:
-    where = f"runs[{i}]"
+def read_run(data: Any, where: str) -> RunConfig:
+    """One run from parsed JSON; ``where`` names it in errors (``runs[2]``)."""
+    if isinstance(data, str):
+        return RunConfig(data)
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where} must be an object")
-    unknown = set(data) - {"optimizer", "hparams", "schedule", "schedule_args", "start", "noise", "seed", "label", "color"}
+    unknown = set(data) - set(RUN_FIELDS)
     if unknown:
         raise ConfigError(f"{where} has unknown fields: {', '.join(sorted(unknown))}")
     for key in ("hparams", "schedule_args"):
@@ -126,3 +154,126 @@ def _choice(v: Any, name: str, choices: tuple[str, ...]) -> str:
     if v not in choices:
         raise ConfigError(f"'{name}' must be one of {', '.join(choices)}, got {v!r}")
     return v
+
+
+# -- running it -----------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """A computed experiment: the engine's Result, plus what the problem measures on the path.
+
+    ``result.arrays["params"]`` holds the weights at ``path_steps`` (every point
+    for a small problem, every k-th and the last for a big model). Problems that
+    measure more (a model's train/test loss and accuracy) fill ``metrics`` at
+    ``eval_steps``: each (points, runs), NaN after a run diverged.
+    """
+
+    experiment: Experiment
+    result: Result
+    eval_steps: np.ndarray
+    metrics: dict[str, np.ndarray]
+    train_subset: int | None = None  # training rows the train metrics were measured on
+    eval_time: float = 0.0
+    steps_per_epoch: int = 1
+
+    @property
+    def steps(self) -> int:
+        return self.result.steps
+
+    @property
+    def path_steps(self) -> np.ndarray:
+        return self.result.params_steps
+
+    @property
+    def path_params(self) -> np.ndarray:
+        return self.result.arrays["params"]
+
+    def epochs(self, steps: np.ndarray) -> np.ndarray:
+        return np.asarray(steps) / self.steps_per_epoch
+
+    def path_index(self, step: int) -> int:
+        """Index into ``path_steps`` of the last kept point at or before ``step``."""
+        return int(np.searchsorted(self.path_steps, step, side="right") - 1)
+
+    def relabelled(self, experiment: Experiment) -> Outcome:
+        """The same numbers under another experiment's labels and colours."""
+        configs = list(experiment.runs)
+        return dataclasses.replace(self, experiment=experiment,
+                                   result=dataclasses.replace(self.result, configs=configs))
+
+
+def keep_interval(steps: int, runs: int, dims: int) -> int:
+    """Keep every k-th point's weights so that all kept weights fit the budget."""
+    keep = max(2, PATH_BUDGET // max(1, runs * dims))
+    return max(1, math.ceil((steps + 1) / keep))
+
+
+# CPU figures for a rough time estimate: Python and kernel overhead per step (and per run-step),
+# and multiply-adds per second where a problem counts its work.
+SECONDS_PER_STEP, SECONDS_PER_RUN_STEP, FLOPS = 1e-4, 1e-7, 2e9
+
+
+def estimate_seconds(exp: Experiment) -> float:
+    """A rough CPU time: a cost per step and per run-step (the problem's own, where it
+    states them), times the most gradient evaluations a step makes, plus counted work."""
+    from .optim import get as get_optimizer
+
+    problem = exp.problem.build()
+    runs = len(exp.runs)
+    evals = 1
+    for run in exp.runs:
+        try:
+            spec = get_optimizer(run.optimizer)
+            evals = max(evals, spec.evals_per_step(spec.resolve(run.hp)))
+        except ConfigError:
+            pass
+    per_step = getattr(problem, "seconds_per_step", SECONDS_PER_STEP)
+    per_run_step = getattr(problem, "seconds_per_run_step", SECONDS_PER_RUN_STEP)
+    work = getattr(problem, "work", None)
+    return exp.n_steps * evals * (per_step + per_run_step * runs) + (work(runs, exp.n_steps) / FLOPS if work else 0.0)
+
+
+def check(exp: Experiment, limits: Limits | None = None) -> None:
+    """Refuse an experiment the server would take too long over (ConfigError says what to change)."""
+    limits = limits or config.limits()
+    problem = exp.problem.build()
+    check_work = getattr(problem, "check_work", None)
+    if check_work is not None:
+        check_work(len(exp.runs), exp.n_steps, limits.max_steps)
+
+
+def compute(
+    exp: Experiment,
+    on_progress: Callable[[Progress], Any] | None = None,
+    *,
+    record: tuple[str, ...] = engine.DEFAULT_RECORD,
+    chunk: int | None = None,
+    device: str | None = None,
+    limits: Limits | None = None,
+) -> Outcome:
+    """Run every config of ``exp`` as one batch, then measure what the problem measures.
+
+    ``on_progress`` gets an :class:`~optviz.engine.Progress` every ``chunk`` steps
+    (returning False cancels); ConfigError comes before any work if the problem or
+    a run is invalid or too big.
+    """
+    limits = limits or config.limits()
+    if not exp.runs:
+        raise ConfigError("no runs to compute")
+    problem = exp.problem.build()
+    steps, runs = exp.n_steps, len(exp.runs)
+    check(exp, limits)
+    dims = sum(math.prod(s) for s in problem.layout)
+    small = getattr(problem, "small_step", None)
+    threads = 1 if small is None or small(runs) else None
+    result = engine.run(problem, exp.runs, steps=steps, record=record, device=device, dtype=exp.dtype,
+                        chunk=chunk, limits=limits, keep_every=keep_interval(steps, runs, dims), threads=threads,
+                        on_chunk=on_progress)
+    evaluate = getattr(problem, "evaluate_path", None)
+    if evaluate is None or "params" not in result.arrays:
+        return Outcome(exp, result, np.zeros(0, dtype=np.int64), {})
+    tick = time.perf_counter()
+    eval_steps, metrics, subset = evaluate(result.params_steps, result.arrays["params"], exp.dtype)
+    return Outcome(exp, result, eval_steps, metrics, subset, time.perf_counter() - tick,
+                   getattr(problem, "steps_per_epoch", 1))

@@ -1,6 +1,7 @@
 """Classroom presets: one click sets up a comparison that teaches one thing.
 
-Each preset says what to look for, so a teacher can project it and talk.
+One table for every kind of problem; each preset says what to look for, so a
+teacher can project it and talk. A page shows the presets of its kind.
 """
 
 from __future__ import annotations
@@ -8,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .engine import RunConfig as R
-from .engine import SurfaceProblem
 from .experiment import Experiment
+from .optim import get as get_optimizer
+from .problems import SurfaceProblem, Task
+from .problems.datasets import DataConfig
 
 
 @dataclass(frozen=True)
@@ -19,13 +22,28 @@ class Preset:
     look_for: str
     experiment: Experiment
 
+    @property
+    def kind(self) -> str:
+        return self.experiment.problem.kind
+
 
 def _exp(surface, runs, steps=500, params=None, start=None, noise=0.0, seed=0) -> Experiment:
+    """A surface experiment: every run from one start, with the same noise."""
     problem = SurfaceProblem(surface, params or {})
     start = tuple(float(v) for v in (start or problem.start))
     runs = tuple(R(r.optimizer, r.hparams, r.schedule, r.schedule_args, r.start or start, noise, seed, r.label)
                  for r in runs)
     return Experiment(problem, runs, steps)
+
+
+def _runs(runs, start=None) -> tuple[R, ...]:
+    """A training's runs as the page collects them: torch's defaults left out, one common start."""
+    out = []
+    for r in runs:
+        defaults = get_optimizer(r.optimizer).defaults
+        hp = {key: v for key, v in r.hparams if v != defaults.get(key)}
+        out.append(R(r.optimizer, hp, r.schedule, r.schedule_args, start, label=r.label))
+    return tuple(out)
 
 
 PRESETS: dict[str, Preset] = {
@@ -111,13 +129,103 @@ PRESETS: dict[str, Preset] = {
                 R("SGD", {"lr": 0.3}, "WarmupCosineLR", {"warmup_steps": 30}, label="warmup + cosine"),
             ], steps=300, params={"kappa": 10.0, "angle": 30.0}, noise=1.0, seed=1),
         ),
+        Preset(
+            "moons-mlp",
+            "An MLP learns two moons",
+            "A 16-16 tanh network, mini-batches of 32. Plain SGD's boundary stays nearly straight for a long "
+            "time; momentum and Adam bend it around the moons within a few epochs. On the right, test "
+            "accuracy; on the left, the paths on the plane of their own main directions.",
+            Experiment(
+                Task(DataConfig("moons", {"n_samples": 300, "noise": 0.2}), "mlp",
+                     {"hidden": (16, 16), "activation": "tanh"}, "cross_entropy", batch_size=32, epochs=40),
+                _runs([R("SGD", {"lr": 0.1}, label="SGD"),
+                       R("SGD", {"lr": 0.05, "momentum": 0.9}, label="SGD + momentum"),
+                       R("Adam", {"lr": 0.01}, label="Adam")]),
+            ),
+        ),
+        Preset(
+            "linear-bowl",
+            "Linear regression: the valley of a weight and a bias",
+            "Full-batch gradient descent on y = 2x + 1 + noise, x between 0 and 5, not standardized: w and b "
+            "pull against each other, and the loss over (w, b) is a long, tilted valley whose bottom is the "
+            "least-squares solution (star). GD zig-zags across it and then creeps along it; momentum and Adam "
+            "get there. Now switch on 'Standardize features': the valley becomes a round bowl.",
+            Experiment(
+                Task(DataConfig("linear", {"n_samples": 100, "noise": 1.0}, standardize=False), "linear", {},
+                     "mse", batch_size=0, epochs=100),
+                _runs([R("SGD", {"lr": 0.09}, label="GD"),
+                       R("SGD", {"lr": 0.02, "momentum": 0.9}, label="GD + momentum"),
+                       R("Adam", {"lr": 0.3}, label="Adam")], start=(-1.0, 6.0)),
+            ),
+        ),
+        Preset(
+            "minibatch-noise",
+            "Single-sample SGD, and how LR decay tames its noise",
+            "One training row per step: every gradient is a noisy estimate, so with a constant learning rate "
+            "SGD keeps jittering around the least-squares point (star) and its training loss stays above the "
+            "others'. Step decay and cosine annealing shrink the steps and settle on it.",
+            Experiment(
+                Task(DataConfig("linear", {"n_samples": 100, "noise": 2.0}), "linear", {}, "mse", batch_size=1,
+                     epochs=10),
+                _runs([R("SGD", {"lr": 0.1}, label="constant lr"),
+                       R("SGD", {"lr": 0.1}, "StepLR", {"step_size": 150, "gamma": 0.3}, label="StepLR"),
+                       R("SGD", {"lr": 0.1}, "CosineAnnealingLR", label="cosine")], start=(-1.5, 1.5)),
+            ),
+        ),
+        Preset(
+            "logistic-two-weights",
+            "Logistic regression with two weights: a valley with no floor",
+            "On separable blobs the log loss keeps falling as the weights grow: there is no minimum, only a "
+            "direction. Every run reaches 100% training accuracy, then keeps walking out along the valley.",
+            Experiment(
+                Task(DataConfig("blobs", {"n_samples": 200, "noise": 0.8, "centers": 2}), "logistic",
+                     {"bias": False}, "bce", batch_size=0, epochs=150),
+                _runs([R("SGD", {"lr": 0.5}, label="GD"),
+                       R("SGD", {"lr": 0.5, "momentum": 0.9}, label="GD + momentum"),
+                       R("Adam", {"lr": 0.1}, label="Adam")], start=(-1.0, 2.0)),
+            ),
+        ),
+        Preset(
+            "digits",
+            "Handwritten digits with a 64-64 MLP",
+            "1,797 8×8 images, ten classes. Adam passes 95% test accuracy in a few epochs; SGD with the "
+            "same learning rate is far slower, and needs a much larger one to keep up.",
+            Experiment(
+                Task(DataConfig("digits"), "mlp", {"hidden": (64, 64), "activation": "relu"}, "cross_entropy",
+                     batch_size=32, epochs=10),
+                _runs([R("SGD", {"lr": 1e-3}, label="SGD lr=0.001"),
+                       R("SGD", {"lr": 0.1}, label="SGD lr=0.1"),
+                       R("Adam", {"lr": 1e-3}, label="Adam lr=0.001")]),
+            ),
+        ),
+        Preset(
+            "spiral-depth",
+            "Three spiral arms",
+            "The arms wind around each other: the boundary has to curl. Watch the boundaries during Play: "
+            "Adam's bends early, plain SGD's stays simple for a long time.",
+            Experiment(
+                Task(DataConfig("spiral", {"n_samples": 300, "noise": 0.2, "classes": 3}), "mlp",
+                     {"hidden": (32, 32), "activation": "relu"}, "cross_entropy", batch_size=32, epochs=80),
+                _runs([R("SGD", {"lr": 0.1}, label="SGD"),
+                       R("RMSprop", {"lr": 0.01}, label="RMSprop"),
+                       R("Adam", {"lr": 0.01}, label="Adam")]),
+            ),
+        ),
     ]
 }
 
 # What a first visit shows: the classic comparison, as the benchmarks time it.
-DEFAULT = _exp("rosenbrock", [
+SURFACE_DEFAULT = _exp("rosenbrock", [
     R("SGD", {"lr": 1e-3}, label="SGD"),
     R("SGD", {"lr": 1e-3, "momentum": 0.9}, label="SGD + momentum"),
     R("RMSprop", {"lr": 1e-2}, label="RMSprop"),
     R("Adam", {"lr": 0.02}, label="Adam"),
 ], steps=500)
+TRAIN_DEFAULT = PRESETS["moons-mlp"].experiment
+# What each kind of page shows on a first visit.
+DEFAULTS: dict[str, Experiment] = {"surface": SURFACE_DEFAULT, "train": TRAIN_DEFAULT}
+
+
+def of_kind(kind: str) -> dict[str, Preset]:
+    """The presets of one kind of problem, in table order."""
+    return {pid: p for pid, p in PRESETS.items() if p.kind == kind}

@@ -1,21 +1,27 @@
 """The plain loop: one ``torch.optim`` optimizer and one ``lr_scheduler`` per run.
 
-This is what a user would write by hand. It is the oracle the tests hold the
-batched engine to, and the naive baseline the benchmarks compare against.
+This is what a user would write by hand, for any problem. It is the oracle the
+tests hold the batched engine to, and the naive baseline the benchmarks compare
+against. A problem may give its own plain torch form (``reference(start,
+dtype)``: a model trains as a real ``torch.nn`` module on its mini-batches);
+otherwise its batched loss is evaluated on a batch of one.
 """
 
 from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
-from . import schedules as sched
-from .engine import Problem, RunConfig, gradient_noise, resolve
+from .engine import RunConfig, gradient_noise, resolve
 from .optim import get as get_optimizer
+from .optim import schedules as sched
+from .problems.base import Problem
 
 
 def _needs_closure(optimizer: torch.optim.Optimizer) -> bool:
@@ -50,6 +56,25 @@ def torch_loop(optimizer, scheduler, stateful: bool, closure, steps: int, at_poi
     return lrs
 
 
+def plain_form(problem: Problem, start: list[float], dtype: torch.dtype
+               ) -> tuple[list[Tensor], Callable[[int], Tensor]]:
+    """Leaf tensors of the problem's shapes at ``start``, and the loss at step ``t`` of them."""
+    form = getattr(problem, "reference", None)
+    if form is not None:
+        return form(start, dtype)
+    flat0 = torch.tensor(start, dtype=dtype)
+    tensors, offset = [], 0
+    for shape in problem.layout:
+        n = math.prod(shape)
+        tensors.append(flat0[offset : offset + n].reshape(shape).clone().requires_grad_(True))
+        offset += n
+
+    def loss_at(t: int) -> Tensor:
+        return problem.loss(torch.cat([p.reshape(-1) for p in tensors]).unsqueeze(0), t)[0]
+
+    return tensors, loss_at
+
+
 def reference_run(
     problem: Problem, config: RunConfig, *, steps: int, dtype: torch.dtype = torch.float64
 ) -> dict[str, Any]:
@@ -62,50 +87,37 @@ def reference_run(
     """
     resolved = resolve(problem, config, steps)
     spec = get_optimizer(resolved["optimizer"])
-    flat0 = torch.tensor(resolved["start"], dtype=dtype)
-    tensors, offset = [], 0
-    for shape in problem.layout:
-        n = math.prod(shape)
-        tensors.append(flat0[offset : offset + n].reshape(shape).clone().requires_grad_(True))
-        offset += n
+    tensors, loss_at = plain_form(problem, resolved["start"], dtype)
+    dims = sum(p.numel() for p in tensors)
     optimizer = spec.torch_cls(tensors, **resolved["hparams"])
     schedule = sched.get(resolved["schedule"])
     scheduler = schedule.torch_factory(optimizer, resolved["schedule_args"], steps)
     noise = None
     if resolved["noise"]:
-        noise = resolved["noise"] * gradient_noise(resolved["seed"], steps + 1, offset, dtype)
-    t = 0
+        noise = resolved["noise"] * gradient_noise(resolved["seed"], steps + 1, dims, dtype)
 
-    def flat() -> torch.Tensor:
-        return torch.cat([p.reshape(-1) for p in tensors])
+    def flat(values) -> torch.Tensor:
+        return torch.cat([v.detach().reshape(-1) for v in values]).clone()
 
-    def closure() -> torch.Tensor:
+    def closure(t: int) -> torch.Tensor:
         optimizer.zero_grad()
-        loss = problem.loss(flat().unsqueeze(0), t)[0]
+        loss = loss_at(t)
         loss.backward()
         if noise is not None:
-            start = 0
+            offset = 0
             for p in tensors:
-                n = p.numel()
-                p.grad.add_(noise[t, start : start + n].reshape(p.shape))
-                start += n
+                p.grad.add_(noise[t, offset : offset + p.numel()].reshape(p.shape))
+                offset += p.numel()
         return loss
 
     params, losses, grads = [], [], []
 
     def at_point(step: int, loss: torch.Tensor) -> None:
-        nonlocal t
-        t = step
-        params.append(flat().detach().clone())
+        params.append(flat(tensors))
         losses.append(loss.detach().clone())
-        grads.append(torch.cat([p.grad.reshape(-1) for p in tensors]).clone())
+        grads.append(flat(p.grad for p in tensors))
 
-    def evaluate(step: int) -> torch.Tensor:
-        nonlocal t
-        t = step
-        return closure()
-
-    lrs = torch_loop(optimizer, scheduler, schedule.stateful, evaluate, steps, at_point)
+    lrs = torch_loop(optimizer, scheduler, schedule.stateful, closure, steps, at_point)
     state = {
         key: torch.cat([optimizer.state[p][key].expand(p.shape).flatten() for p in tensors]).double().numpy()
         for key in spec.state_keys

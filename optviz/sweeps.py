@@ -3,22 +3,20 @@
 Three questions, each answered by ONE engine batch of runs that differ only in a
 float hyperparameter or a start point (which the engine batches per run):
 
-* :func:`lr_sweep`: N log-spaced learning rates for each optimizer config:
-  final loss, best loss and divergence against the LR, and each config's best LR.
-* :func:`basin_map`: a run from every point of a grid of starts: where each
-  ends, which known minimum it reached, and whether it diverged.
+* :func:`lr_sweep`: N log-spaced learning rates for each optimizer config, on
+  any problem (a surface, a model on a dataset): final loss, best loss and
+  divergence against the LR, and each config's best LR.
+* :func:`basin_map`: a run from every point of a grid of starts on a 2-D
+  surface: where each ends, which known minimum it reached, whether it diverged.
 * :func:`heatmap`: two hyperparameters on a grid (``lr`` x ``momentum``,
-  ``lr`` x ``betas[1]``), coloured by final loss. :func:`polyak_heavy_ball` gives
-  the optimal heavy-ball setting for the quadratic surface to compare against.
+  ``lr`` x ``betas[1]``), coloured by final loss. :func:`polyak_point` gives the
+  optimal heavy-ball setting where a surface's curvatures are known.
 
-Each comes in two forms. ``stream_*`` is a generator of :class:`Progress`
-(steps done of steps) whose last item carries the result; closing it cancels
-the work between two chunks of steps. The plain form runs a stream to the end,
-calling ``on_progress`` on the way; a callback that returns ``False`` cancels,
-and the call raises :class:`Cancelled`. Only summaries are kept (``record=()``),
-and the operator's work bound (``Limits.check``) refuses an oversized request
-before anything is built. ``threads`` sets torch's CPU threads for the sweep
-(the app uses one: see :func:`_intra_op_threads`).
+Each takes a problem config (:mod:`optviz.problems`) and ``steps`` (None: the
+problem's own length), and ``on_progress``: the engine's ``on_chunk`` callback
+(returning False cancels with :class:`~optviz.engine.Cancelled`). Only summaries
+are kept (``record=()``), and the operator's work bound refuses an oversized
+request before anything is built. ``threads`` sets torch's CPU threads.
 """
 
 from __future__ import annotations
@@ -26,100 +24,31 @@ from __future__ import annotations
 import copy
 import math
 import re
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import numpy as np
-import torch
 
 from . import config as _config
+from . import engine
 from .config import Limits
-from .engine import Problem, Result, RunConfig, SurfaceProblem, _Stepper, finite_or_none, resolve
+from .engine import Cancelled, Progress, Result, RunConfig, finite_or_none, resolve
 from .optim import get as get_optimizer
-from .optim.base import ConfigError
-
-T = TypeVar("T")
-# Progress reports per stream: enough for a smooth bar, few enough that the
-# per-chunk bookkeeping stays negligible.
-PROGRESS_CHUNKS = 20
+from .params import ConfigError
+from .problems import ProblemConfig, SurfaceProblem
 
 
-class Cancelled(Exception):
-    """A sweep stopped because its progress callback returned False."""
-
-
-@dataclass(frozen=True)
-class Progress(Generic[T]):
-    """``done`` of ``total`` steps computed for every run of the batch; the
-    stream's last item has ``done == total`` and the ``result``."""
-
-    done: int
-    total: int
-    runs: int
-    result: T | None = None
-
-    @property
-    def fraction(self) -> float:
-        return self.done / self.total
-
-
-def finish(stream: Iterator[Progress[T]], on_progress: Callable[[Progress], Any] | None = None) -> T:
-    """Run a ``stream_*`` generator to its result; ``on_progress`` returning False cancels."""
-    try:
-        for p in stream:
-            if on_progress is not None and on_progress(p) is False and p.result is None:
-                raise Cancelled(f"cancelled after {p.done} of {p.total} steps")
-            if p.result is not None:
-                return p.result
-    finally:
-        stream.close()  # stops the engine between chunks, even on an exception
-    raise AssertionError("a sweep stream ended without a result")
-
-
-def _execute(
-    problem: Problem,
-    configs: list[RunConfig],
-    steps: int,
-    *,
-    chunk: int | None,
-    dtype: str,
-    device: str | None,
-    limits: Limits,
-    threads: int | None = None,
-) -> Iterator[Progress[Result]]:
+def _execute(problem: ProblemConfig, configs: list[RunConfig], steps: int | None, *, dtype: str = "float32",
+             device: str | None = None, limits: Limits | None = None, chunk: int | None = None,
+             threads: int | None = None, on_progress: Callable[[Progress], Any] | None = None) -> Result:
     """One engine batch with ``record=()``, reporting after every chunk of steps."""
-    started = time.perf_counter()
-    chunk = chunk or max(1, math.ceil(steps / PROGRESS_CHUNKS))
-    stepper = _Stepper(problem, configs, steps, chunk, (), device, dtype, limits)
-    with _intra_op_threads(threads if stepper.device.type == "cpu" else None):
-        for c in stepper.chunks():
-            done = min(c.start + chunk, steps)
-            if not c.done:
-                yield Progress(done, steps, len(configs))
-    yield Progress(steps, steps, len(configs), stepper.result({}, time.perf_counter() - started))
+    return engine.run(problem.build(), configs, steps=steps, record=(), chunk=chunk, dtype=dtype, device=device,
+                      limits=limits, threads=threads, on_chunk=on_progress)
 
 
-@contextmanager
-def _intra_op_threads(n: int | None):
-    """torch's CPU threads for this thread's ops, restored after.
-
-    A sweep on a surface is many small elementwise ops; on a small server that
-    other sessions share, splitting each op over cores costs more in waiting
-    than it saves (bench/bench_sweeps.py measures both). torch keeps this per
-    thread under OpenMP, so other sessions' threads keep their own setting.
-    """
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+def _steps(problem: ProblemConfig, steps: int | None) -> int:
+    return problem.default_steps if steps is None else steps
 
 
 def _variant(config: RunConfig, **fields: Any) -> RunConfig:
@@ -179,7 +108,7 @@ class LRSweep:
     (step) where it did, -1 where it never did.
     """
 
-    problem: Problem
+    problem: ProblemConfig
     configs: tuple[RunConfig, ...]  # one per curve; each run takes its lr from ``lrs``
     steps: int
     lrs: np.ndarray  # (N,), ascending
@@ -210,21 +139,19 @@ class LRSweep:
         return None if i is None else float(self.lrs[i])
 
 
-def stream_lr_sweep(
-    problem: Problem,
+def lr_sweep(
+    problem: ProblemConfig,
     configs: Sequence[RunConfig],
     lrs: Sequence[float] | np.ndarray,
-    steps: int,
+    steps: int | None = None,
     *,
-    dtype: str = "float32",
-    device: str | None = None,
     limits: Limits | None = None,
-    chunk: int | None = None,
-    threads: int | None = None,
-) -> Iterator[Progress[LRSweep]]:
+    **options: Any,
+) -> LRSweep:
     """Every config of ``configs`` at every lr of ``lrs``, as one batch."""
     limits = limits or _config.limits()
     configs = tuple(configs)
+    steps = _steps(problem, steps)
     lrs = np.sort(np.asarray(lrs, dtype=np.float64).ravel())
     if not configs:
         raise ConfigError("choose at least one optimizer to sweep")
@@ -235,26 +162,15 @@ def stream_lr_sweep(
         if "lr" not in get_optimizer(c.optimizer, limits.optimizer_modules).defaults:
             raise ConfigError(f"{c.optimizer} takes no 'lr' argument to sweep")
     runs = [_with_lr(c, lr) for c in configs for lr in lrs]
-    result = None
-    for p in _execute(problem, runs, steps, chunk=chunk, dtype=dtype, device=device, limits=limits,
-                      threads=threads):
-        if p.result is None:
-            yield p
-        else:
-            result = p.result
+    result = _execute(problem, runs, steps, limits=limits, **options)
     shape = (len(configs), lrs.size)
-    yield Progress(steps, steps, len(runs), LRSweep(
+    return LRSweep(
         problem, configs, steps, lrs,
         final_loss=result.final_loss.reshape(shape),
         best_loss=result.best_loss.reshape(shape),
         diverged_at=result.diverged_at.reshape(shape),
         wall_time=result.wall_time, device=result.device, dtype=result.dtype,
-    ))
-
-
-def lr_sweep(problem, configs, lrs, steps, *, on_progress=None, **options) -> LRSweep:
-    """:func:`stream_lr_sweep` run to the end."""
-    return finish(stream_lr_sweep(problem, configs, lrs, steps, **options), on_progress)
+    )
 
 
 # -- basin map --------------------------------------------------------------------
@@ -287,7 +203,7 @@ class BasinMap:
     """Per config ``k`` and start ``(xs[i], ys[j])``: arrays indexed ``[k, j, i]``
     (rows are y, like an image and Plotly's heatmap ``z``)."""
 
-    problem: Problem
+    problem: ProblemConfig
     configs: tuple[RunConfig, ...]
     steps: int
     xs: np.ndarray  # (nx,)
@@ -329,26 +245,26 @@ def grid_axis(lo: float, hi: float, num: int, name: str) -> np.ndarray:
     return np.linspace(lo, hi, num)
 
 
-def stream_basin_map(
+def basin_map(
     problem: SurfaceProblem,
     configs: Sequence[RunConfig],
-    steps: int,
+    steps: int | None = None,
     *,
     nx: int = 100,
     ny: int | None = None,
     x_range: tuple[float, float] | None = None,
     y_range: tuple[float, float] | None = None,
     tol: float | None = None,
-    dtype: str = "float32",
-    device: str | None = None,
     limits: Limits | None = None,
-    chunk: int | None = None,
-    threads: int | None = None,
-) -> Iterator[Progress[BasinMap]]:
+    **options: Any,
+) -> BasinMap:
     """Each config from every start of an ``nx`` x ``ny`` grid over the surface's
     domain (or the given ranges), as one batch: configs side by side on one grid."""
     limits = limits or _config.limits()
     configs = tuple(configs)
+    steps = _steps(problem, steps)
+    if not isinstance(problem, SurfaceProblem):
+        raise ConfigError("a basin map needs a 2-D surface: its domain is the grid of starts")
     if not configs:
         raise ConfigError("choose at least one optimizer to map")
     ny = nx if ny is None else ny
@@ -366,17 +282,11 @@ def stream_basin_map(
         raise ConfigError(f"the tolerance must be > 0, got {tol:g}")
     starts = [(float(x), float(y)) for y in ys for x in xs]  # row-major: y outer, like the arrays
     runs = [_variant(c, start=s) for c in configs for s in starts]
-    result = None
-    for p in _execute(problem, runs, steps, chunk=chunk, dtype=dtype, device=device, limits=limits,
-                      threads=threads):
-        if p.result is None:
-            yield p
-        else:
-            result = p.result
+    result = _execute(problem, runs, steps, limits=limits, **options)
     shape = (len(configs), ny, nx)
-    minima = tuple(tuple(float(v) for v in m) for m in problem.spec.minima(**dict(problem.params)))
+    minima = tuple(tuple(float(v) for v in m) for m in problem.minima())
     final_params = result.final_params.reshape(*shape, -1)
-    yield Progress(steps, steps, len(runs), BasinMap(
+    return BasinMap(
         problem, configs, steps, xs, ys,
         final_loss=result.final_loss.reshape(shape),
         final_params=final_params,
@@ -384,12 +294,7 @@ def stream_basin_map(
         diverged_at=result.diverged_at.reshape(shape),
         minima=minima, tol=tol,
         wall_time=result.wall_time, device=result.device, dtype=result.dtype,
-    ))
-
-
-def basin_map(problem, configs, steps, *, on_progress=None, **options) -> BasinMap:
-    """:func:`stream_basin_map` run to the end."""
-    return finish(stream_basin_map(problem, configs, steps, **options), on_progress)
+    )
 
 
 # -- hyperparameter heatmap ----------------------------------------------------------
@@ -452,7 +357,7 @@ def with_hparam(config: RunConfig, name: str, value: float, allowed: tuple[str, 
 class Heatmap:
     """Arrays indexed ``[j, i]``: ``y.values[j]``, ``x.values[i]``."""
 
-    problem: Problem
+    problem: ProblemConfig
     config: RunConfig
     steps: int
     x: Axis
@@ -477,21 +382,19 @@ class Heatmap:
         return int(j), int(i)
 
 
-def stream_heatmap(
-    problem: Problem,
+def heatmap(
+    problem: ProblemConfig,
     config: RunConfig,
     x: Axis,
     y: Axis,
-    steps: int,
+    steps: int | None = None,
     *,
-    dtype: str = "float32",
-    device: str | None = None,
     limits: Limits | None = None,
-    chunk: int | None = None,
-    threads: int | None = None,
-) -> Iterator[Progress[Heatmap]]:
+    **options: Any,
+) -> Heatmap:
     """``config`` at every pair of values of ``x`` and ``y``, as one batch."""
     limits = limits or _config.limits()
+    steps = _steps(problem, steps)
     if x.name == y.name:
         raise ConfigError(f"choose two different hyperparameters, not {x.name} twice")
     for axis in (x, y):
@@ -507,26 +410,15 @@ def stream_heatmap(
     with_hparam(with_hparam(config, x.name, float(xv[0]), allowed), y.name, float(yv[0]), allowed)
     runs = [with_hparam(with_hparam(config, x.name, float(a), allowed), y.name, float(b), allowed)
             for b in yv for a in xv]
-    result = None
-    for p in _execute(problem, runs, steps, chunk=chunk, dtype=dtype, device=device, limits=limits,
-                      threads=threads):
-        if p.result is None:
-            yield p
-        else:
-            result = p.result
+    result = _execute(problem, runs, steps, limits=limits, **options)
     shape = (yv.size, xv.size)
-    yield Progress(steps, steps, len(runs), Heatmap(
+    return Heatmap(
         problem, config, steps, x, y,
         final_loss=result.final_loss.reshape(shape),
         best_loss=result.best_loss.reshape(shape),
         diverged_at=result.diverged_at.reshape(shape),
         wall_time=result.wall_time, device=result.device, dtype=result.dtype,
-    ))
-
-
-def heatmap(problem, config, x, y, steps, *, on_progress=None, **options) -> Heatmap:
-    """:func:`stream_heatmap` run to the end."""
-    return finish(stream_heatmap(problem, config, x, y, steps, **options), on_progress)
+    )
 
 
 def polyak_heavy_ball(L: float, mu: float) -> tuple[float, float]:
@@ -543,28 +435,22 @@ def polyak_heavy_ball(L: float, mu: float) -> tuple[float, float]:
     return (2 / (math.sqrt(L) + math.sqrt(mu))) ** 2, ((root - 1) / (root + 1)) ** 2
 
 
-def quadratic_curvatures(problem: SurfaceProblem) -> tuple[float, float] | None:
-    """``(L, mu)`` of the quadratic surface (eigenvalues 1 and 1/kappa), else None."""
-    if getattr(problem, "surface", None) != "quadratic":
-        return None
-    return 1.0, 1.0 / float(dict(problem.params)["kappa"])
-
-
-def polyak_point(problem: SurfaceProblem) -> tuple[float, float] | None:
-    """(lr, momentum) of Polyak's heavy ball on the quadratic surface, else None."""
-    curv = quadratic_curvatures(problem)
+def polyak_point(problem: ProblemConfig) -> tuple[float, float] | None:
+    """(lr, momentum) of Polyak's heavy ball where the problem's curvatures are known, else None."""
+    curvatures = getattr(problem, "curvatures", None)
+    curv = curvatures() if curvatures is not None else None
     return None if curv is None else polyak_heavy_ball(*curv)
 
 
 # -- plain values: the CLI's JSON and CSV ---------------------------------------------
 
 
-def _header(problem: Problem, config: RunConfig, steps: int, result, allowed=("",)) -> dict[str, Any]:
-    r = resolve(problem, config, steps, allowed)  # the run as torch sees it, defaults filled in
-    out = {"surface": getattr(problem, "surface", None),
-           "surface_params": dict(getattr(problem, "params", ()))}
-    out.update({k: r[k] for k in ("optimizer", "hparams", "schedule", "schedule_args", "start", "noise",
-                                  "seed")})
+def _header(problem: ProblemConfig, config: RunConfig, steps: int, result, allowed=("",)) -> dict[str, Any]:
+    r = resolve(problem.build(), config, steps, allowed)  # the run as torch sees it, defaults filled in
+    out: dict[str, Any] = {"problem": problem.to_dict()}
+    out.update({k: r[k] for k in ("optimizer", "hparams", "schedule", "schedule_args", "noise", "seed")})
+    if problem.start_size:  # a model's start is its whole initial weights: too long to repeat
+        out["start"] = r["start"]
     out.update(steps=steps, dtype=result.dtype, device=result.device, wall_time=result.wall_time)
     return out
 
@@ -593,7 +479,7 @@ def lr_sweep_rows(sweep: LRSweep, k: int = 0) -> list[list[Any]]:
 def basin_map_dict(bm: BasinMap, k: int = 0) -> dict[str, Any]:
     """Map ``k`` as JSON-ready values: one entry per start, x fastest (row-major in y)."""
     out = {"kind": "basin_map", **_header(bm.problem, bm.configs[k], bm.steps, bm)}
-    out.pop("start")
+    out.pop("start", None)
     final = bm.final_params[k].reshape(-1, 2)
     out.update(
         x=bm.xs.tolist(),
@@ -631,7 +517,6 @@ __all__ = [
     "basin_map_dict",
     "basin_map_rows",
     "default_tol",
-    "finish",
     "heatmap",
     "log_lrs",
     "lr_sweep",
@@ -640,8 +525,5 @@ __all__ = [
     "polyak_heavy_ball",
     "polyak_point",
     "reached_minimum",
-    "stream_basin_map",
-    "stream_heatmap",
-    "stream_lr_sweep",
     "with_hparam",
 ]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .base import ConfigError, Context, HParam, OptimizerSpec, lookup
+from ..params import ConfigError, HParam, lookup
+from .base import Context, OptimizerSpec
 from . import adafactor, adam, adaptive, generic, lbfgs, muon, rprop, sgd
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {

@@ -94,14 +94,6 @@ U_t &= g_t / \sqrt{\max(V_t, \epsilon_1^2)},\qquad
 \theta_t \leftarrow \theta_{t-1} - \frac{\alpha_t}{\max(1, \mathrm{RMS}(U_t)/d)}\, U_t
 \end{aligned}""",
     state_keys=("variance",),
-    variants=(
-        {},
-        {"beta2_decay": -0.5, "d": 2.0},
-        {"eps": (1e-6, 1e-2)},
-        {"weight_decay": 0.1},
-        {"maximize": True, "lr": 1e-3},
-    ),
-    test_lr=1e-2,
     elementwise=False,
     ui_defaults={"lr": 1e-2},
 )

@@ -144,15 +144,6 @@ SPEC = OptimizerSpec(
     summary="Adaptive moment estimation: momentum on the gradient, scaled per coordinate.",
     rule=_RULE,
     state_keys=_STATE,
-    variants=(
-        {},
-        {"amsgrad": True},
-        {"betas": (0.8, 0.99), "eps": 1e-6},
-        {"weight_decay": 0.1},
-        {"weight_decay": 0.1, "decoupled_weight_decay": True},
-        {"maximize": True, "lr": 1e-3},
-    ),
-    test_lr=1e-2,
     ui_defaults={"lr": 1e-2},
 )
 
@@ -165,8 +156,6 @@ SPEC_W = OptimizerSpec(
     summary="Adam with decoupled weight decay (Loshchilov & Hutter).",
     rule=r"\theta_{t-1} \leftarrow (1-\gamma\lambda)\,\theta_{t-1};\quad" + _RULE,
     state_keys=_STATE,
-    variants=({}, {"amsgrad": True}, {"weight_decay": 0.5}, {"maximize": True, "lr": 1e-3}),
-    test_lr=1e-2,
     ui_defaults={"lr": 1e-2},
 )
 
@@ -192,15 +181,6 @@ NADAM = OptimizerSpec(
 \theta_t &\leftarrow \theta_{t-1} - \gamma\, \widehat{m_t} \big/ \big(\sqrt{v_t/(1-\beta_2^t)} + \epsilon\big)
 \end{aligned}""",
     state_keys=("exp_avg", "exp_avg_sq", "mu_product"),
-    variants=(
-        {},
-        {"momentum_decay": 0.05},
-        {"betas": (0.8, 0.99), "eps": 1e-6},
-        {"weight_decay": 0.1},
-        {"weight_decay": 0.1, "decoupled_weight_decay": True},
-        {"maximize": True, "lr": 1e-3},
-    ),
-    test_lr=1e-2,
     ui_defaults={"lr": 1e-2},
 )
 
@@ -224,16 +204,6 @@ r_t &\leftarrow \sqrt{\frac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rh
 \theta_t &\leftarrow \theta_{t-1} - \gamma\, \frac{m_t}{1-\beta_1^t} \cdot (\rho_t > 5\ ?\ r_t l_t : 1)
 \end{aligned}""",
     state_keys=_STATE,
-    variants=(
-        {},
-        {"betas": (0.8, 0.99), "eps": 1e-6},
-        # rho_inf = 4: never rectified, plain momentum throughout.
-        {"betas": (0.9, 0.6), "lr": 1e-4},
-        {"weight_decay": 0.1},
-        {"weight_decay": 0.1, "decoupled_weight_decay": True},
-        {"maximize": True, "lr": 1e-5},
-    ),
-    test_lr=1e-3,
     ui_defaults={"lr": 3e-3},
 )
 
@@ -251,13 +221,5 @@ u_t &\leftarrow \max(\beta_2 u_{t-1},\ |g_t| + \epsilon) \\
 \theta_t &\leftarrow \theta_{t-1} - \frac{\gamma\, m_t}{(1-\beta_1^t)\, u_t}
 \end{aligned}""",
     state_keys=("exp_avg", "exp_inf"),
-    variants=(
-        {},
-        {"betas": (0.8, 0.99)},
-        {"eps": 1e-2},
-        {"weight_decay": 0.1},
-        {"maximize": True, "lr": 1e-3},
-    ),
-    test_lr=1e-2,
     ui_defaults={"lr": 5e-2},
 )

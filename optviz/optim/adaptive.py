@@ -81,14 +81,6 @@ s_t &\leftarrow s_{t-1} + g_t^2 \\
 \theta_t &\leftarrow \theta_{t-1} - \tilde\gamma\, \frac{g_t}{\sqrt{s_t} + \epsilon}
 \end{aligned}""",
     state_keys=("sum",),
-    variants=(
-        {},
-        {"lr_decay": 0.01},
-        {"initial_accumulator_value": 0.5, "eps": 1e-3},
-        {"weight_decay": 0.1},
-        {"maximize": True, "lr": 1e-3},
-    ),
-    test_lr=0.1,
     ui_defaults={"lr": 0.1},
 )
 
@@ -112,15 +104,6 @@ b_t &\leftarrow \mu b_{t-1} + g_t / (\sqrt{\tilde v_t} + \epsilon) \\
 \theta_t &\leftarrow \theta_{t-1} - \gamma\, b_t
 \end{aligned}""",
     state_keys=("square_avg", "grad_avg", "momentum_buffer"),
-    variants=(
-        {},
-        {"alpha": 0.9, "eps": 1e-4},
-        {"centered": True},
-        {"momentum": 0.5},
-        {"centered": True, "momentum": 0.5, "weight_decay": 0.1},
-        {"maximize": True, "lr": 1e-4},
-    ),
-    test_lr=1e-3,
     ui_defaults={"lr": 1e-2},
 )
 
@@ -143,13 +126,5 @@ v_t &\leftarrow \rho v_{t-1} + (1-\rho)\, g_t^2 \\
 \theta_t &\leftarrow \theta_{t-1} - \gamma\, \Delta x_t
 \end{aligned}""",
     state_keys=("square_avg", "acc_delta"),
-    variants=(
-        {},
-        {"rho": 0.5},
-        {"eps": 1e-4},
-        {"weight_decay": 0.1},
-        {"maximize": True, "lr": 0.1},
-    ),
-    test_lr=1.0,
     ui_defaults={"lr": 3.0},
 )

@@ -27,6 +27,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..params import ConfigError, HasParams, HParam
+
 Scalar = float | Tensor
 State = dict[str, Any]
 Layout = tuple[tuple[int, ...], ...]
@@ -34,10 +36,6 @@ Branch = Callable[[Tensor], Any]  # an in-place update of one tensor, for where_
 
 # Arguments of torch's optimizers that choose an implementation, not the maths.
 _IMPLEMENTATION_ARGS = {"params", "foreach", "capturable", "differentiable", "fused"}
-
-
-class ConfigError(ValueError):
-    """A configuration a user gave cannot be run; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -56,134 +54,8 @@ class Context:
     loss: Tensor | None = None
 
 
-@dataclass(frozen=True)
-class HParam:
-    """One hyperparameter, with torch's name and default.
-
-    ``kind`` is one of ``float``, ``int``, ``bool``, ``choice`` (a str or None
-    from ``choices``), ``floats`` (a tuple of ``length`` floats, such as
-    ``betas``), ``ints`` (a tuple of any number of ints, such as MultiStepLR's
-    ``milestones``) or ``text`` (a literal, for optimizers we know only by
-    signature). A ``float``, ``int`` or ``ints`` whose default is None also
-    accepts None. ``low``/``high``/``log`` describe a sensible range for a widget,
-    not a validity bound: validity is torch's own constructor's business.
-    """
-
-    name: str
-    default: Any
-    kind: str
-    help: str = ""
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    choices: tuple[Any, ...] = ()
-    length: int = 0
-    per_run: bool = True
-
-    @property
-    def batchable(self) -> bool:
-        """Whether runs in one batch may each have their own value."""
-        return self.per_run and self.kind in ("float", "floats")
-
-    def parse(self, value: Any) -> Any:
-        """Coerce a value given as text (CLI, URL) or JSON to this kind."""
-        try:
-            return self._parse(value)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{self.name}: cannot read {value!r} as {self.describe()}") from exc
-
-    def _parse(self, value: Any) -> Any:
-        if self.kind == "bool":
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in ("1", "true", "yes", "on"):
-                return True
-            if text in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if self.default is None and self.kind in ("int", "float", "ints") and _is_none(value):
-            return None
-        if self.kind == "int":
-            return _whole(value)
-        if self.kind == "float":
-            return _finite(value)
-        if self.kind == "ints":
-            parts = value.split(",") if isinstance(value, str) else list(value)
-            return tuple(_whole(p) for p in parts if str(p).strip())
-        if self.kind == "choice":
-            if _is_none(value):
-                value = None
-            for choice in self.choices:
-                if value == choice:
-                    return choice
-            raise ValueError(value)
-        if self.kind == "text":
-            return _literal(value)
-        if self.kind == "floats":
-            parts = value.split(",") if isinstance(value, str) else list(value)
-            if len(parts) != self.length:
-                raise ValueError(value)
-            return tuple(
-                None if (p is None or str(p).strip().lower() in ("none", "null")) else _finite(p)
-                for p in parts
-            )
-        raise AssertionError(self.kind)
-
-    def describe(self) -> str:
-        if self.kind == "floats":
-            return f"{self.length} comma-separated numbers"
-        if self.kind == "ints":
-            return "comma-separated whole numbers"
-        if self.kind == "choice":
-            return "one of " + ", ".join(repr(c) for c in self.choices)
-        return {"float": "a number", "int": "a whole number", "bool": "true or false", "text": "a value"}[self.kind]
-
-
-def _literal(value: Any) -> Any:
-    """A number, bool, None, tuple of numbers or plain string, read without eval."""
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    lowered = text.lower()
-    if lowered in ("none", "null"):
-        return None
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if "," in text:
-        return tuple(_literal(part) for part in text.strip("()[]").split(","))
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
-def _is_none(value: Any) -> bool:
-    return value is None or str(value).strip().lower() in ("none", "null", "")
-
-
-def _whole(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError(value)
-    number = float(value)
-    if not number.is_integer():
-        raise ValueError(value)
-    return int(number)
-
-
-def _finite(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError(value)
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(value)
-    return number
-
-
 @dataclass(frozen=True, eq=False)  # registry entries: identity is equality
-class OptimizerSpec:
+class OptimizerSpec(HasParams):
     """One registry entry: a torch optimizer and our batched version of it."""
 
     name: str
@@ -194,9 +66,9 @@ class OptimizerSpec:
     summary: str
     rule: str
     state_keys: tuple[str, ...] = ()
-    # Hyperparameter overrides that the truth test runs against torch.
-    variants: tuple[Mapping[str, Any], ...] = ({},)
-    test_lr: float = 1e-3
+    # At most how many times one step evaluates the loss and gradient (LBFGS's
+    # inner iterations and line search): what a step costs, in gradients.
+    evals_per_step: Callable[[Mapping[str, Any]], int] = lambda hp: 1
     # Whether update treats every coordinate alone (no norms, no matrices), so
     # that the flat batch equals torch's per-tensor loop exactly.
     elementwise: bool = True
@@ -204,9 +76,11 @@ class OptimizerSpec:
     # for a 2-D picture (SGD's lr=1e-3 barely moves on most surfaces).
     ui_defaults: Mapping[str, Any] = field(default_factory=dict)
 
+    noun = "hyperparameter"
+
     @property
-    def defaults(self) -> dict[str, Any]:
-        return {h.name: h.default for h in self.hparams}
+    def params(self) -> tuple[HParam, ...]:  # type: ignore[override]
+        return self.hparams
 
     @property
     def momentum_key(self) -> str | None:
@@ -219,11 +93,7 @@ class OptimizerSpec:
         return None
 
     def hparam(self, name: str) -> HParam:
-        return find(self.hparams, name, self.name, "hyperparameter")
-
-    def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Torch's defaults with ``overrides`` applied and coerced."""
-        return resolve_params(self.hparams, overrides, self.name, "hyperparameter")
+        return self.param(name)
 
     def validate(self, hp: Mapping[str, Any], layout: Layout) -> None:
         """Raise ConfigError with torch's own message if torch would refuse ``hp``.
@@ -246,37 +116,6 @@ COMMON_META: dict[str, dict[str, Any]] = {
     "weight_decay": dict(low=0.0, high=1.0, help="L2 penalty added to the gradient"),
     "maximize": dict(help="ascend instead of descend"),
 }
-
-
-def find(params: Sequence[HParam], name: str, owner: str, noun: str) -> HParam:
-    """The parameter called ``name``, or a ConfigError listing the ones there are."""
-    for p in params:
-        if p.name == name:
-            return p
-    known = ", ".join(p.name for p in params) or "none"
-    raise ConfigError(f"{owner} has no {noun} {name!r}; it has: {known}")
-
-
-def resolve_params(
-    params: Sequence[HParam], overrides: Mapping[str, Any] | None, owner: str, noun: str
-) -> dict[str, Any]:
-    """Defaults with ``overrides`` applied and parsed; errors name ``owner``."""
-    values = {p.name: p.default for p in params}
-    for name, value in (overrides or {}).items():
-        try:
-            values[name] = find(params, name, owner, noun).parse(value)
-        except ConfigError as exc:
-            message = str(exc)
-            raise ConfigError(message if message.startswith(owner) else f"{owner}: {message}") from None
-    return values
-
-
-def lookup(registry: Mapping[str, Any], key: str, noun: str) -> Any:
-    """``registry[key]``, or a ConfigError listing the choices."""
-    try:
-        return registry[key]
-    except (KeyError, TypeError):
-        raise ConfigError(f"unknown {noun} {key!r}; choose one of: {', '.join(registry)}") from None
 
 
 def torch_hparams(cls: type, **meta: Mapping[str, Any]) -> tuple[HParam, ...]:

@@ -16,7 +16,8 @@ from typing import Any
 
 import torch
 
-from .base import ConfigError, HParam, OptimizerSpec, torch_hparams
+from ..params import ConfigError, HParam
+from .base import OptimizerSpec, torch_hparams
 
 
 def _row(value: Any, i: int) -> Any:

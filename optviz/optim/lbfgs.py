@@ -256,7 +256,7 @@ def _direction(state, flat_grad):
 
 def update(params, grads, state, hp, step, ctx):
     lr, max_iter = hp["lr"], hp["max_iter"]
-    max_eval = hp["max_eval"] if hp["max_eval"] is not None else max_iter * 5 // 4
+    max_eval = max_eval_of(hp)
     tolerance_grad, tolerance_change = hp["tolerance_grad"], hp["tolerance_change"]
     closure = ctx.closure
 
@@ -343,6 +343,11 @@ def update(params, grads, state, hp, step, ctx):
     state.update(d=d, t=t, H_diag=H_diag, prev_flat_grad=prev_flat_grad, prev_loss=prev_loss)
 
 
+def max_eval_of(hp) -> int:
+    """torch's ``max_eval``: as given, else ``max_iter * 5 // 4``."""
+    return hp["max_eval"] if hp["max_eval"] is not None else hp["max_iter"] * 5 // 4
+
+
 SPEC = OptimizerSpec(
     name="LBFGS",
     torch_cls=torch.optim.LBFGS,
@@ -366,18 +371,9 @@ d_k &\leftarrow -H_k\,\nabla f(\theta_k)\quad(H_k\text{ from the last } m \text{
 s_k &= \theta_{k+1}-\theta_k,\ \ y_k = \nabla f(\theta_{k+1})-\nabla f(\theta_k)
 \end{aligned}""",
     state_keys=("d", "prev_flat_grad"),
-    variants=(
-        {},
-        {"max_iter": 1},
-        {"history_size": 2, "max_iter": 10},
-        {"line_search_fn": "strong_wolfe", "lr": 1.0},
-        {"line_search_fn": "strong_wolfe", "lr": 1.0, "history_size": 3, "max_iter": 5},
-        {"line_search_fn": "strong_wolfe", "lr": 1.0, "max_eval": 6},
-        {"tolerance_grad": 1e-3, "tolerance_change": 1e-4},
-        {"max_iter": 7, "max_eval": 5},
-    ),
-    test_lr=0.1,
     elementwise=False,
+    # torch counts the first closure call too: a step never evaluates more than max_eval times.
+    evals_per_step=lambda hp: max(1, max_eval_of(hp)),
     # One quasi-Newton move per frame instead of up to 20, made safe at lr=1 by
     # the line search; torch's max_eval would be 1 * 5 // 4 = 1, which leaves
     # the search no trial beyond lr and can stall a run for good.

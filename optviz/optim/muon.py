@@ -150,13 +150,6 @@ O_t &\leftarrow \mathrm{NS}^{(a,b,c)}_k\big(\tilde B_t / \lVert \tilde B_t\rVert
 \theta_t &\leftarrow (1-\gamma\lambda)\,\theta_{t-1} - \gamma\,s(A, B)\, O_t
 \end{aligned}""",
     state_keys=("momentum_buffer",),
-    variants=(
-        {},
-        {"nesterov": False, "weight_decay": 0.0},
-        {"momentum": 0.8, "adjust_lr_fn": "match_rms_adamw"},
-        {"ns_steps": 3, "ns_coefficients": (2.0, -1.5, 0.5)},
-    ),
-    test_lr=1e-2,
     elementwise=False,
     ui_defaults={"lr": 2e-2},
 )

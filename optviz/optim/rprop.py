@@ -51,12 +51,5 @@ SPEC = OptimizerSpec(
 \theta_t &\leftarrow \theta_{t-1} - \eta_t\, \mathrm{sign}(g_t)
 \end{aligned}""",
     state_keys=("prev", "step_size"),
-    variants=(
-        {},
-        {"etas": (0.3, 1.5)},
-        {"step_sizes": (1e-3, 0.1)},
-        {"maximize": True, "step_sizes": (1e-6, 1e-3)},
-    ),
-    test_lr=1e-2,
     ui_defaults={"lr": 1e-2},
 )

@@ -78,15 +78,6 @@ b_t &\leftarrow \mu\, b_{t-1} + (1-\tau)\, g_t \\
 \theta_t &\leftarrow \theta_{t-1} - \gamma\,(\text{nesterov}\ ?\ g_t + \mu b_t : b_t)
 \end{aligned}""",
     state_keys=("momentum_buffer",),
-    variants=(
-        {},
-        {"momentum": 0.9},
-        {"momentum": 0.9, "dampening": 0.5},
-        {"momentum": 0.9, "nesterov": True},
-        {"momentum": 0.8, "weight_decay": 0.1},
-        {"maximize": True, "momentum": 0.5, "lr": 1e-6},
-    ),
-    test_lr=1e-3,
     ui_defaults={"lr": 1e-3},
 )
 
@@ -109,13 +100,5 @@ ASGD = OptimizerSpec(
 \eta_t &\leftarrow \gamma / (1 + \lambda\gamma t)^\alpha, \quad \mu_t \leftarrow 1/\max(1,\ t - t_0)
 \end{aligned}""",
     state_keys=("ax", "eta", "mu"),
-    variants=(
-        {},
-        {"t0": 50.0},
-        {"lambd": 0.05, "alpha": 0.5},
-        {"weight_decay": 0.1},
-        {"maximize": True, "lr": 1e-6},
-    ),
-    test_lr=1e-3,
     ui_defaults={"lr": 1e-3},
 )

@@ -6,22 +6,22 @@ import streamlit as st
 import torch
 
 from ..engine import run
-from .datasets_page import datasets_page
+from .explore import DATASETS, SURFACES
 from .persist import keep_widget_values
-from .surfaces_page import surfaces_page
-from .sweeps_page import sweeps_page
+from .sweeps import sweeps_page
 
 
 @st.cache_resource(show_spinner=False)
 def _warm_up() -> None:
     """Pay torch's one-time costs (first kernels, first autograd call) once per server,
     not on the first visitor's first click."""
-    from ..presets import DEFAULT
+    from ..presets import DEFAULTS
 
     # One intra-op thread: a page's tensors are tiny, and with several students'
     # sessions in parallel, threads inside each op only contend for the cores.
     torch.set_num_threads(1)
-    run(DEFAULT.problem, DEFAULT.runs, steps=2)
+    exp = DEFAULTS["surface"]
+    run(exp.problem.build(), exp.runs, steps=2)
 
 
 def main() -> None:
@@ -31,8 +31,8 @@ def main() -> None:
     _warm_up()
     keep_widget_values()  # each page's widgets keep their values while another page is shown
     pages = [
-        st.Page(surfaces_page, title="Surfaces", icon=":material/landscape:", url_path="surfaces", default=True),
-        st.Page(datasets_page, title="Datasets", icon=":material/model_training:", url_path="datasets"),
+        st.Page(SURFACES, title="Surfaces", icon=":material/landscape:", url_path="surfaces", default=True),
+        st.Page(DATASETS, title="Datasets", icon=":material/model_training:", url_path="datasets"),
         st.Page(sweeps_page, title="Sweeps", icon=":material/grid_on:", url_path="sweeps"),
     ]
     st.navigation(pages, position="top").run()

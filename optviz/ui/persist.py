@@ -13,17 +13,14 @@ import re
 
 import streamlit as st
 
-# Surfaces page: its page-level widgets and run list (keys without a prefix).
-_SURFACE_KEYS = {"surface", "start_x", "start_y", "steps", "noise", "seed", "dtype", "view", "tol"}
-_RUN_KEY = re.compile(r"^(d\.)?r\d+\.")
-# Widgets whose values cannot be set through st.session_state.
-_NOT_VALUES = re.compile(r"(\.(dup|rm)$)|(^(d\.)?(preset|dl)\.)|(^(d\.)?add_run$)|(^d\.(upload|figure)$)|(^race$)")
+# The experiment pages' keys (the Sweeps page restores its own from its settings).
+_PAGE_PREFIXES = ("s.", "d.")
+# Widgets whose values cannot be set through st.session_state, and keys that are not widgets.
+_NOT_VALUES = re.compile(r"(\.(dup|rm|add_run|upload|figure|last|preset)$)|(\.(preset|dl)\.)")
 
 
 def persistent(key: object) -> bool:
-    if not isinstance(key, str) or _NOT_VALUES.search(key):
-        return False
-    return key in _SURFACE_KEYS or key.startswith(("sp.", "d.")) or bool(_RUN_KEY.match(key))
+    return isinstance(key, str) and key.startswith(_PAGE_PREFIXES) and not _NOT_VALUES.search(key)
 
 
 def keep_widget_values() -> None:

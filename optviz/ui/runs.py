@@ -1,10 +1,10 @@
-"""The run list both pages share: one expander per run, with torch's hyperparameters.
+"""The run list every experiment page shares: one expander per run, with torch's hyperparameters.
 
 A :class:`RunEditor` owns the widget keys of one page's runs under a prefix
-(``""`` for Surfaces, whose keys and links predate it; ``"d."`` for Datasets),
-so the two pages keep separate run lists in one session. It reads and writes
-only optimizer, hyperparameters, schedule, label and colour; a page adds its
-own per-run widgets (the Surfaces page's start point) through ``extra``.
+(``"s."`` for Surfaces, ``"d."`` for Datasets), so the pages keep separate run
+lists in one session. It reads and writes only optimizer, hyperparameters,
+schedule, label and colour; a page adds its own per-run widgets (the Surfaces
+page's start point) through ``extra``.
 """
 
 from __future__ import annotations
@@ -14,49 +14,17 @@ from typing import Any
 
 import streamlit as st
 
-from .. import config, schedules
 from ..engine import RunConfig
-from ..optim import OPTIMIZERS
+from ..optim import OPTIMIZERS, schedules
 from ..optim import get as get_optimizer
-from ..optim.base import HParam
+from ..params import HParam
+from .widgets import allowed_modules, param_widget, plain, read_value, set_value
 
 MAX_RUNS = 12
 
 
-def allowed_modules() -> tuple[str, ...]:
-    return config.limits().optimizer_modules
-
-
 def ui_default(spec, h: HParam) -> Any:
     return spec.ui_defaults.get(h.name, h.default)
-
-
-def set_value(key: str, h: HParam, value: Any) -> None:
-    from .. import share
-
-    if h.kind == "floats":
-        for i, v in enumerate(value):
-            st.session_state[f"{key}.{i}"] = None if v is None else float(v)
-    elif h.kind == "float":
-        st.session_state[key] = None if value is None else float(value)
-    elif h.kind == "int":
-        st.session_state[key] = None if value is None else int(value)
-    elif h.kind == "text":
-        st.session_state[key] = share._value(value)
-    elif h.kind == "ints":
-        st.session_state[key] = "" if value is None else share._value(value)
-    else:
-        st.session_state[key] = value
-
-
-def read_value(key: str, h: HParam) -> Any:
-    s = st.session_state
-    if h.kind == "floats":
-        return tuple(s.get(f"{key}.{i}", h.default[i] if h.default else None) for i in range(h.length))
-    value = s.get(key, h.default)
-    if h.kind in ("text", "ints") and isinstance(value, str):
-        return h.parse(value)
-    return value
 
 
 class RunEditor:
@@ -180,9 +148,9 @@ class RunEditor:
             run = runs[n] if n < len(runs) else None
             title = summary_label(run) if run is not None else f"run {n + 1}"
             # A key keeps the expander open while its title changes with the run's settings.
-            with st.expander(f"**{n + 1}.** {title}", expanded=False, key=self.key(rid, "open")):
+            with st.expander(f"**{n + 1}.** {plain(title)}", expanded=False, key=self.key(rid, "open")):
                 if rid in errors:
-                    st.error(errors[rid])
+                    st.error(plain(errors[rid]))
                 c1, c2, c3 = st.columns([3, 3, 1])
                 c1.text_input("Label", key=self.key(rid, "label"), max_chars=80)
                 c2.selectbox("Optimizer", names, key=self.key(rid, "optimizer"), on_change=self.on_optimizer_change,
@@ -195,7 +163,7 @@ class RunEditor:
                 cols = st.columns(4)
                 for j, h in enumerate(spec.hparams):
                     with cols[j % 4]:
-                        self._hparam_widget(rid, h)
+                        param_widget(self.hp_key(rid, h.name), h)
                 if extra is not None:
                     extra(rid)
                 sc1, sc2 = st.columns([1, 3])
@@ -207,7 +175,8 @@ class RunEditor:
                     scols = st.columns(4)
                     for j, a in enumerate(sched.args):
                         with scols[j % 4]:
-                            self._sched_widget(rid, a)
+                            # None: tied to the run (its steps or lr)
+                            param_widget(self.sched_key(rid, a.name), a, auto="auto" if a.default is None else None)
                 b1, b2, _ = st.columns([1, 1, 4])
                 b1.button("Duplicate", key=self.key(rid, "dup"), on_click=self.duplicate_run, args=(rid,),
                           icon=":material/content_copy:", disabled=len(self.ids) >= MAX_RUNS)
@@ -215,44 +184,6 @@ class RunEditor:
                           icon=":material/delete:", disabled=len(self.ids) <= 1)
         st.button("Add a run", key=f"{self.prefix}add_run", on_click=self.add_run, icon=":material/add:",
                   disabled=len(self.ids) >= MAX_RUNS, help=f"Up to {MAX_RUNS} runs in one comparison")
-
-    def _hparam_widget(self, rid: int, h: HParam) -> None:
-        key = self.hp_key(rid, h.name)
-        label = h.name
-        if h.kind == "bool":
-            st.checkbox(label, key=key, help=h.help or None)
-        elif h.kind == "float":
-            st.number_input(label, key=key, format="%g", help=h.help or None, step=_step(h))
-        elif h.kind == "int":
-            st.number_input(label, key=key, step=1, help=h.help or None)
-        elif h.kind == "choice":
-            st.selectbox(label, list(h.choices), key=key, help=h.help or None)
-        elif h.kind == "floats":
-            cols = st.columns(h.length)
-            for i, col in enumerate(cols):
-                col.number_input(f"{label}[{i}]", key=f"{key}.{i}", format="%g", help=h.help or None)
-        else:
-            st.text_input(label, key=key, help=h.help or None)
-
-    def _sched_widget(self, rid: int, a: HParam) -> None:
-        key = self.sched_key(rid, a.name)
-        auto = "auto" if a.default is None else None  # None: tied to the run (its steps or lr)
-        if a.kind == "bool":
-            st.checkbox(a.name, key=key, help=a.help or None)
-        elif a.kind == "float":
-            st.number_input(a.name, key=key, format="%g", help=a.help or None, placeholder=auto)
-        elif a.kind == "int":
-            st.number_input(a.name, key=key, step=1, help=a.help or None, placeholder=auto)
-        elif a.kind == "choice":
-            st.selectbox(a.name, list(a.choices), key=key, help=a.help or None)
-        else:
-            st.text_input(a.name, key=key, help=a.help or None, placeholder=auto or "")
-
-
-def _step(h: HParam) -> float | None:
-    if h.low is not None and h.high is not None and not h.log:
-        return (h.high - h.low) / 100 or None
-    return None
 
 
 def summary_label(run: RunConfig) -> str:
@@ -267,7 +198,7 @@ def runnable(runs: Sequence[RunConfig], errors: Mapping[int, str]) -> tuple[RunC
     """Show why each refused run can't run (torch's words); return the others.
     With none left, say how to start."""
     for i, message in errors.items():
-        st.error(f"Run {i + 1} ({runs[i].label or runs[i].optimizer}) can't run: {message}")
+        st.error(plain(f"Run {i + 1} ({runs[i].label or runs[i].optimizer}) can't run: {message}"))
     ok = tuple(r for i, r in enumerate(runs) if i not in errors)
     if not ok:
         st.info("Add a run to start.")

@@ -17,32 +17,15 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..charts import (FONT, PALETTE, AnimatedFigure, Grid, Style, colour_scale_trace, gapped,
-                      level_lines, shaded_image)
-from .analysis import DataView, Landscape, frame_steps
-from .training import Training
+from ..analysis import DataView, Landscape, level_lines, thin, training_frames
+from ..experiment import Outcome
+from .common import (FONT, PALETTE, AnimatedFigure, Grid, Style, colour_scale_trace, f32, gapped, last_finite,
+                     shaded_image)
 
 # Light class colours (ColorBrewer "Paired", light members): the runs own the saturated palette.
 CLASS_COLORS = ("#a6cee3", "#fdbf6f", "#b2df8a", "#cab2d6", "#fb9a99", "#ffff99", "#d9d9d9", "#80b1d3")
 CLASS_EDGES = ("#1f78b4", "#ff7f00", "#33a02c", "#6a3d9a", "#e31a1c", "#b15928", "#636363", "#2b6a94")
 MAX_PATH_POINTS = 400
-
-
-def _thin(n: int, limit: int = MAX_PATH_POINTS) -> np.ndarray:
-    if n <= limit:
-        return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
-
-
-def _last_finite(values: np.ndarray, upto: int) -> int:
-    """Index of the last finite entry (row) at or before ``upto``: a diverged run stops there."""
-    head = values[: upto + 1]
-    finite = np.flatnonzero(np.isfinite(head).reshape(len(head), -1).all(1))
-    return int(finite[-1]) if finite.size else 0
-
-
-def _f32(values) -> np.ndarray:
-    return np.asarray(values, dtype=np.float32)
 
 
 def _label(style: Style, diverged: int, steps_per_epoch: int) -> str:
@@ -51,7 +34,7 @@ def _label(style: Style, diverged: int, steps_per_epoch: int) -> str:
     return f"{style.label} ✕ diverged at epoch {diverged / steps_per_epoch:.3g}"
 
 
-def metric_name(training: Training) -> str | None:
+def metric_name(training: Outcome) -> str | None:
     m = training.metrics
     if "test_accuracy" in m or "train_accuracy" in m:
         return "accuracy"
@@ -61,7 +44,7 @@ def metric_name(training: Training) -> str | None:
 
 
 def training_figure(
-    training: Training,
+    training: Outcome,
     land: Landscape | None,
     view: DataView | None,
     runs: Sequence[Style],
@@ -86,7 +69,7 @@ def training_figure(
                         {"accuracy": f"Accuracy ({split_note})", "r2": f"R² ({split_note})"}.get(metric, "")),
         figure=AnimatedFigure(),
     )
-    shown = view.frame_steps if view is not None else frame_steps(training)
+    shown = view.frame_steps if view is not None else training_frames(training)
     eval_steps = training.eval_steps
     epochs = training.epochs(eval_steps)
     moving: list[int] = []
@@ -111,9 +94,9 @@ def training_figure(
         # -- landscape: full path faintly, then a tail and head that the frames move.
         if land is not None:
             path = land.paths[:, r]
-            t = _thin(len(path))
+            t = thin(len(path), MAX_PATH_POINTS)
             steps_t = training.path_steps[t]
-            fig.add_trace(go.Scatter(x=_f32(path[t, 0]), y=_f32(path[t, 1]), mode="lines", line={**line, "width": 2},
+            fig.add_trace(go.Scatter(x=f32(path[t, 0]), y=f32(path[t, 1]), mode="lines", line={**line, "width": 2},
                                      opacity=0.55, customdata=steps_t, showlegend=True, **common,
                                      hovertemplate="<b>%{fullData.name}</b><br>step %{customdata}<extra></extra>"),
                           row=1, col=1)
@@ -122,7 +105,7 @@ def training_figure(
                                      hoverinfo="skip", **common,
                                      marker=dict(color="white", size=10, line=dict(color=style.color, width=3))),
                           row=1, col=1)
-            ends = [_last_finite(path, training.path_index(int(s))) for s in shown]
+            ends = [last_finite(path, training.path_index(int(s))) for s in shown]
             tail0, head0 = _tail(path, ends[-1], training), path[[ends[-1]]]
             fig.add_trace(go.Scatter(x=tail0[:, 0], y=tail0[:, 1], mode="lines", line={**line, "width": 5},
                                      showlegend=False, hoverinfo="skip", **common), row=1, col=1)
@@ -132,8 +115,8 @@ def training_figure(
             moving += [len(fig.data) - 2, len(fig.data) - 1]
             for f, end in enumerate(ends):
                 tail = _tail(path, end, training)
-                frame_data[f] += [dict(type="scatter", x=_f32(tail[:, 0]), y=_f32(tail[:, 1])),
-                                  dict(type="scatter", x=_f32(path[[end], 0]), y=_f32(path[[end], 1]))]
+                frame_data[f] += [dict(type="scatter", x=f32(tail[:, 0]), y=f32(tail[:, 1])),
+                                  dict(type="scatter", x=f32(path[[end], 0]), y=f32(path[[end], 1]))]
         # -- the data view: one moving trace per run.
         if view is not None:
             _add_run_data(fig, view, r, style, common, moving, frame_data)
@@ -155,7 +138,7 @@ def training_figure(
                     col=row_col[1])
                 legend_done = True
             values = training.metrics[f"{have[0]}_{key}"][:, r]
-            idx = [_last_finite(values, int(np.searchsorted(eval_steps, s))) for s in shown]
+            idx = [last_finite(values, int(np.searchsorted(eval_steps, s))) for s in shown]
             fig.add_trace(go.Scatter(x=[epochs[idx[-1]]], y=[values[idx[-1]]], mode="markers", showlegend=False,
                                      hoverinfo="skip", marker=dict(color=style.color, size=11), **common),
                           row=row_col[0], col=row_col[1])
@@ -169,10 +152,10 @@ def training_figure(
     return fig
 
 
-def _tail(path: np.ndarray, end: int, training: Training) -> np.ndarray:
+def _tail(path: np.ndarray, end: int, training: Outcome) -> np.ndarray:
     """The kept points just before ``end``: about one epoch, at most a few hundred."""
-    span = max(3, min(300, math.ceil(training.steps_per_epoch / training.keep_every)))
-    return _f32(path[max(0, end - span) : end + 1])
+    span = max(3, min(300, math.ceil(training.steps_per_epoch / max(1, training.path_steps[1] - training.path_steps[0] if len(training.path_steps) > 1 else 1))))
+    return f32(path[max(0, end - span) : end + 1])
 
 
 def _add_landscape(fig, land: Landscape) -> None:
@@ -193,10 +176,10 @@ def _add_landscape(fig, land: Landscape) -> None:
     fig.add_trace(go.Scatter(**gapped(lines), mode="lines", line=dict(width=0.7, color="rgba(0,0,0,0.25)"),
                              hoverinfo="skip", showlegend=False, name="contours"), row=1, col=1)
     # Hover anywhere on the surface: an invisible grid of points that knows the loss there.
-    ix, iy = _thin(len(land.x), 41), _thin(len(land.y), 41)
+    ix, iy = thin(len(land.x), 41), thin(len(land.y), 41)
     xx, yy = np.meshgrid(land.x[ix], land.y[iy])
-    fig.add_trace(go.Scatter(x=_f32(xx.ravel()), y=_f32(yy.ravel()), mode="markers", marker=dict(size=10, opacity=0),
-                             customdata=_f32(land.z[np.ix_(iy, ix)].ravel()), showlegend=False, name="loss",
+    fig.add_trace(go.Scatter(x=f32(xx.ravel()), y=f32(yy.ravel()), mode="markers", marker=dict(size=10, opacity=0),
+                             customdata=f32(land.z[np.ix_(iy, ix)].ravel()), showlegend=False, name="loss",
                              hovertemplate="(%{x:.3g}, %{y:.3g})<br>loss %{customdata:.4g}<extra></extra>"),
                   row=1, col=1)
     right = fig.layout.xaxis.domain[1]
@@ -219,7 +202,7 @@ def _add_data(fig, view: DataView) -> None:
                 if not len(pts):
                     continue
                 fig.add_trace(go.Scatter(
-                    x=_f32(pts[:, 0]), y=_f32(pts[:, 1]), mode="markers", name=f"class {name}",
+                    x=f32(pts[:, 0]), y=f32(pts[:, 1]), mode="markers", name=f"class {name}",
                     legendgroup=f"class{k}", showlegend=not test,
                     marker=dict(color="white" if test else fill, size=7, symbol="circle",
                                 line=dict(color=edge, width=1.5 if test else 0.8)),
@@ -228,7 +211,7 @@ def _add_data(fig, view: DataView) -> None:
         for X, y, test in ((view.X_train, view.y_train, False), (view.X_test, view.y_test, True)):
             if len(y):
                 fig.add_trace(go.Scatter(
-                    x=_f32(X[:, 0]), y=_f32(y), mode="markers", showlegend=False,
+                    x=f32(X[:, 0]), y=f32(y), mode="markers", showlegend=False,
                     name="test rows" if test else "training rows",
                     marker=dict(size=6, color="white" if test else "#9aa5b1", line=dict(color="#52606d", width=1)),
                     hovertemplate=("test" if test else "train") + " (%{x:.3g}, %{y:.3g})<extra></extra>"),
@@ -251,28 +234,28 @@ def _add_run_data(fig, view: DataView, r: int, style: Style, common: dict, movin
         for f, lines in enumerate(view.lines):
             frame_data[f].append(dict(type="scatter", **gapped(lines[r])))
     elif view.kind == "curve":
-        fig.add_trace(go.Scatter(x=_f32(view.grid_x), y=_f32(last), mode="lines", showlegend=False,
+        fig.add_trace(go.Scatter(x=f32(view.grid_x), y=f32(last), mode="lines", showlegend=False,
                                  line=dict(color=style.color, width=3, dash=style.dash), **common,
                                  hovertemplate="%{fullData.name}<br>x=%{x:.3g}: %{y:.3g}<extra></extra>"),
                       row=1, col=2)
         moving.append(len(fig.data) - 1)
         for f in range(len(values)):
-            frame_data[f].append(dict(type="scatter", x=_f32(view.grid_x), y=_f32(values[f])))
+            frame_data[f].append(dict(type="scatter", x=f32(view.grid_x), y=f32(values[f])))
     else:
-        fig.add_trace(go.Scatter(x=_f32(view.y_test), y=_f32(last), mode="markers", showlegend=False,
+        fig.add_trace(go.Scatter(x=f32(view.y_test), y=f32(last), mode="markers", showlegend=False,
                                  marker=dict(color=style.color, size=6, opacity=0.7), **common,
                                  hovertemplate="%{fullData.name}<br>true %{x:.3g}, predicted %{y:.3g}<extra></extra>"),
                       row=1, col=2)
         moving.append(len(fig.data) - 1)
         for f in range(len(values)):
-            frame_data[f].append(dict(type="scatter", x=_f32(view.y_test), y=_f32(values[f])))
+            frame_data[f].append(dict(type="scatter", x=f32(view.y_test), y=f32(values[f])))
 
 
-def _add_lr(fig, training: Training, r: int, style: Style, common: dict, shown, moving, frame_data) -> None:
+def _add_lr(fig, training: Outcome, r: int, style: Style, common: dict, shown, moving, frame_data) -> None:
     lr = training.result.arrays.get("lr")
     if lr is None or not len(lr):
         return
-    t = _thin(len(lr))
+    t = thin(len(lr), MAX_PATH_POINTS)
     x = training.epochs(t)
     fig.add_trace(go.Scatter(x=x, y=lr[t, r], mode="lines", line=dict(color=style.color, width=3, dash=style.dash),
                              showlegend=False, **common,
@@ -291,7 +274,7 @@ def _log_axis(values: np.ndarray, ratio: float = 20) -> bool:
     return bool(finite.size and finite.min() > 0 and finite.max() / finite.min() > ratio)
 
 
-def _style(fig, training: Training, land, view, metric, height) -> None:
+def _style(fig, training: Outcome, land, view, metric, height) -> None:
     epochs_total = training.steps / training.steps_per_epoch
     if land is not None:
         # No grid lines across the shaded surface; the contours are the grid.
@@ -335,7 +318,7 @@ def _style(fig, training: Training, land, view, metric, height) -> None:
         annotation.font.size = 16
 
 
-def _add_frames(fig, training: Training, shown, moving, frame_data) -> None:
+def _add_frames(fig, training: Outcome, shown, moving, frame_data) -> None:
     spe = training.steps_per_epoch
     names = [f"{int(s)}" for s in shown]
     # plotly.js hides the traces a frame does not mention once an animation starts
@@ -368,9 +351,9 @@ def progress_figure(arrays: dict[str, np.ndarray], steps_per_epoch: int, runs: S
     """Each run's mini-batch loss so far, while the training streams in."""
     loss = arrays["loss"]
     fig = go.Figure()
-    t = _thin(loss.shape[0], 600)
+    t = thin(loss.shape[0], 600)
     for r, style in enumerate(runs):
-        fig.add_trace(go.Scatter(x=t / steps_per_epoch, y=_f32(loss[t, r]), mode="lines", name=style.label,
+        fig.add_trace(go.Scatter(x=t / steps_per_epoch, y=f32(loss[t, r]), mode="lines", name=style.label,
                                  line=dict(color=style.color, width=2, dash=style.dash)))
     fig.update_layout(height=height, font=FONT, template="plotly_white", margin=dict(l=60, r=20, t=50, b=40),
                       title=dict(text="Mini-batch loss so far", font=dict(size=16)),

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..optim.base import ConfigError, HParam, lookup, resolve_params
-from .models import CLASSES, EITHER, ONE
+from ..params import HasParams, HParam, lookup
+from .models import CLASSES, EITHER, ONE, ModelSpec
 
 
 class BinaryHinge(nn.Module):
@@ -36,7 +36,7 @@ class BinaryHinge(nn.Module):
 
 
 @dataclass(frozen=True)
-class LossSpec:
+class LossSpec(HasParams):
     id: str
     name: str
     summary: str
@@ -48,16 +48,23 @@ class LossSpec:
     params: tuple[HParam, ...] = ()
     binary_only: bool = False
 
-    @property
-    def defaults(self) -> dict[str, Any]:
-        return {p.name: p.default for p in self.params}
+    def check(self, values: Mapping[str, Any]) -> str | None:
+        bad = [name for name, v in values.items() if not v > 0]  # every loss parameter is a positive scale
+        return f"{bad[0]} must be > 0, got {values[bad[0]]!r}" if bad else None
 
-    def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        values = resolve_params(self.params, overrides, self.name, "parameter")
-        for name in overrides or {}:
-            if not values[name] > 0:
-                raise ConfigError(f"{self.name}: {name} must be > 0, got {values[name]!r}")
-        return values
+    def why_not(self, kind: str, model: ModelSpec, n_classes: int = 0) -> str | None:
+        """Why this loss cannot train ``model`` on data of ``kind``, or None if it can."""
+        if self.task == "regression" and kind != "regression":
+            return f"{self.name} needs a regression dataset (a numeric target); this one has classes"
+        if self.task == "classification" and kind == "regression":
+            return f"{self.name} needs a classification dataset; this one has a numeric target"
+        if self.binary_only and kind != "binary":
+            return f"{self.name} needs exactly two classes; this dataset has {n_classes} (use cross-entropy)"
+        if self.output == ONE and model.output == CLASSES and kind != "regression":
+            return f"{model.name} gives one score per class; {self.name} takes one logit (use cross-entropy)"
+        if self.output == CLASSES and model.output == ONE:
+            return f"{model.name} gives one logit; {self.name} needs one score per class (use binary cross-entropy)"
+        return None
 
     def target(self, y: Tensor, n_out: int, dtype: torch.dtype) -> Tensor:
         """Labels as the torch loss takes them: class indices, or a float column."""

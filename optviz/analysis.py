@@ -1,4 +1,4 @@
-"""What the dataset views draw, computed from a :class:`Training` (torch, no plotting).
+"""What the views draw, computed from an :class:`~optviz.experiment.Outcome` (numbers, no plotting).
 
 * :func:`landscape`: for a two-weight model, the exact full-batch training loss
   over those two weights, with every run's path; for a larger model, the plane
@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import contourpy
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 
-from ..charts import level_lines
-from .datasets import REGRESSION
-from .problem import ModelProblem
-from .training import Training
+from .experiment import Outcome
+from .problems.datasets import REGRESSION
+from .problems.training import ModelProblem
 
 # Multiply-adds spent on the loss over a plane (grid points x samples x model).
 PLANE_BUDGET = 2e9
@@ -31,10 +30,22 @@ MAX_FRAMES = 60
 PCA_ROWS = 1200  # trajectory points the PCA is fitted on, all runs together
 
 
-def _thin_rows(n: int, limit: int) -> np.ndarray:
+def thin(n: int, limit: int = 2000) -> np.ndarray:
+    """Indices of at most ``limit`` of ``n`` points, evenly spread, first and last included:
+    every point of a short path, so an oscillation is drawn as it is."""
     if n <= limit:
         return np.arange(n)
     return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
+
+
+def level_lines(x: np.ndarray, y: np.ndarray, z: np.ndarray, level: float = 0.0) -> np.ndarray:
+    """The ``level`` set of ``z`` (``z[j, i]`` at ``(x[i], y[j])``) as (n, 2) points,
+    each line followed by a NaN row (Plotly breaks a line there); contourpy traces it."""
+    lines = contourpy.contour_generator(x, y, np.asarray(z, dtype=np.float64), line_type="Separate").lines(level)
+    if not lines:
+        return np.zeros((0, 2))
+    gap = np.full((1, 2), np.nan)
+    return np.concatenate([part for line in lines for part in (line, gap)])
 
 
 @dataclass
@@ -42,7 +53,7 @@ class Landscape:
     """A loss surface over two coordinates, and each run's path on it.
 
     ``z[j, i]`` is the loss at ``(x[i], y[j])``; ``paths`` is (K, runs, 2) over
-    ``Training.path_steps``, NaN once a run diverged.
+    ``Outcome.path_steps``, NaN once a run diverged.
     """
 
     kind: str  # "weights" (the model has two) or "pca"
@@ -97,7 +108,7 @@ def _train_rows(problem: ModelProblem, limit: int, dtype) -> tuple[torch.Tensor,
     return X[rows], y[rows], limit
 
 
-def landscape(training: Training, problem: ModelProblem, n: int | None = None, aspect: float = 1.2
+def landscape(training: Outcome, problem: ModelProblem, n: int | None = None, aspect: float = 1.2
               ) -> Landscape | None:
     """The loss surface the runs move on, or None when there is no plane to draw.
 
@@ -120,7 +131,7 @@ def least_squares(problem: ModelProblem) -> np.ndarray | None:
     return solution
 
 
-def _weights_plane(training: Training, problem: ModelProblem, n: int, aspect: float) -> Landscape:
+def _weights_plane(training: Outcome, problem: ModelProblem, n: int, aspect: float) -> Landscape:
     paths = training.path_params.astype(np.float64)
     points = _alive_points(paths, training.result.diverged_at)
     best = least_squares(problem)
@@ -146,7 +157,9 @@ def _weights_plane(training: Training, problem: ModelProblem, n: int, aspect: fl
     return Landscape("weights", x, y, z, paths, (labels[0], labels[1]), marker, note, len(Y))
 
 
-def _pca_plane(training: Training, problem: ModelProblem, n: int | None) -> Landscape | None:
+def _pca_plane(training: Outcome, problem: ModelProblem, n: int | None) -> Landscape | None:
+    from sklearn.decomposition import PCA  # a second to import: only a big model's view pays it
+
     paths = training.path_params.astype(np.float64)  # (K, runs, P)
     diverged = training.result.diverged_at
     final_loss = training.metrics.get("train_loss")
@@ -158,7 +171,7 @@ def _pca_plane(training: Training, problem: ModelProblem, n: int | None) -> Land
     ref = int(alive[np.nanargmin(np.where(np.isfinite(last[alive]), last[alive], np.inf))])
     center = paths[-1, ref]
     # Every run's trajectory, thinned evenly to bound the fit's cost.
-    keep = _thin_rows(len(paths), max(8, PCA_ROWS // paths.shape[1]))
+    keep = thin(len(paths), max(8, PCA_ROWS // paths.shape[1]))
     rows = (paths[keep] - center).reshape(-1, paths.shape[2])
     rows = rows[np.isfinite(rows).all(1)]
     if len(rows) < 3:
@@ -216,7 +229,7 @@ class DataView:
     lines: list[list[np.ndarray]] = field(default_factory=list)
 
 
-def frame_steps(training: Training, per_frame: int = 0) -> np.ndarray:
+def training_frames(training: Outcome, per_frame: int = 0) -> np.ndarray:
     """Steps the animation shows: evaluated points, evenly spread, within the payload budget."""
     runs = len(training.experiment.runs)
     limit = MAX_FRAMES if not per_frame else int(min(MAX_FRAMES, max(10, FRAME_BUDGET // (runs * per_frame))))
@@ -226,7 +239,7 @@ def frame_steps(training: Training, per_frame: int = 0) -> np.ndarray:
     return steps[np.unique(np.linspace(0, len(steps) - 1, limit).round().astype(int))]
 
 
-def _params_at(training: Training, steps: np.ndarray, dtype=torch.float64) -> torch.Tensor:
+def _params_at(training: Outcome, steps: np.ndarray, dtype=torch.float64) -> torch.Tensor:
     idx = [training.path_index(int(s)) for s in steps]
     return torch.as_tensor(training.path_params[idx], dtype=dtype)  # (F, runs, P)
 
@@ -262,14 +275,14 @@ def _boundaries(gx: np.ndarray, gy: np.ndarray, out: np.ndarray) -> np.ndarray:
     return np.concatenate(pieces) if pieces else np.zeros((0, 2))
 
 
-def data_view(training: Training, problem: ModelProblem, grid: int = 50) -> DataView | None:
+def data_view(training: Outcome, problem: ModelProblem, grid: int = 50) -> DataView | None:
     split = problem.split
     names = split.data.feature_names
     scaled = " (standardized)" if split.x_scaler is not None else ""
     base = dict(X_train=np.array(split.X_train), y_train=np.array(split.y_train), X_test=np.array(split.X_test),
                 y_test=np.array(split.y_test), classes=split.data.classes)
     if problem.kind != REGRESSION and split.n_features == 2:
-        steps = frame_steps(training, grid * problem.n_out)  # lines: about one point per grid row and class
+        steps = training_frames(training, grid * problem.n_out)  # lines: about one point per grid row and class
         allX = np.vstack([split.X_train, split.X_test])
         (x0, x1), (y0, y1) = _range(allX[:, 0], 0.08), _range(allX[:, 1], 0.08)
         gx, gy = np.linspace(x0, x1, grid), np.linspace(y0, y1, grid)
@@ -281,7 +294,7 @@ def data_view(training: Training, problem: ModelProblem, grid: int = 50) -> Data
         return DataView("boundary", steps, np.zeros((len(steps), out.shape[1], 0), np.float32), gx, gy,
                         axis_titles=(f"{names[0]}{scaled}", f"{names[1]}{scaled}"), lines=lines, **base)
     if problem.kind == REGRESSION and split.n_features == 1:
-        steps = frame_steps(training)
+        steps = training_frames(training)
         allX = np.vstack([split.X_train, split.X_test])[:, 0]
         gx = np.linspace(*_range(allX, 0.05), 200)
         out = _outputs(problem, _params_at(training, steps), torch.as_tensor(gx[:, None], dtype=torch.float64))
@@ -289,7 +302,7 @@ def data_view(training: Training, problem: ModelProblem, grid: int = 50) -> Data
         return DataView("curve", steps, out[..., 0].astype(np.float32), gx,
                         axis_titles=(f"{names[0]}{scaled}", target), **base)
     if problem.kind == REGRESSION:
-        steps = frame_steps(training)
+        steps = training_frames(training)
         X, y = (split.X_test, split.y_test) if len(split.y_test) else (split.X_train, split.y_train)
         out = _outputs(problem, _params_at(training, steps), torch.as_tensor(np.array(X), dtype=torch.float64))
         which = "test" if len(split.y_test) else "training"

@@ -18,14 +18,14 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn import datasets as skd
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
-from ..optim.base import ConfigError, HParam, lookup, resolve_params
+if TYPE_CHECKING:
+    from sklearn.preprocessing import StandardScaler
+
+from ..params import ConfigError, HasParams, HParam, freeze, lookup
 
 REGRESSION, CLASSIFICATION = "regression", "classification"
 MAX_SAMPLES = 10_000  # synthetic datasets
@@ -61,7 +61,7 @@ class Data:
 
 
 @dataclass(frozen=True)
-class DatasetSpec:
+class DatasetSpec(HasParams):
     id: str
     name: str
     source: str  # "synthetic", "real" or "upload"
@@ -70,19 +70,13 @@ class DatasetSpec:
     make: Callable[..., Data] | None  # make(seed, **params); None for an upload
     params: tuple[HParam, ...] = ()
 
-    @property
-    def defaults(self) -> dict[str, Any]:
-        return {p.name: p.default for p in self.params}
-
-    def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Defaults with ``overrides`` applied, parsed and range-checked."""
-        values = resolve_params(self.params, overrides, self.name, "parameter")
+    def check(self, values: Mapping[str, Any]) -> str | None:
         for spec in self.params:
             # Widget ranges double as validity here: these are our generators, not torch's.
             v = values[spec.name]
             if spec.low is not None and v < spec.low or spec.high is not None and v > spec.high:
-                raise ConfigError(f"{self.name}: {spec.name} must be between {spec.low:g} and {spec.high:g}, got {v:g}")
-        return values
+                return f"{spec.name} must be between {spec.low:g} and {spec.high:g}, got {v:g}"
+        return None
 
 
 def _n(default: int = 300) -> HParam:
@@ -109,12 +103,12 @@ def make_linear(seed: int, n_samples: int, noise: float, slope: float, intercept
 
 
 def make_moons(seed: int, n_samples: int, noise: float) -> Data:
-    X, y = skd.make_moons(n_samples, noise=noise, random_state=seed)
+    X, y = _sklearn_datasets().make_moons(n_samples, noise=noise, random_state=seed)
     return Data(X, y.astype(np.int64), CLASSIFICATION, ("x₁", "x₂"), "class", _classes(2))
 
 
 def make_circles(seed: int, n_samples: int, noise: float, factor: float) -> Data:
-    X, y = skd.make_circles(n_samples, noise=noise, factor=factor, random_state=seed)
+    X, y = _sklearn_datasets().make_circles(n_samples, noise=noise, factor=factor, random_state=seed)
     return Data(X, y.astype(np.int64), CLASSIFICATION, ("x₁", "x₂"), "class", _classes(2))
 
 
@@ -145,13 +139,22 @@ def make_blobs(seed: int, n_samples: int, noise: float, centers: int) -> Data:
     # the origin, so a line through it (logistic regression without bias) splits them.
     angles = 2 * np.pi * np.arange(centers) / centers
     where = 2.5 * np.stack([np.cos(angles), np.sin(angles)], 1)
-    X, y = skd.make_blobs(n_samples, centers=where, cluster_std=noise, random_state=seed)
+    X, y = _sklearn_datasets().make_blobs(n_samples, centers=where, cluster_std=noise, random_state=seed)
     return Data(X, y.astype(np.int64), CLASSIFICATION, ("x₁", "x₂"), "class", _classes(centers))
 
 
-def _bunch(loader: Callable[..., Any], task: str) -> Callable[..., Data]:
+def _sklearn_datasets():
+    # scikit-learn takes a second to import: only a command that loads data pays for it.
+    from sklearn import datasets
+
+    return datasets
+
+
+def _bunch(loader: str, task: str) -> Callable[..., Data]:
+    """One of the datasets scikit-learn ships in its package (``load_digits``, ...)."""
+
     def make(seed: int) -> Data:
-        bunch = loader()
+        bunch = getattr(_sklearn_datasets(), loader)()
         names = tuple(str(n) for n in getattr(bunch, "feature_names", [f"x{i}" for i in range(bunch.data.shape[1])]))
         if task == REGRESSION:
             return Data(bunch.data.astype(np.float64), bunch.target.astype(np.float64), task, names, "target")
@@ -193,16 +196,16 @@ DATASETS: dict[str, DatasetSpec] = {
                      HParam("centers", 2, "int", help="number of blobs (classes)", low=2, high=8))),
         DatasetSpec("digits", "Digits (8×8 images)", "real", CLASSIFICATION,
                     "1,797 handwritten digits, 8×8 pixels, ten classes: a small MNIST.",
-                    _bunch(skd.load_digits, CLASSIFICATION)),
+                    _bunch("load_digits", CLASSIFICATION)),
         DatasetSpec("iris", "Iris", "real", CLASSIFICATION,
                     "150 flowers, 4 measurements, 3 species; one species is linearly separable.",
-                    _bunch(skd.load_iris, CLASSIFICATION)),
+                    _bunch("load_iris", CLASSIFICATION)),
         DatasetSpec("breast_cancer", "Breast cancer", "real", CLASSIFICATION,
                     "569 tumours, 30 features, malignant or benign: binary classification.",
-                    _bunch(skd.load_breast_cancer, CLASSIFICATION)),
+                    _bunch("load_breast_cancer", CLASSIFICATION)),
         DatasetSpec("diabetes", "Diabetes", "real", REGRESSION,
                     "442 patients, 10 features, disease progression after one year: regression.",
-                    _bunch(skd.load_diabetes, REGRESSION)),
+                    _bunch("load_diabetes", REGRESSION)),
         DatasetSpec("csv", "Upload a CSV", "upload", "",
                     "Your own numeric table: one row per example, a header row, a target column.", None),
     ]
@@ -322,11 +325,6 @@ def csv_data(text: str, target: str = "", task: str = "auto") -> Data:
 # -- config, split, standardization ---------------------------------------------
 
 
-def _freeze(mapping: Mapping[str, Any] | Any) -> tuple[tuple[str, Any], ...]:
-    items = mapping.items() if isinstance(mapping, Mapping) else (mapping or ())
-    return tuple(sorted((str(k), tuple(v) if isinstance(v, list) else v) for k, v in items))
-
-
 @dataclass(frozen=True)
 class DataConfig:
     """Which data, and how it is split. Hashable: it keys caches and links."""
@@ -342,7 +340,7 @@ class DataConfig:
 
     def __post_init__(self):
         spec = get(self.dataset)
-        object.__setattr__(self, "params", _freeze(spec.resolve(dict(_freeze(self.params)))))
+        object.__setattr__(self, "params", freeze(spec.resolve(dict(freeze(self.params)))))
         if not (isinstance(self.test_fraction, int | float) and 0.0 <= self.test_fraction <= 0.5):
             raise ConfigError(f"test fraction must be between 0 and 0.5, got {self.test_fraction!r}")
         if spec.source == "upload" and not self.csv:
@@ -391,6 +389,9 @@ def load(config: DataConfig) -> Data:
 @lru_cache(maxsize=16)
 def prepare(config: DataConfig) -> Split:
     """Load, split (stratified for classes) and standardize with training statistics."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
     data = load(config)
     n = len(data.y)
     idx = np.arange(n)
@@ -423,5 +424,5 @@ def prepare(config: DataConfig) -> Split:
     return Split(data, *arrays, x_scaler, y_scaler)
 
 
-def _transform(scaler: StandardScaler, X: np.ndarray) -> np.ndarray:
+def _transform(scaler: "StandardScaler", X: np.ndarray) -> np.ndarray:
     return scaler.transform(X) if len(X) else X.astype(np.float64)

@@ -40,7 +40,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .optim.base import ConfigError, HParam, lookup, resolve_params
+from ..params import HasParams, HParam, lookup
 
 Point = tuple[float, float, float]  # x, y, f(x, y)
 Minimum = Point
@@ -48,7 +48,7 @@ PI = math.pi
 
 
 @dataclass(frozen=True)
-class Surface:
+class Surface(HasParams):
     id: str
     name: str
     latex: str
@@ -66,17 +66,12 @@ class Surface:
     # value_and_grad(x, y, **params) -> (f, df/dx, df/dy), written by hand: the
     # engine's fast path. Tests hold it equal to autograd on ``fn``.
     value_and_grad: Callable[..., tuple[Tensor, Tensor, Tensor]] | None = None
+    # curvatures(**params) -> (L, mu): the Hessian's largest and smallest
+    # eigenvalues where they are the same everywhere (a quadratic), else None.
+    curvatures: Callable[..., tuple[float, float]] | None = None
 
-    @property
-    def defaults(self) -> dict[str, Any]:
-        return {p.name: p.default for p in self.params}
-
-    def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        values = resolve_params(self.params, overrides, self.name, "parameter")
-        problem = self.requires and self.requires(**values)
-        if problem:
-            raise ConfigError(f"{self.name}: {problem}")
-        return values
+    def check(self, values: Mapping[str, Any]) -> str | None:
+        return self.requires(**values) if self.requires else None
 
     def __call__(self, xy: Tensor, **params: Any) -> Tensor:
         """The loss of each row of ``xy`` (shape ``(..., 2)``)."""
@@ -401,6 +396,7 @@ SURFACES: dict[str, Surface] = {
             latex=r"f = (x + 2y - 7)^2 + (2x + y - 5)^2",
             fn=booth,
             value_and_grad=booth_vg,
+            curvatures=lambda: (18.0, 2.0),  # Hessian [[10, 8], [8, 10]]
             domain=((-4.0, 6.0), (-2.0, 8.0)),
             start=(-3.0, 0.0),
             minima=_fixed((1.0, 3.0, 0.0)),
@@ -412,6 +408,7 @@ SURFACES: dict[str, Surface] = {
             latex=r"f = 0.26\,(x^2 + y^2) - 0.48\,xy",
             fn=matyas,
             value_and_grad=matyas_vg,
+            curvatures=lambda: (1.0, 0.04),  # Hessian [[0.52, -0.48], [-0.48, 0.52]]
             domain=((-10.0, 10.0), (-10.0, 10.0)),
             start=(-9.0, -5.0),
             minima=_fixed((0.0, 0.0, 0.0)),
@@ -533,6 +530,7 @@ SURFACES: dict[str, Surface] = {
             latex=r"f = \tfrac12\,(u^2 + v^2/\kappa),\ (u,v) = R_\phi\,(x,y)",
             fn=quadratic,
             value_and_grad=quadratic_vg,
+            curvatures=lambda kappa, angle: (1.0, 1.0 / kappa),
             domain=((-3.0, 3.0), (-3.0, 3.0)),
             start=(-2.5, 2.0),
             minima=lambda kappa, angle: [(0.0, 0.0, 0.0)],

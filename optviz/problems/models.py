@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..optim.base import ConfigError, HParam, lookup, resolve_params
+from ..params import ConfigError, HasParams, HParam, lookup
 
 # Elementwise activations only: the batched forward applies them to every run at once.
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -36,7 +36,7 @@ ONE, CLASSES, EITHER = "one", "classes", "either"
 
 
 @dataclass(frozen=True)
-class ModelSpec:
+class ModelSpec(HasParams):
     id: str
     name: str
     summary: str
@@ -44,19 +44,23 @@ class ModelSpec:
     output: str  # one output, one per class, or either (the loss decides)
     params: tuple[HParam, ...] = ()
 
-    @property
-    def defaults(self) -> dict[str, Any]:
-        return {p.name: p.default for p in self.params}
+    def check(self, values: Mapping[str, Any]) -> str | None:
+        hidden = values.get("hidden", ())
+        if len(hidden) > MAX_LAYERS:
+            return f"at most {MAX_LAYERS} hidden layers, got {len(hidden)}"
+        if any(not 1 <= h <= MAX_WIDTH for h in hidden):
+            return f"hidden layer sizes must be between 1 and {MAX_WIDTH}, got {list(hidden)}"
+        return None
 
-    def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        values = resolve_params(self.params, overrides, self.name, "parameter")
-        if "hidden" in values:
-            hidden = values["hidden"]
-            if len(hidden) > MAX_LAYERS:
-                raise ConfigError(f"at most {MAX_LAYERS} hidden layers, got {len(hidden)}")
-            if any(not 1 <= h <= MAX_WIDTH for h in hidden):
-                raise ConfigError(f"hidden layer sizes must be between 1 and {MAX_WIDTH}, got {list(hidden)}")
-        return values
+    def why_not(self, kind: str, n_classes: int = 0) -> str | None:
+        """Why this model cannot be trained on data of ``kind``, or None if it can."""
+        if kind in self.kinds:
+            return None
+        if kind == "regression":
+            return f"{self.name} needs a classification dataset; this one has a numeric target"
+        if self.output == ONE and "regression" in self.kinds:
+            return f"{self.name} predicts a number; this dataset has classes (use logistic or softmax regression)"
+        return f"{self.name} separates two classes; this dataset has {n_classes} (use softmax regression or an MLP)"
 
 
 _BIAS = HParam("bias", True, "bool", help="learn an intercept (bias) too")

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 from torch.optim import lr_scheduler as tls
 
-from .optim.base import HParam, find, lookup, resolve_params
+from ..params import HasParams, HParam, lookup
 
 # lr_at(t, lr, args) -> (lr per step, momentum per step or None), each
 # broadcastable to (steps, runs). ``t`` is a (steps, 1) float64 tensor, ``lr`` a
@@ -42,7 +42,7 @@ Fill = Callable[[Mapping[str, Any], int], Mapping[str, Any]]
 
 
 @dataclass(frozen=True, eq=False)  # registry entries: identity is equality
-class ScheduleSpec:
+class ScheduleSpec(HasParams):
     name: str
     args: tuple[HParam, ...]
     summary: str
@@ -50,20 +50,17 @@ class ScheduleSpec:
     build: Build
     # A formula for the UI: LaTeX, in terms of the step t and eta_0 (the lr).
     formula: str = ""
-    # Argument sets the truth test checks against torch.
-    variants: tuple[Mapping[str, Any], ...] = ({},)
     stateful: bool = False
     fill: Fill | None = None
 
+    noun = "argument"
+
     @property
-    def defaults(self) -> dict[str, Any]:
-        return {a.name: a.default for a in self.args}
+    def params(self) -> tuple[HParam, ...]:  # type: ignore[override]
+        return self.args
 
     def arg(self, name: str) -> HParam:
-        return find(self.args, name, self.name, "argument")
-
-    def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return resolve_params(self.args, overrides, self.name, "argument")
+        return self.param(name)
 
     def bind(self, args: Mapping[str, Any], steps: int) -> dict[str, Any]:
         """``args`` with the arguments left None that follow the run's length
@@ -364,7 +361,6 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             lr_at=_step_lr,
             build=_torch(tls.StepLR, _check_step),
             formula=r"\eta_t = \eta_0\,\gamma^{\lfloor t / s \rfloor}",
-            variants=({}, {"step_size": 7, "gamma": 0.5}),
         ),
         ScheduleSpec(
             name="MultiStepLR",
@@ -383,11 +379,6 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             build=_torch(tls.MultiStepLR),
             fill=lambda a, steps: {"milestones": (steps // 2, 3 * steps // 4)},
             formula=r"\eta_t = \eta_0\,\gamma^{\#\{m \in \text{milestones}\,:\, m \le t\}}",
-            variants=(
-                {},
-                {"milestones": "20,50,50,120", "gamma": 0.5},
-                {"milestones": (0, 30), "gamma": 0.3},
-            ),
         ),
         ScheduleSpec(
             name="ExponentialLR",
@@ -396,7 +387,6 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             lr_at=lambda t, lr, a: (lr * a["gamma"] ** t, None),
             build=_torch(tls.ExponentialLR),
             formula=r"\eta_t = \eta_0\,\gamma^{t}",
-            variants=({}, {"gamma": 0.97}),
         ),
         ScheduleSpec(
             name="ConstantLR",
@@ -417,11 +407,6 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             build=_torch(tls.ConstantLR, _check_constant),
             fill=lambda a, steps: {"total_iters": max(1, steps // 4)},
             formula=r"\eta_t = \eta_0 \cdot \begin{cases} f & t < T \\ 1 & t \ge T \end{cases}",
-            variants=(
-                {},
-                {"factor": 0.5, "total_iters": 40},
-                {"factor": 0.25, "total_iters": 0},
-            ),
         ),
         ScheduleSpec(
             name="LinearLR",
@@ -436,11 +421,6 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             build=_torch(tls.LinearLR),
             fill=lambda a, steps: {"total_iters": steps},
             formula=r"\eta_t = \eta_0\left(s + (e - s)\,\frac{\min(t, T)}{T}\right)",
-            variants=(
-                {},
-                {"start_factor": 1.0, "end_factor": 0.0, "total_iters": 100},
-                {"start_factor": 0.1, "total_iters": 30},
-            ),
         ),
         ScheduleSpec(
             name="PolynomialLR",
@@ -454,7 +434,6 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             build=_torch(tls.PolynomialLR, _check_polynomial),
             fill=lambda a, steps: {"total_iters": steps},
             formula=r"\eta_t = \eta_0\left(1 - \frac{\min(t, T)}{T}\right)^{p}",
-            variants=({}, {"total_iters": 120, "power": 2.0}, {"total_iters": 200, "power": 0.5}),
         ),
         ScheduleSpec(
             name="CosineAnnealingLR",
@@ -469,7 +448,6 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             build=_torch(tls.CosineAnnealingLR, _check_cosine),
             fill=lambda a, steps: {"T_max": steps},
             formula=r"\eta_t = " + _cosine_tex("t", "T_{max}"),
-            variants=({}, {"T_max": 50, "eta_min": 1e-4}),
         ),
         ScheduleSpec(
             name="CosineAnnealingWarmRestarts",
@@ -484,7 +462,6 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             build=_torch(tls.CosineAnnealingWarmRestarts),
             fill=lambda a, steps: {"T_0": max(1, steps // 4)},
             formula=r"\eta_t = " + _cosine_tex("T_{cur}", "T_i") + r",\ T_i = T_0\,T_{mult}^{\,i}",
-            variants=({}, {"T_0": 20, "T_mult": 2, "eta_min": 1e-4}, {"T_0": 10, "T_mult": 3}),
         ),
         ScheduleSpec(
             name="OneCycleLR",
@@ -510,12 +487,6 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             r"\frac{t}{pN - 1}\right) & t \le pN - 1 \\ a\!\left(\eta_{max},\ \frac{\eta_{max}}{d\,d_f},\ "
             r"\frac{t - pN + 1}{N - pN}\right) & \text{else} \end{cases},\quad "
             r"a(x, y, u) = y + \tfrac{x - y}{2}\,(1 + \cos \pi u)",
-            variants=(
-                {},
-                {"anneal_strategy": "linear", "three_phase": True, "pct_start": 0.25},
-                {"three_phase": True, "base_momentum": 0.6, "max_momentum": 0.9},
-                {"max_lr": 0.01, "total_steps": 400, "cycle_momentum": False, "div_factor": 10.0},
-            ),
         ),
         ScheduleSpec(
             name="CyclicLR",
@@ -549,15 +520,6 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             r"h = \begin{cases} \frac{x (u + d)}{u} & x \le \frac{u}{u + d} \\ \frac{(1 - x)(u + d)}{d}"
             r" & \text{else} \end{cases},\ \eta_t = \eta_{base} + (\eta_{max} - \eta_{base})\,h\,s,\ "
             r"s = 1,\ 2^{1 - c},\ \gamma^t",
-            variants=(
-                {"step_size_up": 25},
-                {"mode": "triangular2", "step_size_up": 20, "step_size_down": 40},
-                {"mode": "exp_range", "gamma": 0.99, "step_size_up": 30},
-                {"mode": "exp_range", "gamma": 0.7, "scale_mode": "cycle", "step_size_up": 15},
-                {"mode": "triangular2", "scale_mode": "iterations", "step_size_up": 10},
-                {"cycle_momentum": False, "step_size_up": 10, "step_size_down": 5},
-                {"base_lr": 1e-4, "max_lr": 5e-3, "step_size_up": 50, "base_momentum": 0.5},
-            ),
         ),
         ScheduleSpec(
             name="ReduceLROnPlateau",
@@ -578,12 +540,6 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             build=_torch(tls.ReduceLROnPlateau),
             formula=r"\eta \leftarrow \max(f\,\eta,\ \eta_{min})\ \text{after more than } p"
             r"\text{ steps without improvement}",
-            variants=(
-                {},
-                {"patience": 5, "threshold": 0.05},
-                {"mode": "max", "patience": 10, "factor": 0.5, "cooldown": 5},
-                {"threshold_mode": "abs", "threshold": 5e-3, "patience": 2, "factor": 0.3, "min_lr": 2e-4},
-            ),
             stateful=True,
         ),
         ScheduleSpec(
@@ -596,7 +552,6 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             lr_at=lambda t, lr, a: (lr * (1 + t / a["timescale"]) ** -0.5, None),
             build=_build_inverse_sqrt,
             formula=r"\eta_t = \frac{\eta_0}{\sqrt{1 + t/\tau}}",
-            variants=({}, {"timescale": 50.0}),
         ),
         ScheduleSpec(
             name="WarmupCosineLR",
@@ -615,11 +570,6 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             formula=r"\eta_t = \begin{cases} \eta_0\left(s + (1 - s)\,t / w\right) & t < w \\ "
             + _cosine_tex("(t - w)", "T_{max}")
             + r" & t \ge w \end{cases}",
-            variants=(
-                {},
-                {"warmup_steps": 50, "start_factor": 0.1, "T_max": 100, "eta_min": 1e-4},
-                {"warmup_steps": 0, "T_max": 80},
-            ),
         ),
     ]
 }

@@ -21,8 +21,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .charts import FONT, PALETTE, Grid, known_minimum
-from .sweeps import BasinMap, Heatmap, LRSweep
+from ..sweeps import BasinMap, Heatmap, LRSweep
+from .common import FONT, PALETTE, Grid
 
 NONE_COLOR = "#BBBBBB"  # a start that reached no known minimum
 DIVERGED_COLOR = "#000000"
@@ -34,12 +34,15 @@ COLOR_BY = {"minimum": "Minimum reached", "loss": "Final loss", "diverged": "Div
 
 
 def loss_gap(problem, loss: np.ndarray) -> tuple[np.ndarray, bool]:
-    """``f - f*`` for a log axis where the surface has a known minimum (zeros
-    drawn just below the smallest gap), else the loss itself on a linear axis."""
-    fmin = known_minimum(problem)
+    """``f - f*`` for a log axis where the problem has a known minimum (zeros drawn
+    just below the smallest gap); else the loss itself, on a log axis where it is
+    positive (a model's loss) and a linear one where it is not (a saddle)."""
+    known = getattr(problem, "known_minimum", None)
+    fmin = known() if known is not None else None
     loss = np.asarray(loss, dtype=np.float64)
     if fmin is None:
-        return loss, False
+        finite = loss[np.isfinite(loss)]
+        return loss, bool(finite.size) and bool((finite > 0).all())
     gap = loss - fmin
     positive = gap[np.isfinite(gap) & (gap > 0)]
     floor = positive.min() / 10 if positive.size else 1e-300

@@ -1,0 +1,225 @@
+"""What every figure shares: colours, run styles, the fast figure encoder, paths and frames.
+
+Figures are built as plain Plotly JSON (:class:`AnimatedFigure`) and numpy arrays
+go to plotly.js as typed arrays (:func:`typed_arrays`): the validation and
+conversion plotly.py does costs more than computing a race.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+from PIL import Image
+
+from ..analysis import level_lines
+
+# Okabe & Ito's colour-blind-safe palette, most distinct first; yellow is last
+# because it vanishes on a light background and a projector.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+FONT = dict(size=16)
+# A light, low-saturation background so saturated paths stand out on a projector.
+SURFACE_COLORS = [[0.0, "#1f3a5f"], [0.35, "#6d8fb3"], [0.7, "#c9d9ea"], [1.0, "#f4f7fb"]]
+
+
+class AnimatedFigure(go.Figure):
+    """A Figure kept as plain Plotly JSON, with animation frames.
+
+    Plotly's graph objects validate every property of every trace, and for a
+    race of a few runs with a hundred frames that costs more than computing the
+    runs. These figures are written from known-good keys instead: ``spec``
+    (data and layout), ``_raw_layout`` (animation controls) and ``_raw_frames``.
+    ``to_dict`` (used by ``to_json``, ``to_html`` and Streamlit) assembles them.
+    """
+
+    def __init__(self, *args, spec=None, raw_frames=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self._spec = spec
+        self._raw_frames = list(raw_frames)
+        self._raw_layout: dict = {}
+        self._click_trace = None
+
+    @property
+    def raw_frames(self) -> list[dict]:
+        return self._raw_frames
+
+    @property
+    def spec(self) -> dict:
+        """data and layout as plain dicts (numpy arrays still numpy)."""
+        return self._spec if self._spec is not None else super().to_dict()
+
+    def to_dict(self):
+        if self._spec is None:
+            out = super().to_dict()
+        else:
+            out = {"data": [dict(t) for t in self._spec["data"]], "layout": dict(self._spec["layout"])}
+        out["layout"].update(self._raw_layout)
+        if self._raw_frames:
+            out["frames"] = self._raw_frames
+        typed_arrays(out)
+        return out
+
+
+# plotly.js's typed-array codes (what plotly.py's own converter emits).
+_TYPED = {"int8": "i1", "uint8": "u1", "int16": "i2", "uint16": "u2", "int32": "i4", "uint32": "u4",
+          "float32": "f4", "float64": "f8"}
+
+
+def _typed_array(v: np.ndarray):
+    if v.dtype == np.int64 and v.size and -(2**31) <= v.min() and v.max() < 2**31:
+        v = v.astype(np.int32)
+    code = _TYPED.get(str(v.dtype))
+    if code is None or v.size == 0:
+        return v
+    out = {"dtype": code, "bdata": base64.b64encode(np.ascontiguousarray(v)).decode("ascii")}
+    if v.ndim > 1:
+        out["shape"] = str(v.shape)[1:-1]
+    return out
+
+
+def typed_arrays(obj) -> None:
+    """numpy arrays -> plotly.js typed arrays, in place: plotly.py's converter does the
+    same, but checks every array through dataframe libraries and costs more than the figure."""
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for key, value in items:
+        if isinstance(value, np.ndarray):
+            obj[key] = _typed_array(value)
+        elif isinstance(value, dict | list):
+            typed_arrays(value)
+
+
+TEMPLATE = go.layout.Template(pio.templates["plotly_white"]).to_plotly_json()
+
+
+@dataclass(frozen=True)
+class Style:
+    label: str
+    color: str
+    dash: str = "solid"
+
+
+def styles(labels: Sequence[str], colors: Sequence[str | None] | None = None) -> list[Style]:
+    """One Style per run: the palette in order, and a new dash once colours repeat."""
+    out = []
+    for i, label in enumerate(labels):
+        color = (colors[i] if colors and i < len(colors) else None) or PALETTE[i % len(PALETTE)]
+        out.append(Style(label, color, DASHES[(i // len(PALETTE)) % len(DASHES)]))
+    return out
+
+
+# -- numeric helpers ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grid:
+    x: np.ndarray  # (n,)
+    y: np.ndarray  # (n,)
+    z: np.ndarray  # (n, n): z[j, i] = f(x[i], y[j])
+    floor: float  # the lowest value known: the global minimum, or the grid's minimum
+    log: bool = True  # False for surfaces with no minimum (saddles): plain levels of f
+
+    def level(self, values: np.ndarray) -> np.ndarray:
+        """What the contour and the 3-D height show for loss ``values``."""
+        return self.log_gap(values) if self.log else np.asarray(values, dtype=float)
+
+    @property
+    def level_title(self) -> str:
+        return "log₁₀(f − f*)" if self.log else "f"
+
+    def log_gap(self, values: np.ndarray) -> np.ndarray:
+        """log10(f - floor + eps): contour levels that resolve both the valley and the walls."""
+        return np.log10(np.maximum(values - self.floor, 0.0) + self.eps)
+
+    @property
+    def eps(self) -> float:
+        span = float(np.nanmax(self.z) - self.floor)
+        return max(span * 1e-6, 1e-12)
+
+    @cached_property
+    def background(self) -> tuple[float, float, dict, np.ndarray]:
+        """(lo, hi, layout image, contour lines) of the shaded surface: costly, so computed once."""
+        z = self.level(self.z)
+        finite = z[np.isfinite(z)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        hi = hi if hi > lo else lo + 1.0
+        lines = [level_lines(self.x, self.y, z, v) for v in np.linspace(lo, hi, 24)[1:-1]]
+        return lo, hi, shaded_image(self.x, self.y, z, lo, hi), np.concatenate(lines)
+
+
+def gapped(points: np.ndarray) -> dict:
+    """x and y of a broken line as lists with None in the gaps: plotly.js animates those,
+    but not NaN inside a typed array."""
+    xy = np.round(points.astype(np.float64), 4)
+    return {axis: [None if np.isnan(v) else float(v) for v in xy[:, k]] for k, axis in enumerate("xy")}
+
+
+def shaded_image(x: np.ndarray, y: np.ndarray, level: np.ndarray, lo: float, hi: float, width: int = 480,
+                 xref: str = "x", yref: str = "y") -> dict:
+    """``level`` (ny, nx) in the surfaces' colour scale, as a layout image over the grid.
+
+    Not a contour or heatmap trace: plotly.js drops those from the picture as soon
+    as an animation without full redraws starts (plotly.js #4491, plotly.py #2151);
+    a layout image and line traces stay put.
+    """
+    stops = [stop for stop, _ in SURFACE_COLORS]
+    rgb = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for _, c in SURFACE_COLORS], dtype=float)
+    t = np.clip((np.nan_to_num(level, nan=hi) - lo) / (hi - lo), 0.0, 1.0)[::-1]  # image rows run top down
+    pixels = np.stack([np.interp(t, stops, rgb[:, k]) for k in range(3)], -1).round().astype(np.uint8)
+    height = max(2, round(width * len(y) / len(x)))
+    image = Image.fromarray(pixels).resize((width, height), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    dx, dy = (x[-1] - x[0]) / max(len(x) - 1, 1), (y[-1] - y[0]) / max(len(y) - 1, 1)
+    return dict(source="data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(), xref=xref,
+                yref=yref, x=float(x[0] - dx / 2), y=float(y[-1] + dy / 2), sizex=float(x[-1] - x[0] + dx),
+                sizey=float(y[-1] - y[0] + dy), sizing="stretch", layer="below")
+
+
+def colour_scale_trace(lo: float, hi: float, title: str, colorbar: Mapping) -> dict:
+    """An invisible trace that only draws the colour bar of a shaded image."""
+    return dict(type="scatter", x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False,
+                name="scale", marker=dict(color=[lo], cmin=lo, cmax=hi, colorscale=SURFACE_COLORS, showscale=True,
+                                          colorbar=dict(title=dict(text=title, side="top", font=dict(size=13)),
+                                                        **colorbar)))
+
+
+def frame_steps(points: int, max_frames: int = 120) -> np.ndarray:
+    """Point indices the animation shows: evenly spread, always ending at the last."""
+    if points <= max_frames:
+        return np.arange(points)
+    return np.unique(np.linspace(0, points - 1, max_frames).round().astype(int))
+
+
+def last_finite(values: np.ndarray, upto: int) -> int:
+    """Index of the last finite entry (a point, a row) at or before ``upto``: a diverged run stops there."""
+    head = values[: upto + 1]
+    finite = np.flatnonzero(np.isfinite(head).reshape(len(head), -1).all(1))
+    return int(finite[-1]) if finite.size else 0
+
+
+def steps_to_reach(loss: np.ndarray, target: float) -> int | None:
+    """First step at which the loss is at or below ``target``, or None."""
+    hit = np.flatnonzero(loss <= target)
+    return int(hit[0]) if hit.size else None
+
+
+def f32(values) -> np.ndarray:
+    """Coordinates as float32: half the bytes, and a screen needs no more."""
+    return np.asarray(values, dtype=np.float32)
+
+
+def f32s(d: dict) -> dict:
+    """:func:`f32` of every value of ``d``."""
+    return {k: f32(v) for k, v in d.items()}
+
+
+def to_html(fig: go.Figure) -> str:
+    """A standalone page that plays offline (plotly.js inlined), for slides."""
+    return fig.to_html(include_plotlyjs=True, full_html=True, auto_play=False, config={"displaylogo": False})

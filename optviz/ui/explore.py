@@ -1,0 +1,347 @@
+"""An experiment page: pick a problem, compose runs, watch them race. One page for every kind.
+
+The Surfaces and Datasets pages are this page with a kind's own part
+(:mod:`optviz.ui.kinds`): its sidebar widgets, info, figure and table columns.
+Everything else is shared: the link, the presets, the run editor, the cached
+and streamed computation, the table, the update rules and the downloads.
+
+State: every widget key starts with the page's prefix (``s.``, ``d.``).
+:meth:`ExperimentPage.load` writes an Experiment into the widgets (a preset, a
+link) and :meth:`ExperimentPage.collect` reads them back into a frozen
+Experiment that keys the cache and the address bar. The last collected
+experiment is kept under a non-widget key: Streamlit drops a page's widget
+values while another page is shown, and coming back puts it back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from .. import charts, codec, experiment, presets
+from ..codec import View
+from ..engine import Progress, RunConfig, resolve
+from ..experiment import Experiment, Outcome
+from ..export import to_csv, to_json
+from ..optim import get as get_optimizer
+from ..params import ConfigError
+from .kinds import KIND_UI
+from .maths import values_latex
+from .runs import RunEditor, runnable
+from .widgets import allowed_modules, cached, plain, query_params, sync_url
+
+# Partial pictures cost a redraw each; only long computations get them.
+STREAM_ABOVE_SECONDS = 0.4
+PROGRESS_UPDATES = 10
+
+
+@dataclass
+class Bundle:
+    """A computed experiment and what its figure needs besides (a grid, a landscape)."""
+
+    outcome: Outcome
+    extra: Any
+
+
+class ExperimentPage:
+    """One experiment page: ``kind`` picks the problem's part, ``prefix`` owns the widget keys."""
+
+    def __init__(self, kind: str, prefix: str, url_path: str):
+        self.kind, self.prefix, self.url_path = kind, prefix, url_path
+        self.ui: ModuleType = KIND_UI[kind]
+        self.editor = RunEditor(prefix)
+        self.editor.after_duplicate = lambda rid, new: self.ui.copy_run(self.k, rid, new)
+        self.default = presets.DEFAULTS[kind]
+
+    def k(self, name: str) -> str:
+        return self.prefix + name
+
+    # -- state ----------------------------------------------------------------------------
+
+    def init(self) -> list[str]:
+        """On a session's first visit, load the experiment from the link (or the default).
+        Returns the link's warnings."""
+        s = st.session_state
+        if self.editor.ids_key in s:
+            # Back from another page: put the last experiment back where Streamlit dropped it.
+            if any(self.k(key) not in s for key in self.ui.PAGE_KEYS[:1]) or any(
+                    self.editor.key(rid, "optimizer") not in s for rid in self.editor.ids):
+                self.load(*s.get(self.k("last"), (self.default, View())))
+            return []
+        params = query_params()
+        if not params:
+            self.load(self.default, View())
+            return []
+        exp, view, warnings = codec.decode(params, self.default, allowed_modules())
+        if exp.problem.kind != self.kind:  # a link of another page's kind: this page starts fresh
+            exp, view, warnings = self.default, View(), []
+        self.load(exp, view)
+        return warnings
+
+    def load(self, exp: Experiment, view: View) -> None:
+        """Put an experiment into the widgets' state (before widgets exist, or from a callback)."""
+        s = st.session_state
+        self.ui.load(self.k, exp, view)
+        s[self.k("dtype")] = exp.dtype
+        self.editor.clear()
+        for run in exp.runs:
+            rid = self.editor.add_run(dataclasses.replace(run, start=None))
+            self.ui.load_run(self.k, rid, run, exp)
+        s[self.k("last")] = (exp, view)
+
+    def apply_preset(self, preset_id: str) -> None:
+        self.load(presets.PRESETS[preset_id].experiment, View())
+        st.session_state[self.k("preset")] = preset_id
+
+    def collect(self) -> tuple[Experiment | None, View, dict[Any, str]]:
+        """The experiment the widgets describe (None if its problem cannot be built), the
+        view, and errors: ``"problem"`` for the problem, a run id for a run."""
+        s = st.session_state
+        problem, steps, shared, view, problem_errors = self.ui.collect(self.k)
+        errors: dict[Any, str] = {"problem": "; ".join(problem_errors)} if problem_errors else {}
+        if problem is None:
+            return None, view, errors
+        runs = []
+        for n, rid in enumerate(self.editor.ids):
+            try:
+                run = self.editor.collect_run(rid)
+            except ConfigError as exc:
+                errors[rid] = str(exc)
+                continue
+            start = self.ui.run_start(self.k, rid) or shared.get("start")
+            color = "" if run.color == charts.PALETTE[n % len(charts.PALETTE)] else run.color  # the default: no room
+            runs.append(dataclasses.replace(run, start=start, noise=shared.get("noise", 0.0),
+                                            seed=shared.get("seed", 0), color=color))
+        exp = Experiment(problem, tuple(runs), steps, s.get(self.k("dtype"), "float32"))
+        s[self.k("last")] = (exp, view)  # not a widget key: it outlives a visit to another page
+        return exp, view, errors
+
+    # -- the page ---------------------------------------------------------------------------
+
+    def sidebar(self) -> None:
+        with st.sidebar:
+            st.markdown("### Classroom presets")
+            for pid, preset in presets.of_kind(self.kind).items():
+                st.button(preset.title, key=self.k(f"preset.{pid}"), on_click=self.apply_preset, args=(pid,),
+                          width="stretch", help=preset.look_for)
+            st.divider()
+            self.ui.sidebar(self.k)
+            with st.expander("Precision"):
+                st.selectbox("Floating point", ["float32", "float64"], key=self.k("dtype"),
+                             help="torch's float32 (the default) or float64: the paths are torch.optim's own "
+                                  "in either.")
+
+    def __call__(self) -> None:
+        warnings = self.init()
+        for w in warnings:
+            st.warning(plain(f"Share link: {w}"), icon=":material/link_off:")
+        self.sidebar()
+        st.title("optviz")
+        exp, view, errors = self.collect()
+        problem = None
+        if exp is None:
+            message = errors.get("problem", "")
+            if message == "no file uploaded yet":
+                st.info("Upload a CSV file in the sidebar to train on your own data.")
+            else:
+                st.error(plain(message))
+        else:
+            if "problem" in errors:
+                st.error(plain(errors["problem"]))
+            try:
+                problem = exp.problem.build()
+            except ConfigError as exc:
+                st.error(plain(str(exc)))
+        if problem is not None:
+            start_ui = getattr(self.ui, "start_ui", None)
+            if start_ui is not None:
+                with st.sidebar:
+                    start_ui(self.k, problem)
+            self.ui.info(exp, self.k)
+        preset = presets.PRESETS.get(st.session_state.get(self.k("preset"), ""))
+        if preset is not None and preset.kind == self.kind:
+            st.info(f"**{preset.title}.** {preset.look_for}", icon=":material/school:")
+        self.ui.view_controls(self.k)
+        _comparison(self)
+
+    def comparison(self) -> None:
+        """The run editor and the results: editing a run reruns only this panel."""
+        exp, view, errors = self.collect()
+        if exp is None:
+            return
+        colors = [r.color or charts.PALETTE[i % len(charts.PALETTE)] for i, r in enumerate(exp.runs)]
+        sync_url(codec.encode(exp, view))
+        try:
+            exp.problem.build()
+        except ConfigError:
+            pass  # the page above says why
+        else:
+            self.results(exp, view, colors)
+        self.editor.ui(exp.runs, {rid: e for rid, e in errors.items() if isinstance(rid, int)}, colors,
+                       extra=lambda rid: self.ui.run_extra(self.k, rid))
+
+    def results(self, exp: Experiment, view: View, colors: list[str]) -> None:
+        errors = run_errors(exp)
+        runs = runnable(exp.runs, errors)
+        if not runs:
+            return
+        run_exp = exp.replace(runs=runs)
+        try:
+            experiment.check(run_exp)
+        except ConfigError as exc:
+            st.error(plain(str(exc)))
+            return
+        run_colors = [c for i, c in enumerate(colors) if i not in errors]
+        styles = charts.styles([r.label or r.optimizer for r in runs], run_colors)
+        chart, progress = st.empty(), st.empty()
+        total = run_exp.n_steps
+
+        def on_progress(p: Progress) -> None:
+            progress.progress(p.fraction, text=f"computing… step {p.done:,} of {total:,}")
+            chart.plotly_chart(self.ui.progress_figure(run_exp, p.arrays(), styles, total, view), theme=None)
+
+        bundle = compute(run_exp, on_progress)
+        progress.empty()
+        outcome = bundle.outcome.relabelled(run_exp)
+        fig = self.ui.figure(outcome, bundle.extra, styles, view)
+        # theme=None keeps the figure's own large, projector-friendly fonts.
+        event = chart.plotly_chart(fig, key=self.k("figure"), on_select="rerun", selection_mode="points",
+                                   theme=None, config={"displaylogo": False})
+        self.ui.on_click(self.k, event, fig)
+        result = outcome.result
+        n_div = int((result.diverged_at >= 0).sum())
+        text = (f"{len(runs)} runs × {result.steps:,} steps computed as one batch in {result.wall_time * 1e3:,.0f} ms "
+                f"on {result.device} ({result.dtype}); torch.optim's own paths, step for step."
+                + (f" {n_div} run(s) diverged." if n_div else ""))
+        more = getattr(self.ui, "caption", None)
+        st.caption(text + (" " + more(outcome, bundle.extra) if more else ""))
+        st.dataframe(summary_frame(outcome, self.ui, view), hide_index=True)
+        rules_ui(runs)
+        downloads_ui(self.k, outcome, fig)
+
+
+@st.fragment
+def _comparison(page: ExperimentPage) -> None:
+    page.comparison()
+
+
+def run_errors(exp: Experiment) -> dict[int, str]:
+    """Per run index, why the engine would refuse it (torch's own words)."""
+    problem = exp.problem.build()
+    errors = {}
+    for i, run in enumerate(exp.runs):
+        try:
+            resolve(problem, run, exp.n_steps, allowed_modules())
+        except ConfigError as exc:
+            errors[i] = str(exc)
+    return errors
+
+
+def compute(exp: Experiment, on_progress) -> Bundle:
+    """The experiment's outcome and figure extras, from the shared cache or computed now.
+
+    Labels and colours are not part of the key: renaming a run does not recompute it.
+    A long computation streams partial pictures through ``on_progress``.
+    """
+    key = exp.numbers_only()
+
+    def run() -> Bundle:
+        long = experiment.estimate_seconds(key) > STREAM_ABOVE_SECONDS
+        chunk = max(1, key.n_steps // PROGRESS_UPDATES) if long else None
+        outcome = experiment.compute(key, on_progress if long else None, chunk=chunk)
+        return Bundle(outcome, KIND_UI[key.problem.kind].extras(outcome))
+
+    return cached(("experiment", key), run)
+
+
+def fmt(value: Any) -> str:
+    """A table cell: 4 significant digits, "—" for nothing."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def settings_text(run: RunConfig, resolved: dict[str, Any]) -> str:
+    """``lr=0.01, momentum=0.9; StepLR(step_size=100)``: the lr always, then what differs from torch."""
+    defaults = get_optimizer(run.optimizer, allowed_modules()).defaults
+    hp = resolved["hparams"]
+    parts = [f"lr={fmt(hp['lr'])}"] if "lr" in hp else []
+    parts += [f"{k}={_setting(v)}" for k, v in hp.items() if k != "lr" and v != defaults.get(k)]
+    text = ", ".join(parts)
+    if run.schedule != "constant":
+        args = ", ".join(f"{k}={_setting(v)}" for k, v in run.schedule_args)
+        text += f"; {run.schedule}" + (f"({args})" if args else "")
+    return text
+
+
+def _setting(v: Any) -> str:
+    if isinstance(v, tuple):
+        return "(" + ", ".join(_setting(x) for x in v) + ")"
+    return fmt(v) if isinstance(v, float) else str(v)
+
+
+def summary_frame(outcome: Outcome, ui: ModuleType, view: View) -> pd.DataFrame:
+    result, spe = outcome.result, outcome.steps_per_epoch
+    rows = []
+    for i, run in enumerate(result.configs):
+        row: dict[str, Any] = {
+            "run": run.label or run.optimizer,
+            "optimizer": run.optimizer,
+            "settings": settings_text(run, result.resolved[i]),
+        }
+        if spe == 1:
+            row["final loss"] = float(result.final_loss[i])
+            row["best loss"] = float(result.best_loss[i])
+        row.update(ui.summary_columns(outcome, i, view))
+        div = int(result.diverged_at[i])
+        if spe > 1:
+            row["diverged in epoch"] = None if div < 0 else div // spe + 1
+        else:
+            row["diverged at step"] = None if div < 0 else div
+        rows.append({k: fmt(v if not (isinstance(v, float) and v != v) else None) for k, v in row.items()})
+    return pd.DataFrame(rows)
+
+
+def rules_ui(runs: tuple[RunConfig, ...]) -> None:
+    """Each optimizer's update rule, and every run's values in it."""
+    with st.expander("The update rules, with these settings"):
+        by_optimizer: dict[str, list[RunConfig]] = {}
+        for run in runs:
+            by_optimizer.setdefault(run.optimizer, []).append(run)
+        for name, group in by_optimizer.items():
+            spec = get_optimizer(name, allowed_modules())
+            st.markdown(f"**{spec.name}** — {spec.summary}")
+            if not spec.rule:
+                continue
+            st.latex(spec.rule.strip())
+            for run in group:
+                st.markdown(plain(run.label or run.optimizer) + ":")
+                st.latex(r"\text{with } " + values_latex(spec, dict(run.hparams)))
+
+
+def downloads_ui(k, outcome: Outcome, fig) -> None:
+    st.markdown("##### Download")
+    exp = outcome.experiment
+    c1, c2, c3, c4 = st.columns(4)
+    c1.download_button("Runs (CSV)", lambda: to_csv(outcome), "optviz-runs.csv", "text/csv", on_click="ignore",
+                       icon=":material/table:", key=k("dl.csv"),
+                       help="One row per run and step: the parameters, loss and lr (and a model's metrics).")
+    c2.download_button("Runs (JSON)", lambda: to_json(outcome), "optviz-runs.json", "application/json",
+                       on_click="ignore", icon=":material/data_object:", key=k("dl.json"))
+    c3.download_button("Animation (HTML)", lambda: charts.to_html(fig), "optviz-race.html", "text/html",
+                       on_click="ignore", icon=":material/movie:", key=k("dl.html"),
+                       help="A standalone page that plays offline: drop it into slides.")
+    c4.download_button("Config (JSON)", exp.to_json, "optviz-config.json", "application/json",
+                       on_click="ignore", icon=":material/settings:", key=k("dl.config"),
+                       help="Replay it with: python3 tasks.py cli run --config optviz-config.json")
+
+
+SURFACES = ExperimentPage("surface", "s.", "surfaces")
+DATASETS = ExperimentPage("train", "d.", "datasets")

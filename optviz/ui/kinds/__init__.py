@@ -1,0 +1,15 @@
+"""Each kind of problem's part of an experiment page: its sidebar, its info, its figure.
+
+A module here has the same functions for its kind (see :mod:`.surface`):
+``load``, ``collect``, ``sidebar``, ``run_extra``, ``info``, ``figure``,
+``progress_figure``, ``summary_columns`` and ``on_click``. The page in
+:mod:`optviz.ui.explore` does the rest, the same for every kind.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from . import surface, training
+
+KIND_UI: dict[str, ModuleType] = {"surface": surface, "train": training}

@@ -1,0 +1,184 @@
+"""The Surfaces page's own part: the surface, its parameters, the start point, steps and noise."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from ... import charts, config
+from ...codec import View, common_start
+from ...experiment import Experiment, Outcome
+from ...params import ConfigError
+from ...problems import SurfaceProblem, surfaces
+from ..widgets import param_widget, set_value
+
+Key = Callable[[str], str]
+TITLE = "Surfaces"
+VIEW_LABELS = {"contour": "Contour", "3d": "3-D"}
+PAGE_KEYS = ("surface", "start_x", "start_y", "steps", "noise", "seed", "view", "tol")
+
+
+def load(k: Key, exp: Experiment, view: View) -> None:
+    """Put the experiment's problem and page-wide settings into the widgets."""
+    s = st.session_state
+    problem = exp.problem
+    s[k("surface")] = problem.surface
+    _set_surface_params(k, problem.spec, problem.values)
+    first = exp.runs[0] if exp.runs else None
+    start = common_start(exp.runs) or problem.start
+    s[k("start_x")], s[k("start_y")] = float(start[0]), float(start[1])
+    s[k("steps")] = exp.n_steps
+    s[k("noise")], s[k("seed")] = float(first.noise if first else 0.0), int(first.seed if first else 0)
+    s[k("view")], s[k("tol")] = view.view, view.tol
+
+
+def load_run(k: Key, rid: int, run, exp: Experiment) -> None:
+    """A run's own start point, where it has one apart from the page's."""
+    s = st.session_state
+    start = common_start(exp.runs) or exp.problem.start
+    own = run is not None and run.start is not None and tuple(run.start) != tuple(start)
+    s[k(f"r{rid}.own_start")] = own
+    point = run.start if own else (s[k("start_x")], s[k("start_y")])
+    s[k(f"r{rid}.start_x")], s[k(f"r{rid}.start_y")] = float(point[0]), float(point[1])
+
+
+def copy_run(k: Key, rid: int, new: int) -> None:
+    s = st.session_state
+    for key in ("own_start", "start_x", "start_y"):
+        s[k(f"r{new}.{key}")] = s.get(k(f"r{rid}.{key}"))
+
+
+def _set_surface_params(k: Key, spec: surfaces.Surface, values: dict[str, Any]) -> None:
+    for p in spec.params:
+        set_value(k(f"sp.{p.name}"), p, values.get(p.name, p.default))
+
+
+def collect(k: Key) -> tuple[SurfaceProblem, int, dict[str, Any], View, list[str]]:
+    """The problem, the steps, what every run shares (start, noise, seed), the view and errors."""
+    s = st.session_state
+    spec = surfaces.get(s[k("surface")])
+    values = {p.name: s.get(k(f"sp.{p.name}"), p.default) for p in spec.params}
+    errors = []
+    try:
+        problem = SurfaceProblem(spec.id, values)
+    except ConfigError as exc:
+        errors.append(str(exc))
+        problem = SurfaceProblem(spec.id)
+    shared = {"start": (float(s[k("start_x")]), float(s[k("start_y")])), "noise": float(s[k("noise")]),
+              "seed": int(s[k("seed")])}
+    return problem, int(s[k("steps")]), shared, View(s[k("view")], float(s[k("tol")])), errors
+
+
+def run_start(k: Key, rid: int) -> tuple[float, ...] | None:
+    s = st.session_state
+    if s.get(k(f"r{rid}.own_start")):
+        return (float(s[k(f"r{rid}.start_x")]), float(s[k(f"r{rid}.start_y")]))
+    return None
+
+
+def _on_surface_change(k: Key) -> None:
+    """A new surface starts at its own classic start with its default parameters."""
+    spec = surfaces.get(st.session_state[k("surface")])
+    _set_surface_params(k, spec, {})
+    st.session_state[k("start_x")], st.session_state[k("start_y")] = spec.start
+
+
+def _on_own_start(k: Key, rid: int) -> None:
+    """Switching a run to its own start begins from the page's start point."""
+    s = st.session_state
+    if s.get(k(f"r{rid}.own_start")):
+        s[k(f"r{rid}.start_x")], s[k(f"r{rid}.start_y")] = float(s[k("start_x")]), float(s[k("start_y")])
+
+
+def sidebar(k: Key) -> None:
+    """The surface, its parameters, the start point, steps and gradient noise."""
+    s = st.session_state
+    st.markdown("### Surface")
+    st.selectbox("Surface", list(surfaces.SURFACES), key=k("surface"), on_change=_on_surface_change, args=(k,),
+                 format_func=lambda sid: surfaces.SURFACES[sid].name, label_visibility="collapsed")
+    spec = surfaces.get(s[k("surface")])
+    for p in spec.params:
+        param_widget(k(f"sp.{p.name}"), p, label=f"{p.name}: {p.help}" if p.help else p.name)
+    st.markdown("**Start point** (or click the contour)")
+    c1, c2 = st.columns(2)
+    c1.number_input("x", key=k("start_x"), format="%g")
+    c2.number_input("y", key=k("start_y"), format="%g")
+    st.number_input("Steps", min_value=1, max_value=config.limits().max_steps, step=50, key=k("steps"))
+    with st.expander("Gradient noise"):
+        st.number_input("σ (std of noise added to each gradient)", min_value=0.0, key=k("noise"), format="%g",
+                        help="Simulates the noise of mini-batch SGD on an analytic surface.")
+        st.number_input("Seed", min_value=0, step=1, key=k("seed"),
+                        help="Runs with the same seed see the same noise: a fair race.")
+
+
+def run_extra(k: Key, rid: int) -> None:
+    """A run's own start point."""
+    o1, o2, o3, _ = st.columns([2, 1, 1, 2])
+    own = o1.toggle("Own start point", key=k(f"r{rid}.own_start"), on_change=_on_own_start, args=(k, rid),
+                    help="Off: the run starts at the page's start point (sidebar, or a click on the contour).")
+    o2.number_input("x₀", key=k(f"r{rid}.start_x"), format="%g", disabled=not own)
+    o3.number_input("y₀", key=k(f"r{rid}.start_y"), format="%g", disabled=not own)
+
+
+def info(exp: Experiment, k: Key) -> None:
+    spec, minima = exp.problem.spec, exp.problem.minima()
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown(f"#### {spec.name}")
+        st.latex(spec.latex)
+    with right:
+        st.markdown(f"**What it teaches:** {spec.teaches}")
+        if minima:
+            where = ", ".join(f"({x:.4g}, {y:.4g})" for x, y, _ in minima)
+            st.markdown(f"**Global minimum:** f = {minima[0][2]:.6g} at {where}")
+        else:
+            st.markdown("**No minimum:** f is unbounded below; runs leave the picture.")
+
+
+def view_controls(k: Key) -> None:
+    st.segmented_control("View", list(VIEW_LABELS), key=k("view"), format_func=VIEW_LABELS.get,
+                         label_visibility="collapsed", required=True)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _grid(problem: SurfaceProblem) -> charts.Grid:
+    return charts.surface_grid(problem)
+
+
+def extras(outcome: Outcome) -> Any:
+    """What the figure needs besides the runs: the surface on a grid."""
+    return _grid(outcome.experiment.problem)
+
+
+def progress_figure(exp: Experiment, arrays: dict, styles, total: int, view: View):
+    """The light picture drawn while a long computation streams in."""
+    return charts.race_figure(exp.problem, arrays, styles, grid=_grid(exp.problem), view=view.view,
+                              animate=False, total_steps=total)
+
+
+def figure(outcome: Outcome, extra: Any, styles, view: View):
+    return charts.race_figure(outcome.experiment.problem, outcome.result.arrays, styles, grid=extra, view=view.view,
+                              clickable=view.view == "contour")
+
+
+def summary_columns(outcome: Outcome, i: int, view: View) -> dict[str, Any]:
+    """The table's columns that only a surface has: steps to reach the known minimum."""
+    fmin = outcome.experiment.problem.known_minimum()
+    loss = outcome.result.arrays["loss"][:, i]
+    gap = loss - fmin if fmin is not None else loss
+    name = f"steps to f−f* ≤ {view.tol:g}" if fmin is not None else f"steps to f ≤ {view.tol:g}"
+    return {name: charts.steps_to_reach(gap, view.tol)}
+
+
+def on_click(k: Key, event, fig) -> None:
+    """A click on the contour's click grid moves the start point there."""
+    grid_curve = getattr(fig, "_click_trace", None)
+    for p in event.selection.points if event is not None else []:
+        if grid_curve is not None and p.get("curve_number") == grid_curve:
+            xy = (round(float(p["x"]), 4), round(float(p["y"]), 4))
+            if st.session_state.get(k("last_click")) != xy:
+                st.session_state[k("last_click")] = xy
+                st.session_state[k("start_x")], st.session_state[k("start_y")] = xy
+                st.rerun()

@@ -1,0 +1,584 @@
+"""The Sweeps page: thousands of runs at once, where batching pays off.
+
+Three sections: an LR sweep (loss against lr, one curve per optimizer), a basin
+map (a run from every start of a grid, two optimizers side by side) and a
+hyperparameter heatmap (with Polyak's heavy ball where the curvatures are
+known). The LR sweep and the heatmap run on a surface or on a dataset with a
+model. Each section's settings are one frozen value (:mod:`optviz.codec`) that
+keys the cache and the link; each computation is one engine batch, streamed
+with a progress bar; a click on a run opens its path on the page of its kind.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from .. import charts, config, sweeps
+from ..codec import (BASIN_SLOTS, COLOR_BY, LR_SLOTS, MAX_LRS, SECTIONS, SWEEP_DEFAULTS, SWEEP_KINDS, View,
+                     decode_sweep, default_axis, encode, encode_sweep, float_hparams, second_axis)
+from ..engine import Progress, RunConfig
+from ..experiment import Experiment
+from ..optim import OPTIMIZERS
+from ..optim import get as get_optimizer
+from ..params import ConfigError
+from ..problems import ProblemConfig, SurfaceProblem, Task, surfaces
+from ..problems.base import value_text
+from ..sweeps import Axis
+from .explore import DATASETS, SURFACES
+from .kinds import training
+from .widgets import allowed_modules, cached, param_widget, plain, query_params, set_value, sync_url
+
+# Every sweep here is float64: near a good setting the loss falls below
+# float32's smallest number, and a map of zeros has no best cell.
+DTYPE = "float64"
+# One CPU thread per sweep: a classroom server's sessions share a few cores,
+# and splitting small elementwise ops costs more than it saves (bench_sweeps).
+THREADS = 1
+NONE = "—"  # an empty optimizer slot
+PREFIX = {"lr": "sw.lr", "basin": "sw.bm", "heatmap": "sw.hm"}
+KIND_NAMES = {"surface": "A surface", "train": "A dataset and a model"}
+
+
+def run_label(run: RunConfig, with_lr: bool = True) -> str:
+    """``SGD momentum=0.9``: what a curve or a map is called."""
+    if run.label:
+        return run.label
+    hp = {k: v for k, v in run.hparams if with_lr or k != "lr"}
+    return " ".join([run.optimizer, *(f"{k}={value_text(v)}" for k, v in hp.items())])
+
+
+def settings_text(run: RunConfig, skip: tuple[str, ...] = ("lr",)) -> str:
+    return " ".join(f"{k}={value_text(v)}" for k, v in run.hparams if k not in skip)
+
+
+def parse_settings(name: str, text: str, skip: tuple[str, ...] = ("lr",)) -> dict[str, Any]:
+    """``momentum=0.9 nesterov=true`` (spaces or semicolons between pairs) with torch's names."""
+    spec = get_optimizer(name, allowed_modules())
+    out: dict[str, Any] = {}
+    for pair in filter(None, re.split(r"[;\s]+", text.strip())):
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{pair!r} is not key=value, like momentum=0.9")
+        if key in skip:
+            raise ConfigError(f"{key} has its own box here; leave it out of the settings")
+        out[key] = spec.hparam(key).parse(value)
+    return out
+
+
+# -- the problem of a section ---------------------------------------------------------------
+
+
+def _tk(prefix: str):
+    """Widget keys of a section's training task (the Datasets page's widgets, under this prefix)."""
+    return lambda name: f"{prefix}.t.{name}"
+
+
+def _load_problem(prefix: str, problem: ProblemConfig, overwrite: bool) -> None:
+    s = st.session_state
+    if not overwrite and f"{prefix}.kind" in s:
+        return
+    s[f"{prefix}.kind"] = problem.kind
+    if isinstance(problem, SurfaceProblem):
+        for key in [k for k in s.keys() if isinstance(k, str) and k.startswith(prefix + ".sp.")]:
+            del s[key]
+        s[f"{prefix}.surface"] = problem.surface
+        for p in problem.spec.params:
+            set_value(f"{prefix}.sp.{p.name}", p, problem.values[p.name])
+    else:
+        training.load(_tk(prefix), Experiment(problem), View())
+
+
+def _collect_problem(prefix: str, default: ProblemConfig, errors: list[str]) -> ProblemConfig:
+    s = st.session_state
+    if s.get(f"{prefix}.kind") == "train":
+        task, _, _, _, problem_errors = training.collect(_tk(prefix))
+        errors += problem_errors
+        return task if task is not None else Task()
+    spec = surfaces.get(s.get(f"{prefix}.surface", "rosenbrock"))
+    params = {p.name: s.get(f"{prefix}.sp.{p.name}", p.default) for p in spec.params}
+    try:
+        return SurfaceProblem(spec.id, params)
+    except ConfigError as exc:
+        errors.append(str(exc))
+        return SurfaceProblem(spec.id)
+
+
+def _on_kind_change(prefix: str, section: str) -> None:
+    s = st.session_state
+    kind = s.get(f"{prefix}.kind") or "surface"
+    default = SWEEP_DEFAULTS[section].problem
+    _load_problem(prefix, default if default.kind == kind else Task(), overwrite=True)
+    s[f"{prefix}.kind"] = kind
+
+
+def _on_surface_change(prefix: str) -> None:
+    """A new surface starts with its default parameters."""
+    s = st.session_state
+    spec = surfaces.get(s[f"{prefix}.surface"])
+    for p in spec.params:
+        set_value(f"{prefix}.sp.{p.name}", p, p.default)
+
+
+def _problem_ui(section: str) -> None:
+    prefix, s = PREFIX[section], st.session_state
+    kinds = SWEEP_KINDS[section]
+    if len(kinds) > 1:
+        st.segmented_control("Problem", list(kinds), key=f"{prefix}.kind", format_func=KIND_NAMES.get,
+                             required=True, on_change=_on_kind_change, args=(prefix, section))
+    if s.get(f"{prefix}.kind") == "train":
+        training.sidebar(_tk(prefix))
+        return
+    st.selectbox("Surface", list(surfaces.SURFACES), key=f"{prefix}.surface",
+                 format_func=lambda sid: surfaces.SURFACES[sid].name, on_change=_on_surface_change, args=(prefix,))
+    spec = surfaces.get(s[f"{prefix}.surface"])
+    for p in spec.params:
+        param_widget(f"{prefix}.sp.{p.name}", p, label=f"{p.name}: {p.help}" if p.help else p.name)
+    st.number_input("Steps", key=f"{prefix}.steps", min_value=1, max_value=config.limits().max_steps, step=50)
+
+
+def _steps(prefix: str, problem: ProblemConfig) -> int | None:
+    if isinstance(problem, SurfaceProblem):
+        return int(st.session_state.get(f"{prefix}.steps") or problem.default_steps)
+    return None  # the epochs decide
+
+
+# -- state -------------------------------------------------------------------------------------
+
+
+def widget_values(section: str, s) -> dict[str, Any]:
+    """Widget key -> value for ``s``, one section's settings, besides its problem."""
+    prefix = PREFIX[section]
+    out: dict[str, Any] = {f"{prefix}.steps": s.steps or 300}
+    if section == "lr":
+        out.update({f"{prefix}.lo": s.lo, f"{prefix}.hi": s.hi, f"{prefix}.num": s.num})
+        for n in range(LR_SLOTS):
+            run = s.runs[n] if n < len(s.runs) else None
+            out[f"{prefix}.opt{n}"] = run.optimizer if run else NONE
+            out[f"{prefix}.set{n}"] = settings_text(run) if run else ""
+        return out
+    if section == "basin":
+        out.update({f"{prefix}.grid": s.grid, f"{prefix}.color": s.color_by})
+        for n in range(BASIN_SLOTS):
+            run = s.runs[n] if n < len(s.runs) else None
+            spec = get_optimizer(run.optimizer, allowed_modules()) if run else None
+            out[f"{prefix}.opt{n}"] = run.optimizer if run else NONE
+            out[f"{prefix}.lr{n}"] = float(run.hp.get("lr", spec.ui_defaults.get("lr", spec.defaults["lr"]))) \
+                if run else 0.01
+            out[f"{prefix}.set{n}"] = settings_text(run) if run else ""
+        return out
+    out.update({f"{prefix}.opt": s.run.optimizer, f"{prefix}.set": settings_text(s.run, skip=(s.x.name, s.y.name))})
+    for key, a in (("x", s.x), ("y", s.y)):
+        out.update({f"{prefix}.{key}": a.name, f"{prefix}.{key}lo": float(a.lo), f"{prefix}.{key}hi": float(a.hi),
+                    f"{prefix}.{key}n": int(a.num), f"{prefix}.{key}log": bool(a.log)})
+    return out
+
+
+def load(section: str, settings, overwrite: bool = True) -> None:
+    """Put settings into the widgets' state (call before the widgets exist)."""
+    state = st.session_state
+    _load_problem(PREFIX[section], settings.problem, overwrite)
+    for key, value in widget_values(section, settings).items():
+        if overwrite or key not in state:
+            state[key] = value
+
+
+def init() -> list[str]:
+    """On the page's first run in a session, read the link; later, restore widget
+    values that Streamlit dropped while another page was shown. Returns warnings."""
+    state = st.session_state
+    warnings: list[str] = []
+    if "sw.settings" not in state:
+        params = query_params()
+        stored = dict(SWEEP_DEFAULTS)
+        section = "lr"
+        if params.get("mode"):
+            section, settings, warnings = decode_sweep(params, allowed_modules())
+            stored[section] = settings
+        state["sw.settings"] = stored
+        state["sw.section"] = section
+    for section, settings in state["sw.settings"].items():
+        load(section, settings, overwrite=False)
+    if "sw.section" not in state:  # a widget key: dropped while another page was shown
+        state["sw.section"] = state.get("sw.last_section", "lr")
+    return warnings
+
+
+def collect(section: str) -> tuple[Any, list[str]]:
+    """The section's settings as the widgets describe them, and what could not be read."""
+    state, errors = st.session_state, []
+    prefix = PREFIX[section]
+    stored = state["sw.settings"][section]
+    problem = _collect_problem(prefix, stored.problem, errors)
+    steps = _steps(prefix, problem)
+    if section == "lr":
+        runs = []
+        for n in range(LR_SLOTS):
+            name = state.get(f"{prefix}.opt{n}", NONE)
+            if name == NONE:
+                continue
+            try:
+                runs.append(RunConfig(name, parse_settings(name, state.get(f"{prefix}.set{n}", ""))))
+            except ConfigError as exc:
+                errors.append(f"{name} (row {n + 1}): {exc}")
+        settings = replace(stored, problem=problem, runs=tuple(runs), lo=float(state[f"{prefix}.lo"]),
+                           hi=float(state[f"{prefix}.hi"]), num=int(state[f"{prefix}.num"]), steps=steps)
+    elif section == "basin":
+        runs = []
+        for n in range(BASIN_SLOTS):
+            name = state.get(f"{prefix}.opt{n}", NONE)
+            if name == NONE:
+                continue
+            try:
+                hp = parse_settings(name, state.get(f"{prefix}.set{n}", ""))
+                hp["lr"] = float(state[f"{prefix}.lr{n}"])
+                runs.append(RunConfig(name, hp))
+            except ConfigError as exc:
+                errors.append(f"{name} ({'left' if n == 0 else 'right'}): {exc}")
+        settings = replace(stored, problem=problem, runs=tuple(runs), grid=int(state[f"{prefix}.grid"]),
+                           steps=steps, color_by=state.get(f"{prefix}.color") or "minimum")
+    else:
+        name = state[f"{prefix}.opt"]
+        axes = []
+        for key in ("x", "y"):
+            axes.append(Axis(state[f"{prefix}.{key}"], float(state[f"{prefix}.{key}lo"]),
+                             float(state[f"{prefix}.{key}hi"]), int(state[f"{prefix}.{key}n"]),
+                             bool(state[f"{prefix}.{key}log"])))
+        try:
+            run = RunConfig(name, parse_settings(name, state.get(f"{prefix}.set", ""), skip=(axes[0].name, axes[1].name)))
+        except ConfigError as exc:
+            errors.append(f"{name}: {exc}")
+            run = RunConfig(name)
+        settings = replace(stored, problem=problem, run=run, x=axes[0], y=axes[1], steps=steps)
+    state["sw.settings"] = {**state["sw.settings"], section: settings}
+    return settings, errors
+
+
+# -- callbacks ----------------------------------------------------------------------------------
+
+
+def on_basin_optimizer_change(n: int) -> None:
+    """A new optimizer starts from its own lr (the app's default for it) and no other settings."""
+    state = st.session_state
+    name = state[f"sw.bm.opt{n}"]
+    state[f"sw.bm.set{n}"] = ""
+    if name != NONE:
+        spec = get_optimizer(name, allowed_modules())
+        state[f"sw.bm.lr{n}"] = float(spec.ui_defaults.get("lr", spec.defaults["lr"]))
+
+
+def on_lr_optimizer_change(n: int) -> None:
+    st.session_state[f"sw.lr.set{n}"] = ""
+
+
+def _set_axis(key: str, a: Axis | None) -> None:
+    if a is not None:
+        st.session_state.update({f"sw.hm.{key}": a.name, f"sw.hm.{key}lo": float(a.lo), f"sw.hm.{key}hi": float(a.hi),
+                                 f"sw.hm.{key}n": int(a.num), f"sw.hm.{key}log": bool(a.log)})
+
+
+def on_heatmap_optimizer_change() -> None:
+    """A new optimizer keeps the lr axis and varies its own second hyperparameter."""
+    state = st.session_state
+    name = state["sw.hm.opt"]
+    state["sw.hm.set"] = ""
+    allowed = allowed_modules()
+    _set_axis("x", default_axis(name, "lr", allowed) if state["sw.hm.x"] != "lr" else None)
+    _set_axis("y", default_axis(name, second_axis(name, allowed), allowed))
+
+
+def on_axis_change(key: str) -> None:
+    """A new hyperparameter on an axis starts from its own sensible range."""
+    state = st.session_state
+    _set_axis(key, default_axis(state["sw.hm.opt"], state[f"sw.hm.{key}"], allowed_modules()))
+
+
+# -- computing and opening runs ----------------------------------------------------------------
+
+
+def _compute(key, run):
+    """The cached result for ``key``, or ``run(on_progress)`` with a progress bar."""
+
+    def compute():
+        bar = st.progress(0.0, text="computing…")
+
+        def on_progress(p: Progress) -> None:
+            bar.progress(p.fraction, text=f"{p.runs:,} runs in one batch: step {p.done:,} of {p.total:,}")
+
+        try:
+            return run(on_progress)
+        finally:
+            bar.empty()
+
+    return cached(("sweep", key), compute)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _grid(problem) -> charts.Grid:
+    return charts.surface_grid(problem, n=120)
+
+
+def _options() -> dict:
+    return dict(dtype=DTYPE, limits=config.limits(), threads=THREADS)
+
+
+def open_runs(problem: ProblemConfig, runs: list[RunConfig], steps: int | None) -> None:
+    """Show ``runs`` on the page of the problem's kind: load its widgets, put them in its link, switch."""
+    page = SURFACES if isinstance(problem, SurfaceProblem) else DATASETS
+    exp = Experiment(problem, tuple(runs), steps, DTYPE)
+    page.load(exp, View())
+    st.session_state.pop(page.k("preset"), None)
+    st.switch_page(st.Page(page, title=page.ui.TITLE, url_path=page.url_path), query_params=encode(exp, View()))
+
+
+def _clicked(event) -> list | None:
+    """The clicked point's ``customdata``. It arrives as a list, or, from a numpy
+    (typed-array) customdata, as a dict keyed "0", "1", ..."""
+    points = ((event or {}).get("selection") or {}).get("points") or []
+    for p in points:
+        data = p.get("customdata")
+        if isinstance(data, dict):
+            data = [data[k] for k in sorted(data, key=int)]
+        if data is not None:
+            return list(data)
+    return None
+
+
+def _named(run: RunConfig, label: str, color: str) -> RunConfig:
+    return replace(run, label=label, color=color)
+
+
+def _errors(errors: list[str]) -> None:
+    for e in errors:
+        st.error(plain(e))
+
+
+# -- the sections ---------------------------------------------------------------------------------
+
+
+def lr_section() -> None:
+    names = [NONE, *OPTIMIZERS]
+    with st.sidebar:
+        st.markdown("### LR sweep")
+        _problem_ui("lr")
+        c1, c2 = st.columns(2)
+        c1.number_input("Lowest lr", key="sw.lr.lo", format="%g", min_value=1e-12)
+        c2.number_input("Highest lr", key="sw.lr.hi", format="%g", min_value=1e-12)
+        c1.number_input("How many lrs", key="sw.lr.num", min_value=2, max_value=MAX_LRS, step=50,
+                        help="Spaced evenly in log between the two")
+    st.markdown("**Optimizers**, one curve each. Other hyperparameters go by torch's names, e.g. "
+                "`momentum=0.9 nesterov=true` or `betas=0.9,0.99`; the lr is swept.")
+    cols = st.columns(LR_SLOTS)
+    for n, col in enumerate(cols):
+        col.selectbox(f"Optimizer {n + 1}", names, key=f"sw.lr.opt{n}", label_visibility="collapsed",
+                      on_change=on_lr_optimizer_change, args=(n,))
+        col.text_input(f"Settings {n + 1}", key=f"sw.lr.set{n}", label_visibility="collapsed",
+                       placeholder="torch's defaults", disabled=st.session_state[f"sw.lr.opt{n}"] == NONE)
+    settings, errors = collect("lr")
+    sync_url(encode_sweep("lr", settings))
+    _errors(errors)
+    if not settings.runs:
+        st.info("Choose an optimizer to sweep.")
+        return
+    try:
+        lrs = sweeps.log_lrs(settings.lo, settings.hi, settings.num)
+        sweep = _compute(("lr", settings), lambda on_progress: sweeps.lr_sweep(
+            settings.problem, settings.runs, lrs, settings.steps, on_progress=on_progress, **_options()))
+    except ConfigError as exc:
+        st.error(plain(str(exc)))
+        return
+    colors = [charts.PALETTE[k % len(charts.PALETTE)] for k in range(len(settings.runs))]
+    sweep = replace(sweep, configs=tuple(c if c.label else replace(c, label=run_label(c, with_lr=False))
+                                         for c in sweep.configs))
+    fig = charts.lr_sweep_figure(sweep, colors)
+    event = st.plotly_chart(fig, key="sw.lr.chart", on_select="rerun", selection_mode="points", theme=None,
+                            config={"displaylogo": False})
+    n_div = int((sweep.diverged_at >= 0).sum())
+    st.caption(
+        f"{sweep.final_loss.size:,} runs × {sweep.steps:,} steps as one batch in {sweep.wall_time:.2f} s "
+        f"({sweep.dtype}, {sweep.device}); each run is torch.optim's own path. "
+        f"{n_div:,} runs diverged (✕). ★ marks each optimizer's best lr: the lowest final loss among "
+        "runs that did not diverge. **Click a point to watch that run.**"
+    )
+    _lr_table(sweep)
+    clicked = _clicked(event)
+    if clicked is not None:
+        k, i = int(clicked[0]), int(clicked[1])
+        runs = [_named(sweep.run(k, i), f"{sweep.label(k)}, lr {sweep.lrs[i]:.3g}", colors[k])]
+        best = sweep.best_index(k)
+        if best is not None and best != i:
+            other = charts.PALETTE[(k + 1) % len(charts.PALETTE)]
+            runs.append(_named(sweep.run(k, best), f"{sweep.label(k)}, best lr {sweep.lrs[best]:.3g}", other))
+        open_runs(sweep.problem, runs, settings.steps)
+
+
+def _lr_table(sweep: sweeps.LRSweep) -> None:
+    rows = []
+    for k in range(len(sweep.configs)):
+        b = sweep.best_index(k)
+        diverged = sweep.diverged_at[k] >= 0
+        rows.append({
+            "optimizer": sweep.label(k),
+            "best lr": "all diverged" if b is None else f"{sweep.lrs[b]:.4g}",
+            "final loss at best lr": "—" if b is None else f"{sweep.final_loss[k, b]:.4g}",
+            "smallest lr that diverged": f"{sweep.lrs[np.argmax(diverged)]:.4g}" if diverged.any() else "none",
+            "lrs that diverged": f"{int(diverged.sum())} of {sweep.lrs.size}",
+        })
+    st.dataframe(rows, hide_index=True)
+
+
+def basin_section() -> None:
+    names = [NONE, *OPTIMIZERS]
+    limits = config.limits()
+    with st.sidebar:
+        st.markdown("### Basin map")
+        _problem_ui("basin")
+        st.number_input("Starts per side", key="sw.bm.grid", min_value=2, max_value=limits.max_grid, step=10,
+                        help=f"An n × n grid of start points over the surface's domain; at most "
+                             f"{limits.max_grid} × {limits.max_grid} (OPTVIZ_MAX_GRID)")
+    sides = st.columns(BASIN_SLOTS, gap="large")
+    for n, side in enumerate(sides):
+        c1, c2, c3 = side.columns([3, 2, 4])
+        c1.selectbox("Left map" if n == 0 else "Right map", names[1:] if n == 0 else names,
+                     key=f"sw.bm.opt{n}", on_change=on_basin_optimizer_change, args=(n,))
+        off = st.session_state[f"sw.bm.opt{n}"] == NONE
+        c2.number_input("lr", key=f"sw.bm.lr{n}", format="%g", min_value=0.0, disabled=off)
+        c3.text_input("Other settings", key=f"sw.bm.set{n}", placeholder="e.g. momentum=0.9", disabled=off)
+    st.segmented_control("Colour each start by", list(COLOR_BY), key="sw.bm.color",
+                         format_func=charts.COLOR_BY.get, required=True)
+    settings, errors = collect("basin")
+    sync_url(encode_sweep("basin", settings))
+    _errors(errors)
+    if not settings.runs:
+        st.info("Choose an optimizer to map.")
+        return
+    try:
+        bm = _compute(("basin", settings.problem, settings.runs, settings.grid, settings.steps),
+                      lambda on_progress: sweeps.basin_map(settings.problem, settings.runs, settings.steps,
+                                                           nx=settings.grid, on_progress=on_progress, **_options()))
+    except ConfigError as exc:
+        st.error(plain(str(exc)))
+        return
+    bm = replace(bm, configs=tuple(c if c.label else replace(c, label=run_label(c)) for c in bm.configs))
+    fig = charts.basin_figure(bm, _grid(settings.problem), settings.color_by, clickable=True)
+    event = st.plotly_chart(fig, key="sw.bm.chart", on_select="rerun", selection_mode="points", theme=None,
+                            config={"displaylogo": False})
+    how = {
+        "minimum": f"A run *reaches* a minimum when it ends within {bm.tol:.2g} of it; grey ones ended "
+                   "elsewhere (a local minimum, a saddle, or still on the way); black ones diverged.",
+        "loss": "Dark is low: the final loss above the best one known."
+                + (" Black starts diverged." if bm.diverged.any() else ""),
+        "diverged": "Coloured starts diverged, dark red early and pale late; grey ones did not.",
+    }[settings.color_by]
+    st.caption(
+        f"{bm.final_loss.size:,} runs × {bm.steps:,} steps as one batch in {bm.wall_time:.2f} s ({bm.dtype}, "
+        f"{bm.device}). Each square is a start point. {how} {settings.problem.spec.teaches} "
+        "**Click a start to watch both runs from there on the Surfaces page.**"
+    )
+    clicked = _clicked(event)
+    if clicked is not None:
+        j, i = int(clicked[0]), int(clicked[1])
+        runs = [_named(bm.run(k, j, i), bm.label(k), charts.PALETTE[k]) for k in range(len(bm.configs))]
+        open_runs(bm.problem, runs, settings.steps)
+
+
+def heatmap_section() -> None:
+    limits = config.limits()
+    with st.sidebar:
+        st.markdown("### Hyperparameter heatmap")
+        _problem_ui("heatmap")
+    c1, c2, _ = st.columns([1, 2, 1])
+    c1.selectbox("Optimizer", list(OPTIMIZERS), key="sw.hm.opt", on_change=on_heatmap_optimizer_change)
+    c2.text_input("Other settings", key="sw.hm.set", placeholder="torch's defaults; name=value with torch's names")
+    allowed = allowed_modules()
+    choices = float_hparams(st.session_state["sw.hm.opt"], allowed)
+    for key, title in (("x", "Across (x)"), ("y", "Up (y)")):
+        if st.session_state.get(f"sw.hm.{key}") not in choices:
+            name = st.session_state["sw.hm.opt"]
+            st.session_state[f"sw.hm.{key}"] = "lr" if key == "x" else second_axis(name, allowed)
+            on_axis_change(key)
+        a1, a2, a3, a4, a5, _ = st.columns([3, 2, 2, 2, 2, 2], vertical_alignment="bottom")
+        a1.selectbox(title, choices, key=f"sw.hm.{key}", on_change=on_axis_change, args=(key,))
+        a2.number_input("from", key=f"sw.hm.{key}lo", format="%g")
+        a3.number_input("to", key=f"sw.hm.{key}hi", format="%g")
+        a4.number_input("values", key=f"sw.hm.{key}n", min_value=2, max_value=limits.max_grid)
+        a5.toggle("log", key=f"sw.hm.{key}log")
+    settings, errors = collect("heatmap")
+    sync_url(encode_sweep("heatmap", settings))
+    _errors(errors)
+    try:
+        hm = _compute(("heatmap", settings), lambda on_progress: sweeps.heatmap(
+            settings.problem, settings.run, settings.x, settings.y, settings.steps, on_progress=on_progress,
+            **_options()))
+    except ConfigError as exc:
+        st.error(plain(str(exc)))
+        return
+    polyak = _polyak(settings)
+    fig = charts.heatmap_figure(hm, polyak, clickable=True)
+    event = st.plotly_chart(fig, key="sw.hm.chart", on_select="rerun", selection_mode="points", theme=None,
+                            config={"displaylogo": False})
+    note = ""
+    curvatures = getattr(settings.problem, "curvatures", lambda: None)()
+    if polyak is not None:
+        L, mu = curvatures
+        note = (f" On this quadratic (curvatures L = {L:.3g} and μ = {mu:.3g}) SGD with momentum is "
+                "Polyak's heavy ball; his optimal setting ☆ is "
+                f"α* = (2/(√L+√μ))² = {polyak[0]:.3g}, "
+                f"β* = ((√κ−1)/(√κ+1))² = {polyak[1]:.3g}: the best cell ◯ should sit next to it.")
+    elif curvatures is not None and settings.run.optimizer == "SGD":
+        note = (" Put lr across and momentum up (no Nesterov, no dampening) to see Polyak's optimal "
+                "heavy ball.")
+    st.caption(
+        f"{hm.final_loss.size:,} runs × {hm.steps:,} steps as one batch in {hm.wall_time:.2f} s ({hm.dtype}, "
+        f"{hm.device}).{' Black cells diverged.' if (hm.diverged_at >= 0).any() else ''}{note} "
+        "**Click a cell to watch that run.**"
+    )
+    clicked = _clicked(event)
+    if clicked is not None:
+        j, i = int(clicked[0]), int(clicked[1])
+        label = f"{settings.x.name} {hm.x.values[i]:.3g}, {settings.y.name} {hm.y.values[j]:.3g}"
+        runs = [_named(hm.run(j, i), label, charts.PALETTE[0])]
+        if polyak is not None:
+            star = RunConfig("SGD", {**settings.run.hp, "lr": polyak[0], "momentum": polyak[1]})
+            runs.append(_named(star, f"Polyak: lr {polyak[0]:.3g}, momentum {polyak[1]:.3g}", charts.PALETTE[1]))
+        open_runs(hm.problem, runs, settings.steps)
+
+
+def _polyak(settings) -> tuple[float, float] | None:
+    """Polyak's point, where the map is SGD's lr x momentum on a quadratic and SGD is the
+    plain heavy ball (no Nesterov, dampening, weight decay or schedule)."""
+    point = sweeps.polyak_point(settings.problem)
+    hp = settings.run.hp
+    heavy_ball = settings.run.optimizer == "SGD" and not hp.get("nesterov") and not hp.get("dampening") \
+        and not hp.get("weight_decay") and settings.run.schedule == "constant"
+    if point is None or not heavy_ball or (settings.x.name, settings.y.name) != ("lr", "momentum"):
+        return None
+    return point
+
+
+SECTION_UI = {"lr": lr_section, "basin": basin_section, "heatmap": heatmap_section}
+INTRO = {
+    "lr": "How sensitive is each optimizer to its learning rate? Every lr of the range is a run; "
+          "all of them go through the engine as one batch.",
+    "basin": "Where does a run end, depending on where it starts? Every square of the grid is a start point.",
+    "heatmap": "Two hyperparameters on a grid, coloured by the final loss: where is the sweet spot?",
+}
+
+
+def sweeps_page() -> None:
+    """Thousands of runs at once: LR sweeps, basin maps, hyperparameter heatmaps."""
+    warnings = init()
+    for w in warnings:
+        st.warning(plain(f"Link: {w}"), icon=":material/link_off:")
+    # No big title: on a projector the chart should start as high as it can; the
+    # navigation bar already says "Sweeps".
+    st.segmented_control("Section", list(SECTIONS), key="sw.section", format_func=SECTIONS.get,
+                         label_visibility="collapsed", required=True)
+    section = st.session_state.get("sw.section") or "lr"
+    st.session_state["sw.last_section"] = section  # outlives the widget's value on another page
+    st.markdown(f"**Sweeps and maps: thousands of runs at once.** {INTRO[section]}")
+    SECTION_UI[section]()

@@ -1,0 +1,156 @@
+"""The widgets every page shares: one renderer for a registry parameter, the link, the cache.
+
+* :func:`param_widget` draws any :class:`~optviz.params.HParam` (an optimizer's
+  hyperparameter, a schedule's argument, a surface's, dataset's, model's or
+  loss's parameter) under a session-state key; :func:`set_value` and
+  :func:`read_value` write and read that key in the parameter's own type.
+* :func:`query_params` and :func:`sync_url` read and write the address bar.
+* :func:`cached` is the one result cache: it looks up without computing, so a
+  page can stream a miss with a progress bar and store the result after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from .. import config
+from ..params import HParam
+from ..problems.base import value_text
+
+T = TypeVar("T")
+
+
+def allowed_modules() -> tuple[str, ...]:
+    """The packages whose optimizers a web user may name by dotted path (the operator's allow-list)."""
+    return config.limits().optimizer_modules
+
+
+# -- one renderer for a parameter ----------------------------------------------------------
+
+
+def set_value(key: str, h: HParam, value: Any) -> None:
+    """Put ``value`` into the widget state of ``h`` at ``key`` (a tuple spreads over ``key.i``)."""
+    s = st.session_state
+    if h.kind == "floats":
+        for i, v in enumerate(value):
+            s[f"{key}.{i}"] = None if v is None else float(v)
+    elif h.kind == "float":
+        s[key] = None if value is None else float(value)
+    elif h.kind == "int":
+        s[key] = None if value is None else int(value)
+    elif h.kind in ("text", "ints"):
+        s[key] = "" if value is None else value_text(value)
+    else:
+        s[key] = value
+
+
+def read_value(key: str, h: HParam) -> Any:
+    """The value of ``h`` that the widget at ``key`` holds, parsed (ConfigError if it cannot be)."""
+    s = st.session_state
+    if h.kind == "floats":
+        return tuple(s.get(f"{key}.{i}", h.default[i] if h.default else None) for i in range(h.length))
+    value = s.get(key, h.default)
+    if h.kind in ("text", "ints") and isinstance(value, str):
+        return h.parse(value)
+    return value
+
+
+def _step(h: HParam) -> float | None:
+    if h.low is not None and h.high is not None and not h.log:
+        return (h.high - h.low) / 100 or None
+    return None
+
+
+def param_widget(key: str, h: HParam, *, label: str | None = None, disabled: bool = False, bounded: bool = False,
+                 auto: str | None = None) -> None:
+    """The widget for ``h`` at ``key``.
+
+    ``label`` defaults to torch's name; ``bounded`` makes the registry's range a
+    hard limit (our own generators' parameters, where the range is validity);
+    ``auto`` is the placeholder of a value left None (tied to the run).
+    """
+    label = label or h.name
+    helptext = h.help or None
+    lo = h.low if bounded else None
+    hi = h.high if bounded else None
+    if h.kind == "bool":
+        st.checkbox(label, key=key, help=helptext, disabled=disabled)
+    elif h.kind == "float":
+        st.number_input(label, key=key, format="%g", help=helptext, step=_step(h), min_value=lo, max_value=hi,
+                        disabled=disabled, placeholder=auto)
+    elif h.kind == "int":
+        st.number_input(label, key=key, step=1, help=helptext, min_value=None if lo is None else int(lo),
+                        max_value=None if hi is None else int(hi), disabled=disabled, placeholder=auto)
+    elif h.kind == "choice":
+        st.selectbox(label, list(h.choices), key=key, help=helptext, disabled=disabled)
+    elif h.kind == "floats":
+        for i, col in enumerate(st.columns(h.length)):
+            col.number_input(f"{label}[{i}]", key=f"{key}.{i}", format="%g", help=helptext, disabled=disabled)
+    else:
+        st.text_input(label, key=key, help=helptext, disabled=disabled, placeholder=auto or "")
+
+
+def param_grid(keys_and_params: list[tuple[str, HParam]], columns: int = 4, **options: Any) -> None:
+    """Several parameter widgets in a grid of ``columns``."""
+    cols = st.columns(columns)
+    for j, (key, h) in enumerate(keys_and_params):
+        with cols[j % columns]:
+            param_widget(key, h, **options)
+
+
+# -- user text -----------------------------------------------------------------------------------
+
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|<>~$:"})
+
+
+def plain(text: str) -> str:
+    """``text`` as Streamlit's Markdown shows it literally: a label or a link's text can
+    carry no heading, link, image or HTML (every Markdown character escaped)."""
+    return str(text).translate(_MARKDOWN)
+
+
+# -- the address bar ----------------------------------------------------------------------------
+
+
+def query_params() -> dict[str, list[str]]:
+    """The address bar's query parameters, every key with all of its values."""
+    return {key: st.query_params.get_all(key) for key in st.query_params.keys()}
+
+
+def sync_url(wanted: Mapping[str, str | list[str]]) -> None:
+    """Make the address bar say ``wanted``, so that copying it shares the picture."""
+    normal = {k: v if isinstance(v, list) else [v] for k, v in wanted.items()}
+    if query_params() != normal:
+        st.query_params.from_dict(wanted)
+
+
+# -- the result cache ----------------------------------------------------------------------------
+
+
+class _Miss(Exception):
+    """Raised inside the cached function so that a miss is not cached."""
+
+
+@st.cache_data(max_entries=96, max_size="512MB", show_spinner=False)
+def _store(key: Hashable, _value: Any = None) -> Any:
+    # Streamlit hashes ``key`` only (a leading underscore excludes ``_value``) and
+    # does not cache exceptions: called without ``_value`` it peeks, with it stores.
+    if _value is None:
+        raise _Miss
+    return _value
+
+
+def cached(key: Hashable, compute: Callable[[], T]) -> T:
+    """The cached value for ``key`` (shared by every session, bounded), or ``compute()``'s, stored.
+
+    The operator's limits are part of the key: a lower bound must not be served a
+    result computed under a higher one.
+    """
+    key = (key, config.limits())
+    try:
+        return _store(key)
+    except _Miss:
+        return _store(key, _value=compute())
