@@ -27,23 +27,21 @@ class Preset:
         return self.experiment.problem.kind
 
 
-def _exp(surface, runs, steps=500, params=None, start=None, noise=0.0, seed=0) -> Experiment:
-    """A surface experiment: every run from one start, with the same noise."""
-    problem = SurfaceProblem(surface, params or {})
-    start = tuple(float(v) for v in (start or problem.start))
-    runs = tuple(R(r.optimizer, r.hparams, r.schedule, r.schedule_args, r.start or start, noise, seed, r.label)
-                 for r in runs)
-    return Experiment(problem, runs, steps)
-
-
-def _runs(runs, start=None) -> tuple[R, ...]:
-    """A training's runs as the page collects them: torch's defaults left out, one common start."""
+def _runs(runs, start=None, noise=0.0, seed=0) -> tuple[R, ...]:
+    """Runs as a page collects them: torch's defaults left out, a common start (a run's own wins)."""
     out = []
     for r in runs:
         defaults = get_optimizer(r.optimizer).defaults
         hp = {key: v for key, v in r.hparams if v != defaults.get(key)}
-        out.append(R(r.optimizer, hp, r.schedule, r.schedule_args, start, label=r.label))
+        out.append(R(r.optimizer, hp, r.schedule, r.schedule_args, r.start or start, noise, seed, r.label))
     return tuple(out)
+
+
+def _exp(surface, runs, steps=500, params=None, start=None, noise=0.0, seed=0) -> Experiment:
+    """A surface experiment: every run from one start, with the same noise."""
+    problem = SurfaceProblem(surface, params or {})
+    start = tuple(float(v) for v in (start or problem.start))
+    return Experiment(problem, _runs(runs, start, noise, seed), steps)
 
 
 PRESETS: dict[str, Preset] = {

@@ -6,8 +6,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from optviz import share
-from optviz.presets import DEFAULT, PRESETS
+from optviz import codec
+from optviz.presets import DEFAULTS, PRESETS
+
+DEFAULT = DEFAULTS["surface"]
 from tests import browser
 
 pytestmark = pytest.mark.browser
@@ -66,11 +68,11 @@ def test_changing_an_optimizer_redraws_its_path(page, app_server):
 
 def test_share_link_reproduces_the_setup(page, app_server, chromium):
     preset = PRESETS["local-minima"].experiment
-    link = app_server.url + "/" + share.query_string(share.encode(preset))
+    link = app_server.url + "/" + codec.query_string(codec.encode(preset))
     browser.assert_app_rendered(page, link, page.console, "e2e-share-first")
     first = _paths(page)
     url = page.url  # what a teacher would copy from the address bar
-    exp, _, warnings = share.decode({k: v for k, v in parse_qs(urlsplit(url).query).items()}, DEFAULT)
+    exp, _, warnings = codec.decode({k: v for k, v in parse_qs(urlsplit(url).query).items()}, DEFAULT)
     assert not warnings and exp == preset
 
     other = chromium.new_context(viewport={"width": 1280, "height": 800})

@@ -68,8 +68,9 @@ class ExperimentPage:
         Returns the link's warnings."""
         s = st.session_state
         if self.editor.ids_key in s:
-            # Back from another page: put the last experiment back where Streamlit dropped it.
-            if any(self.k(key) not in s for key in self.ui.PAGE_KEYS[:1]) or any(
+            # Back from another page, or after a fragment's rerun: put the last experiment
+            # back where Streamlit dropped widget values.
+            if any(self.k(key) not in s for key in (*self.ui.REQUIRED, "dtype")) or any(
                     self.editor.key(rid, "optimizer") not in s for rid in self.editor.ids):
                 self.load(*s.get(self.k("last"), (self.default, View())))
             return []
@@ -139,7 +140,7 @@ class ExperimentPage:
     def __call__(self) -> None:
         warnings = self.init()
         for w in warnings:
-            st.warning(plain(f"Share link: {w}"), icon=":material/link_off:")
+            st.warning("Share link: " + plain(w), icon=":material/link_off:")
         self.sidebar()
         st.title("optviz")
         exp, view, errors = self.collect()

@@ -573,7 +573,7 @@ def sweeps_page() -> None:
     """Thousands of runs at once: LR sweeps, basin maps, hyperparameter heatmaps."""
     warnings = init()
     for w in warnings:
-        st.warning(plain(f"Link: {w}"), icon=":material/link_off:")
+        st.warning("Link: " + plain(w), icon=":material/link_off:")
     # No big title: on a projector the chart should start as high as it can; the
     # navigation bar already says "Sweeps".
     st.segmented_control("Section", list(SECTIONS), key="sw.section", format_func=SECTIONS.get,

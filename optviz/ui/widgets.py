@@ -103,12 +103,14 @@ def param_grid(keys_and_params: list[tuple[str, HParam]], columns: int = 4, **op
 
 # -- user text -----------------------------------------------------------------------------------
 
-_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|<>~$:"})
+# What makes Markdown of plain text: links and images ([]()!), autolinks and emoji
+# codes (:), HTML (<>), headings (#), code, emphasis, tables, strikethrough and maths.
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*[]()#!|<>~$:"} | {"\n": " ", "\r": " "})
 
 
 def plain(text: str) -> str:
     """``text`` as Streamlit's Markdown shows it literally: a label or a link's text can
-    carry no heading, link, image or HTML (every Markdown character escaped)."""
+    carry no heading, link, image or HTML."""
     return str(text).translate(_MARKDOWN)
 
 

@@ -17,7 +17,8 @@ from ..widgets import param_widget, set_value
 Key = Callable[[str], str]
 TITLE = "Surfaces"
 VIEW_LABELS = {"contour": "Contour", "3d": "3-D"}
-PAGE_KEYS = ("surface", "start_x", "start_y", "steps", "noise", "seed", "view", "tol")
+# Widget keys the page always draws: if any is missing, Streamlit dropped them (see explore.init).
+REQUIRED = ("surface", "start_x", "start_y", "steps", "noise", "seed", "view", "tol")
 
 
 def load(k: Key, exp: Experiment, view: View) -> None:

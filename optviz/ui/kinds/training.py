@@ -22,8 +22,8 @@ from ..widgets import param_widget, set_value
 Key = Callable[[str], str]
 TITLE = "Datasets"
 BATCH_MODES = {"full": "Full batch (GD)", "mini": "Mini-batch", "single": "Single sample"}
-PAGE_KEYS = ("dataset", "test", "std", "dseed", "model", "loss", "batch_mode", "batch", "epochs", "shuffle", "init",
-             "own_start", "start0", "start1", "csv", "csv_name", "csv_target", "csv_task", "csv_error")
+# Widget keys the page always draws: if any is missing, Streamlit dropped them (see explore.init).
+REQUIRED = ("dataset", "test", "std", "dseed", "model", "loss", "batch_mode", "epochs", "shuffle", "init")
 
 
 def _set_params(k: Key, prefix: str, params: tuple[HParam, ...], values: dict[str, Any]) -> None:

@@ -1,0 +1,252 @@
+"""The experiment pages (Surfaces, Datasets) through AppTest: one set of tests for both.
+
+Each page starts on its default, runs every preset of its kind, takes its link
+back, keeps its values while another page is shown, and turns a damaged link
+into warnings. Kind-specific widgets get their own tests below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from optviz import codec, presets
+
+TIMEOUT = 180
+PAGES = {"surface": "s.", "train": "d."}
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def _page():
+    import streamlit as st
+
+    from optviz.ui.explore import DATASETS, SURFACES
+    from optviz.ui.persist import keep_widget_values
+
+    keep_widget_values()
+    page = st.session_state.get("page", "surface")
+    if page == "elsewhere":  # stands in for another page
+        st.write("another page")
+    else:
+        (SURFACES if page == "surface" else DATASETS)()
+
+
+def _app(kind: str = "surface", query: dict | None = None) -> AppTest:
+    at = AppTest.from_function(_page, default_timeout=TIMEOUT)
+    at.session_state["page"] = kind
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def _experiment(at: AppTest, kind: str):
+    params = {k: at.query_params[k] for k in at.query_params}
+    exp, view, warnings = codec.decode(params, presets.DEFAULTS[kind])
+    assert not warnings, warnings
+    return exp
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _ids(at: AppTest, kind: str) -> list[int]:
+    return list(at.session_state[f"{PAGES[kind]}run_ids"])
+
+
+@pytest.mark.parametrize("kind", PAGES)
+def test_page_shows_its_default_on_first_visit(kind):
+    at = _app(kind)
+    _ok(at)
+    assert at.title[0].value == "optviz"
+    exp, default = _experiment(at, kind), presets.DEFAULTS[kind]
+    assert exp.problem == default.problem and [r.label for r in exp.runs] == [r.label for r in default.runs]
+    assert at.get("plotly_chart") and at.dataframe[0].value.shape[0] == len(default.runs)
+
+
+PRESET_CASES = [pytest.param(p.kind, pid, id=pid) for pid, p in presets.PRESETS.items()]
+
+
+@pytest.mark.parametrize(("kind", "preset_id"), PRESET_CASES)
+def test_every_preset_runs_and_its_link_reproduces_it(kind, preset_id):
+    at = _app(kind)
+    at.button(key=f"{PAGES[kind]}preset.{preset_id}").click().run()
+    _ok(at)
+    exp = _experiment(at, kind)
+    assert exp == presets.PRESETS[preset_id].experiment
+    again = _app(kind, {k: at.query_params[k] for k in at.query_params})
+    _ok(again)
+    assert _experiment(again, kind) == exp
+
+
+@pytest.mark.parametrize("kind", PAGES)
+def test_add_duplicate_remove_runs(kind):
+    p = PAGES[kind]
+    at = _app(kind)
+    n = len(_ids(at, kind))
+    at.button(key=f"{p}r{_ids(at, kind)[0]}.dup").click().run()
+    assert len(_ids(at, kind)) == n + 1
+    at.button(key=f"{p}r{_ids(at, kind)[-1]}.rm").click().run()
+    at.button(key=f"{p}add_run").click().run()
+    _ok(at)
+    assert len(_experiment(at, kind).runs) == n + 1
+
+
+@pytest.mark.parametrize("kind", PAGES)
+def test_edits_survive_a_visit_to_another_page(kind):
+    p = PAGES[kind]
+    at = _app(kind)
+    rid = _ids(at, kind)[0]
+    at.number_input(key=f"{p}r{rid}.hp.lr").set_value(0.05).run()
+    at.session_state["page"] = "elsewhere"
+    at.run()
+    at.session_state["page"] = kind
+    at.run()
+    _ok(at)
+    assert dict(_experiment(at, kind).runs[0].hparams)["lr"] == 0.05
+
+
+MALFORMED = {
+    "surface": [
+        {"surface": "nope"},
+        {"steps": "-5"},
+        {"steps": "lots"},
+        {"steps": "1000000000"},
+        {"start": "1,nan"},
+        {"run": ["Adam;lr=oops", "SGD;lr=0.01"]},
+        {"run": ["os.system;cmd=rm"]},
+        {"run": "NotAnOptimizer"},
+        {"sp": "b:-1e999,zz:3"},
+        {"view": "<script>"},
+        {"run": "SGD;sched=Nope"},
+    ],
+    "train": [
+        {"dataset": "nope"},
+        {"dataset": "csv"},
+        {"epochs": "-3"},
+        {"batch": "lots"},
+        {"loss": "mse"},
+        {"model": "linear"},
+        {"mp": "hidden:abc"},
+        {"dp": "noise:-5,n_samples:3"},
+        {"start": "1,nan"},
+        {"run": ["Adam;lr=oops", "SGD;lr=0.1"]},
+        {"run": "os.system;cmd=rm"},
+        {"dtype": "float16"},
+    ],
+}
+
+
+@pytest.mark.parametrize(("kind", "query"), [(k, q) for k, qs in MALFORMED.items() for q in qs])
+def test_malformed_links_warn_instead_of_failing(kind, query):
+    base = {"dataset": "moons"} if kind == "train" else {}
+    at = _app(kind, {**base, **query})
+    assert not at.exception
+    assert any("Share link" in w.value for w in at.warning), "a bad link must say so"
+    assert at.get("plotly_chart")
+
+
+def test_bad_hyperparameter_shows_torch_message_not_a_traceback():
+    at = _app("surface", {"run": ["Adam;lr=-1", "SGD;lr=0.001"]})
+    assert not at.exception
+    assert any("Invalid learning rate" in e.value for e in at.error)
+
+
+# -- Surfaces -------------------------------------------------------------------------------
+
+
+def test_surface_widgets_change_the_config():
+    at = _app("surface")
+    rid = _ids(at, "surface")[0]
+    at.number_input(key=f"s.r{rid}.hp.lr").set_value(0.0123).run()
+    at.selectbox(key="s.surface").set_value("himmelblau").run()
+    at.number_input(key="s.steps").set_value(77).run()
+    _ok(at)
+    exp = _experiment(at, "surface")
+    assert exp.problem.surface == "himmelblau" and exp.steps == 77
+    assert dict(exp.runs[0].hparams)["lr"] == 0.0123
+    # A new surface starts from its own classic start point.
+    assert exp.runs[0].start == tuple(float(v) for v in exp.problem.spec.start)
+
+
+# -- Datasets -------------------------------------------------------------------------------
+
+
+def test_a_new_dataset_keeps_only_sensible_models_and_losses():
+    at = _app("train")
+    at.selectbox(key="d.dataset").select("diabetes").run()
+    _ok(at)
+    task = _experiment(at, "train").problem
+    assert task.data.dataset == "diabetes" and task.model == "mlp" and task.loss == "mse"
+    assert "cross_entropy" not in at.selectbox(key="d.loss").options
+    assert any("Cross-entropy" in c.value and "classification" in c.value for c in at.caption)
+    at.selectbox(key="d.model").select("linear").run()
+    at.selectbox(key="d.dataset").select("iris").run()
+    _ok(at)
+    task = _experiment(at, "train").problem
+    assert (task.model, task.loss) == ("softmax", "cross_entropy")
+    assert "linear" not in at.selectbox(key="d.model").options
+
+
+def test_dataset_widgets_change_the_config():
+    at = _app("train")
+    rid = _ids(at, "train")[0]
+    at.number_input(key=f"d.r{rid}.hp.lr").set_value(0.0123).run()
+    at.number_input(key="d.epochs").set_value(7).run()
+    at.segmented_control(key="d.batch_mode").set_value("full").run()
+    at.text_input(key="d.mp.hidden").input("8").run()
+    _ok(at)
+    exp = _experiment(at, "train")
+    task = exp.problem
+    assert task.epochs == 7 and task.batch_size == 0 and task.model_params == (("activation", "tanh"), ("hidden", (8,)))
+    assert dict(exp.runs[0].hparams)["lr"] == 0.0123
+
+
+def test_two_weight_models_take_a_start_point():
+    at = _app("train")
+    at.button(key="d.preset.linear-bowl").click().run()
+    assert at.toggle(key="d.own_start").value
+    at.number_input(key="d.start0").set_value(0.5).run()
+    _ok(at)
+    assert all(r.start == (0.5, 6.0) for r in _experiment(at, "train").runs)
+
+
+CSV = "a,b,label\n" + "\n".join(f"{i % 5},{(i * 7) % 11},{int(i % 5 > 2)}" for i in range(40)) + "\n"
+
+
+def test_an_uploaded_csv_trains_and_a_bad_one_names_the_cell():
+    at = _app("train")
+    at.session_state["d.csv"], at.session_state["d.csv_name"] = CSV, "mine.csv"
+    at.selectbox(key="d.dataset").select("csv").run()
+    _ok(at)
+    assert at.get("plotly_chart") and any("mine.csv" in m.value for m in at.markdown)
+    at.session_state["d.csv"] = CSV.replace("3,10,1", "3,ten,1", 1)
+    at.run()
+    assert not at.exception
+    assert any("column 'b', row" in e.value and "'ten' is not a number" in e.value for e in at.error)
+
+
+def test_waiting_for_an_upload_is_explained():
+    at = _app("train")
+    at.selectbox(key="d.dataset").select("csv").run()
+    assert not at.exception and not at.error
+    assert any("Upload a CSV" in i.value for i in at.info)
+
+
+def test_a_diverging_run_and_too_much_work_are_explained():
+    at = _app("train", {"dataset": "moons", "run": ["SGD;lr=1e9", "Adam;lr=0.01"], "epochs": "5"})
+    assert not at.exception
+    assert any("diverged" in c.value for c in at.caption)
+    at = _app("train", {"dataset": "digits", "batch": "1", "epochs": "100"})
+    assert not at.exception
+    assert any("OPTVIZ_MAX_STEPS" in e.value for e in at.error)
+
+
+def test_the_app_starts_with_three_pages():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    _ok(at)
+    source = (Path(APP).parent / "optviz" / "ui" / "app.py").read_text()
+    assert all(f'url_path="{p}"' in source for p in ("surfaces", "datasets", "sweeps"))
