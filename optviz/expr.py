@@ -33,9 +33,10 @@ The language
   (``min(max(v, lo), hi)``), ``where(condition, if_true, if_false)``.
 * Constants ``pi`` and ``e``; the caller's variables (``x, y`` or ``epoch``) and
   named parameters (``a``, ``b``, ...).
-* Plain ASCII on one line: other characters, Unicode look-alikes included
-  (fullwidth ``ｘ``, Cyrillic ``х``, ``ℯ``), are refused with their name rather
-  than normalised, so what is checked is what is shown.
+* Plain ASCII on one line (blanks around it are dropped): other characters,
+  Unicode look-alikes included (fullwidth ``ｘ``, Cyrillic ``х``, ``ℯ``), are
+  refused with their name rather than normalised, so what is checked is what is
+  shown. Typeset maths gets a hint: ``−`` (minus sign), ``×``, ``²``, ``π``.
 * Limits: 500 characters, nesting 40 deep (parentheses, calls, powers, signs),
   300 parts (numbers, names and operators).
 
@@ -45,9 +46,13 @@ for bit; :meth:`Expr.value` uses Python floats and :mod:`math`, as a Python
 lambda would, except that it never raises: overflow gives ``±inf``, division by
 zero ``±inf`` (``nan`` for ``0/0``), and a point outside a function's domain
 (``log(-1)``, ``sqrt(-1)``, ``(-8)^(1/3)``) gives ``nan``, as torch does.
+``where`` computes both branches, as ``torch.where`` does (so a ``nan`` in the
+branch not taken still reaches the gradient, as in hand-written torch); ``//``
+has a zero gradient.
 
 Errors are :class:`FormulaError` (a ``ConfigError``); the message says what is
-wrong and where, with the column and a caret line under the formula.
+wrong and where, with the column and a caret line under the formula. Its
+``text``, ``column`` and ``reason`` let a page draw its own pointer.
 """
 
 from __future__ import annotations
@@ -99,7 +104,6 @@ _SUGGEST = {
     "maximum": "max",
     "mod": "a % b",
     "fabs": "abs",
-    "if": "where(condition, a, b)",
 }
 
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -212,8 +216,8 @@ def _check_characters(text: str) -> None:
 # ---------------------------------------------------------------- tokens
 
 _TOKEN_RE = re.compile(
-    r"(?P<space>\s+)"
-    r"|(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+    r"(?P<space> +)"
+    r"|(?P<number>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
     r"|(?P<op>\*\*|//|<=|>=|==|!=|[-+*/%^(),<>])"
 )
@@ -270,18 +274,15 @@ def _check_tokens(text: str, tokens: list[_Token]) -> None:
         if tok.kind == "name" and keyword.iskeyword(tok.text) and tok.text not in _LOGIC_WORDS:
             fail(f"'{tok.text}'", tok, " is Python, not part of the formula language")
         if prev is not None and prev.kind == "number" and tok.kind == "name" and prev.end == tok.start:
+            glued = f"'{prev.text}{_short(tok.text)}'"
             if tok.text in ("j", "J"):
-                fail(f"'{prev.text}{tok.text}'", prev, ": complex numbers are not allowed")
+                fail(glued, prev, ": complex numbers are not allowed")
             if tok.text.startswith("_"):
-                fail(f"'{prev.text}{_short(tok.text)}'", prev, ": write numbers without '_'")
+                fail(glued, prev, ": write numbers without '_'")
+            product = f"{prev.text}*{_short(tok.text)}"
+            fail(glued, prev, f" is a number directly followed by a name: write {product} for a product")
         if tok.kind == "name" and tok.text.startswith("_"):
             fail(f"unknown name '{_short(tok.text)}'", tok, ": names cannot start with '_'")
-        if prev is not None and prev.kind == "number" and tok.kind == "name" and prev.end == tok.start:
-            fail(
-                f"'{prev.text}{_short(tok.text)}'",
-                prev,
-                f" is a number directly followed by a name: write {prev.text}*{_short(tok.text)} for a product",
-            )
         calls = prev is not None and prev.kind == "name" and tok.text == "("
         if prev is not None and prev.ends_operand() and tok.starts_operand() and not calls:
             hint = ": write * for a product" if tok.text != "not" else ""
@@ -429,12 +430,15 @@ class _Reader:
     def fail(self, reason: str, col: int, hint: str = "") -> FormulaError:
         return FormulaError(f"{reason} at column {col + 1}{hint}", self.text, col + 1)
 
-    def read(self, node: ast.AST, depth: int = 0) -> Node:
-        self.count += 1
+    def tick(self, parts: int) -> None:
+        self.count += parts
         if self.count > MAX_NODES:
             raise FormulaError(
                 f"the formula has more than {MAX_NODES} parts (numbers, names and operators)", self.text
             )
+
+    def read(self, node: ast.AST, depth: int = 0) -> Node:
+        self.tick(1)
         if depth > MAX_DEPTH:
             raise self.fail(f"nested deeper than {MAX_DEPTH} levels", self.col(node))
         kind = type(node)
@@ -512,7 +516,7 @@ class _Reader:
         ):
             links.append((_BIN_OPS[type(node.op)], node.right))
             node = node.left
-            self.count += 1
+        self.tick(len(links) - 1)  # one part per operator; read() counted the first
         first = self.number(node, depth + 1, "arithmetic")
         rest = tuple((op, self.number(r, depth + 1, "arithmetic")) for op, r in reversed(links))
         return Chain(family, first, rest, first.col)
@@ -642,6 +646,17 @@ def _fpow(a: float, b: float) -> float:
     return _NAN if isinstance(r, complex) else r  # a negative number to a fractional power
 
 
+def _scalar_like(v: float, like: Tensor | None, shape: tuple[int, ...] = ()) -> Tensor:
+    """``v`` as a tensor of ``like``'s dtype and device.
+
+    Through float64 and a cast, so that 1e300 becomes inf in float32 as it does
+    in arithmetic; torch.full, torch.where and torch.clamp would raise instead.
+    """
+    if like is None:
+        return torch.full(shape, v)
+    return like.new_full(shape, v, dtype=torch.float64).to(like.dtype)
+
+
 def _div(a, b):
     if isinstance(a, Tensor) or isinstance(b, Tensor):
         return a / b
@@ -653,7 +668,7 @@ def _floordiv(a, b):
         # torch's floor_divide has no gradient; div with rounding_mode is the same
         # kernel and differentiates to zero.
         if not isinstance(a, Tensor):
-            a = torch.as_tensor(a, dtype=b.dtype, device=b.device)
+            a = _scalar_like(a, b)
         return torch.div(a, b, rounding_mode="floor")
     try:
         return a // b
@@ -742,7 +757,7 @@ def _extreme(pick_tensor: Callable, pick_float: Callable) -> Callable[[Any, Any]
     def f(a, b):
         if isinstance(a, Tensor) or isinstance(b, Tensor):
             like = a if isinstance(a, Tensor) else b
-            a, b = (torch.as_tensor(v, dtype=like.dtype, device=like.device) for v in (a, b))
+            a, b = (v if isinstance(v, Tensor) else _scalar_like(v, like) for v in (a, b))
             return pick_tensor(a, b)
         return _NAN if math.isnan(a) or math.isnan(b) else pick_float(a, b)  # nan wins, as in torch
 
@@ -754,7 +769,8 @@ _maximum = _extreme(torch.maximum, max)
 
 
 def _clip(v, lo, hi):
-    if isinstance(v, Tensor) and not isinstance(lo, Tensor) and not isinstance(hi, Tensor):
+    if isinstance(v, Tensor):
+        lo, hi = (b if isinstance(b, Tensor) else _scalar_like(b, v) for b in (lo, hi))
         return torch.clamp(v, lo, hi)
     return _minimum(_maximum(v, lo), hi)
 
@@ -762,28 +778,23 @@ def _clip(v, lo, hi):
 def _where(c, a, b, like):
     if not isinstance(c, Tensor):
         return a if c else b
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        # Two Python numbers would come back in torch's default dtype.
-        a = torch.as_tensor(a, dtype=like.dtype if like is not None else None, device=c.device)
+    a, b = (v if isinstance(v, Tensor) else _scalar_like(v, like) for v in (a, b))
     return torch.where(c, a, b)
 
 
-def _as_tensor(v, like):
-    return (
-        v if isinstance(v, Tensor) else torch.as_tensor(v, device=like.device if like is not None else None)
-    )
+def _logic(tensor_op: Callable, float_op: Callable) -> Callable[[Any, Any, Any], Any]:
+    def f(a, b, like):
+        if isinstance(a, Tensor) or isinstance(b, Tensor):
+            t = a if isinstance(a, Tensor) else b
+            a, b = (v if isinstance(v, Tensor) else t.new_full((), v, dtype=torch.bool) for v in (a, b))
+            return tensor_op(a, b)
+        return float_op(a, b)
+
+    return f
 
 
-def _and(a, b, like):
-    if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return torch.logical_and(_as_tensor(a, like), _as_tensor(b, like))
-    return a and b
-
-
-def _or(a, b, like):
-    if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return torch.logical_or(_as_tensor(a, like), _as_tensor(b, like))
-    return a or b
+_and = _logic(torch.logical_and, lambda a, b: a and b)
+_or = _logic(torch.logical_or, lambda a, b: a or b)
 
 
 def _not(a):
@@ -1084,27 +1095,21 @@ class Expr:
             that parses back to the same formula.
         variables: the variables the caller declared, in order.
         params: the parameters the caller declared, in order.
+        variables_used: the declared variables the formula uses, in order.
+        params_used: the declared parameters the formula uses, in order.
         tree: the checked syntax tree.
     """
 
     text: str
     variables: tuple[str, ...]
     params: tuple[str, ...]
+    variables_used: tuple[str, ...] = field(compare=False, repr=False)
+    params_used: tuple[str, ...] = field(compare=False, repr=False)
     tree: Node = field(compare=False, repr=False)
     _fn: Fn = field(compare=False, repr=False)
 
     def __reduce__(self):
         return parse, (self.text, self.variables, self.params)
-
-    @property
-    def variables_used(self) -> tuple[str, ...]:
-        used = _names_in(self.tree)
-        return tuple(v for v in self.variables if v in used)
-
-    @property
-    def params_used(self) -> tuple[str, ...]:
-        used = _names_in(self.tree)
-        return tuple(p for p in self.params if p in used)
 
     def latex(self) -> str:
         r"""The formula in LaTeX (KaTeX-compatible): ``\frac``, ``^{...}``, ``\sqrt``, ``|v|``.
@@ -1115,12 +1120,12 @@ class Expr:
         return _latex(self.tree)
 
     def _env(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        unknown = set(values) - set(self.variables) - set(self.params)
-        if unknown:
-            raise TypeError(f"{self.text!r} has no variable or parameter {sorted(unknown)}")
-        missing = [n for n in (*self.variables_used, *self.params_used) if n not in values]
-        if missing:
-            raise TypeError(f"{self.text!r} needs a value for {', '.join(missing)}")
+        for name in values:
+            if name not in self.variables and name not in self.params:
+                raise TypeError(f"{self.text!r} has no variable or parameter {name!r}")
+        for name in (*self.variables_used, *self.params_used):
+            if name not in values:
+                raise TypeError(f"{self.text!r} needs a value for {name!r}")
         return dict(values)
 
     def torch(self, **values: Any) -> Tensor:
@@ -1131,7 +1136,7 @@ class Expr:
         torch, bit for bit, and keeps the variables' dtype.
 
         Args:
-            **values: every variable, as a tensor (shapes broadcast; a number
+            **values: the variables, as tensors (shapes broadcast; a number
                 becomes a tensor of the first tensor's dtype), and the
                 parameters the formula uses, as floats or tensors.
 
@@ -1140,24 +1145,21 @@ class Expr:
             variable gives a constant tensor, without a gradient).
         """
         env = self._env(values)
-        tensors = [env[v] for v in self.variables if isinstance(env.get(v), Tensor)]
-        like = tensors[0] if tensors else None
-        for v in self.variables:
-            if v in env and not isinstance(env[v], Tensor):
-                env[v] = torch.as_tensor(
-                    float(env[v]), dtype=like.dtype if like is not None else None,
-                    device=like.device if like is not None else None,
-                )  # fmt: skip
-        for p in self.params:
-            if p in env and not isinstance(env[p], Tensor):
-                env[p] = float(env[p])
-        shape = torch.broadcast_shapes(*(env[v].shape for v in self.variables if v in env))
+        like = next((env[v] for v in self.variables if isinstance(env.get(v), Tensor)), None)
+        for name, v in env.items():
+            if not isinstance(v, Tensor) and name in self.variables:
+                env[name] = _scalar_like(float(v), like)
+            elif not isinstance(v, Tensor):
+                env[name] = float(v)
+        given = [env[v] for v in self.variables if v in env]
         out = self._fn(env, like)
+        if isinstance(out, Tensor) and all(t.shape == out.shape for t in given):
+            return out  # the usual case
+        # torch.broadcast_shapes would import torch._refs on first use (a second).
+        shape = torch.broadcast_tensors(*given, *([out] if isinstance(out, Tensor) else []))[0].shape
         if not isinstance(out, Tensor):
-            return torch.full(shape, out, dtype=like.dtype if like is not None else None,
-                              device=like.device if like is not None else None)  # fmt: skip
-        full = torch.broadcast_shapes(out.shape, shape)
-        return out if out.shape == full else out.broadcast_to(full)
+            return _scalar_like(out, like, shape)
+        return out if out.shape == shape else out.broadcast_to(shape)
 
     def value(self, **values: float) -> float:
         """Evaluate on Python floats, as a Python lambda would (for schedules).
@@ -1231,4 +1233,13 @@ def parse(
             node.col + 1,
         )
     fn, _ = _lower(node)
-    return Expr(_text(node), variables, params, node, fn)
+    used = _names_in(node)
+    return Expr(
+        _text(node),
+        variables,
+        params,
+        tuple(v for v in variables if v in used),
+        tuple(p for p in params if p in used),
+        node,
+        fn,
+    )
