@@ -3,8 +3,8 @@
 A user's formula in ``x`` and ``y`` comes with no table of minima and no
 domain, unlike the built-in surfaces. :func:`analyze` finds them the way a
 careful person would: evaluate on a grid in float64, take the lowest grid
-minima as seeds, polish each with Newton's method (autograd Hessian,
-Levenberg-Marquardt damping, all seeds as one batch), and keep the lowest.
+minima as seeds, polish each with damped Newton steps (Levenberg-Marquardt on
+autograd's gradient, all seeds as one batch), and keep the lowest.
 
 The minima are numeric, not exact, and only those inside the view: a formula
 that keeps falling towards the view's edge is reported as unbounded there, and
@@ -282,7 +282,7 @@ def analyze(
     if tuple(expr.variables) != ("x", "y"):
         raise ValueError(f"analyze needs a formula in x and y, not in {', '.join(expr.variables)}")
     params = {k: float(v) for k, v in (params or {}).items()}
-    with _one_thread():
+    with _one_thread(), torch.enable_grad():  # the polish needs autograd, even inside no_grad
         return _analyze(expr, params, domain, grid, seeds, max_minima)
 
 
@@ -299,9 +299,12 @@ def _analyze(
     finite = torch.isfinite(f)
     falls = f == -torch.inf
     if not bool(finite.any()) and not bool(falls.any()):
-        zero = torch.zeros((), dtype=torch.float64)
-        sample = float(expr.torch(x=zero, y=zero, **params))
-        problem = f"the formula is not a finite number anywhere in the view (NaN or infinite); at (0, 0) it is {sample}"
+        mid = grid // 2
+        at = f"({float(X[mid, mid]):.4g}, {float(Y[mid, mid]):.4g})"
+        problem = (
+            "the formula is not a finite number anywhere in the view (NaN or infinite); "
+            f"at {at} it is {float(f[mid, mid])}"
+        )
         return SurfaceAnalysis(domain, (), None, None, False, problem=problem)
     share = float(finite.double().mean())
     if share < 1:
@@ -353,7 +356,7 @@ def _analyze(
             minima.append((xv, yv, fv))
     if len(minima) > max_minima:
         notes.append(
-            f"{len(minima)} points share the lowest value (a curve or region of minima?); "
+            f"at least {len(minima)} points share the lowest value (a curve or region of minima?); "
             f"the first {max_minima} are listed"
         )
     return result(tuple(minima[:max_minima]), False)

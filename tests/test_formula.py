@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import torch
 
 from optviz.expr import parse
 from optviz.formula import DEFAULT_DOMAIN, SurfaceAnalysis, analyze
@@ -149,6 +150,12 @@ def test_the_start_is_finite_inside_and_away_from_the_minimum():
         nearest = min(((sx - x) ** 2 + (sy - y) ** 2) ** 0.5 for x, y, _ in r.minima)
         assert nearest > 0.2 * ((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5
         assert parse(text).value(x=sx, y=sy) < 1e4  # not off a cliff
+
+
+def test_works_inside_no_grad():
+    with torch.no_grad():
+        r = survey("(1-x)^2 + 100*(y-x^2)^2")
+    assert_minima(r.minima, [(1.0, 1.0)])
 
 
 def test_deterministic():
