@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -34,6 +33,7 @@ from .optim import schedules as sched
 from .optim.base import Context, OptimizerSpec
 from .params import ConfigError, freeze
 from .problems.base import Layout, Problem
+from .threads import intra_op_threads
 
 RECORDABLE = ("params", "loss", "lr", "grad", "state")
 # Progress reports per computation when the caller names no chunk: a smooth bar,
@@ -357,26 +357,6 @@ def _loss_and_grad(problem: Problem, params: Tensor, step: int) -> tuple[Tensor,
         loss = problem.loss(p, step)
         (grad,) = torch.autograd.grad(loss.sum(), p)
     return loss.detach(), grad
-
-
-@contextmanager
-def intra_op_threads(n: int | None) -> Iterator[None]:
-    """torch's CPU threads for this thread's ops while inside, restored after.
-
-    A step on a small problem is many small kernels: splitting each over cores
-    costs more in waiting than it saves, more so on a server that other
-    sessions share. torch keeps this per thread under OpenMP, so another
-    session's thread keeps its own setting. ``None`` leaves it alone.
-    """
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class Cancelled(Exception):

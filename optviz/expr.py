@@ -71,7 +71,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .optim.base import ConfigError
+from .params import ConfigError
 
 __all__ = ["CONSTANTS", "FUNCTIONS", "MAX_DEPTH", "MAX_LENGTH", "MAX_NODES", "Expr", "FormulaError", "parse"]
 

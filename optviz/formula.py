@@ -15,14 +15,14 @@ drawn as an empty picture.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .threads import intra_op_threads
 from .expr import Expr
 
 Domain = tuple[tuple[float, float], tuple[float, float]]  # ((x_lo, x_hi), (y_lo, y_hi))
@@ -64,23 +64,6 @@ class SurfaceAnalysis:
     problem: str | None = None
     notes: tuple[str, ...] = ()
     numeric: bool = True
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run torch's intra-op work on one thread while inside, then restore the count.
-
-    The survey is a few hundred small kernels: on a busy machine each parallel
-    region waits for a free core, which made it five times slower. (The same
-    guard as ``optviz.data.training.single_threaded``; one should go when the
-    package settles.)
-    """
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved)
 
 
 def _grid(expr: Expr, params: Mapping[str, float], domain: Domain, n: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -282,7 +265,7 @@ def analyze(
     if tuple(expr.variables) != ("x", "y"):
         raise ValueError(f"analyze needs a formula in x and y, not in {', '.join(expr.variables)}")
     params = {k: float(v) for k, v in (params or {}).items()}
-    with _one_thread(), torch.enable_grad():  # the polish needs autograd, even inside no_grad
+    with intra_op_threads(1), torch.enable_grad():  # the polish needs autograd, even inside no_grad
         return _analyze(expr, params, domain, grid, seeds, max_minima)
 
 

@@ -3,6 +3,7 @@
 ``KINDS`` maps a kind's id (the JSON ``problem.kind``) to its config class:
 
 * ``surface``: a registered 2-D surface (:mod:`.surfaces`) with its parameters;
+* ``formula``: a surface the user types, in the safe expression language;
 * ``train``: a dataset, a model and a loss (:mod:`.datasets`, :mod:`.models`,
   :mod:`.losses`), trained in mini-batches.
 
@@ -17,10 +18,11 @@ from typing import Any
 
 from ..params import ConfigError, lookup
 from .base import Problem, ProblemConfig, Query
+from .formula import FormulaProblem
 from .surface import SurfaceProblem
 from .training import ModelProblem, Task
 
-KINDS: dict[str, type] = {cls.kind: cls for cls in (SurfaceProblem, Task)}
+KINDS: dict[str, type] = {cls.kind: cls for cls in (SurfaceProblem, FormulaProblem, Task)}
 
 
 def from_dict(data: Any) -> ProblemConfig:
@@ -40,5 +42,5 @@ def kind_of_query(query: Query, default: str) -> str:
     return next((kind for kind, cls in KINDS.items() if cls.query_key in query), default)
 
 
-__all__ = ["KINDS", "ModelProblem", "Problem", "ProblemConfig", "Query", "SurfaceProblem", "Task", "from_dict",
+__all__ = ["KINDS", "FormulaProblem", "ModelProblem", "Problem", "ProblemConfig", "Query", "SurfaceProblem", "Task", "from_dict",
            "kind_of_query"]

@@ -73,9 +73,9 @@ class RunEditor:
         rid = s.get(self.next_key, 0)
         s[self.next_key] = rid + 1
         fresh = run is None
-        run = run or RunConfig("Adam", label=f"run {len(self.ids) + 1}")
+        run = run or RunConfig("Adam", label=self._fresh_label("Adam"))
         spec = get_optimizer(run.optimizer, allowed_modules())
-        s[self.key(rid, "optimizer")] = spec.name
+        s[self.key(rid, "optimizer")] = s[self.key(rid, "was")] = spec.name
         s[self.key(rid, "label")] = run.label or spec.name
         s[self.key(rid, "color")] = run.color or ""
         # A new run gets the UI's defaults; a given run (preset, link) means torch's for what it leaves out.
@@ -92,10 +92,25 @@ class RunEditor:
         for h in spec.hparams:
             set_value(self.hp_key(rid, h.name), h, values.get(h.name, ui_default(spec, h) if ui else h.default))
 
+    def _fresh_label(self, name: str) -> str:
+        """``Adam 5``: the optimizer and a number no other run's label has."""
+        s = st.session_state
+        taken = {s.get(self.key(rid, "label"), "") for rid in self.ids}
+        n = len(self.ids) + 1
+        while f"{name} {n}" in taken:
+            n += 1
+        return f"{name} {n}"
+
     def on_optimizer_change(self, rid: int) -> None:
-        """A new optimizer starts from its own defaults (ui defaults, else torch's)."""
-        spec = get_optimizer(st.session_state[self.key(rid, "optimizer")], allowed_modules())
+        """A new optimizer starts from its own defaults (ui defaults, else torch's). A label
+        that named the old optimizer names the new one: a legend must not say SGD for LBFGS."""
+        s = st.session_state
+        spec = get_optimizer(s[self.key(rid, "optimizer")], allowed_modules())
         self._set_hparams(rid, spec, {})
+        was, label = s.get(self.key(rid, "was"), ""), s.get(self.key(rid, "label"), "")
+        if not label.strip() or (was and was.lower() in label.lower()):
+            s[self.key(rid, "label")] = spec.name
+        s[self.key(rid, "was")] = spec.name
 
     def on_schedule_change(self, rid: int) -> None:
         spec = schedules.get(st.session_state[self.key(rid, "sched")])
