@@ -27,10 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import sync_playwright
 
-from optviz.ui import guard  # noqa: E402
-from tests import browser, serverload  # noqa: E402
+from optviz.ui import guard
+from tests import browser, serverload
 
 LIGHT_SECONDS = 0.3  # CPU per click: about what a quick lr change costs the real engine
 
@@ -105,11 +105,16 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--clicks", type=int, default=5, help="clicks per repetition")
     ap.add_argument("--heavy-seconds", type=float, default=10.0, help="CPU seconds of the closed tab's work")
-    ap.add_argument("--baseline", action="store_true", help="also measure with the guard off (the server before)")
+    ap.add_argument(
+        "--baseline", action="store_true", help="also measure with the guard off (the server before)"
+    )
     args = ap.parse_args()
     modes = (True, False) if args.baseline else (True,)
-    print(f"{guard.MAX_CONCURRENT_VAR}={guard.max_concurrent()}, light click = {LIGHT_SECONDS} CPU s, "
-          f"{args.reps} reps x {args.clicks} clicks", flush=True)
+    print(
+        f"{guard.MAX_CONCURRENT_VAR}={guard.max_concurrent()}, light click = {LIGHT_SECONDS} CPU s, "
+        f"{args.reps} reps x {args.clicks} clicks",
+        flush=True,
+    )
 
     with sync_playwright() as pw:
         chromium = browser.launch_chromium(pw, shutil.which("chromium") or browser.find_chromium())
@@ -121,8 +126,11 @@ def main() -> None:
                     waits.append(time_to_idle(app, guarded, args.heavy_seconds))
                     if not guarded:
                         app.restart()  # its loop would run on
-                print(f"time to idle after a tab closes ({NAMES[guarded]}): {summary(waits)}  "
-                      f"[{', '.join('-' if w is None else f'{w:.2f}' for w in waits)}]", flush=True)
+                print(
+                    f"time to idle after a tab closes ({NAMES[guarded]}): {summary(waits)}  "
+                    f"[{', '.join('-' if w is None else f'{w:.2f}' for w in waits)}]",
+                    flush=True,
+                )
 
             idle, loaded = [], {g: [] for g in modes}
             for r in range(args.reps):
@@ -130,15 +138,19 @@ def main() -> None:
                     light = app.open(f"mode=light&seconds={LIGHT_SECONDS}", "chart a")
                     if guarded:
                         idle += click_times(light, args.clicks, f"idle{r}-")
-                    loaded[guarded] += clicks_under_load(app, light, guarded, args.clicks, f"busy{r}{int(guarded)}-")
+                    loaded[guarded] += clicks_under_load(
+                        app, light, guarded, args.clicks, f"busy{r}{int(guarded)}-"
+                    )
                     light.close()
                     if not guarded or serverload.wait_until_idle(app.pid, timeout=5) is None:
                         app.restart()
             print(f"click to chart, idle server:                   {summary(idle)}")
             for guarded in modes:
                 ratio = statistics.median(loaded[guarded]) / statistics.median(idle)
-                print(f"click to chart, three heavy links ({NAMES[guarded]}): {summary(loaded[guarded])}; "
-                      f"ratio of medians {ratio:.2f} (target <= 1.5)")
+                print(
+                    f"click to chart, three heavy links ({NAMES[guarded]}): {summary(loaded[guarded])}; "
+                    f"ratio of medians {ratio:.2f} (target <= 1.5)"
+                )
         finally:
             app.server.stop()
             chromium.close()

@@ -193,7 +193,9 @@ def test_a_closed_tab_stops_its_work(served, context):
     waited = serverload.wait_until_idle(pid, timeout=2.0, below=serverload.idle_below(busy))
     took = time.monotonic() - t0
     print(f"busy {busy:.2f} cores; idle {took:.2f}s after the close")
-    assert waited is not None, f"server CPU still above {serverload.idle_below(busy):.2f} cores 2s after the close"
+    assert waited is not None, (
+        f"server CPU still above {serverload.idle_below(busy):.2f} cores 2s after the close"
+    )
     assert events.wait_for("closed") - wall0 < 2.0
 
 
@@ -210,8 +212,10 @@ def test_a_rerun_stops_the_old_loop_at_once(served, context):
     page.get_by_text("started new", exact=True).wait_for(timeout=10_000)
     shown = time.time() - clicked
     ended, started = events.wait_for("old"), events.wait_for("new", "start")
-    print(f"old loop ended {ended - clicked:.2f}s and the new one started {started - clicked:.2f}s "
-          f"after the change; the page showed it after {shown:.2f}s")
+    print(
+        f"old loop ended {ended - clicked:.2f}s and the new one started {started - clicked:.2f}s "
+        f"after the change; the page showed it after {shown:.2f}s"
+    )
     assert [e for _, e in events.of("old")] == ["start", "StopException"]
     assert ended - clicked < 0.5 and started - clicked < 0.5
     page.close()
