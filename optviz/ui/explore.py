@@ -15,6 +15,7 @@ values while another page is shown, and coming back puts it back.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from types import ModuleType
@@ -25,11 +26,12 @@ import streamlit as st
 
 from .. import charts, codec, experiment, presets
 from ..codec import View
-from ..engine import Progress, RunConfig, resolve
+from ..engine import Cancelled, Progress, RunConfig, resolve
 from ..experiment import Experiment, Outcome
 from ..export import to_csv, to_json
 from ..optim import get as get_optimizer
 from ..params import ConfigError
+from . import guard
 from .kinds import KIND_UI
 from .maths import values_latex
 from .runs import RunEditor, runnable
@@ -38,6 +40,7 @@ from .widgets import allowed_modules, cached, plain, query_params, sync_url
 # Partial pictures cost a redraw each; only long computations get them.
 STREAM_ABOVE_SECONDS = 0.4
 PROGRESS_UPDATES = 10
+CHECK_EVERY_SECONDS = 0.1
 
 
 @dataclass
@@ -206,7 +209,7 @@ class ExperimentPage:
             progress.progress(p.fraction, text=f"computing… step {p.done:,} of {total:,}")
             chart.plotly_chart(self.ui.progress_figure(run_exp, p.arrays(), styles, total, view), theme=None)
 
-        bundle = compute(run_exp, on_progress)
+        bundle = compute(run_exp, on_progress, progress)
         progress.empty()
         outcome = bundle.outcome.relabelled(run_exp)
         fig = self.ui.figure(outcome, bundle.extra, styles, view)
@@ -243,18 +246,35 @@ def run_errors(exp: Experiment) -> dict[int, str]:
     return errors
 
 
-def compute(exp: Experiment, on_progress) -> Bundle:
+def compute(exp: Experiment, on_progress, notice=None) -> Bundle:
     """The experiment's outcome and figure extras, from the shared cache or computed now.
 
     Labels and colours are not part of the key: renaming a run does not recompute it.
-    A long computation streams partial pictures through ``on_progress``.
+    A long computation streams partial pictures through ``on_progress``, takes a turn
+    on the server (``guard.heavy_slot``: a queue with a notice when it is busy), and
+    stops between chunks when its tab closes or its session asks for a new run.
     """
     key = exp.numbers_only()
 
     def run() -> Bundle:
-        long = experiment.estimate_seconds(key) > STREAM_ABOVE_SECONDS
-        chunk = max(1, key.n_steps // PROGRESS_UPDATES) if long else None
-        outcome = experiment.compute(key, on_progress if long else None, chunk=chunk)
+        seconds = experiment.estimate_seconds(key)
+        # A check about every 0.1 s: a closed tab or a new click stops the work that soon.
+        chunk = max(1, round(key.n_steps * min(1.0, CHECK_EVERY_SECONDS / max(seconds, 1e-9))))
+        long = seconds > STREAM_ABOVE_SECONDS
+        every = max(1, round(key.n_steps / PROGRESS_UPDATES / chunk))
+        slot = guard.heavy_slot(notice) if long else contextlib.nullcontext(guard.stop_check())
+        try:
+            with slot as check:
+                def on_chunk(p: Progress) -> bool:
+                    if not check(p):
+                        return False
+                    if long and (p.done // chunk) % every == 0:
+                        on_progress(p)
+                    return True
+
+                outcome = experiment.compute(key, on_chunk, chunk=chunk)
+        except Cancelled:
+            guard.end_run()
         return Bundle(outcome, KIND_UI[key.problem.kind].extras(outcome))
 
     return cached(("experiment", key), run)

@@ -21,7 +21,7 @@ import streamlit as st
 from .. import charts, config, sweeps
 from ..codec import (BASIN_SLOTS, COLOR_BY, LR_SLOTS, MAX_LRS, SECTIONS, SWEEP_DEFAULTS, SWEEP_KINDS, View,
                      decode_sweep, default_axis, encode, encode_sweep, float_hparams, second_axis)
-from ..engine import Progress, RunConfig
+from ..engine import Cancelled, Progress, RunConfig
 from ..experiment import Experiment
 from ..optim import OPTIMIZERS
 from ..optim import get as get_optimizer
@@ -29,6 +29,7 @@ from ..params import ConfigError
 from ..problems import ProblemConfig, SurfaceProblem, Task, surfaces
 from ..problems.base import value_text
 from ..sweeps import Axis
+from . import guard
 from .explore import DATASETS, SURFACES
 from .kinds import training
 from .widgets import allowed_modules, cached, param_widget, plain, query_params, set_value, sync_url
@@ -301,16 +302,22 @@ def on_axis_change(key: str) -> None:
 
 
 def _compute(key, run):
-    """The cached result for ``key``, or ``run(on_progress)`` with a progress bar."""
+    """The cached result for ``key``, or ``run(on_progress)`` with a progress bar, in its
+    turn on the server; it stops between chunks when its tab closes or a new click comes."""
 
     def compute():
-        bar = st.progress(0.0, text="computing…")
-
-        def on_progress(p: Progress) -> None:
-            bar.progress(p.fraction, text=f"{p.runs:,} runs in one batch: step {p.done:,} of {p.total:,}")
-
+        bar = st.empty()
         try:
-            return run(on_progress)
+            with guard.heavy_slot(bar) as check:
+                def on_progress(p: Progress) -> bool:
+                    if not check(p):
+                        return False
+                    bar.progress(p.fraction, text=f"{p.runs:,} runs in one batch: step {p.done:,} of {p.total:,}")
+                    return True
+
+                return run(on_progress)
+        except Cancelled:
+            guard.end_run()
         finally:
             bar.empty()
 
