@@ -215,7 +215,8 @@ def top_eigenvalue(
         # A loss that is NaN at finite params (a log of a negative): out of the batch, as NaN.
         bad = ~(torch.isfinite(alpha[:, : j + 1]).all(1) & torch.isfinite(beta[:, : j + 1]).all(1))
         a_, b_ = alpha[:, : j + 1].masked_fill(bad[:, None], 0), beta[:, :j].masked_fill(bad[:, None], 0)
-        theta, S = torch.linalg.eigh(torch.diag_embed(a_) + torch.diag_embed(b_, 1) + torch.diag_embed(b_, -1))
+        T = torch.diag_embed(a_) + torch.diag_embed(b_, 1) + torch.diag_embed(b_, -1)
+        theta, S = torch.linalg.eigh(T)
         top, s = theta[:, -1].masked_fill(bad, math.nan), S[:, :, -1]
         scale = theta.abs().amax(1).clamp_min(torch.finfo(dtype).tiny)
         ok = b * s[:, -1].abs() <= tol * scale
@@ -418,7 +419,8 @@ def surface_stability(
     lr, momentum, dampening = as_tensor(lr), as_tensor(momentum), as_tensor(dampening)
     if (lr <= 0).any():
         raise ConfigError("learning rates must be > 0 for a stability threshold")
-    threshold = heavy_ball_threshold(lr, momentum, dampening=dampening, nesterov=nesterov).expand_as(sharpness)
+    threshold = heavy_ball_threshold(lr, momentum, dampening=dampening, nesterov=nesterov)
+    threshold = threshold.expand_as(sharpness)
     return Stability(sharpness, threshold, sharpness < threshold)
 
 
@@ -490,7 +492,9 @@ def sharpness_along_path(
     values = torch.full((K, runs), math.nan, dtype=path.dtype, device=device)
     converged = torch.zeros(K, runs, dtype=torch.bool, device=device)
 
-    shared = batch_step if batch_step is not None else (steps[0] if getattr(problem, "full_batch", False) else None)
+    shared = batch_step
+    if shared is None and getattr(problem, "full_batch", False):
+        shared = steps[0]  # every step sees the whole training set
     if shared is not None:
         groups = [(shared, torch.arange(K * runs, device=device))]
     else:
