@@ -1,5 +1,6 @@
 """Curvature: Hessian-vector products and lambda_max against dense Hessians,
-stability thresholds against torch.optim, and the edge of stability on digits."""
+stability thresholds against torch.optim, and the edge of stability on digits
+(the recipe in bench/edge_of_stability.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from bench import edge_of_stability as eos
 from optviz.curvature import (
     adam_threshold,
     eig_2x2,
@@ -24,6 +26,16 @@ from optviz.curvature import (
 from optviz.optim.base import ConfigError
 
 F64 = torch.float64
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These tensors are small: a second thread only adds synchronization, and on
+    a busy machine its spin-waits multiply the time many-fold."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 # -- test data: one seeded factory -----------------------------------------------
 
@@ -52,7 +64,8 @@ def points(rows: int, dims: int, seed: int = 1, scale: float = 1.0) -> torch.Ten
 
 
 def dense_hessians(loss, params):
-    return torch.stack([torch.autograd.functional.hessian(lambda w: loss(w[None])[0], p, vectorize=True) for p in params])
+    one = lambda p: torch.autograd.functional.hessian(lambda w: loss(w[None])[0], p, vectorize=True)
+    return torch.stack([one(p) for p in params])
 
 
 def rosenbrock(p, step=0, a=1.0, b=100.0):
@@ -60,11 +73,11 @@ def rosenbrock(p, step=0, a=1.0, b=100.0):
 
 
 def quadratic(eigenvalues, seed=0):
-    """``f(x) = x^T A x / 2`` with ``A``'s spectrum given, in a seeded rotation; and ``A``."""
+    """``f(x) = x^T A x / 2`` with ``A``'s spectrum given, in a seeded rotation."""
     d = len(eigenvalues)
     q, _ = torch.linalg.qr(torch.randn(d, d, generator=torch.Generator().manual_seed(seed), dtype=F64))
     A = q @ torch.diag(torch.tensor(eigenvalues, dtype=F64)) @ q.T
-    return (lambda p, step=0: 0.5 * torch.einsum("ri,ij,rj->r", p, A, p)), A
+    return lambda p, step=0: 0.5 * torch.einsum("ri,ij,rj->r", p, A, p)
 
 
 # -- Hessian-vector products and lambda_max against a dense Hessian ----------------
@@ -139,7 +152,7 @@ def test_top_eigenvalue_is_deterministic():
     ],
 )
 def test_top_eigenvalue_is_the_largest_algebraic_one(spectrum):
-    f, A = quadratic(spectrum)
+    f = quadratic(spectrum)
     params = points(3, len(spectrum))
     out = top_eigenvalue(f, params, tol=1e-12)
     torch.testing.assert_close(out.values, torch.full((3,), max(spectrum), dtype=F64), rtol=1e-9, atol=1e-12)
@@ -173,14 +186,16 @@ def test_hessian_2d_is_rosenbrocks_exact_hessian():
     torch.testing.assert_close(hv, h.eigenvectors * h.eigenvalues.unsqueeze(1), rtol=1e-10, atol=1e-9)
     torch.testing.assert_close(h.eigenvectors.norm(dim=1), torch.ones(5, 2, dtype=F64))
     # Lanczos on the same rows is exact in two steps.
-    torch.testing.assert_close(top_eigenvalue(rosenbrock, p).values, h.eigenvalues[:, 1], rtol=1e-12, atol=1e-9)
+    lanczos = top_eigenvalue(rosenbrock, p).values
+    torch.testing.assert_close(lanczos, h.eigenvalues[:, 1], rtol=1e-12, atol=1e-9)
 
 
 def test_eig_2x2_keeps_nan_rows_and_handles_diagonal_and_degenerate_matrices():
     H = torch.tensor([[[2.0, 0.0], [0.0, 5.0]], [[3.0, 0.0], [0.0, 3.0]], [[math.nan, 0.0], [0.0, 1.0]],
                       [[0.0, -2.0], [-2.0, 0.0]]], dtype=F64)
     values, vectors = eig_2x2(H)
-    torch.testing.assert_close(values[[0, 1, 3]], torch.tensor([[2.0, 5.0], [3.0, 3.0], [-2.0, 2.0]], dtype=F64))
+    expected = torch.tensor([[2.0, 5.0], [3.0, 3.0], [-2.0, 2.0]], dtype=F64)
+    torch.testing.assert_close(values[[0, 1, 3]], expected)
     assert values[2].isnan().all()
     torch.testing.assert_close(vectors[0].abs(), torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=F64))
     rows = [0, 1, 3]
@@ -291,3 +306,27 @@ def test_module_example():
     import optviz.curvature
 
     assert doctest.testmod(optviz.curvature).failed == 0
+
+
+# -- the edge of stability ---------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_gd_trains_a_tanh_mlp_on_digits_at_the_edge_of_stability():
+    """Cohen et al. 2021 on a CPU: lambda_max climbs to 2/lr and hovers there while
+    the loss falls, non-monotonically."""
+    recipe = eos.Recipe(tol=1e-2)  # digits, 1078 rows, 64-32-32-10 tanh, MSE on one-hot, lr 2.5, 500 steps
+    out = eos.train(recipe)
+    sharp = eos.measure(recipe, out)
+    ratio, steps, loss = sharp / gd_threshold(recipe.lr), out["steps"], out["loss"]
+
+    assert ratio[0] < 0.7  # it starts well below 2/lr: progressive sharpening ...
+    assert ratio.max() > 0.8  # ... up to the threshold
+    second = steps >= recipe.steps // 2
+    assert np.mean(np.abs(ratio[second] - 1) <= 0.2) >= 0.8  # and hovers there
+    # The loss keeps falling over the second half (medians: a catapult spike may land
+    # on any step), but not monotonically.
+    half, quarter = recipe.steps // 2, recipe.steps // 4
+    early, late = np.median(loss[half : half + quarter // 2]), np.median(loss[-(quarter // 2) :])
+    assert np.isfinite(loss).all() and early < 0.5 * loss[0] and late < 0.85 * early
+    assert (np.diff(loss[half:]) > 0).sum() >= 10
