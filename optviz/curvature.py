@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .optim.base import ConfigError
+from .params import ConfigError
 
 LossFn = Callable[..., Tensor]  # loss_fn(params (rows, dims), step) -> (rows,)
 
