@@ -282,7 +282,7 @@ class HeatmapSettings:
 
 SWEEP_DEFAULTS = {"lr": LRSettings(), "basin": BasinSettings(), "heatmap": HeatmapSettings()}
 # The kinds each section can run on: a basin map needs a 2-D surface's domain.
-SWEEP_KINDS = {"lr": tuple(KINDS), "basin": ("surface",), "heatmap": tuple(KINDS)}
+SWEEP_KINDS = {"lr": tuple(KINDS), "basin": ("surface", "formula"), "heatmap": tuple(KINDS)}
 
 
 def float_hparams(name: str, allowed: tuple[str, ...] = ("",)) -> list[str]:

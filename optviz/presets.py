@@ -224,6 +224,6 @@ TRAIN_DEFAULT = PRESETS["moons-mlp"].experiment
 DEFAULTS: dict[str, Experiment] = {"surface": SURFACE_DEFAULT, "train": TRAIN_DEFAULT}
 
 
-def of_kind(kind: str) -> dict[str, Preset]:
-    """The presets of one kind of problem, in table order."""
-    return {pid: p for pid, p in PRESETS.items() if p.kind == kind}
+def of_kinds(kinds: tuple[str, ...]) -> dict[str, Preset]:
+    """The presets of these kinds of problem, in table order."""
+    return {pid: p for pid, p in PRESETS.items() if p.kind in kinds}

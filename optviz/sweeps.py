@@ -194,7 +194,7 @@ def reached_minimum(final_params: np.ndarray, minima: Sequence[Sequence[float]],
 
 def default_tol(problem: SurfaceProblem) -> float:
     """1% of the surface's wider side: a run this close has found the minimum's basin floor."""
-    (x0, x1), (y0, y1) = problem.spec.domain
+    (x0, x1), (y0, y1) = problem.domain
     return 0.01 * max(x1 - x0, y1 - y0)
 
 
@@ -263,7 +263,7 @@ def basin_map(
     limits = limits or _config.limits()
     configs = tuple(configs)
     steps = _steps(problem, steps)
-    if not isinstance(problem, SurfaceProblem):
+    if getattr(problem, "domain", None) is None or problem.start_size != 2:
         raise ConfigError("a basin map needs a 2-D surface: its domain is the grid of starts")
     if not configs:
         raise ConfigError("choose at least one optimizer to map")
@@ -274,7 +274,7 @@ def basin_map(
                 f"a {n}-point grid side is more than this server allows ({limits.max_grid}; OPTVIZ_MAX_GRID)"
             )
     _check_work(limits, len(configs) * nx * ny, steps)
-    (dx0, dx1), (dy0, dy1) = problem.spec.domain
+    (dx0, dx1), (dy0, dy1) = problem.domain
     xs = grid_axis(*(x_range or (dx0, dx1)), nx, "x")
     ys = grid_axis(*(y_range or (dy0, dy1)), ny, "y")
     tol = default_tol(problem) if tol is None else _finite(tol, "tolerance")

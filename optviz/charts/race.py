@@ -25,7 +25,7 @@ from .common import (
 
 def surface_grid(problem: SurfaceProblem, n: int = 120, domain=None) -> Grid:
     """The surface on an n x n grid over its domain (or ``domain``)."""
-    (x0, x1), (y0, y1) = domain or problem.spec.domain
+    (x0, x1), (y0, y1) = domain or problem.domain
     x = np.linspace(x0, x1, n)
     y = np.linspace(y0, y1, n)
     xx, yy = np.meshgrid(x, y)
@@ -35,7 +35,7 @@ def surface_grid(problem: SurfaceProblem, n: int = 120, domain=None) -> Grid:
     z = np.where(np.isfinite(z), z, np.nan)
     minima = problem.minima()
     floor = min([float(np.nanmin(z))] + [m[2] for m in minima])
-    grid = Grid(x, y, z, floor, log=problem.spec.levels == "log")
+    grid = Grid(x, y, z, floor, log=problem.levels == "log")
     grid.background  # noqa: B018  (computed now, so a cached grid carries it)
     return grid
 
@@ -151,7 +151,7 @@ def race_figure(
 
 def _click_grid(problem, n: int = 25) -> dict:
     """Invisible points over the contour: hovering shows the loss, a click selects a start."""
-    (x0, x1), (y0, y1) = problem.spec.domain
+    (x0, x1), (y0, y1) = problem.domain
     xx, yy = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
     with torch.no_grad():
         f = problem.loss(torch.from_numpy(np.stack([xx.ravel(), yy.ravel()], -1))).numpy()
@@ -214,7 +214,7 @@ def _positive(values: np.ndarray) -> np.ndarray:
 
 def _surface_traces(problem, grid, view) -> list[dict]:
     z = grid.level(grid.z).astype(np.float32)
-    minima = problem.spec.minima(**dict(problem.params))
+    minima = problem.minima()
     hover = "x=%{x:.3g}<br>y=%{y:.3g}<extra></extra>"
     if view == "3d":
         traces = [dict(type="surface", x=grid.x, y=grid.y, z=z, colorscale=SURFACE_COLORS, opacity=0.9,
@@ -242,7 +242,7 @@ def _surface_traces(problem, grid, view) -> list[dict]:
 
 
 def _race_layout(problem, grid, view, total, log_loss, lr, loss_range, height) -> dict:
-    (x0, x1), (y0, y1) = problem.spec.domain
+    (x0, x1), (y0, y1) = problem.domain
     steps = [0, max(total, 1)]
     lr_type = "linear"
     if lr is not None and lr.size:
@@ -261,7 +261,7 @@ def _race_layout(problem, grid, view, total, log_loss, lr, loss_range, height) -
         margin=dict(l=60, r=20, t=70, b=40),
         legend=dict(orientation="h", yanchor="bottom", y=1.07, x=0, font=dict(size=16)),
         hoverlabel=dict(font_size=15),
-        uirevision=problem.surface,  # keep zoom and camera across reruns of one surface
+        uirevision=problem.name,  # keep zoom and camera across reruns of one surface
         annotations=[
             dict(text=text, x=(xd[0] + xd[1]) / 2, y=yd[1], xref="paper", yref="paper", xanchor="center",
                  yanchor="bottom", showarrow=False, font=dict(size=16))

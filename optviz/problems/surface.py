@@ -49,6 +49,27 @@ class SurfaceProblem:
     def name(self) -> str:
         return self.spec.name
 
+    # What a 2-D view asks of a surface, the same for a typed formula (problems.formula).
+    @property
+    def latex(self) -> str:
+        return self.spec.latex
+
+    @property
+    def teaches(self) -> str:
+        return self.spec.teaches
+
+    @property
+    def domain(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        return self.spec.domain
+
+    @property
+    def levels(self) -> str:
+        return self.spec.levels
+
+    @property
+    def critical_points(self) -> tuple[surfaces.Point, ...]:
+        return self.spec.critical_points
+
     @property
     def start(self) -> tuple[float, ...]:
         return self.spec.start

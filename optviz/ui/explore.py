@@ -52,14 +52,15 @@ class Bundle:
 
 
 class ExperimentPage:
-    """One experiment page: ``kind`` picks the problem's part, ``prefix`` owns the widget keys."""
+    """One experiment page: ``kinds`` are the problems it shows (the first its default),
+    ``prefix`` owns the widget keys."""
 
-    def __init__(self, kind: str, prefix: str, url_path: str):
-        self.kind, self.prefix, self.url_path = kind, prefix, url_path
-        self.ui: ModuleType = KIND_UI[kind]
+    def __init__(self, kinds: tuple[str, ...], prefix: str, url_path: str):
+        self.kinds, self.kind, self.prefix, self.url_path = kinds, kinds[0], prefix, url_path
+        self.ui: ModuleType = KIND_UI[self.kind]
         self.editor = RunEditor(prefix)
         self.editor.after_duplicate = lambda rid, new: self.ui.copy_run(self.k, rid, new)
-        self.default = presets.DEFAULTS[kind]
+        self.default = presets.DEFAULTS[self.kind]
 
     def k(self, name: str) -> str:
         return self.prefix + name
@@ -82,7 +83,7 @@ class ExperimentPage:
             self.load(self.default, View())
             return []
         exp, view, warnings = codec.decode(params, self.default, allowed_modules())
-        if exp.problem.kind != self.kind:  # a link of another page's kind: this page starts fresh
+        if exp.problem.kind not in self.kinds:  # a link of another page's kind: this page starts fresh
             exp, view, warnings = self.default, View(), []
         self.load(exp, view)
         return warnings
@@ -130,7 +131,7 @@ class ExperimentPage:
     def sidebar(self) -> None:
         with st.sidebar:
             st.markdown("### Classroom presets")
-            for pid, preset in presets.of_kind(self.kind).items():
+            for pid, preset in presets.of_kinds(self.kinds).items():
                 st.button(preset.title, key=self.k(f"preset.{pid}"), on_click=self.apply_preset, args=(pid,),
                           width="stretch", help=preset.look_for)
             st.divider()
@@ -168,7 +169,7 @@ class ExperimentPage:
                     start_ui(self.k, problem)
             self.ui.info(exp, self.k)
         preset = presets.PRESETS.get(st.session_state.get(self.k("preset"), ""))
-        if preset is not None and preset.kind == self.kind:
+        if preset is not None and preset.kind in self.kinds:
             st.info(f"**{preset.title}.** {preset.look_for}", icon=":material/school:")
         self.ui.view_controls(self.k)
         _comparison(self)
@@ -364,5 +365,5 @@ def downloads_ui(k, outcome: Outcome, fig) -> None:
                        help="Replay it with: python3 tasks.py cli run --config optviz-config.json")
 
 
-SURFACES = ExperimentPage("surface", "s.", "surfaces")
-DATASETS = ExperimentPage("train", "d.", "datasets")
+SURFACES = ExperimentPage(("surface", "formula"), "s.", "surfaces")
+DATASETS = ExperimentPage(("train",), "d.", "datasets")

@@ -26,13 +26,13 @@ from ..experiment import Experiment
 from ..optim import OPTIMIZERS
 from ..optim import get as get_optimizer
 from ..params import ConfigError
-from ..problems import ProblemConfig, SurfaceProblem, Task, surfaces
+from ..problems import ProblemConfig, Task, surfaces
 from ..problems.base import value_text
 from ..sweeps import Axis
 from . import guard
 from .explore import DATASETS, SURFACES
-from .kinds import training
-from .widgets import allowed_modules, cached, param_widget, plain, query_params, set_value, sync_url
+from .kinds import surface, training
+from .widgets import allowed_modules, cached, plain, query_params, set_value, sync_url
 
 # Every sweep here is float64: near a good setting the loss falls below
 # float32's smallest number, and a map of zeros has no best cell.
@@ -79,73 +79,72 @@ def _tk(prefix: str):
     return lambda name: f"{prefix}.t.{name}"
 
 
+def _sk(prefix: str):
+    """Widget keys of a section's surface or formula (the Surfaces page's picker, under this prefix)."""
+    return lambda name: f"{prefix}.{name}"
+
+
+def _group(kind: str) -> str:
+    """The picker a kind is chosen in: a dataset's, or the surfaces' (a typed formula is a surface)."""
+    return "train" if kind == "train" else "surface"
+
+
 def _load_problem(prefix: str, problem: ProblemConfig, overwrite: bool) -> None:
     s = st.session_state
     if not overwrite and f"{prefix}.kind" in s:
         return
-    s[f"{prefix}.kind"] = problem.kind
-    if isinstance(problem, SurfaceProblem):
+    s[f"{prefix}.kind"] = _group(problem.kind)
+    if problem.kind == "train":
+        training.load(_tk(prefix), Experiment(problem), View())
+    else:
         for key in [k for k in s.keys() if isinstance(k, str) and k.startswith(prefix + ".sp.")]:
             del s[key]
-        s[f"{prefix}.surface"] = problem.surface
-        for p in problem.spec.params:
-            set_value(f"{prefix}.sp.{p.name}", p, problem.values[p.name])
-    else:
-        training.load(_tk(prefix), Experiment(problem), View())
+        surface.load_surface(_sk(prefix), problem)
 
 
 def _collect_problem(prefix: str, default: ProblemConfig, errors: list[str]) -> ProblemConfig:
-    s = st.session_state
-    if s.get(f"{prefix}.kind") == "train":
+    if st.session_state.get(f"{prefix}.kind") == "train":
         task, _, _, _, problem_errors = training.collect(_tk(prefix))
         errors += problem_errors
         return task if task is not None else Task()
-    spec = surfaces.get(s.get(f"{prefix}.surface", "rosenbrock"))
-    params = {p.name: s.get(f"{prefix}.sp.{p.name}", p.default) for p in spec.params}
-    try:
-        return SurfaceProblem(spec.id, params)
-    except ConfigError as exc:
-        errors.append(str(exc))
-        return SurfaceProblem(spec.id)
+    problem, problem_errors = surface.read_surface(_sk(prefix))
+    errors += problem_errors
+    return problem
 
 
 def _on_kind_change(prefix: str, section: str) -> None:
     s = st.session_state
-    kind = s.get(f"{prefix}.kind") or "surface"
+    group = s.get(f"{prefix}.kind") or "surface"
     default = SWEEP_DEFAULTS[section].problem
-    _load_problem(prefix, default if default.kind == kind else Task(), overwrite=True)
-    s[f"{prefix}.kind"] = kind
+    _load_problem(prefix, default if _group(default.kind) == group else Task(), overwrite=True)
+    s[f"{prefix}.kind"] = group
 
 
 def _on_surface_change(prefix: str) -> None:
     """A new surface starts with its default parameters."""
     s = st.session_state
-    spec = surfaces.get(s[f"{prefix}.surface"])
-    for p in spec.params:
-        set_value(f"{prefix}.sp.{p.name}", p, p.default)
+    if s[f"{prefix}.surface"] in surfaces.SURFACES:
+        for p in surfaces.get(s[f"{prefix}.surface"]).params:
+            set_value(f"{prefix}.sp.{p.name}", p, p.default)
 
 
 def _problem_ui(section: str) -> None:
     prefix, s = PREFIX[section], st.session_state
-    kinds = SWEEP_KINDS[section]
-    if len(kinds) > 1:
-        st.segmented_control("Problem", list(kinds), key=f"{prefix}.kind", format_func=KIND_NAMES.get,
+    groups = list(dict.fromkeys(_group(kind) for kind in SWEEP_KINDS[section]))
+    if len(groups) > 1:
+        st.segmented_control("Problem", groups, key=f"{prefix}.kind", format_func=KIND_NAMES.get,
                              required=True, on_change=_on_kind_change, args=(prefix, section))
     if s.get(f"{prefix}.kind") == "train":
         training.sidebar(_tk(prefix))
         return
-    st.selectbox("Surface", list(surfaces.SURFACES), key=f"{prefix}.surface",
-                 format_func=lambda sid: surfaces.SURFACES[sid].name, on_change=_on_surface_change, args=(prefix,))
-    spec = surfaces.get(s[f"{prefix}.surface"])
-    for p in spec.params:
-        param_widget(f"{prefix}.sp.{p.name}", p, label=f"{p.name}: {p.help}" if p.help else p.name)
+    surface.surface_picker(_sk(prefix), on_change=lambda: _on_surface_change(prefix))
     st.number_input("Steps", key=f"{prefix}.steps", min_value=1, max_value=config.limits().max_steps, step=50)
 
 
 def _steps(prefix: str, problem: ProblemConfig) -> int | None:
-    if isinstance(problem, SurfaceProblem):
-        return int(st.session_state.get(f"{prefix}.steps") or problem.default_steps)
-    return None  # the epochs decide
+    if problem.kind == "train":
+        return None  # the epochs decide
+    return int(st.session_state.get(f"{prefix}.steps") or problem.default_steps)
 
 
 # -- state -------------------------------------------------------------------------------------
@@ -335,7 +334,7 @@ def _options() -> dict:
 
 def open_runs(problem: ProblemConfig, runs: list[RunConfig], steps: int | None) -> None:
     """Show ``runs`` on the page of the problem's kind: load its widgets, put them in its link, switch."""
-    page = SURFACES if isinstance(problem, SurfaceProblem) else DATASETS
+    page = DATASETS if problem.kind in DATASETS.kinds else SURFACES
     exp = Experiment(problem, tuple(runs), steps, DTYPE)
     page.load(exp, View())
     st.session_state.pop(page.k("preset"), None)
@@ -483,7 +482,7 @@ def basin_section() -> None:
     }[settings.color_by]
     st.caption(
         f"{bm.final_loss.size:,} runs × {bm.steps:,} steps as one batch in {bm.wall_time:.2f} s ({bm.dtype}, "
-        f"{bm.device}). Each square is a start point. {how} {settings.problem.spec.teaches} "
+        f"{bm.device}). Each square is a start point. {how} {settings.problem.teaches} "
         "**Click a start to watch both runs from there on the Surfaces page.**"
     )
     clicked = _clicked(event)

@@ -12,4 +12,5 @@ from types import ModuleType
 
 from . import surface, training
 
-KIND_UI: dict[str, ModuleType] = {"surface": surface, "train": training}
+# A typed formula is a surface the user types: the same page part draws both.
+KIND_UI: dict[str, ModuleType] = {"surface": surface, "formula": surface, "train": training}

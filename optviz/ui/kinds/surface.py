@@ -1,4 +1,8 @@
-"""The Surfaces page's own part: the surface, its parameters, the start point, steps and noise."""
+"""The Surfaces page's own part: the surface (or a typed formula), the start point, steps and noise.
+
+A registered surface and a typed formula are two kinds of problem with one
+picker: "Custom formula" is the last entry of the surface list.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,14 @@ from ... import charts, config
 from ...codec import View, common_start
 from ...experiment import Experiment, Outcome
 from ...params import ConfigError
-from ...problems import SurfaceProblem, surfaces
-from ..widgets import param_widget, set_value
+from ...problems import FormulaProblem, SurfaceProblem, surfaces
+from ...problems.formula import EXAMPLE
+from ..widgets import param_widget, plain, set_value
 
 Key = Callable[[str], str]
 TITLE = "Surfaces"
+FORMULA = "formula"  # the picker's entry for a typed formula
+CHOICES = [*surfaces.SURFACES, FORMULA]
 VIEW_LABELS = {"contour": "Contour", "3d": "3-D"}
 # Widget keys the page always draws: if any is missing, Streamlit dropped them (see explore.init).
 REQUIRED = ("surface", "start_x", "start_y", "steps", "noise", "seed", "view", "tol")
@@ -25,8 +32,7 @@ def load(k: Key, exp: Experiment, view: View) -> None:
     """Put the experiment's problem and page-wide settings into the widgets."""
     s = st.session_state
     problem = exp.problem
-    s[k("surface")] = problem.surface
-    _set_surface_params(k, problem.spec, problem.values)
+    load_surface(k, problem)
     first = exp.runs[0] if exp.runs else None
     start = common_start(exp.runs) or problem.start
     s[k("start_x")], s[k("start_y")] = float(start[0]), float(start[1])
@@ -56,17 +62,104 @@ def _set_surface_params(k: Key, spec: surfaces.Surface, values: dict[str, Any]) 
         set_value(k(f"sp.{p.name}"), p, values.get(p.name, p.default))
 
 
-def collect(k: Key) -> tuple[SurfaceProblem, int, dict[str, Any], View, list[str]]:
-    """The problem, the steps, what every run shares (start, noise, seed), the view and errors."""
+def _declarations(params: dict[str, float]) -> str:
+    return ", ".join(f"{name}={value:g}" for name, value in params.items())
+
+
+def _parse_declarations(text: str) -> dict[str, float]:
+    """``a=1, b=100``: the formula's parameters and their starting values."""
+    out: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.replace(";", ",").split(","))):
+        name, eq, value = item.partition("=")
+        try:
+            if not eq:
+                raise ValueError
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(f"{item!r} is not name=number, like b=100") from None
+    return out
+
+
+def load_surface(k: Key, problem) -> None:
+    """Put a surface or a typed formula into the picker's widgets."""
     s = st.session_state
-    spec = surfaces.get(s[k("surface")])
+    if isinstance(problem, FormulaProblem):
+        s[k("surface")] = FORMULA
+        s[k("formula")] = problem.formula
+        s[k("fdecl")] = _declarations(problem.values)
+        for name, value in problem.values.items():
+            s[k(f"fp.{name}")] = float(value)
+    else:
+        s[k("surface")] = problem.surface
+        _set_surface_params(k, problem.spec, problem.values)
+
+
+def read_surface(k: Key) -> tuple[SurfaceProblem | FormulaProblem, list[str]]:
+    """The surface or formula the picker describes, and why it could not be used (then a stand-in)."""
+    s = st.session_state
+    errors: list[str] = []
+    if s.get(k("surface")) == FORMULA:
+        try:
+            declared = _parse_declarations(s.get(k("fdecl"), ""))
+            values = {name: float(s.get(k(f"fp.{name}"), value)) for name, value in declared.items()}
+            problem = FormulaProblem(s.get(k("formula"), EXAMPLE), values)
+            problem.check()
+            return problem, errors
+        except ConfigError as exc:
+            errors.append(str(exc))
+            return SurfaceProblem("rosenbrock"), errors
+    spec = surfaces.get(s.get(k("surface"), "rosenbrock"))
     values = {p.name: s.get(k(f"sp.{p.name}"), p.default) for p in spec.params}
-    errors = []
     try:
-        problem = SurfaceProblem(spec.id, values)
+        return SurfaceProblem(spec.id, values), errors
     except ConfigError as exc:
         errors.append(str(exc))
-        problem = SurfaceProblem(spec.id)
+        return SurfaceProblem(spec.id), errors
+
+
+def _on_declarations(k: Key) -> None:
+    """New parameters start at their declared values."""
+    s = st.session_state
+    try:
+        for name, value in _parse_declarations(s.get(k("fdecl"), "")).items():
+            s[k(f"fp.{name}")] = value
+    except ConfigError:
+        pass  # read_surface says why
+
+
+def surface_picker(k: Key, on_change: Callable[[], None] | None = None) -> None:
+    """The surface list (a typed formula last) and the chosen one's parameters."""
+    s = st.session_state
+    st.selectbox("Surface", CHOICES, key=k("surface"), on_change=on_change,
+                 format_func=lambda sid: "Custom formula…" if sid == FORMULA else surfaces.SURFACES[sid].name,
+                 label_visibility="collapsed")
+    if s.get(k("surface")) == FORMULA:
+        if k("formula") not in s:
+            s[k("formula")], s[k("fdecl")], s[k("fp.b")] = EXAMPLE, "b=100", 100.0
+        st.text_area("f(x, y) =", key=k("formula"), height=68, max_chars=500,
+                     help="Numbers, + − * / ^, parentheses, the variables x and y, pi, e, your parameters, and "
+                          "sin cos tan exp log log1p sqrt abs tanh sinh cosh arctan floor ceil min max clip "
+                          "where. Read safely: nothing you type is run as code.")
+        st.text_input("Parameters", key=k("fdecl"), on_change=_on_declarations, args=(k,),
+                      placeholder="e.g. a=1, b=100", help="Names used in the formula, with their values.")
+        try:
+            declared = _parse_declarations(s.get(k("fdecl"), ""))
+        except ConfigError:
+            declared = {}
+        for name, value in declared.items():
+            if k(f"fp.{name}") not in s:
+                s[k(f"fp.{name}")] = value
+            st.number_input(name, key=k(f"fp.{name}"), format="%g")
+        return
+    spec = surfaces.get(s[k("surface")])
+    for p in spec.params:
+        param_widget(k(f"sp.{p.name}"), p, label=f"{p.name}: {p.help}" if p.help else p.name)
+
+
+def collect(k: Key) -> tuple[SurfaceProblem | FormulaProblem, int, dict[str, Any], View, list[str]]:
+    """The problem, the steps, what every run shares (start, noise, seed), the view and errors."""
+    s = st.session_state
+    problem, errors = read_surface(k)
     shared = {"start": (float(s[k("start_x")]), float(s[k("start_y")])), "noise": float(s[k("noise")]),
               "seed": int(s[k("seed")])}
     return problem, int(s[k("steps")]), shared, View(s[k("view")], float(s[k("tol")])), errors
@@ -81,9 +174,15 @@ def run_start(k: Key, rid: int) -> tuple[float, ...] | None:
 
 def _on_surface_change(k: Key) -> None:
     """A new surface starts at its own classic start with its default parameters."""
-    spec = surfaces.get(st.session_state[k("surface")])
-    _set_surface_params(k, spec, {})
-    st.session_state[k("start_x")], st.session_state[k("start_y")] = spec.start
+    s = st.session_state
+    if s[k("surface")] == FORMULA:
+        problem, _ = read_surface(k)
+        start = problem.start
+    else:
+        spec = surfaces.get(s[k("surface")])
+        _set_surface_params(k, spec, {})
+        start = spec.start
+    s[k("start_x")], s[k("start_y")] = (float(v) for v in start)
 
 
 def _on_own_start(k: Key, rid: int) -> None:
@@ -95,13 +194,8 @@ def _on_own_start(k: Key, rid: int) -> None:
 
 def sidebar(k: Key) -> None:
     """The surface, its parameters, the start point, steps and gradient noise."""
-    s = st.session_state
     st.markdown("### Surface")
-    st.selectbox("Surface", list(surfaces.SURFACES), key=k("surface"), on_change=_on_surface_change, args=(k,),
-                 format_func=lambda sid: surfaces.SURFACES[sid].name, label_visibility="collapsed")
-    spec = surfaces.get(s[k("surface")])
-    for p in spec.params:
-        param_widget(k(f"sp.{p.name}"), p, label=f"{p.name}: {p.help}" if p.help else p.name)
+    surface_picker(k, on_change=lambda: _on_surface_change(k))
     st.markdown("**Start point** (or click the contour)")
     c1, c2 = st.columns(2)
     c1.number_input("x", key=k("start_x"), format="%g")
@@ -124,18 +218,22 @@ def run_extra(k: Key, rid: int) -> None:
 
 
 def info(exp: Experiment, k: Key) -> None:
-    spec, minima = exp.problem.spec, exp.problem.minima()
+    problem, minima = exp.problem, exp.problem.minima()
+    numeric = isinstance(problem, FormulaProblem)
     left, right = st.columns([3, 2])
     with left:
-        st.markdown(f"#### {spec.name}")
-        st.latex(spec.latex)
+        st.markdown(f"#### {problem.name}")
+        st.latex(problem.latex)
     with right:
-        st.markdown(f"**What it teaches:** {spec.teaches}")
+        st.markdown(f"**What it teaches:** {problem.teaches}")
         if minima:
             where = ", ".join(f"({x:.4g}, {y:.4g})" for x, y, _ in minima)
-            st.markdown(f"**Global minimum:** f = {minima[0][2]:.6g} at {where}")
+            found = " (found numerically)" if numeric else ""
+            st.markdown(f"**Global minimum{found}:** f = {minima[0][2]:.6g} at {where}")
         else:
-            st.markdown("**No minimum:** f is unbounded below; runs leave the picture.")
+            st.markdown("**No minimum:** f is unbounded below in view; runs leave the picture.")
+        for note in getattr(getattr(problem, "analysis", None), "notes", ()):
+            st.caption(plain(note))
 
 
 def view_controls(k: Key) -> None:
