@@ -67,6 +67,21 @@ def rss_bytes(pid: int) -> int:
     return total
 
 
+def pss_bytes(pid: int) -> int:
+    """Proportional set size of the process tree: shared pages (libtorch, ...) split between
+    the processes that map them, so the PSS of several replicas adds up to what they use."""
+    total = 0
+    for p in tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+        except OSError:
+            pass
+    return total
+
+
 def threads(pid: int) -> int:
     return sum(int(_stat_fields(p)[17]) for p in tree(pid) if Path(f"/proc/{p}").exists())
 
