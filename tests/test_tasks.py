@@ -58,6 +58,7 @@ def dockerfile_env() -> dict[str, str]:
         ("server.runOnSave", False),
         ("client.toolbarMode", "viewer"),  # no Deploy button, not even for the teacher on localhost
         ("client.showErrorDetails", "type"),  # no tracebacks with server paths in students' browsers
+        ("runner.postScriptGC", False),  # a full gc.collect() after each run was half a rerun's CPU
     ],
 )
 def test_class_settings_agree_in_config_dockerfile_and_tasks(option, value):
