@@ -27,11 +27,12 @@ does:
   `script_finished` ("done"). Errors: exception elements, error boxes, a run that does not
   finish within `--timeout`, and dropped connections.
 
-The server's CPU (utime + stime of its process tree, from /proc) and memory (RSS, peak of
-samples every 0.5 s) are read over the measured window, which starts once every client
-has loaded the page. A warm-up session loads the page once before the clients connect,
-as a teacher would before the class. First-load times (connect -> first run finished,
-all N clients connecting within `--ramp` seconds) are reported separately.
+The server's CPU (utime + stime of its process tree, from /proc) is read over the measured
+window, which starts once every client has loaded the page; its memory is the peak RSS
+(sampled every 0.5 s) and peak PSS (every 5 s; what several replicas really add up to).
+A warm-up session loads the page once before the clients connect, as a teacher would
+before the class. First-load times (connect -> first run finished, all N clients
+connecting within `--ramp` seconds) are reported separately.
 
 `--replicas K` starts K servers and keeps student i on server i % K, as the sticky
 sessions of deploy/ do (without nginx in between); CPU and memory are their sums.
@@ -48,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -524,7 +526,8 @@ def _own_cpu() -> float:
 
 
 class Sampler:
-    """Server CPU and peak RSS (summed over the servers' pids), sampled every 0.5 s."""
+    """Server CPU, peak RSS (every 0.5 s) and peak PSS (every 5 s: reading it walks the
+    server's page tables), summed over the servers' pids."""
 
     def __init__(self, pids: list[int]):
         self.pids, self.peak_rss, self.peak_pss, self.task = pids, 0, 0, None
@@ -539,13 +542,14 @@ class Sampler:
     def rss(self) -> int:
         return sum(serverstats.rss_bytes(p) for p in self.pids)
 
-    def sample(self) -> None:
+    def sample(self, pss: bool = True) -> None:
         self.peak_rss = max(self.peak_rss, self.rss())
-        self.peak_pss = max(self.peak_pss, sum(serverstats.pss_bytes(p) for p in self.pids))
+        if pss:
+            self.peak_pss = max(self.peak_pss, sum(serverstats.pss_bytes(p) for p in self.pids))
 
     async def _loop(self) -> None:
-        while True:
-            self.sample()
+        for i in itertools.count():
+            self.sample(pss=i % 10 == 0)
             await asyncio.sleep(0.5)
 
     async def stop(self) -> None:
