@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """optviz's one entry point. Needs only Python 3.11+; it makes and keeps .venv itself.
 
-    python3 tasks.py app [STREAMLIT ARGS]   run the app on http://localhost:8501
+    python3 tasks.py app [STREAMLIT ARGS]   run the app on http://localhost:8501 (no file watcher, as in Docker)
+    python3 tasks.py app --dev [ARGS]       the same, rerunning when a source file is saved (for developing)
+    python3 tasks.py cli COMMAND [ARGS]     the command line (python -m optviz) in .venv: cli run --surface rosenbrock
     python3 tasks.py test [PYTEST ARGS]     run the whole test suite (browser tests included)
     python3 tasks.py docker-test            build the Docker image and test it (root, buildah, debootstrap)
     python3 tasks.py lint                   lint the Dockerfile (hadolint) and the code (ruff, if installed)
@@ -37,6 +39,7 @@ STAMP = VENV / ".optviz-stamp.json"
 RUNTIME_REQS = "requirements.txt"
 DEV_REQS = "requirements-dev.txt"
 MIN_PYTHON = (3, 11)
+CALLER_CWD = Path.cwd()  # where tasks.py was called from (main() then works in ROOT)
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
@@ -44,8 +47,12 @@ class TaskError(Exception):
     """A problem the user can fix; printed as one line, no traceback."""
 
 
+# Where [tasks] messages go. `cli` sends them to stderr, so that its stdout is the CLI's output only.
+LOG = sys.stdout
+
+
 def say(msg: str) -> None:
-    print(f"[tasks] {msg}", flush=True)
+    print(f"[tasks] {msg}", file=LOG, flush=True)
 
 
 def run(cmd: list[str], what: str, **kw) -> None:
@@ -149,14 +156,18 @@ def torch_pin() -> str | None:
     return None
 
 
-def ensure_deps(name: str) -> None:
-    """Create .venv and install requirements file `name`, unless already installed as it is now."""
+def ensure_deps(name: str, quiet: bool = False) -> None:
+    """Create .venv and install requirements file `name`, unless already installed as it is now.
+
+    quiet: say nothing when nothing has to be installed.
+    """
     check_python()
     ensure_venv()
     stamp = read_stamp()
     digest = requirements_digest(name)
     if stamp.get(name) == digest:
-        say(f"{name}: up to date in .venv")
+        if not quiet:
+            say(f"{name}: up to date in .venv")
         return
     t0 = time.monotonic()
     say(f"installing {name} into .venv (the first time takes a few minutes)")
@@ -246,27 +257,60 @@ def ensure_container_tools() -> None:
 # ---------------------------------------------------------------- commands
 
 
-def exec_in_venv(args: list[str]) -> int:
+def exec_in_venv(args: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> int:
     """Run a command, pass through its exit code; Ctrl-C stops it without a traceback."""
-    proc = subprocess.Popen(args, cwd=ROOT)
+    proc = subprocess.Popen(args, cwd=cwd, env=env)
     # A service manager stopping tasks.py (SIGTERM to it alone) stops the child too.
     signal.signal(signal.SIGTERM, lambda signum, _frame: proc.send_signal(signum))
     try:
-        return proc.wait()
+        code = proc.wait()
     except KeyboardInterrupt:
         try:
-            return proc.wait(timeout=10)
+            code = proc.wait(timeout=10)
         except (KeyboardInterrupt, subprocess.TimeoutExpired):
             proc.kill()
             return 130
+    # A child killed by signal N reports -N; a shell reports 128 + N (sys.exit(-13) would give 243).
+    return 128 - code if code < 0 else code
+
+
+# `app` starts Streamlit as the Docker image does: no file watcher. With the watcher on, Streamlit
+# watches the folder of app.py recursively through inotify, .venv included (over 4,000 watches;
+# server.folderWatchBlacklist does not reach that watch), and the flood of events overflows the
+# inotify queue again and again: an idle session cost about 40 s of server CPU a minute.
+APP_FLAGS = ["--server.fileWatcherType=none", "--server.runOnSave=false"]
+# `app --dev` reruns the app when a source file is saved. The poll watcher looks only at the files
+# of modules the app imported from this checkout (.venv is excluded, as Streamlit excludes every
+# dot-folder), not at whole folders; developers also get the Rerun menu and full tracebacks.
+DEV_FLAGS = [
+    "--server.fileWatcherType=poll",
+    "--server.runOnSave=true",
+    "--client.toolbarMode=developer",
+    "--client.showErrorDetails=full",
+]
 
 
 def cmd_app(args: list[str]) -> int:
     if not (ROOT / "app.py").is_file():
         raise TaskError("app.py not found next to tasks.py")
+    dev = "--dev" in args
+    args = [a for a in args if a != "--dev"]
     ensure_deps(RUNTIME_REQS)
-    say("starting Streamlit; open the URL it prints (Ctrl-C stops it)")
-    return exec_in_venv([str(venv_python()), "-m", "streamlit", "run", "app.py", *args])
+    say("starting Streamlit" + (" with live reload (--dev)" if dev else "") + "; open the URL it prints (Ctrl-C stops it)")
+    # Flags the user gives come after ours, and Streamlit keeps the last value of a flag.
+    flags = DEV_FLAGS if dev else APP_FLAGS
+    return exec_in_venv([str(venv_python()), "-m", "streamlit", "run", "app.py", *flags, *args])
+
+
+def cmd_cli(args: list[str]) -> int:
+    """`python -m optviz ARGS` with .venv's Python, run where tasks.py was called from."""
+    global LOG
+    LOG = sys.stderr  # stdout is the CLI's (JSON, CSV), for pipes and redirects
+    ensure_deps(RUNTIME_REQS, quiet=True)
+    # Relative paths (--out runs.csv, --config x.json) are the caller's, so run in the caller's
+    # folder; -P keeps that folder off sys.path, and PYTHONPATH finds this checkout's optviz.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    return exec_in_venv([str(venv_python()), "-P", "-m", "optviz", *args], cwd=CALLER_CWD, env=env)
 
 
 def run_pytest(args: list[str], extra_env: dict[str, str] | None = None) -> int:
@@ -315,6 +359,7 @@ def cmd_setup(args: list[str]) -> int:
 
 COMMANDS = {
     "app": cmd_app,
+    "cli": cmd_cli,
     "test": cmd_test,
     "docker-test": cmd_docker_test,
     "lint": cmd_lint,
@@ -329,6 +374,8 @@ def main(argv: list[str]) -> int:
     name, args = argv[0], argv[1:]
     if name not in COMMANDS:
         raise TaskError(f"unknown command {name!r}; choose one of: {', '.join(COMMANDS)}")
+    global CALLER_CWD
+    CALLER_CWD = Path.cwd()
     os.chdir(ROOT)
     return COMMANDS[name](args)
 
