@@ -9,16 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LIST = [sys.executable, "-m", "optviz", "list", "schedules", "--format", "json"]
-
-pytestmark = pytest.mark.xfail(
-    strict=False,
-    reason="optviz/__main__.py does not handle BrokenPipeError yet (the fix is in the classready report)",
-)
-
 
 def test_piped_into_head():
     # What a user types. Whether the writer hits the closed pipe depends on timing (the JSON is
