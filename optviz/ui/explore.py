@@ -34,7 +34,7 @@ from ..params import ConfigError
 from . import guard
 from .kinds import KIND_UI
 from .maths import values_latex
-from .runs import RunEditor, runnable
+from .runs import RunEditor
 from .widgets import allowed_modules, cached, plain, query_params, sync_url
 
 # Partial pictures cost a redraw each; only long computations get them.
@@ -58,8 +58,7 @@ class ExperimentPage:
     def __init__(self, kinds: tuple[str, ...], prefix: str, url_path: str):
         self.kinds, self.kind, self.prefix, self.url_path = kinds, kinds[0], prefix, url_path
         self.ui: ModuleType = KIND_UI[self.kind]
-        self.editor = RunEditor(prefix)
-        self.editor.after_duplicate = lambda rid, new: self.ui.copy_run(self.k, rid, new)
+        self.editor = RunEditor(prefix, starts=getattr(self.ui, "RUN_STARTS", False))
         self.default = presets.DEFAULTS[self.kind]
 
     def k(self, name: str) -> str:
@@ -74,8 +73,7 @@ class ExperimentPage:
         if self.editor.ids_key in s:
             # Back from another page, or after a fragment's rerun: put the last experiment
             # back where Streamlit dropped widget values.
-            if any(self.k(key) not in s for key in (*self.ui.REQUIRED, "dtype")) or any(
-                    self.editor.key(rid, "optimizer") not in s for rid in self.editor.ids):
+            if any(self.k(key) not in s for key in (*self.ui.REQUIRED, "dtype")):
                 self.load(*s.get(self.k("last"), (self.default, View())))
             return []
         params = query_params()
@@ -93,38 +91,52 @@ class ExperimentPage:
         s = st.session_state
         self.ui.load(self.k, exp, view)
         s[self.k("dtype")] = exp.dtype
-        self.editor.clear()
-        for run in exp.runs:
-            rid = self.editor.add_run(dataclasses.replace(run, start=None))
-            self.ui.load_run(self.k, rid, run, exp)
+        # A run keeps a start of its own only where it differs from the page's.
+        common = codec.common_start(exp.runs) if self.editor.starts else None
+        self.editor.load([dataclasses.replace(r, start=r.start if common and r.start != common else None)
+                          for r in exp.runs])
+        s.pop(self.k("valid"), None)
         s[self.k("last")] = (exp, view)
 
     def apply_preset(self, preset_id: str) -> None:
         self.load(presets.PRESETS[preset_id].experiment, View())
         st.session_state[self.k("preset")] = preset_id
 
-    def collect(self) -> tuple[Experiment | None, View, dict[Any, str]]:
+    def collect(self) -> tuple[Experiment | None, View, dict[Any, str], list[int]]:
         """The experiment the widgets describe (None if its problem cannot be built), the
-        view, and errors: ``"problem"`` for the problem, a run id for a run."""
+        view, errors (``"problem"`` for the problem, a run id for a run) and the run ids."""
         s = st.session_state
         problem, steps, shared, view, problem_errors = self.ui.collect(self.k)
         errors: dict[Any, str] = {"problem": "; ".join(problem_errors)} if problem_errors else {}
+        errors.update(self.editor.sync())
         if problem is None:
-            return None, view, errors
-        runs = []
-        for n, rid in enumerate(self.editor.ids):
-            try:
-                run = self.editor.collect_run(rid)
-            except ConfigError as exc:
-                errors[rid] = str(exc)
-                continue
-            start = self.ui.run_start(self.k, rid) or shared.get("start")
+            return None, view, errors, []
+        runs, rids = [], self.editor.ids
+        for n, rid in enumerate(rids):
+            run = self.editor.run(rid)
             color = "" if run.color == charts.PALETTE[n % len(charts.PALETTE)] else run.color  # the default: no room
-            runs.append(dataclasses.replace(run, start=start, noise=shared.get("noise", 0.0),
-                                            seed=shared.get("seed", 0), color=color))
+            runs.append(dataclasses.replace(run, start=run.start or shared.get("start"),
+                                            noise=shared.get("noise", 0.0), seed=shared.get("seed", 0), color=color))
         exp = Experiment(problem, tuple(runs), steps, s.get(self.k("dtype"), "float32"))
-        s[self.k("last")] = (exp, view)  # not a widget key: it outlives a visit to another page
-        return exp, view, errors
+        return exp, view, errors, rids
+
+    def drawable(self, exp: Experiment, rids: list[int], errors: dict[Any, str]) -> Experiment:
+        """The runs torch accepts; a refused run is drawn with its last settings torch accepted,
+        and its error goes beside its fields."""
+        valid = st.session_state.setdefault(self.k("valid"), {})
+        refused = run_errors(exp)
+        runs = []
+        for i, (run, rid) in enumerate(zip(exp.runs, rids)):
+            if i in refused:
+                errors.setdefault(rid, refused[i] + (" — drawn with its last valid settings" if rid in valid else ""))
+                if rid in valid:
+                    runs.append(valid[rid])
+            else:
+                valid[rid] = run
+                runs.append(run)
+        drawn = exp.replace(runs=tuple(runs))
+        st.session_state[self.k("last")] = (exp, st.session_state.get(self.k("last"), (exp, View()))[1])
+        return drawn
 
     # -- the page ---------------------------------------------------------------------------
 
@@ -147,7 +159,7 @@ class ExperimentPage:
             st.warning("Share link: " + plain(w), icon=":material/link_off:")
         self.sidebar()
         st.title("optviz")
-        exp, view, errors = self.collect()
+        exp, view, errors, _ = self.collect()
         problem = None
         if exp is None:
             message = errors.get("problem", "")
@@ -176,33 +188,35 @@ class ExperimentPage:
 
     def comparison(self) -> None:
         """The run editor and the results: editing a run reruns only this panel."""
-        exp, view, errors = self.collect()
+        s = st.session_state
+        exp, view, errors, rids = self.collect()
         if exp is None:
             return
-        colors = [r.color or charts.PALETTE[i % len(charts.PALETTE)] for i, r in enumerate(exp.runs)]
-        sync_url(codec.encode(exp, view))
+        s[self.k("last")] = (exp, view)  # not a widget key: it outlives a visit to another page
+        colors = {rid: r.color or charts.PALETTE[i % len(charts.PALETTE)] for i, (rid, r) in enumerate(zip(rids, exp.runs))}
         try:
             exp.problem.build()
         except ConfigError:
             pass  # the page above says why
         else:
-            self.results(exp, view, colors)
-        self.editor.ui(exp.runs, {rid: e for rid, e in errors.items() if isinstance(rid, int)}, colors,
-                       extra=lambda rid: self.ui.run_extra(self.k, rid))
+            drawn = self.drawable(exp, rids, errors)
+            sync_url(codec.encode(drawn, view))
+            self.results(drawn, view)
+        start = exp.runs[0].start if exp.runs and self.editor.starts else ()
+        self.editor.ui({rid: e for rid, e in errors.items() if isinstance(rid, int)}, colors,
+                       page_start=codec.common_start(exp.runs) or start or ())
 
-    def results(self, exp: Experiment, view: View, colors: list[str]) -> None:
-        errors = run_errors(exp)
-        runs = runnable(exp.runs, errors)
+    def results(self, run_exp: Experiment, view: View) -> None:
+        runs = run_exp.runs
         if not runs:
+            st.info("Add a run to start.")
             return
-        run_exp = exp.replace(runs=runs)
         try:
             experiment.check(run_exp)
         except ConfigError as exc:
             st.error(plain(str(exc)))
             return
-        run_colors = [c for i, c in enumerate(colors) if i not in errors]
-        styles = charts.styles([r.label or r.optimizer for r in runs], run_colors)
+        styles = charts.styles([r.label or r.optimizer for r in runs], [r.color for r in runs])
         chart, progress = st.empty(), st.empty()
         total = run_exp.n_steps
 
