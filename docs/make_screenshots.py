@@ -15,7 +15,7 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from optviz import share  # noqa: E402
+from optviz import codec  # noqa: E402
 from optviz.presets import PRESETS  # noqa: E402
 from tests import browser  # noqa: E402
 
@@ -25,7 +25,7 @@ OUT = ROOT / "docs" / "screenshots"
 def shots(base: str) -> list[tuple[str, str, dict]]:
     """(file name, URL, clip) for each picture."""
     def preset(pid):
-        return base + "/" + share.query_string(share.encode(PRESETS[pid].experiment))
+        return base + "/" + codec.query_string(codec.encode(PRESETS[pid].experiment))
 
     return [
         ("surfaces.png", base + "/", {}),
