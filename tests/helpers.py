@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from optviz.cli import main
-from optviz.engine import DEFAULT_RECORD, Result, RunConfig, run
+from optviz.engine import DEFAULT_RECORD, Result, RunConfig, intra_op_threads, run
 from optviz.optim import get as get_optimizer
 from optviz.optim.base import Layout, views
 from optviz.params import ConfigError
@@ -50,9 +50,14 @@ def check_against_torch(problem, configs: list[RunConfig], *, steps: int, rtol: 
     """Run ``configs`` as one float64 batch and each alone through torch; compare params,
     loss and lr at every point, and the optimizer's final state. Every run must stay
     finite and move (unless its lr is below 1e-5)."""
-    ours = run(problem, configs, steps=steps, dtype="float64", device="cpu", record=(*DEFAULT_RECORD, "state"))
-    for i, config in enumerate(configs):
-        ref = reference_run(problem, config, steps=steps)
+    # One intra-op thread for both, as the app and compute() run small problems: these
+    # kernels are tiny, and on shared cores a parallel region mostly waits (torch's Muon
+    # on a 3x4 matrix: 16 ms a step on two busy threads, 1 ms on one).
+    with intra_op_threads(1):
+        ours = run(problem, configs, steps=steps, dtype="float64", device="cpu",
+                   record=(*DEFAULT_RECORD, "state"))
+        refs = [reference_run(problem, config, steps=steps) for config in configs]
+    for i, ref in enumerate(refs):
         where = f"{what} run {i}"
         assert ours.diverged_at[i] == -1, f"{where} diverged"
         for key in ("params", "loss", "lr"):

@@ -10,9 +10,9 @@ the next model/loss/data combination in turn, so that every model and loss
 appears. ``test_every_entry_has_cases`` holds the case tables to the
 registries, so a new optimizer or schedule cannot go untested.
 
-The inner loop (``-m "not slow"``) checks each optimizer's and schedule's
-default once on a surface and the first model; the ``slow`` marker takes every
-variant on every problem.
+The inner loop (``-m "not slow"``) checks each optimizer's and each schedule's
+default once, on the first problem that takes it, and a training driven by a
+schedule; the ``slow`` marker takes every variant on every problem.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import torch
 
-from optviz.engine import RunConfig, run
+from optviz.engine import RunConfig, intra_op_threads, run
 from optviz.optim import OPTIMIZERS
 from optviz.optim.schedules import SCHEDULES
 from optviz.params import ConfigError
@@ -92,6 +92,13 @@ class Truth(NamedTuple):
     atol: float
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny kernels on shared cores: one intra-op thread, as the app runs them (see check_against_torch)."""
+    with intra_op_threads(1):
+        yield
+
+
 def _starts(problem_id, offsets):
     """Start points around the problem's, one per offset (alternating signs)."""
     base = np.array(START.get(problem_id, PROBLEMS[problem_id].start))
@@ -108,7 +115,7 @@ def _optimizer_cases():
     """Each variant on every surface and matrix problem that takes it, then on the next model in turn.
 
     Several LRs and starts in one batch: per-run hyperparameters must not mix.
-    The inner loop keeps each optimizer's default on its first problem, and on a model.
+    The inner loop keeps each optimizer's default on its first problem.
     """
     out, n = [], 0
     for name, case in OPTIMIZER_CASES.items():
@@ -139,7 +146,7 @@ def _optimizer_cases():
                 raise AssertionError(f"no model here takes {name} variant {i}")
             configs = [RunConfig(name, {**hp, "lr": model_lr * f}) for f in (1.0, 0.3)]
             steps = min(PROBLEMS[pid].steps, MODEL_STEPS)
-            out.append(_param(Truth((name, i), pid, configs, steps, MODEL_ATOL), i == 0))
+            out.append(_param(Truth((name, i), pid, configs, steps, MODEL_ATOL), quick=False))
     return out
 
 
@@ -267,7 +274,8 @@ def test_per_run_hyperparameters(name, runs):
 # -- batches and runs alone ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("problem_id", ["rosenbrock", "two-matrices", "weight+bias"])
+@pytest.mark.parametrize("problem_id", ["rosenbrock", pytest.param("two-matrices", marks=pytest.mark.slow),
+                                        pytest.param("weight+bias", marks=pytest.mark.slow)])
 def test_batched_equals_one_at_a_time(problem_id):
     problem = PROBLEMS[problem_id]
     names = [name for name in OPTIMIZERS if accepts(name, {}, problem.layout)]
