@@ -51,7 +51,12 @@ def _usable(name, problem):
     return True
 
 
-@pytest.mark.parametrize("name", list(OPTIMIZERS))
+# A step that evaluates the loss many times (LBFGS) makes its sweep, and torch's replays of
+# its diverged runs, the long part of this file: the inner loop leaves it out.
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.slow if spec.evals_per_step(spec.defaults) > 1 else ())
+    for name, spec in OPTIMIZERS.items()
+])
 def test_lr_sweep_runs_equal_torch_runs(name):
     if not _usable(name, ROSENBROCK):
         pytest.skip(f"{name} does not run on a 2-D surface")
