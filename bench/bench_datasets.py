@@ -3,14 +3,14 @@
     python bench/bench_datasets.py                 # 30 epochs, batch 32, median of 3
     python bench/bench_datasets.py --threads 1     # pin torch's intra-op threads (noisy shared machines)
 
-The model is a 64-64-10 MLP (ReLU) on scikit-learn's digits (1,437 training
-images), cross-entropy, mini-batches of 32: 30 epochs are 1,350 steps. The naive
+The model is a 64-64-10 MLP (ReLU) on scikit-learn's digits (1,347 training
+images), cross-entropy, mini-batches of 32: 30 epochs are 1,290 steps. The naive
 loop is what a user writes by hand: one ``torch.nn`` model and one
 ``torch.optim`` optimizer per run, stepping in Python on the same mini-batches.
 The batched engine trains all six runs as one computation. Both are measured in
 this process, in float32 on the CPU; each figure is the median of --repeat
-timings after one warm-up. The batched run uses one intra-op thread, as the
-app does for steps this small; --threads 1 puts the naive loop on one too,
+timings after one warm-up. The batched run uses one intra-op thread, as
+``optviz.compute`` does for steps this small; --threads 1 puts the naive loop on one too,
 for a like-for-like ratio.
 """
 
@@ -29,12 +29,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from optviz.config import Limits  # noqa: E402
-from optviz.data.datasets import DataConfig  # noqa: E402
-from optviz.data.experiment import TrainExperiment  # noqa: E402
-from optviz.data.problem import ModelProblem, Task  # noqa: E402
-from optviz.data.training import single_threaded, train  # noqa: E402
 from optviz.engine import RunConfig, run  # noqa: E402
+from optviz.experiment import Experiment, compute  # noqa: E402
 from optviz.optim import get as get_optimizer  # noqa: E402
+from optviz.problems import ModelProblem, Task  # noqa: E402
+from optviz.problems.datasets import DataConfig  # noqa: E402
 
 UNLIMITED = Limits(max_runs=10**8, max_work=10**12, max_steps=10**7)
 SIX = [
@@ -112,15 +111,14 @@ def main(argv=None):
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cpu")
     task = Task(DataConfig("digits"), "mlp", {"hidden": (64, 64), "activation": "relu"}, "cross_entropy",
                 batch_size=args.batch_size, epochs=args.epochs)
-    problem = ModelProblem(task)
+    problem = task.build()
     print(f"digits: {problem.n_train} training images, MLP 64-64-10 ({problem.dims:,} weights), "
           f"{problem.steps:,} steps of batch {problem.batch_size}, {len(SIX)} optimizers")
 
     def batched():
-        # As the app trains: small steps on one intra-op thread (see training.single_threaded).
-        with single_threaded():
-            return run(problem, SIX, steps=problem.steps, record=("loss",), dtype="float32", device="cpu",
-                       limits=UNLIMITED)
+        # As compute() trains: small steps on one intra-op thread (ModelProblem.small_step).
+        return run(problem, SIX, steps=problem.steps, record=("loss",), dtype="float32", device="cpu",
+                   limits=UNLIMITED, threads=1)
 
     def one_at_a_time():
         return [naive_run(problem, c) for c in SIX]
@@ -129,7 +127,7 @@ def main(argv=None):
         return [dataloader_run(problem, c) for c in SIX]
 
     def app():
-        return train(TrainExperiment(task, tuple(SIX)), limits=UNLIMITED)
+        return compute(Experiment(task, tuple(SIX)), limits=UNLIMITED)
 
     # Same start, same batches: the engine's losses are the plain loop's.
     ours = batched().arrays["loss"][:-1]
@@ -145,7 +143,7 @@ def main(argv=None):
     print(f"batched engine      {t_batched[0]:8.3f} {t_batched[1]:8.3f}")
     print(f"one at a time       {t_naive[0]:8.3f} {t_naive[1]:8.3f}")
     print(f"  with DataLoader   {t_loader[0]:8.3f} {t_loader[1]:8.3f}  (the idiomatic loop, same batches)")
-    print(f"app's train()       {t_app[0]:8.3f} {t_app[1]:8.3f}  (also keeps weights for the views, evaluates metrics)")
+    print(f"optviz.compute()    {t_app[0]:8.3f} {t_app[1]:8.3f}  (also keeps weights for the views, evaluates metrics)")
     print(f"ratio one-at-a-time / batched: {t_naive[0] / t_batched[0]:.2f}x wall, {t_naive[1] / t_batched[1]:.2f}x cpu")
     print(f"ratio with DataLoader / batched: {t_loader[0] / t_batched[0]:.2f}x wall, "
           f"{t_loader[1] / t_batched[1]:.2f}x cpu")

@@ -22,9 +22,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from optviz.config import Limits  # noqa: E402
-from optviz.engine import RunConfig, SurfaceProblem, run  # noqa: E402
+from optviz.engine import RunConfig, run  # noqa: E402
 from optviz.optim import get as get_optimizer  # noqa: E402
-from optviz.surfaces import SURFACES  # noqa: E402
+from optviz.problems import SurfaceProblem  # noqa: E402
+from optviz.problems.surfaces import SURFACES  # noqa: E402
 
 UNLIMITED = Limits(max_runs=10**8, max_work=10**12)
 

@@ -29,7 +29,8 @@ from bench_engine import median_time, naive_run  # noqa: E402
 
 from optviz import sweeps  # noqa: E402
 from optviz.config import Limits  # noqa: E402
-from optviz.engine import RunConfig, SurfaceProblem  # noqa: E402
+from optviz.engine import RunConfig  # noqa: E402
+from optviz.problems import SurfaceProblem  # noqa: E402
 
 UNLIMITED = Limits(max_runs=10**8, max_work=10**13, max_grid=10**4)
 

@@ -205,13 +205,17 @@ def _run_config(args, name: str, hparams: dict, label: str = "") -> RunConfig:
                      args.noise, args.seed, label)
 
 
+def _check_start(args, problem: ProblemConfig) -> None:
+    if args.start is not None and problem.start_size != 2:
+        raise ConfigError("--start is a point on a surface; a model starts from its seeded initial weights")
+
+
 def experiment_from_args(args) -> Experiment:
     if args.config:
         exp = from_json(read_config(args.config))
         return exp.replace(dtype=args.dtype or exp.dtype)
     problem = problem_from_args(args)
-    if args.start is not None and problem.start_size != 2:
-        raise ConfigError("--start is a point on a surface; a model starts from its seeded initial weights")
+    _check_start(args, problem)
     hparams = _key_values(args.set, "--set")
     runs = []
     for name, lr in itertools.product(args.optimizer, args.lr or [None]):
@@ -244,6 +248,7 @@ def _cmd_sweep(args) -> int:
     from . import sweeps
 
     problem = problem_from_args(args)
+    _check_start(args, problem)
     hparams = _key_values(args.set, "--set")
     grid = args.grid is not None
     if grid and args.lr_range:

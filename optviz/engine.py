@@ -437,7 +437,10 @@ class Stepper:
                     kept.append(c.params_steps)
                     if on_chunk is not None and not c.done:
                         done = c.start + self.chunk
-                        if on_chunk(Progress(done, self.steps, len(self.configs), parts, kept)) is False:
+                        # Copies of the lists (not of the arrays): a kept Progress stays what it was.
+                        progress = Progress(done, self.steps, len(self.configs),
+                                            {k: list(v) for k, v in parts.items()}, list(kept))
+                        if on_chunk(progress) is False:
                             raise Cancelled(f"stopped after {done} of {self.steps} steps")
             finally:
                 chunks.close()  # stops the engine between chunks, even on an exception

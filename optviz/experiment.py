@@ -22,7 +22,7 @@ from . import config, engine
 from .config import Limits
 from .engine import Progress, Result, RunConfig
 from .params import ConfigError
-from .problems import ProblemConfig, SurfaceProblem
+from .problems import ProblemConfig, SurfaceProblem, Task
 from .problems import from_dict as problem_from_dict
 
 VERSION = 2
@@ -79,7 +79,7 @@ def from_dict(data: Any) -> Experiment:
         task = data.get("task", {})
         if not isinstance(task, Mapping):
             raise ConfigError("'task' must be an object")
-        problem = problem_from_dict({**task, "kind": "train"})
+        problem = Task.from_dict(task, where="task")
     else:
         problem = problem_from_dict(data.get("problem", {}))
     runs = data.get("runs", [])

@@ -109,7 +109,7 @@ def result_dict(outcome: Outcome, record: tuple[str, ...] | None = None) -> dict
         "steps": result.steps,
         "wall_time": result.wall_time,
     }
-    if outcome.steps_per_epoch > 1:
+    if _has_epochs(exp.problem):
         out["steps_per_epoch"] = outcome.steps_per_epoch
     return out | {"runs": runs}
 
@@ -131,7 +131,7 @@ def to_csv(outcome: Outcome, record: tuple[str, ...] | None = None) -> str:
     params = "params" in record and "params" in arrays and dims <= CSV_MAX_COORDS
     grad = "grad" in record and "grad" in arrays and dims <= CSV_MAX_COORDS
     metrics = list(outcome.metrics) if "metrics" in record else []
-    epochs = outcome.steps_per_epoch > 1
+    epochs = _has_epochs(outcome.experiment.problem)
     header = ["run", "label", "optimizer", "step", *(["epoch"] if epochs else []), *(coords if params else []),
               "loss", "lr", *([f"grad_{n}" for n in coords] if grad else []), *metrics]
     out = io.StringIO()
@@ -157,6 +157,11 @@ def to_csv(outcome: Outcome, record: tuple[str, ...] | None = None) -> str:
             row += [_cell(outcome.metrics[m][k, i]) if k is not None else "" for m in metrics]
             writer.writerow(row)
     return out.getvalue()
+
+
+def _has_epochs(problem_config: Any) -> bool:
+    """Whether the problem counts its steps in epochs (a training; a full-batch one too)."""
+    return hasattr(problem_config.build(), "steps_per_epoch")
 
 
 def coordinate_names(problem: Any, dims: int) -> list[str]:

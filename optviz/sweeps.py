@@ -66,11 +66,15 @@ def _with_lr(config: RunConfig, lr: float) -> RunConfig:
     return _variant(config, hparams=tuple(sorted((*others, ("lr", float(lr))))))
 
 
-def _check_work(limits: Limits, runs: int, steps: int) -> None:
+def _check_work(limits: Limits, runs: int, steps: int, problem: ProblemConfig) -> None:
     # Before building the configs: a refused request must cost nothing.
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ConfigError(f"steps must be a whole number >= 1, got {steps!r}")
     limits.check(runs, steps)
+    # A problem that counts its work (a model's multiply-adds) refuses a sweep as it does a training.
+    check_work = getattr(problem.build(), "check_work", None)
+    if check_work is not None:
+        check_work(runs, steps, limits.max_steps)
 
 
 def _count(value: Any, name: str) -> int:
@@ -157,7 +161,7 @@ def lr_sweep(
         raise ConfigError("choose at least one optimizer to sweep")
     if not lrs.size or not (np.isfinite(lrs).all() and (lrs > 0).all()):
         raise ConfigError("learning rates must be finite numbers > 0")
-    _check_work(limits, len(configs) * lrs.size, steps)
+    _check_work(limits, len(configs) * lrs.size, steps, problem)
     for c in configs:
         if "lr" not in get_optimizer(c.optimizer, limits.optimizer_modules).defaults:
             raise ConfigError(f"{c.optimizer} takes no 'lr' argument to sweep")
@@ -273,7 +277,7 @@ def basin_map(
             raise ConfigError(
                 f"a {n}-point grid side is more than this server allows ({limits.max_grid}; OPTVIZ_MAX_GRID)"
             )
-    _check_work(limits, len(configs) * nx * ny, steps)
+    _check_work(limits, len(configs) * nx * ny, steps, problem)
     (dx0, dx1), (dy0, dy1) = problem.domain
     xs = grid_axis(*(x_range or (dx0, dx1)), nx, "x")
     ys = grid_axis(*(y_range or (dy0, dy1)), ny, "y")
@@ -403,7 +407,7 @@ def heatmap(
                 f"{axis.num} values of {axis.name} is more than this server allows "
                 f"({limits.max_grid}; OPTVIZ_MAX_GRID)"
             )
-    _check_work(limits, x.num * y.num, steps)
+    _check_work(limits, x.num * y.num, steps, problem)
     xv, yv = x.values, y.values
     allowed = limits.optimizer_modules
     # Validate the names once; then each run is a cheap copy.

@@ -8,7 +8,7 @@ import pytest
 
 import optviz
 from optviz import charts
-from optviz.engine import SurfaceProblem
+from optviz.problems import SurfaceProblem
 
 ROSENBROCK = SurfaceProblem("rosenbrock")
 RUNS = [

@@ -1,4 +1,5 @@
-"""``python -m optviz sweep``: the LR sweep and the basin-map grid, by the same conventions as ``run``."""
+"""``python -m optviz sweep``: the LR sweep (on a surface or a dataset) and the basin-map grid,
+by the same conventions as ``run``."""
 
 from __future__ import annotations
 
@@ -12,14 +13,10 @@ import numpy as np
 import pytest
 
 from optviz import sweeps
-from optviz.cli import main
-from optviz.engine import RunConfig, SurfaceProblem
-
-
-def _run_cli(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from optviz.engine import RunConfig
+from optviz.problems import SurfaceProblem, Task
+from optviz.problems.datasets import DataConfig
+from tests.helpers import run_cli as _run_cli
 
 
 def test_sweep_writes_one_entry_per_lr(capsys):
@@ -28,7 +25,7 @@ def test_sweep_writes_one_entry_per_lr(capsys):
     assert code == 0 and err == ""
     data = json.loads(out)
     assert data["kind"] == "lr_sweep" and data["optimizer"] == "SGD" and data["hparams"]["momentum"] == 0.9
-    assert "lr" not in data["hparams"] and data["steps"] == 60 and data["surface"] == "rosenbrock"
+    assert "lr" not in data["hparams"] and data["steps"] == 60 and data["problem"]["surface"] == "rosenbrock"
     for key in ("lrs", "final_loss", "best_loss", "diverged_at"):
         assert len(data[key]) == 12, key
     np.testing.assert_allclose(data["lrs"], np.logspace(-5, -1, 12))
@@ -99,6 +96,33 @@ def test_grid_csv_with_ranges(capsys):
     ],
 )
 def test_bad_sweeps_give_one_line_and_status_2(capsys, argv, message):
+    code, out, err = _run_cli(capsys, "sweep", *argv)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_sweep_on_a_dataset_takes_its_epochs_of_batches(capsys):
+    code, out, err = _run_cli(capsys, "sweep", "--dataset", "moons", "--data-set", "n_samples=60", "--model",
+                              "logistic", "--loss", "bce", "--batch-size", "15", "--epochs", "2", "--optimizer",
+                              "Adam", "--lr-range", "0.001", "1", "--num", "4")
+    assert code == 0 and err == ""
+    data = json.loads(out)
+    assert data["kind"] == "lr_sweep" and data["steps"] == 6 and data["problem"]["kind"] == "train"
+    assert "start" not in data and len(data["final_loss"]) == 4
+    task = Task(DataConfig("moons", {"n_samples": 60}), "logistic", {}, "bce", batch_size=15, epochs=2)
+    direct = sweeps.lr_sweep(task, [RunConfig("Adam")], data["lrs"])
+    np.testing.assert_array_equal(np.array(data["final_loss"], dtype=float), direct.final_loss[0])
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--dataset", "moons", "--grid", "5", "5"], "2-D surface"),
+        (["--dataset", "moons", "--model-set", "hidden=256,256", "--num", "200"], "OPTVIZ_MAX_TRAIN_WORK"),
+        (["--dataset", "moons", "--start", "1", "2"], "--start is a point on a surface"),
+    ],
+)
+def test_bad_dataset_sweeps_give_one_line_and_status_2(capsys, argv, message):
     code, out, err = _run_cli(capsys, "sweep", *argv)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and message in err and "Traceback" not in err

@@ -6,13 +6,20 @@ import numpy as np
 import pytest
 import torch
 
-from optviz.data import datasets, losses, models
-from optviz.data.datasets import DATASETS, DataConfig, csv_data, prepare
-from optviz.data.experiment import TrainExperiment, from_dict, from_json
-from optviz.data.problem import ModelProblem, Task, why_not_loss, why_not_model
-from optviz.data.training import train
 from optviz.engine import RunConfig, run
-from optviz.optim import ConfigError
+from optviz.experiment import Experiment, compute, from_dict, from_json
+from optviz.params import ConfigError
+from optviz.problems import Task, datasets, losses, models, training
+from optviz.problems.datasets import DATASETS, DataConfig, csv_data, prepare
+from optviz.problems.training import ModelProblem
+
+
+def why_not_model(kind, model, n_classes):
+    return models.get(model).why_not(kind, n_classes)
+
+
+def why_not_loss(kind, model, loss, n_classes):
+    return losses.get(loss).why_not(kind, models.get(model), n_classes)
 
 LOADABLE = [d for d, spec in DATASETS.items() if spec.source != "upload"]
 
@@ -130,7 +137,7 @@ def test_uploaded_csv_trains_end_to_end():
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
     text = "f1,f2,f3,target\n" + "\n".join(",".join(f"{v:.5f}" for v in row) + f",{t}" for row, t in zip(X, y))
     task = Task(DataConfig("csv", csv=text, target="target"), "logistic", {}, "bce", batch_size=0, epochs=50)
-    result = train(TrainExperiment(task, (RunConfig("Adam", {"lr": 0.1}),)))
+    result = compute(Experiment(task, (RunConfig("Adam", {"lr": 0.1}),)))
     assert result.metrics["train_accuracy"][-1, 0] >= 0.9
 
 
@@ -145,6 +152,7 @@ KINDS = {"regression": "diabetes", "binary": "moons", "multiclass": "iris"}
 def test_only_sensible_combinations_build_and_others_say_why(kind, model, loss):
     n_classes = {"regression": 0, "binary": 2, "multiclass": 3}[kind]
     reason = why_not_model(kind, model, n_classes) or why_not_loss(kind, model, loss, n_classes)
+    assert training.why_not(kind, model, loss, n_classes) == reason
     task = Task(DataConfig(KINDS[kind]), model, {}, loss, batch_size=0, epochs=1)
     if reason:
         with pytest.raises(ConfigError) as info:
@@ -243,29 +251,34 @@ def test_full_batch_gd_on_linear_regression_reaches_least_squares():
 
 def test_logistic_regression_separates_separable_blobs():
     task = Task(DataConfig("blobs", {"noise": 0.5}), "logistic", {"bias": False}, "bce", batch_size=0, epochs=100)
-    training = train(TrainExperiment(task, (RunConfig("SGD", {"lr": 0.5}), RunConfig("Adam", {"lr": 0.1}))))
-    np.testing.assert_array_equal(training.metrics["train_accuracy"][-1], [1.0, 1.0])
+    outcome = compute(Experiment(task, (RunConfig("SGD", {"lr": 0.5}), RunConfig("Adam", {"lr": 0.1}))))
+    np.testing.assert_array_equal(outcome.metrics["train_accuracy"][-1], [1.0, 1.0])
 
 
 def test_mlp_with_adam_learns_digits():
     task = Task(DataConfig("digits"), "mlp", {"hidden": (64, 64), "activation": "relu"}, "cross_entropy",
                 batch_size=32, epochs=30)
-    training = train(TrainExperiment(task, (RunConfig("Adam", {"lr": 1e-3}),)))
-    assert training.metrics["test_accuracy"][-1, 0] >= 0.95
-    assert training.eval_steps[-1] == training.steps
+    outcome = compute(Experiment(task, (RunConfig("Adam", {"lr": 1e-3}),)))
+    assert outcome.metrics["test_accuracy"][-1, 0] >= 0.95
+    assert outcome.eval_steps[-1] == outcome.steps
 
 
 # -- experiments as JSON ------------------------------------------------------------------
 
 
 def test_train_experiment_round_trips_through_json():
-    exp = TrainExperiment(
+    exp = Experiment(
         Task(DataConfig("spiral", {"classes": 2}, 0.3, False, 4), "mlp", {"hidden": (8, 4), "activation": "relu"},
              "hinge", {"margin": 0.5}, 8, 3, 1, 2),
         (RunConfig("SGD", {"lr": 0.1, "momentum": 0.9}, "StepLR", {"step_size": 10}, label="heavy"),),
-        "float64",
+        dtype="float64",
     )
     assert from_json(exp.to_json()) == exp
+    assert from_json(exp.replace(steps=7).to_json()) == exp.replace(steps=7)
+    # The first release wrote a training as {"kind": "train", "task": {...}}: it reads the same.
+    old = {"version": 1, "kind": "train", "task": {k: v for k, v in exp.problem.to_dict().items() if k != "kind"},
+           "dtype": "float64", "runs": [r.to_dict() for r in exp.runs]}
+    assert from_dict(old) == exp
 
 
 @pytest.mark.parametrize(
@@ -273,13 +286,30 @@ def test_train_experiment_round_trips_through_json():
     [
         ([], "JSON object"),
         ({"task": {"data": {"dataset": "nope"}}}, "unknown dataset"),
-        ({"task": {"epochs": "many"}}, "task.epochs"),
+        ({"task": {"epochs": "many"}}, "'task.epochs'"),
         ({"task": {"bogus": 1}}, "unknown fields"),
-        ({"task": {"data": {"test_fraction": "x"}}}, "task.data.test_fraction"),
+        ({"task": {"data": {"test_fraction": "x"}}}, "'task.data.test_fraction'"),
         ({"task": {"model": "logistic", "loss": "mse", "batch_size": -1}}, "batch size"),
         ({"runs": [{"optimizer": 3}]}, "runs[0].optimizer"),
+        ({"problem": {"kind": "train", "epochs": "many"}}, "'problem.epochs'"),
+        ({"problem": {"kind": "train", "data": {"seed": 1.5}}}, "'problem.data.seed'"),
+        ({"problem": {"kind": "nope"}}, "unknown problem kind 'nope'"),
+        ({"problem": {"surface": "nope"}}, "unknown surface 'nope'"),
+        ({"problem": {"surface": "rosenbrock", "params": {"c": 1}}}, "no parameter 'c'"),
+        ({"problem": [], "runs": []}, "'problem' must be an object"),
     ],
 )
 def test_bad_experiment_json_names_the_field(data, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         from_dict(data)
+
+
+def test_work_counts_each_training_row_once_an_epoch():
+    """The work bound counts the rows a training sees: an epoch's short last batch is short."""
+    problem = ModelProblem(Task(DataConfig("moons", {"n_samples": 100}), batch_size=32, epochs=3))
+    assert problem.n_train == 75 and problem.steps_per_epoch == 3  # batches of 32, 32 and 11
+    per_sample = 3.0 * 2 * problem.flops_per_sample
+    assert problem.work(2) == per_sample * (3 * 75 + 32)
+    assert problem.work(2, steps=4) == per_sample * (75 + 32 + 32)
+    with pytest.raises(ConfigError, match="OPTVIZ_MAX_STEPS"):
+        problem.check_work(2, problem.steps, max_steps=8)

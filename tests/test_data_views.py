@@ -1,24 +1,22 @@
-"""What the dataset views compute and draw: landscapes, data views, the animated figure, exports."""
+"""What a training's views compute and draw: landscapes, data views, the animated figure, exports."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 
 import numpy as np
 import pytest
 
-from optviz.charts import styles
-from optviz.charts import level_lines
-from optviz.data.analysis import data_view, landscape, least_squares
-from optviz.data.datasets import DataConfig
-from optviz.data.experiment import TrainExperiment
-from optviz.data.export import to_csv, to_json
-from optviz.data.problem import Task
-from optviz.data.training import keep_interval, problem_for, train
-from optviz.data.views import progress_figure, training_figure
+from optviz.analysis import data_view, landscape, least_squares
+from optviz.charts import level_lines, progress_figure, styles, training_figure
 from optviz.engine import RunConfig
+from optviz.experiment import Experiment, compute, keep_interval
+from optviz.export import to_csv, to_json
+from optviz.problems import Task
+from optviz.problems.datasets import DataConfig
 
 RUNS = (RunConfig("SGD", {"lr": 0.1}, label="SGD"), RunConfig("Adam", {"lr": 0.02}, label="Adam"))
 TASKS = {
@@ -37,7 +35,7 @@ KIND = {"linear": ("weights", "curve"), "blobs": ("weights", "boundary"), "moons
 
 def _trained(name):
     task = TASKS[name]
-    return train(TrainExperiment(task, RUNS)), problem_for(task)
+    return compute(Experiment(task, RUNS)), task.build()
 
 
 @pytest.mark.parametrize("name", list(TASKS))
@@ -110,8 +108,8 @@ def test_kept_weights_are_bounded_for_big_models():
 
 def test_a_diverged_run_is_drawn_up_to_its_divergence_and_exports_stay_valid_json():
     task = TASKS["moons"]
-    training = train(TrainExperiment(task, (RunConfig("SGD", {"lr": 1e9}, label="boom"), RUNS[1])))
-    problem = problem_for(task)
+    training = compute(Experiment(task, (RunConfig("SGD", {"lr": 1e9}, label="boom"), RUNS[1])))
+    problem = task.build()
     assert training.result.diverged_at[0] >= 0 and np.isnan(training.metrics["train_loss"][-1, 0])
     land, view = landscape(training, problem), data_view(training, problem)
     fig = training_figure(training, land, view, styles(["boom", "Adam"]))
@@ -130,24 +128,18 @@ def test_progress_figure_draws_partial_losses():
     assert len(fig.data) == 2 and fig.layout.xaxis.range[1] == training.steps / training.steps_per_epoch
 
 
-def test_single_threaded_restores_the_thread_count_and_stays_in_its_thread():
-    import threading
-
-    import torch
-
-    from optviz.data.training import single_threaded
-
-    before = torch.get_num_threads()
-    with single_threaded():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
-    seen = []
-
-    def session():  # a Streamlit script thread
-        with single_threaded():
-            seen.append(torch.get_num_threads())
-
-    t = threading.Thread(target=session)
-    t.start()
-    t.join()
-    assert seen[0] == 1 and torch.get_num_threads() == before
+def test_a_thinned_path_exports_its_steps_and_a_small_model_its_weights():
+    """A big model keeps every k-th point's weights: JSON names the steps; CSV fills their rows."""
+    training, _ = _trained("linear")
+    data = json.loads(to_json(training))
+    run = data["runs"][0]
+    assert data["steps_per_epoch"] == training.steps_per_epoch and "final_batch_loss" not in run
+    assert run["final_loss"] == run["loss"][-1] and len(run["params"]) == training.steps + 1  # every point kept
+    thinned = dataclasses.replace(training, result=dataclasses.replace(
+        training.result, params_steps=training.path_steps[::4],
+        arrays={**training.result.arrays, "params": training.path_params[::4]}))
+    run = json.loads(to_json(thinned))["runs"][0]
+    assert run["params"]["step"] == training.path_steps[::4].tolist() and len(run["params"]["values"]) == len(
+        run["params"]["step"])
+    rows = list(csv.DictReader(io.StringIO(to_csv(thinned))))
+    assert rows[4]["w0"] and not rows[1]["w0"] and rows[1]["loss"]

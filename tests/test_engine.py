@@ -1,4 +1,5 @@
-"""Engine behaviour beyond the optimizer maths: streaming, divergence, limits, the slow path."""
+"""Engine behaviour beyond the optimizer maths: streaming, progress and cancelling, divergence,
+limits, thinned paths, the slow path."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from optviz import engine
 from optviz.config import Limits
-from optviz.engine import RunConfig, SurfaceProblem, run, stream
-from optviz.optim import ConfigError
+from optviz.engine import Cancelled, RunConfig, Stepper, run, stream
+from optviz.params import ConfigError
+from optviz.problems import SurfaceProblem
 from optviz.reference import reference_run
 
 ROSENBROCK = SurfaceProblem("rosenbrock")
@@ -133,3 +136,57 @@ def test_float32_is_default_and_close_to_float64():
 def test_surface_parameters_reach_the_loss():
     res = run(SurfaceProblem("rosenbrock", {"a": 2.0}), [RunConfig("Adam", start=(2.0, 4.0))], steps=1)
     assert math.isclose(res.arrays["loss"][0, 0], 0.0, abs_tol=1e-6)
+
+
+def test_on_chunk_reports_progress_and_false_cancels():
+    configs = [RunConfig("Adam", {"lr": 0.05}), RunConfig("SGD", {"lr": 1e-3})]
+    seen = []
+    whole = run(ROSENBROCK, configs, steps=95, on_chunk=seen.append)
+    # About 20 reports, none after the last chunk; each carries what is done so far.
+    assert [p.done for p in seen] == list(range(5, 95, 5)) and all(p.total == 95 and p.runs == 2 for p in seen)
+    np.testing.assert_array_equal(seen[3].arrays()["loss"], whole.arrays["loss"][:20])
+    assert seen[3].fraction == 20 / 95
+    with pytest.raises(Cancelled, match="stopped after 30 of 1000 steps"):
+        run(ROSENBROCK, configs, steps=1000, chunk=10, on_chunk=lambda p: p.done < 30)
+
+
+def test_keep_every_thins_the_kept_points_and_keeps_the_last():
+    configs = [RunConfig("Adam", {"lr": 0.05})]
+    every = run(ROSENBROCK, configs, steps=23, dtype="float64")
+    thinned = run(ROSENBROCK, configs, steps=23, dtype="float64", keep_every=5, chunk=7)
+    assert every.params_steps.tolist() == list(range(24))
+    assert thinned.params_steps.tolist() == [0, 5, 10, 15, 20, 23]
+    np.testing.assert_array_equal(thinned.arrays["params"], every.arrays["params"][thinned.params_steps])
+    np.testing.assert_array_equal(thinned.arrays["loss"], every.arrays["loss"])  # the rest stays per step
+    chunks = list(Stepper(ROSENBROCK, configs, steps=23, chunk=7, keep_every=5).chunks())
+    assert [c.params_steps.tolist() for c in chunks] == [[0, 5], [10], [15, 20], [23]]
+
+
+def test_threads_are_set_for_the_run_and_restored():
+    before = torch.get_num_threads()
+    seen = []
+    run(ROSENBROCK, [RunConfig("Adam")], steps=10, chunk=2, threads=1,
+        on_chunk=lambda p: seen.append(torch.get_num_threads()))
+    assert seen and set(seen) == {1} and torch.get_num_threads() == before
+    with pytest.raises(Cancelled):
+        run(ROSENBROCK, [RunConfig("Adam")], steps=10, chunk=2, threads=1, on_chunk=lambda p: False)
+    assert torch.get_num_threads() == before
+
+
+def test_intra_op_threads_stays_in_its_thread():
+    import threading
+
+    before = torch.get_num_threads()
+    with engine.intra_op_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    seen = []
+
+    def session():  # a Streamlit script thread
+        with engine.intra_op_threads(1):
+            seen.append(torch.get_num_threads())
+
+    t = threading.Thread(target=session)
+    t.start()
+    t.join()
+    assert seen[0] == 1 and torch.get_num_threads() == before

@@ -12,12 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-from optviz import schedules
-from optviz.engine import RunConfig, SurfaceProblem, resolve, run
-from optviz.optim import OPTIMIZERS, OptimizerSpec
-from optviz.optim.base import ConfigError, torch_hparams
-from optviz.reference import reference_run
-from optviz.schedules import SCHEDULES, lr_table
+from optviz.engine import RunConfig, resolve
+from optviz.optim import OPTIMIZERS, OptimizerSpec, schedules
+from optviz.optim.base import torch_hparams
+from optviz.optim.schedules import SCHEDULES, lr_table
+from optviz.params import ConfigError
+from optviz.problems import SurfaceProblem
+from tests.cases import SCHEDULE_CASES
+from tests.helpers import check_against_torch
 
 HORIZON = 2000
 LRS = (1e-3, 0.05, 0.7)
@@ -28,7 +30,7 @@ TABLE_CASES = [
     pytest.param(name, i, id=f"{name}-{i}")
     for name, spec in SCHEDULES.items()
     if not spec.stateful
-    for i in range(len(spec.variants))
+    for i in range(len(SCHEDULE_CASES[name]))
 ]
 
 
@@ -51,7 +53,7 @@ def _torch_tables(spec, args, optimizer, horizon):
 @pytest.mark.parametrize("name,variant", TABLE_CASES)
 def test_lr_table_matches_torch(name, variant, optimizer):
     spec = SCHEDULES[name]
-    args = spec.resolve(spec.variants[variant])
+    args = spec.resolve(SCHEDULE_CASES[name][variant])
     horizon = args.get("total_steps") or HORIZON  # torch's OneCycleLR refuses to step past its cycle
     if name == "CyclicLR" and args["mode"] == "triangular2" and args["scale_mode"] == "iterations":
         horizon = 1000  # torch's 2.0 ** (t - 1) overflows at t = 1025
@@ -69,10 +71,10 @@ def test_lr_table_matches_torch(name, variant, optimizer):
     np.testing.assert_array_equal(lr_part.numpy(), lr[a:b].numpy())
 
 
-@pytest.mark.parametrize("variant", range(len(SCHEDULES["ReduceLROnPlateau"].variants)))
+@pytest.mark.parametrize("variant", range(len(SCHEDULE_CASES["ReduceLROnPlateau"])))
 def test_plateau_matches_torch(variant):
     spec = SCHEDULES["ReduceLROnPlateau"]
-    args = spec.resolve(spec.variants[variant])
+    args = spec.resolve(SCHEDULE_CASES["ReduceLROnPlateau"][variant])
     gen = torch.Generator().manual_seed(variant)
     steps = 600
     # Per run: a falling curve with noise, a flat one, a rising one, a random walk.
@@ -115,13 +117,7 @@ def test_mixed_momentum_batch_matches_torch():
         ("Adam", {"lr": 3e-2, "betas": (0.7, 0.9)}, "CyclicLR", cyclic),
     ]
     configs = [RunConfig(o, hp, schedule=s, schedule_args=a, start=(-2.0, 1.5)) for o, hp, s, a in runs]
-    ours = run(problem, configs, steps=200, dtype="float64", device="cpu")
-    for i, config in enumerate(configs):
-        ref = reference_run(problem, config, steps=200)
-        for key in ("params", "loss", "lr"):
-            np.testing.assert_allclose(
-                ours.arrays[key][:, i], ref[key], rtol=1e-5, atol=1e-8, err_msg=f"run {i} {key}"
-            )
+    check_against_torch(problem, configs, steps=200, rtol=1e-5, atol=1e-8, what="mixed momentum")
 
 
 def test_run_length_defaults():
@@ -211,5 +207,5 @@ def test_registry_metadata():
             assert a.help, f"{spec.name}.{a.name} has no help"
             if a.kind in ("int", "float"):
                 assert a.low is not None and a.high is not None, f"{spec.name}.{a.name} has no widget range"
-        for variant in spec.variants:
+        for variant in SCHEDULE_CASES[spec.name]:
             spec.resolve(variant)

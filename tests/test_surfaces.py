@@ -7,14 +7,14 @@ wrong minimum in a table) is caught without writing a test for it.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
-from optviz.engine import RunConfig, SurfaceProblem, run
-from optviz.optim.base import ConfigError
-from optviz.reference import reference_run
-from optviz.surfaces import SURFACES, get
+from optviz.engine import RunConfig, run
+from optviz.params import ConfigError
+from optviz.problems import SurfaceProblem
+from optviz.problems.surfaces import SURFACES, get
+from tests.helpers import check_against_torch
 
 REQUIRED = (
     "rosenbrock beale himmelblau rastrigin ackley booth matyas goldstein_price three_hump_camel"
@@ -241,8 +241,32 @@ def test_engine_path_matches_torch_on_every_surface(s):
     _, gx, gy = s.value_and_grad(*torch.tensor(s.start, dtype=torch.float64), **s.defaults)
     sgd_lr = 1e-3 / max(1.0, torch.hypot(gx, gy).item())
     configs = [RunConfig("Adam", {"lr": 1e-2}), RunConfig("SGD", {"lr": sgd_lr, "momentum": 0.9})]
-    ours = run(problem, configs, steps=300, dtype="float64", device="cpu")
-    for i, config in enumerate(configs):
-        ref = reference_run(problem, config, steps=300)
-        for key in ("params", "loss"):
-            np.testing.assert_allclose(ours.arrays[key][:, i], ref[key], rtol=1e-5, atol=1e-8, err_msg=key)
+    check_against_torch(problem, configs, steps=300, rtol=1e-5, atol=1e-8, what=s.id)
+
+
+@pytest.mark.parametrize("s, over", [c for c in CASES if c.values[0].curvatures is not None])
+def test_curvatures_are_the_hessians_eigenvalues_everywhere(s, over):
+    """``curvatures`` (L, mu) feed Polyak's heavy ball: they must be the Hessian's extreme
+    eigenvalues, the same at every point (a quadratic)."""
+    params = s.resolve(over)
+    L, mu = s.curvatures(**params)
+    for xy in _check_points(s, params, n=5):
+        hessian = torch.autograd.functional.hessian(lambda p: s(p, **params), xy)
+        lo, hi = torch.linalg.eigvalsh(hessian).tolist()
+        assert (hi, lo) == pytest.approx((L, mu), rel=1e-9, abs=1e-12), xy.tolist()
+
+
+@pytest.mark.parametrize("s", SURFS)
+def test_a_convex_quadratic_states_its_curvatures(s):
+    """Where the Hessian is positive definite and the same everywhere, the entry says so
+    (the heatmap marks Polyak's point from it)."""
+    if s.curvatures is not None:
+        return
+    hessians = [torch.autograd.functional.hessian(lambda p: s(p), xy) for xy in _check_points(s, s.defaults, n=5)]
+    constant = all(torch.allclose(h, hessians[0], rtol=1e-9, atol=1e-12) for h in hessians)
+    assert not (constant and torch.linalg.eigvalsh(hessians[0]).min() > 0), f"{s.id} is a convex quadratic"
+
+
+def test_problem_curvatures_take_the_parameters():
+    assert SurfaceProblem("quadratic", {"kappa": 4.0}).curvatures() == (1.0, 0.25)
+    assert SurfaceProblem("rosenbrock").curvatures() is None

@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optviz import charts, sweep_charts, sweeps
-from optviz.engine import RunConfig, SurfaceProblem
+from optviz import charts, sweeps
+from optviz.charts import sweeps as sweep_charts
+from optviz.engine import RunConfig
+from optviz.problems import SurfaceProblem, Task
+from optviz.problems.datasets import DataConfig
 
 ROSENBROCK = SurfaceProblem("rosenbrock")
 HIMMELBLAU = SurfaceProblem("himmelblau")
@@ -90,3 +93,20 @@ def test_heatmap_figure_marks_the_best_cell_and_polyaks_point():
     click = _named(fig, "click")[0]
     assert len(click.x) == 150 and list(click.customdata[0][:2]) == [0, 0]
     assert "Polyak" not in str([t.name for t in sweep_charts.heatmap_figure(hm).data])
+
+
+def test_lr_sweep_figure_of_a_training():
+    """A sweep on a dataset has no known minimum: losses on their own axis, still marking the best lr."""
+    task = Task(DataConfig("moons", {"n_samples": 60}), "logistic", {}, "bce", batch_size=15, epochs=2)
+    sweep = sweeps.lr_sweep(task, [RunConfig("Adam")], sweeps.log_lrs(1e-3, 10.0, 6))
+    values, log = sweep_charts.loss_gap(task, np.array([0.5, 0.1]))
+    assert values.tolist() == [0.5, 0.1] and log
+    fig = sweep_charts.lr_sweep_figure(sweep)
+    star = [t for t in fig.data if t.name == "Adam best lr"]
+    assert len(star) == 1 and star[0].x[0] == sweep.best_lr(0)
+    assert fig.layout.yaxis.type == "log" and "Final loss f after 6 steps" in fig.layout.annotations[0].text
+    x, y = sweeps.Axis("lr", 0.01, 1, 3, log=True), sweeps.Axis("betas[0]", 0.5, 0.9, 2)
+    hm = sweeps.heatmap(task, RunConfig("Adam"), x, y)
+    assert sweep_charts.heatmap_figure(hm).data[0].colorbar.title.text == "final<br>log₁₀(f)"
+    quadratic = sweeps.heatmap(QUADRATIC, RunConfig("SGD"), x, sweeps.Axis("momentum", 0, 0.9, 2), 10)
+    assert sweep_charts.heatmap_figure(quadratic).data[0].colorbar.title.text == "final<br>log₁₀(f − f*)"

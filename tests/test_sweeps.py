@@ -13,11 +13,15 @@ import numpy as np
 import pytest
 import torch
 
-from optviz import sweeps
+from optviz import engine, sweeps
 from optviz.config import Limits
-from optviz.engine import RunConfig, SurfaceProblem, resolve, run
-from optviz.optim import OPTIMIZERS, ConfigError
+from optviz.engine import RunConfig, resolve, run
+from optviz.optim import OPTIMIZERS
+from optviz.params import ConfigError
+from optviz.problems import SurfaceProblem, Task
+from optviz.problems.datasets import DataConfig
 from optviz.reference import reference_run
+from tests.helpers import truth_steps
 
 RTOL, ATOL = 1e-5, 1e-8
 ROSENBROCK = SurfaceProblem("rosenbrock")
@@ -47,11 +51,16 @@ def _usable(name, problem):
     return True
 
 
-@pytest.mark.parametrize("name", list(OPTIMIZERS))
+# A step that evaluates the loss many times (LBFGS) makes its sweep, and torch's replays of
+# its diverged runs, the long part of this file: the inner loop leaves it out.
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.slow if spec.evals_per_step(spec.defaults) > 1 else ())
+    for name, spec in OPTIMIZERS.items()
+])
 def test_lr_sweep_runs_equal_torch_runs(name):
     if not _usable(name, ROSENBROCK):
         pytest.skip(f"{name} does not run on a 2-D surface")
-    steps = 150
+    steps = truth_steps(name, 150)
     configs = [RunConfig(name, start=(-1.2, 1.0)), RunConfig(name, start=(0.5, -0.5), label="other start")]
     lrs = sweeps.log_lrs(1e-4, 3.0, 25)
     sweep = sweeps.lr_sweep(ROSENBROCK, configs, lrs, steps, dtype="float64", device="cpu")
@@ -218,11 +227,16 @@ def test_bad_requests_are_refused_with_a_message():
 
 
 class Counting:
-    """The quadratic surface, counting how often the engine evaluates it."""
+    """The quadratic surface, counting how often the engine evaluates it (its own config and problem)."""
+
+    default_steps = 100
 
     def __init__(self):
         self.inner, self.calls = QUADRATIC, 0
         self.layout, self.start, self.divergence_bound = self.inner.layout, self.inner.start, 1e6
+
+    def build(self):
+        return self
 
     def loss(self, params, step=0):
         self.calls += 1
@@ -261,8 +275,9 @@ def test_streaming_in_chunks_equals_all_at_once():
     seen = []
     parts = sweeps.lr_sweep(ROSENBROCK, configs, lrs, 97, chunk=10, on_progress=seen.append)
     _same(whole, parts, ["final_loss", "best_loss", "diverged_at"])
-    assert [p.done for p in seen] == [*range(10, 97, 10), 97] and all(p.total == 97 for p in seen)
-    assert seen[-1].result is parts and all(p.result is None for p in seen[:-1]) and seen[0].runs == 80
+    # A report after each chunk but the last (the result is the last word); summaries only.
+    assert [p.done for p in seen] == [*range(10, 97, 10)] and all(p.total == 97 for p in seen)
+    assert seen[0].runs == 80 and all(p.arrays() == {} for p in seen)
 
     a = sweeps.basin_map(HIMMELBLAU, configs, 50, nx=9, chunk=50)
     b = sweeps.basin_map(HIMMELBLAU, configs, 50, nx=9, chunk=3)
@@ -280,10 +295,11 @@ def test_cancelling_stops_the_work():
         sweeps.lr_sweep(problem, [RunConfig("SGD")], lrs, 1000, chunk=10, on_progress=lambda p: p.done < 30)
     assert 30 <= problem.calls <= 41  # three chunks of ten steps, not a thousand
     problem.calls = 0
-    stream = sweeps.stream_lr_sweep(problem, [RunConfig("SGD")], lrs, 1000, chunk=10)
+    runs = [RunConfig("SGD", {"lr": lr}) for lr in lrs]
+    stream = engine.stream(problem, runs, steps=1000, chunk=10, record=())
     first = next(stream)
     stream.close()  # the generator form: closing it is cancelling
-    assert first.done == 10 and first.result is None and problem.calls <= 11
+    assert first.start == 0 and not first.done and problem.calls <= 11
 
 
 def test_float32_by_default_like_the_engine():
@@ -299,10 +315,11 @@ def test_one_thread_gives_the_same_numbers_and_restores_torchs_setting():
     b = sweeps.lr_sweep(ROSENBROCK, [RunConfig("Adam")], lrs, 50, device="cpu", threads=1)
     _same(a, b, ["final_loss", "best_loss", "diverged_at"])
     assert torch.get_num_threads() == before
-    stream = sweeps.stream_lr_sweep(ROSENBROCK, [RunConfig("Adam")], lrs, 50, chunk=5, device="cpu", threads=1)
-    next(stream)
-    stream.close()
-    assert torch.get_num_threads() == before
+    seen = []
+    with pytest.raises(sweeps.Cancelled):  # cancelled mid-way: still restored
+        sweeps.lr_sweep(ROSENBROCK, [RunConfig("Adam")], lrs, 50, chunk=5, device="cpu", threads=1,
+                        on_progress=lambda p: seen.append(torch.get_num_threads()) or p.done < 20)
+    assert seen == [1] * 4 and torch.get_num_threads() == before
 
 
 def test_runs_that_share_a_resolution_still_check_their_own_lr_and_start():
@@ -320,3 +337,38 @@ def test_runs_that_share_a_resolution_still_check_their_own_lr_and_start():
         run(ROSENBROCK, [configs[0], replace(configs[0], start=(0.0, math.nan))], steps=2)
     with pytest.raises(ConfigError, match="lr: cannot read"):
         run(ROSENBROCK, [configs[0], replace(configs[0], hparams={"lr": "fast", "momentum": 0.5})], steps=2)
+
+
+def test_sweeps_run_on_a_training_too():
+    """An LR sweep and a heatmap take any problem config: on a task, its epochs of mini-batches."""
+    task = Task(DataConfig("moons", {"n_samples": 60}), "logistic", {}, "bce", batch_size=15, epochs=2)
+    sweep = sweeps.lr_sweep(task, [RunConfig("Adam")], sweeps.log_lrs(1e-3, 1.0, 4), dtype="float64", device="cpu")
+    assert sweep.steps == task.build().steps == 6 and sweep.final_loss.shape == (1, 4)
+    final, best, diverged_at, _ = _reference_summary(task.build(), sweep.run(0, 2), sweep.steps)
+    assert sweep.diverged_at[0, 2] == diverged_at
+    np.testing.assert_allclose(sweep.final_loss[0, 2], final, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(sweep.best_loss[0, 2], best, rtol=RTOL, atol=ATOL)
+    data = sweeps.lr_sweep_dict(sweep)
+    assert data["problem"] == task.to_dict() and "start" not in data
+    x, y = sweeps.Axis("lr", 0.01, 1, 3, log=True), sweeps.Axis("betas[0]", 0.5, 0.9, 2)
+    hm = sweeps.heatmap(task, RunConfig("Adam"), x, y, steps=4)
+    assert hm.final_loss.shape == (2, 3) and hm.steps == 4
+    with pytest.raises(ConfigError, match="2-D surface"):
+        sweeps.basin_map(task, [RunConfig("SGD")], 5, nx=3)
+
+
+def test_a_sweep_on_a_training_is_held_to_the_training_work_bound(monkeypatch):
+    """N lrs on a model cost what N runs of a training cost: refused as such, before any work."""
+    task = Task(DataConfig("moons", {"n_samples": 60}), "mlp", {"hidden": (8,)}, batch_size=15, epochs=2)
+    monkeypatch.setenv("OPTVIZ_MAX_TRAIN_WORK", "1e6")
+    with pytest.raises(ConfigError, match="OPTVIZ_MAX_TRAIN_WORK"):
+        sweeps.lr_sweep(task, [RunConfig("Adam")], sweeps.log_lrs(1e-3, 1.0, 50))
+    with pytest.raises(ConfigError, match="OPTVIZ_MAX_TRAIN_WORK"):
+        sweeps.heatmap(task, RunConfig("Adam"), sweeps.Axis("lr", 0.01, 1, 10), sweeps.Axis("betas[0]", 0, 0.9, 10))
+    sweeps.lr_sweep(task, [RunConfig("Adam")], [0.1], steps=1)  # a small one still runs
+
+
+def test_polyak_point_uses_the_entrys_curvatures():
+    booth = SurfaceProblem("booth")  # Hessian [[10, 8], [8, 10]]: curvatures 18 and 2
+    assert sweeps.polyak_point(booth) == sweeps.polyak_heavy_ball(18.0, 2.0)
+    assert sweeps.polyak_point(Task()) is None

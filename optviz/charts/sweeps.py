@@ -49,6 +49,14 @@ def loss_gap(problem, loss: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.where(np.isfinite(gap), np.maximum(gap, floor), np.nan), True
 
 
+def loss_name(problem, log: bool, logged: bool = False) -> str:
+    """What a loss axis shows: ``f − f*`` where the problem knows its minimum, else
+    ``f``; ``logged`` for a colour scale of log10 values (on a log scale)."""
+    known = getattr(problem, "known_minimum", None)
+    what = "f − f*" if known is not None and known() is not None else "f"
+    return f"log₁₀({what})" if logged and log else what
+
+
 def _dtick(log_range) -> int:
     """Powers of ten only (minor labels 2, 5 crowd a log axis), at most ~8 of them."""
     span = float(log_range[1] - log_range[0])
@@ -80,7 +88,7 @@ def lr_sweep_figure(sweep: LRSweep, colors: Sequence[str] | None = None, height:
     """
     final, log = loss_gap(sweep.problem, sweep.final_loss)
     best, _ = loss_gap(sweep.problem, sweep.best_loss)
-    what = "f − f*" if log else "f"
+    what = loss_name(sweep.problem, log)
     fig = make_subplots(
         rows=1, cols=2, horizontal_spacing=0.09,
         subplot_titles=(f"Final loss {what} after {sweep.steps} steps", f"Best loss {what} along the way"),
@@ -187,7 +195,7 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
         zmin, zmax = float(np.percentile(finite_level, 2)), float(finite_level.max())
         zmin = zmin if zmin < zmax else float(finite_level.min())
     clipped = bool(finite_level.size) and float(finite_level.min()) < zmin
-    what = "log₁₀(f − f*)" if log else "f"
+    what = loss_name(bm.problem, log, logged=True)
     loss_title = what + (f"<br><sub>darkest: ≤ {zmin:.2g}</sub>" if clipped else "")
     max_step = int(bm.diverged_at.max()) if (bm.diverged_at >= 0).any() else 1
     # One colour bar, on the last map that has something to colour.
@@ -350,7 +358,7 @@ def heatmap_figure(hm: Heatmap, polyak: tuple[float, float] | None = None, heigh
     level = np.log10(gap) if log else gap
     xv, yv = hm.x.values, hm.y.values
     custom = np.stack([hm.final_loss, hm.diverged_at], axis=-1).astype(np.float64)
-    what = "log₁₀(f − f*)" if log else "f"
+    what = loss_name(hm.problem, log, logged=True)
     hover = (f"{hm.x.name} %{{x:.3g}}<br>{hm.y.name} %{{y:.3g}}<br>final loss %{{customdata[0]:.3g}}"
              "<br>diverged at step %{customdata[1]} (-1: never)<extra></extra>")
     fig = go.Figure()

@@ -113,13 +113,15 @@ class Task:
         }
 
     @classmethod
-    def from_dict(cls, task: Mapping[str, Any]) -> Task:
+    def from_dict(cls, task: Mapping[str, Any], where: str = "problem") -> Task:
+        """A task from parsed JSON; errors name the field as ``where.field`` (the first
+        release's files called it ``task``)."""
         known_fields(task, ("kind", "data", "model", "model_params", "loss", "loss_params", "batch_size", "epochs",
-                            "shuffle_seed", "init_seed"), "problem")
-        data = typed(task, "data", Mapping, {}, "problem")
+                            "shuffle_seed", "init_seed"), where)
+        data = typed(task, "data", Mapping, {}, where)
         known_fields(data, ("dataset", "params", "test_fraction", "standardize", "seed", "csv", "target", "task"),
-                     "problem.data")
-        w = "problem.data"
+                     f"{where}.data")
+        w = f"{where}.data"
         config = DataConfig(
             dataset=typed(data, "dataset", str, "moons", w),
             params=dict(typed(data, "params", Mapping, {}, w)),
@@ -131,8 +133,8 @@ class Task:
             task=typed(data, "task", str, "auto", w),
         )
         if config.task not in datasets.TASKS:
-            raise ConfigError(f"'problem.data.task' must be one of {', '.join(datasets.TASKS)}")
-        w = "problem"
+            raise ConfigError(f"'{w}.task' must be one of {', '.join(datasets.TASKS)}")
+        w = where
         return cls(
             data=config,
             model=typed(task, "model", str, "mlp", w),
@@ -495,7 +497,10 @@ class ModelProblem:
     def work(self, runs: int, steps: int | None = None) -> float:
         """Multiply-adds of a training: forward and backward (about 3x the forward) per sample."""
         steps = self.steps if steps is None else steps
-        samples = steps * self.batch_size + self.batch_size  # the last point's batch too
+        epochs, rest = divmod(steps, self.steps_per_epoch)
+        # Whole epochs see every row once (an epoch's last batch may be short); then the
+        # rest's full batches, and the last point's batch too.
+        samples = epochs * self.n_train + rest * self.batch_size + self.batch_size
         return 3.0 * runs * samples * self.flops_per_sample
 
 
