@@ -87,12 +87,49 @@ def test_add_duplicate_remove_runs(kind):
     p = PAGES[kind]
     at = _app(kind)
     n = len(_ids(at, kind))
-    at.button(key=f"{p}r{_ids(at, kind)[0]}.dup").click().run()
-    assert len(_ids(at, kind)) == n + 1
-    at.button(key=f"{p}r{_ids(at, kind)[-1]}.rm").click().run()
+    first = _ids(at, kind)[0]
+    at.button(key=f"{p}r{first}.dup").click().run()
+    copy = at.session_state[f"{p}edit"]  # the copy is edited next, right after its original
+    assert len(_ids(at, kind)) == n + 1 and _ids(at, kind)[1] == copy != first
+    at.button(key=f"{p}r{copy}.rm").click().run()
     at.button(key=f"{p}add_run").click().run()
     _ok(at)
-    assert len(_experiment(at, kind).runs) == n + 1
+    exp = _experiment(at, kind)
+    assert len(exp.runs) == n + 1
+    assert len({r.label for r in exp.runs}) == n + 1  # a new run gets a label of its own
+
+
+@pytest.mark.parametrize("kind", PAGES)
+def test_a_run_keeps_its_settings_while_another_is_edited(kind):
+    p = PAGES[kind]
+    at = _app(kind)
+    first, second = _ids(at, kind)[:2]
+    at.number_input(key=f"{p}r{first}.hp.lr").set_value(0.0321).run()
+    at.segmented_control(key=f"{p}edit").set_value(second).run()
+    at.number_input(key=f"{p}r{second}.hp.lr").set_value(0.0123).run()
+    at.segmented_control(key=f"{p}edit").set_value(first).run()
+    _ok(at)
+    runs = _experiment(at, kind).runs
+    assert dict(runs[0].hparams)["lr"] == 0.0321 and dict(runs[1].hparams)["lr"] == 0.0123
+    assert at.number_input(key=f"{p}r{first}.hp.lr").value == 0.0321
+
+
+def test_a_refused_value_keeps_the_run_drawn_and_says_why():
+    at = _app("surface")
+    rid = _ids(at, "surface")[0]
+    at.number_input(key=f"s.r{rid}.hp.lr").set_value(-1.0).run()
+    assert not at.exception
+    assert any("Invalid learning rate" in e.value for e in at.error)
+    assert len(_experiment(at, "surface").runs) == len(presets.DEFAULTS["surface"].runs)
+
+
+def test_the_label_follows_the_optimizer():
+    at = _app("surface")
+    rid = _ids(at, "surface")[0]  # "SGD"
+    at.selectbox(key=f"s.r{rid}.optimizer").set_value("LBFGS").run()
+    _ok(at)
+    run = _experiment(at, "surface").runs[0]
+    assert run.optimizer == "LBFGS" and run.label == "LBFGS"
 
 
 @pytest.mark.parametrize("kind", PAGES)

@@ -239,12 +239,12 @@ class RunEditor:
         if s.get(self.edit_key) not in ids:
             self.select(ids[0])
 
-        def name(rid: int) -> str:
-            n = ids.index(rid) + 1
-            return f"{'⚠ ' if rid in errors else ''}{n}. {self.model[rid].label or self.model[rid].optimizer}"
+        # Labels now, not in format_func: it may be called outside this script run (AppTest).
+        names = {rid: f"{'⚠ ' if rid in errors else ''}{n}. {self.model[rid].label or self.model[rid].optimizer}"
+                 for n, rid in enumerate(ids, 1)}
 
         c1, c2 = st.columns([5, 1], vertical_alignment="bottom")
-        c1.segmented_control("Edit run", ids, key=self.edit_key, format_func=name, required=True,
+        c1.segmented_control("Edit run", ids, key=self.edit_key, format_func=names.get, required=True,
                              on_change=self._on_select, help="Choose a run to change its settings.")
         c2.button("Add a run", key=f"{self.prefix}add_run", on_click=self.add_run, icon=":material/add:",
                   disabled=len(ids) >= MAX_RUNS, help=f"Up to {MAX_RUNS} runs in one comparison", width="stretch")

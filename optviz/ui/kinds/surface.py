@@ -22,6 +22,7 @@ from ..widgets import param_widget, plain, set_value
 Key = Callable[[str], str]
 TITLE = "Surfaces"
 FORMULA = "formula"  # the picker's entry for a typed formula
+RUN_STARTS = True  # each run may start at a point of its own
 CHOICES = [*surfaces.SURFACES, FORMULA]
 VIEW_LABELS = {"contour": "Contour", "3d": "3-D"}
 # Widget keys the page always draws: if any is missing, Streamlit dropped them (see explore.init).
@@ -39,22 +40,6 @@ def load(k: Key, exp: Experiment, view: View) -> None:
     s[k("steps")] = exp.n_steps
     s[k("noise")], s[k("seed")] = float(first.noise if first else 0.0), int(first.seed if first else 0)
     s[k("view")], s[k("tol")] = view.view, view.tol
-
-
-def load_run(k: Key, rid: int, run, exp: Experiment) -> None:
-    """A run's own start point, where it has one apart from the page's."""
-    s = st.session_state
-    start = common_start(exp.runs) or exp.problem.start
-    own = run is not None and run.start is not None and tuple(run.start) != tuple(start)
-    s[k(f"r{rid}.own_start")] = own
-    point = run.start if own else (s[k("start_x")], s[k("start_y")])
-    s[k(f"r{rid}.start_x")], s[k(f"r{rid}.start_y")] = float(point[0]), float(point[1])
-
-
-def copy_run(k: Key, rid: int, new: int) -> None:
-    s = st.session_state
-    for key in ("own_start", "start_x", "start_y"):
-        s[k(f"r{new}.{key}")] = s.get(k(f"r{rid}.{key}"))
 
 
 def _set_surface_params(k: Key, spec: surfaces.Surface, values: dict[str, Any]) -> None:
@@ -165,13 +150,6 @@ def collect(k: Key) -> tuple[SurfaceProblem | FormulaProblem, int, dict[str, Any
     return problem, int(s[k("steps")]), shared, View(s[k("view")], float(s[k("tol")])), errors
 
 
-def run_start(k: Key, rid: int) -> tuple[float, ...] | None:
-    s = st.session_state
-    if s.get(k(f"r{rid}.own_start")):
-        return (float(s[k(f"r{rid}.start_x")]), float(s[k(f"r{rid}.start_y")]))
-    return None
-
-
 def _on_surface_change(k: Key) -> None:
     """A new surface starts at its own classic start with its default parameters."""
     s = st.session_state
@@ -183,13 +161,6 @@ def _on_surface_change(k: Key) -> None:
         _set_surface_params(k, spec, {})
         start = spec.start
     s[k("start_x")], s[k("start_y")] = (float(v) for v in start)
-
-
-def _on_own_start(k: Key, rid: int) -> None:
-    """Switching a run to its own start begins from the page's start point."""
-    s = st.session_state
-    if s.get(k(f"r{rid}.own_start")):
-        s[k(f"r{rid}.start_x")], s[k(f"r{rid}.start_y")] = float(s[k("start_x")]), float(s[k("start_y")])
 
 
 def sidebar(k: Key) -> None:
@@ -206,15 +177,6 @@ def sidebar(k: Key) -> None:
                         help="Simulates the noise of mini-batch SGD on an analytic surface.")
         st.number_input("Seed", min_value=0, step=1, key=k("seed"),
                         help="Runs with the same seed see the same noise: a fair race.")
-
-
-def run_extra(k: Key, rid: int) -> None:
-    """A run's own start point."""
-    o1, o2, o3, _ = st.columns([2, 1, 1, 2])
-    own = o1.toggle("Own start point", key=k(f"r{rid}.own_start"), on_change=_on_own_start, args=(k, rid),
-                    help="Off: the run starts at the page's start point (sidebar, or a click on the contour).")
-    o2.number_input("x₀", key=k(f"r{rid}.start_x"), format="%g", disabled=not own)
-    o3.number_input("y₀", key=k(f"r{rid}.start_y"), format="%g", disabled=not own)
 
 
 def info(exp: Experiment, k: Key) -> None:

@@ -65,14 +65,6 @@ def load(k: Key, exp: Experiment, view: View) -> None:
         s.pop(k("start1"), None)
 
 
-def load_run(k: Key, rid: int, run, exp: Experiment) -> None:
-    """Every run of a training starts at the page's start: nothing of its own."""
-
-
-def copy_run(k: Key, rid: int, new: int) -> None:
-    """Nothing of a run's own to copy."""
-
-
 def data_config(k: Key) -> DataConfig:
     s = st.session_state
     spec = datasets.get(s[k("dataset")])
@@ -105,10 +97,6 @@ def collect(k: Key) -> tuple[Task | None, int | None, dict[str, Any], View, list
     if s.get(k("own_start")) and k("start0") in s:
         start = (float(s[k("start0")]), float(s[k("start1")]))
     return task, None, {"start": start}, View(), errors
-
-
-def run_start(k: Key, rid: int) -> tuple[float, ...] | None:
-    return None
 
 
 def data_kind(k: Key) -> tuple[str, int] | None:
@@ -309,10 +297,6 @@ def start_ui(k: Key, problem: ModelProblem) -> None:
         c1, c2 = st.columns(2)
         c1.number_input(f"{labels[0]}₀", key=k("start0"), format="%g")
         c2.number_input(f"{labels[1]}₀", key=k("start1"), format="%g")
-
-
-def run_extra(k: Key, rid: int) -> None:
-    """No per-run widgets of its own."""
 
 
 def data_name(k: Key, task: Task) -> str:
