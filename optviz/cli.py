@@ -25,7 +25,7 @@ from .engine import RECORDABLE, RunConfig
 from .experiment import Experiment, compute, from_json
 from .export import RECORDS, read_config, to_csv, to_json, write_output
 from .params import ConfigError
-from .problems import ProblemConfig, SurfaceProblem, Task
+from .problems import FormulaProblem, ProblemConfig, SurfaceProblem, Task
 
 EPILOG_RUN = """examples:
   python -m optviz run --surface rosenbrock --optimizer Adam --lr 0.01 --steps 500
@@ -35,6 +35,7 @@ EPILOG_RUN = """examples:
   python -m optviz run --dataset moons --model mlp --model-set hidden=16,16 --loss cross_entropy \\
       --optimizer SGD Adam --lr 0.1 0.01 --epochs 30 --batch-size 32
   python -m optviz run --csv mydata.csv --target label --model logistic --loss bce --optimizer Adam
+  python -m optviz run --formula "sin(3*x)*cos(3*y) + a*(x^2+y^2)" --formula-set a=0.1 --optimizer Adam --lr 0.05
   python -m optviz run --config optviz-config.json      # replay a config downloaded from the app
 """
 
@@ -77,13 +78,16 @@ def _key_values(items: Sequence[str] | None, flag: str) -> dict[str, str]:
     return out
 
 
-def _problem_arguments(p: argparse.ArgumentParser, dataset_default: str | None) -> None:
+def _problem_arguments(p: argparse.ArgumentParser) -> None:
     """The problem: a surface (the default) or a dataset with a model and a loss."""
     s = p.add_argument_group("a surface")
     s.add_argument("--surface", help="surface id (see 'list surfaces'); default rosenbrock")
     s.add_argument("--surface-set", action="append", metavar="KEY=VALUE", help="a surface parameter, e.g. b=10")
+    f = p.add_argument_group("a typed formula in x and y (read safely: never run as code)")
+    f.add_argument("--formula", help="e.g. \"(1-x)^2 + b*(y-x^2)^2\"; see the README for the language")
+    f.add_argument("--formula-set", action="append", metavar="NAME=VALUE", help="a parameter of the formula, e.g. b=100")
     d = p.add_argument_group("a dataset, a model and a loss")
-    d.add_argument("--dataset", default=dataset_default, help="dataset id (see 'list datasets')")
+    d.add_argument("--dataset", help="dataset id (see 'list datasets')")
     d.add_argument("--data-set", action="append", metavar="KEY=VALUE", help="a dataset parameter, e.g. noise=0.3")
     d.add_argument("--csv", type=Path, help="train on this CSV file (a header row, numeric features)")
     d.add_argument("--target", default="", help="the CSV's target column (default: the last)")
@@ -127,9 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m optviz", description="See how torch.optim optimizers move.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    for name, dataset_default, text in (
-        ("run", None, "run optimizers on a surface or a dataset and write their paths"),
-        ("train", "moons", "the same as run, on a dataset (default moons)"),
+    for name, text in (
+        ("run", "run optimizers on a surface, a formula or a dataset and write their paths"),
+        ("train", "the same as run, on a dataset (default moons)"),
     ):
         r = sub.add_parser(
             name,
@@ -143,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         r.add_argument("--config", type=Path, help="an experiment JSON (the app's 'config' download); "
                        "other flags but --dtype, --device and the output ones are ignored")
-        _problem_arguments(r, dataset_default)
+        _problem_arguments(r)
         _optimizer_arguments(r, many=True)
         r.add_argument("--record", default=None,
                        help=f"what to write per run, from {','.join(RECORDS)} (default: every array recorded, "
@@ -157,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG_SWEEP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _problem_arguments(sw, None)
+    _problem_arguments(sw)
     _optimizer_arguments(sw, many=False)
     g = sw.add_argument_group("the sweep")
     g.add_argument("--lr-range", nargs=2, type=float, metavar=("LO", "HI"),
@@ -180,11 +184,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def problem_from_args(args) -> ProblemConfig:
-    """A dataset (``--dataset`` or ``--csv``) or else a surface, from the command line."""
+    """A typed formula, a dataset (``--dataset`` or ``--csv``) or else a surface, from the command line."""
+    given = [flag for flag, value in (("--surface", args.surface), ("--formula", args.formula),
+                                      ("--dataset", args.dataset), ("--csv", args.csv)) if value is not None]
+    if len(given) > 1:
+        raise ConfigError(f"give one problem, not {' and '.join(given)}")
+    if args.command == "train" and not given:
+        args.dataset = "moons"  # train is run on a dataset
+    if args.formula is not None:
+        values = {name: _number(value, f"--formula-set {name}")
+                  for name, value in _key_values(args.formula_set, "--formula-set").items()}
+        problem = FormulaProblem(args.formula, values)
+        problem.check()
+        return problem
     if args.dataset is None and args.csv is None:
         return SurfaceProblem(args.surface or "rosenbrock", _key_values(args.surface_set, "--surface-set"))
-    if args.surface is not None:
-        raise ConfigError("give a --surface or a --dataset, not both")
     from .problems.datasets import DataConfig
 
     text = ""
@@ -198,6 +212,16 @@ def problem_from_args(args) -> ProblemConfig:
     return Task(data, args.model, _key_values(args.model_set, "--model-set"), args.loss,
                 _key_values(args.loss_set, "--loss-set"), args.batch_size, args.epochs, args.shuffle_seed,
                 args.init_seed)
+
+
+def _number(text: str, where: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{where}: {text!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(f"{where}: {text!r} is not a finite number")
+    return value
 
 
 def _run_config(args, name: str, hparams: dict, label: str = "") -> RunConfig:
@@ -221,7 +245,7 @@ def experiment_from_args(args) -> Experiment:
     for name, lr in itertools.product(args.optimizer, args.lr or [None]):
         hp = dict(hparams) if lr is None else {**hparams, "lr": lr}
         runs.append(_run_config(args, name, hp, name if lr is None else f"{name} lr={lr:g}"))
-    steps = args.steps if args.steps is not None else (500 if isinstance(problem, SurfaceProblem) else None)
+    steps = args.steps if args.steps is not None else (None if problem.own_length else problem.default_steps)
     return Experiment(problem, tuple(runs), steps, args.dtype or "float32")
 
 
@@ -259,7 +283,7 @@ def _cmd_sweep(args) -> int:
         hparams["lr"] = args.lr
     base = _run_config(args, args.optimizer, hparams)
     options = dict(dtype=args.dtype or "float32", device=args.device, limits=_user_limits())
-    steps = args.steps if args.steps is not None else (500 if isinstance(problem, SurfaceProblem) else None)
+    steps = args.steps if args.steps is not None else (None if problem.own_length else problem.default_steps)
     if grid:
         bm = sweeps.basin_map(problem, [base], steps, nx=args.grid[0], ny=args.grid[1],
                               x_range=args.x_range, y_range=args.y_range, tol=args.tol, **options)

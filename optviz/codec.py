@@ -110,7 +110,7 @@ def decode(
     same = type(problem) is type(default.problem)
     max_steps = config.limits().max_steps
     steps = default.steps if same else None
-    if steps is None and isinstance(problem, SurfaceProblem):
+    if steps is None and not problem.own_length:
         steps = problem.default_steps
     if "steps" in query:
         steps = read_steps(query, steps, max_steps)

@@ -86,7 +86,7 @@ def from_dict(data: Any) -> Experiment:
     if not isinstance(runs, list):
         raise ConfigError("'runs' must be a list")
     steps = data.get("steps")
-    if steps is None and isinstance(problem, SurfaceProblem):
+    if steps is None and not problem.own_length:
         steps = problem.default_steps
     return Experiment(
         problem=problem,

@@ -55,6 +55,7 @@ class ProblemConfig(Protocol):
     kind: ClassVar[str]  # "surface", "train", ...: the JSON ``problem.kind``
     query_key: ClassVar[str]  # the link parameter that names a problem of this kind
     start_size: ClassVar[int | None]  # coordinates of a start point, where the kind fixes it
+    own_length: ClassVar[bool]  # the problem decides how many steps a run takes (a training's epochs)
     title: ClassVar[str]  # what the kind is called in a message
 
     def to_dict(self) -> dict[str, Any]: ...

@@ -65,6 +65,7 @@ class FormulaProblem:
     kind: ClassVar[str] = "formula"
     query_key: ClassVar[str] = "formula"
     start_size: ClassVar[int | None] = 2
+    own_length: ClassVar[bool] = False
     title: ClassVar[str] = "typed formula"
     default_steps: ClassVar[int] = 500
     layout: ClassVar[Layout] = ((2,),)

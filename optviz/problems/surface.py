@@ -28,6 +28,7 @@ class SurfaceProblem:
     kind: ClassVar[str] = "surface"
     query_key: ClassVar[str] = "surface"  # the link parameter that names this kind
     start_size: ClassVar[int | None] = 2  # coordinates of a start point (None: the model decides)
+    own_length: ClassVar[bool] = False
     title: ClassVar[str] = "surface"
     default_steps: ClassVar[int] = 500
     layout: ClassVar[Layout] = ((2,),)

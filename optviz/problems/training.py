@@ -71,6 +71,7 @@ class Task:
     kind: ClassVar[str] = "train"
     query_key: ClassVar[str] = "dataset"  # the link parameter that names this kind
     start_size: ClassVar[int | None] = None  # coordinates of a start point (None: the model decides)
+    own_length: ClassVar[bool] = True
     title: ClassVar[str] = "training task"
 
     def __post_init__(self):

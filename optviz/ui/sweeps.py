@@ -86,7 +86,7 @@ def _sk(prefix: str):
 
 def _group(kind: str) -> str:
     """The picker a kind is chosen in: a dataset's, or the surfaces' (a typed formula is a surface)."""
-    return "train" if kind == "train" else "surface"
+    return "train" if kind in DATASETS.kinds else "surface"
 
 
 def _load_problem(prefix: str, problem: ProblemConfig, overwrite: bool) -> None:
@@ -94,7 +94,7 @@ def _load_problem(prefix: str, problem: ProblemConfig, overwrite: bool) -> None:
     if not overwrite and f"{prefix}.kind" in s:
         return
     s[f"{prefix}.kind"] = _group(problem.kind)
-    if problem.kind == "train":
+    if _group(problem.kind) == "train":
         training.load(_tk(prefix), Experiment(problem), View())
     else:
         for key in [k for k in s.keys() if isinstance(k, str) and k.startswith(prefix + ".sp.")]:
@@ -142,7 +142,7 @@ def _problem_ui(section: str) -> None:
 
 
 def _steps(prefix: str, problem: ProblemConfig) -> int | None:
-    if problem.kind == "train":
+    if problem.own_length:
         return None  # the epochs decide
     return int(st.session_state.get(f"{prefix}.steps") or problem.default_steps)
 
