@@ -189,8 +189,11 @@ def problem_from_args(args) -> ProblemConfig:
                                       ("--dataset", args.dataset), ("--csv", args.csv)) if value is not None]
     if len(given) > 1:
         raise ConfigError(f"give one problem, not {' and '.join(given)}")
-    if args.command == "train" and not given:
-        args.dataset = "moons"  # train is run on a dataset
+    if args.command == "train":
+        if given and given[0] not in ("--dataset", "--csv"):
+            raise ConfigError(f"train runs on a dataset (--dataset or --csv); give {given[0]} to run instead")
+        if not given:
+            args.dataset = "moons"
     if args.formula is not None:
         values = {name: _number(value, f"--formula-set {name}")
                   for name, value in _key_values(args.formula_set, "--formula-set").items()}

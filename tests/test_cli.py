@@ -212,7 +212,7 @@ def test_train_on_a_csv_file(capsys, tmp_path):
         (["--dataset", "digits", "--model-set", "hidden=1024,1024,1024", "--epochs", "10000"], "parameters; the limit"),
         (["--dataset", "digits", "--batch-size", "1", "--epochs", "100"], "OPTVIZ_MAX_STEPS"),
         (["--start", "1", "2"], "--start is a point on a surface"),
-        (["--surface", "rosenbrock"], "not both"),
+        (["--surface", "rosenbrock"], "train runs on a dataset"),
     ],
 )
 def test_bad_train_arguments_give_one_line_and_status_2(capsys, argv, message):
