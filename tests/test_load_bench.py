@@ -7,6 +7,7 @@ first run's "lr" field, change it, see the rerun's chart and `script_finished`, 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib.util
 import sys
 
@@ -31,7 +32,10 @@ def test_two_students_change_the_learning_rate_without_errors():
     )
     try:
         opts = bench.Options(interval=2.0, duration=8.0, ramp=1.0, timeout=60.0)
-        r = asyncio.run(bench.run_level(server.url + "/", server.proc.pid, 2, opts))
+        # Its own thread and event loop: a browser test before this one in the same worker
+        # leaves Playwright's loop running in the main thread.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            r = pool.submit(asyncio.run, bench.run_level(server.url + "/", server.proc.pid, 2, opts)).result()
     finally:
         server.stop()
     assert r["error_count"] == 0, r["error_samples"]
