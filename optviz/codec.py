@@ -27,9 +27,9 @@ from .engine import RunConfig
 from .experiment import DTYPES, Experiment
 from .optim import get as get_optimizer
 from .optim import schedules
-from .params import ConfigError
+from .params import ConfigError, finite, whole
 from .problems import KINDS, ProblemConfig, SurfaceProblem, kind_of_query
-from .problems.base import Query, finite, number_text, point, value_text, whole
+from .problems.base import Query, number_text, point, value_text
 from .sweeps import Axis
 
 VIEWS = ("contour", "3d")

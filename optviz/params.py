@@ -68,12 +68,12 @@ class HParam:
         if self.default is None and self.kind in ("int", "float", "ints") and _is_none(value):
             return None
         if self.kind == "int":
-            return _whole(value)
+            return whole(value)
         if self.kind == "float":
-            return _finite(value)
+            return finite(value)
         if self.kind == "ints":
             parts = value.split(",") if isinstance(value, str) else list(value)
-            return tuple(_whole(p) for p in parts if str(p).strip())
+            return tuple(whole(p) for p in parts if str(p).strip())
         if self.kind == "choice":
             if _is_none(value):
                 value = None
@@ -88,7 +88,7 @@ class HParam:
             if len(parts) != self.length:
                 raise ValueError(value)
             return tuple(
-                None if (p is None or str(p).strip().lower() in ("none", "null")) else _finite(p)
+                None if (p is None or str(p).strip().lower() in ("none", "null")) else finite(p)
                 for p in parts
             )
         raise AssertionError(self.kind)
@@ -127,16 +127,21 @@ def _is_none(value: Any) -> bool:
     return value is None or str(value).strip().lower() in ("none", "null", "")
 
 
-def _whole(value: Any) -> int:
+def whole(value: Any, low: int | None = None, high: int | None = None) -> int:
+    """A whole number given as ``12``, ``12.0`` or ``"12"``, within ``[low, high]`` (ValueError if not)."""
     if isinstance(value, bool):
         raise ValueError(value)
-    number = float(value)
-    if not number.is_integer():
+    number = value if isinstance(value, int) else float(value)
+    if not float(number).is_integer():
         raise ValueError(value)
-    return int(number)
+    number = int(number)
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise ValueError(value)
+    return number
 
 
-def _finite(value: Any) -> float:
+def finite(value: Any) -> float:
+    """A finite float (ValueError for NaN, infinity or anything that is not a number)."""
     if isinstance(value, bool):
         raise ValueError(value)
     number = float(value)

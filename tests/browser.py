@@ -136,10 +136,10 @@ def start_server(cmd: list[str], port: int, log: Path, timeout: float, cwd: Path
     return server
 
 
-def streamlit_cmd(port: int) -> list[str]:
-    """`streamlit run app.py` headless on loopback, with this interpreter's Streamlit."""
+def streamlit_cmd(port: int, script: str = "app.py") -> list[str]:
+    """`streamlit run app.py` (or ``script``) headless on loopback, with this interpreter's Streamlit."""
     return [
-        sys.executable, "-m", "streamlit", "run", "app.py",
+        sys.executable, "-m", "streamlit", "run", script,
         "--server.headless=true",
         f"--server.port={port}",
         "--server.address=127.0.0.1",

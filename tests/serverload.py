@@ -8,7 +8,6 @@ other programs on the machine do not count; resolution is one clock tick (10 ms)
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -49,14 +48,7 @@ def wait_until_idle(pid: int, timeout: float, below: float = IDLE_CORES, window:
 
 
 def app_command(script: str, port: int) -> list[str]:
-    return [
-        sys.executable, "-m", "streamlit", "run", str(APPS / script),
-        "--server.headless=true",
-        f"--server.port={port}",
-        "--server.address=127.0.0.1",
-        "--server.fileWatcherType=none",
-        "--browser.gatherUsageStats=false",
-    ]  # fmt: skip
+    return browser.streamlit_cmd(port, str(APPS / script))
 
 
 def start_app(

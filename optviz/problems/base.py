@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from torch import Tensor
 
-from ..params import ConfigError, HParam
+from ..params import ConfigError, HParam, finite
 
 Layout = tuple[tuple[int, ...], ...]
 T = TypeVar("T")
@@ -102,24 +102,6 @@ def value_text(v: Any) -> str:
 def pairs_text(values: Mapping[str, Any], defaults: Mapping[str, Any], sep: str = ";") -> str:
     """``key:value`` pairs that differ from ``defaults``, sorted, joined by ``sep``."""
     return sep.join(f"{k}:{value_text(v)}" for k, v in sorted(values.items()) if v != defaults.get(k))
-
-
-def finite(text: Any) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(text)
-    return value
-
-
-def whole(text: Any, low: int | None = None, high: int | None = None) -> int:
-    """A whole number written as ``12`` or ``12.0``, within ``[low, high]``."""
-    value = float(text) if not isinstance(text, int) else text
-    if isinstance(text, bool) or not float(value).is_integer():
-        raise ValueError(text)
-    value = int(value)
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise ValueError(text)
-    return value
 
 
 def point(text: str, size: int | None = 2) -> tuple[float, ...]:

@@ -20,8 +20,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from ..params import ConfigError, freeze
-from .base import Layout, Query, finite, typed, value_text
+from ..params import ConfigError, finite, freeze
+from .base import Layout, Query, typed, value_text
 
 MAX_PARAMS = 8
 EXAMPLE = "(1-x)^2 + b*(y-x^2)^2"

@@ -28,9 +28,9 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
-from ..params import ConfigError, freeze
+from ..params import ConfigError, freeze, whole
 from . import datasets, losses, models
-from .base import Query, boolean, known_fields, pairs_text, typed, value_text, whole
+from .base import Query, boolean, known_fields, pairs_text, typed, value_text
 from .datasets import REGRESSION, DataConfig, Split
 
 # Work per evaluation chunk: rows x samples x widest layer, in floats.
