@@ -12,7 +12,9 @@ from optviz.presets import DEFAULTS, PRESETS
 DEFAULT = DEFAULTS["surface"]
 from tests import browser
 
-pytestmark = pytest.mark.browser
+
+# A journey of several page loads: the full suite (CI) runs it; the inner loop leaves it out.
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # Each run's drawn path, read from Plotly's own decoded data in the page.
 PATHS = """() => {

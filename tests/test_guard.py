@@ -183,6 +183,7 @@ def assert_idle_soon(pid: int, busy: float) -> float:
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_a_closed_tab_stops_its_work(served, context):
     server, events = served
     pid = server.proc.pid
@@ -200,6 +201,7 @@ def test_a_closed_tab_stops_its_work(served, context):
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_a_rerun_stops_the_old_loop_at_once(served, context):
     server, events = served
     pid = server.proc.pid
@@ -223,6 +225,7 @@ def test_a_rerun_stops_the_old_loop_at_once(served, context):
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_heavy_work_queues_behind_a_notice(served, context):
     server, events = served
     first = open_page(context, server, "seconds=1&label=first", "started first")
@@ -237,6 +240,7 @@ def test_heavy_work_queues_behind_a_notice(served, context):
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_a_closed_waiting_tab_leaves_the_queue(served, context):
     server, events = served
     pid = server.proc.pid

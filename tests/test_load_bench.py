@@ -6,12 +6,17 @@ first run's "lr" field, change it, see the rerun's chart and `script_finished`, 
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import concurrent.futures
 import importlib.util
 import sys
 
 from tests import browser
+
+# A journey of several page loads: the full suite (CI) runs it; the inner loop leaves it out.
+pytestmark = pytest.mark.slow
 
 BENCH = browser.ROOT / "bench" / "load.py"
 

@@ -151,7 +151,6 @@ MALFORMED = {
         {"surface": "nope"},
         {"steps": "-5"},
         {"steps": "lots"},
-        {"steps": "1000000000"},
         {"start": "1,nan"},
         {"run": ["Adam;lr=oops", "SGD;lr=0.01"]},
         {"run": ["os.system;cmd=rm"]},
@@ -184,6 +183,14 @@ def test_malformed_links_warn_instead_of_failing(kind, query):
     assert not at.exception
     assert any("Share link" in w.value for w in at.warning), "a bad link must say so"
     assert at.get("plotly_chart")
+
+
+def test_steps_beyond_the_server_limit_are_clamped_with_a_warning(monkeypatch):
+    monkeypatch.setenv("OPTVIZ_MAX_STEPS", "600")
+    at = _app("surface", {"steps": "1000000000"})
+    assert not at.exception
+    assert any("OPTVIZ_MAX_STEPS" in w.value and "600" in w.value for w in at.warning)
+    assert at.number_input(key="s.steps").value == 600
 
 
 def test_bad_hyperparameter_shows_torch_message_not_a_traceback():

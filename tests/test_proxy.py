@@ -18,7 +18,9 @@ import pytest
 
 from tests import browser
 
-pytestmark = pytest.mark.browser
+
+# A journey of several page loads: the full suite (CI) runs it; the inner loop leaves it out.
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CONF = browser.ROOT / "deploy" / "nginx.conf"
 
