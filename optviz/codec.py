@@ -10,7 +10,7 @@ The problem writes its own parameters (a surface's ``surface`` and ``sp``, a
 training's ``dataset``, ``model``, ``loss``, ...; see each kind's
 ``to_query``). Each ``run`` holds the optimizer, then ``key=value`` pairs:
 torch's hyperparameter names, ``sched`` and its ``s.``-prefixed arguments,
-``start``, ``label`` and ``color``. Only values that differ from the defaults
+``start``, ``noise`` and ``noise_seed`` (gradient noise), ``label`` and ``color``. Only values that differ from the defaults
 are written, so links stay short. Reading a link never raises: a field that
 does not parse falls back to its default and is named in the warnings.
 """
@@ -54,11 +54,6 @@ def encode(exp: Experiment, view: View = View()) -> dict[str, str | list[str]]:
     start = common_start(runs)
     if start is not None:
         params["start"] = value_text(start)
-    first = runs[0] if runs else RunConfig()
-    if first.noise:
-        params["noise"] = number_text(first.noise)
-    if first.seed:
-        params["seed"] = str(first.seed)
     if exp.dtype != "float32":
         params["dtype"] = exp.dtype
     if view.view != View.view:
@@ -84,6 +79,10 @@ def encode_run(run: RunConfig, start: tuple[float, ...] | None = None) -> str:
         parts += [f"s.{k}={value_text(v)}" for k, v in run.schedule_args]
     if run.start is not None and run.start != start:
         parts.append(f"start={value_text(run.start)}")
+    if run.noise:
+        parts.append(f"noise={number_text(run.noise)}")
+    if run.seed:
+        parts.append(f"noise_seed={run.seed}")
     if run.label:
         parts.append(f"label={_escape(run.label)}")
     if run.color:
@@ -123,7 +122,8 @@ def decode(
     view = View(query.choice("view", View.view, VIEWS, "view"),
                 query.read("tol", View.tol, _positive, "a number > 0"))
     runs = decode_runs(query, "run", default.runs if same else (), allowed)
-    runs = [replace(r, start=r.start or start, noise=noise, seed=seed) for r in runs]
+    # Links before per-run noise carried one noise and seed for every run.
+    runs = [replace(r, start=r.start or start, noise=r.noise or noise, seed=r.seed or seed) for r in runs]
     return Experiment(problem, tuple(runs), steps, dtype), view, query.warnings
 
 
@@ -174,7 +174,7 @@ def decode_run(text: str, allowed: tuple[str, ...]) -> RunConfig:
     spec = get_optimizer(name.strip(), allowed)
     hparams: dict[str, Any] = {}
     sargs: dict[str, Any] = {}
-    schedule, label, color, start = "constant", "", "", None
+    schedule, label, color, start, noise, seed = "constant", "", "", None, 0.0, 0
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
@@ -193,12 +193,22 @@ def decode_run(text: str, allowed: tuple[str, ...]) -> RunConfig:
                 start = point(value, size=None)
             except ValueError:
                 raise ConfigError(f"start {value!r} is not finite numbers like -1.5,2") from None
+        elif key == "noise":
+            try:
+                noise = _nonnegative(value)
+            except ValueError:
+                raise ConfigError(f"noise {value!r} is not a number >= 0") from None
+        elif key == "noise_seed":
+            try:
+                seed = whole(value, 0, 2**63 - 1)
+            except ValueError:
+                raise ConfigError(f"noise_seed {value!r} is not a whole number >= 0") from None
         else:
             hparams[key] = spec.hparam(key).parse(value)
     spec_s = schedules.get(schedule)
     sargs = spec_s.resolve(sargs)  # checks names and kinds
     sargs = {k: v for k, v in sargs.items() if v != spec_s.defaults.get(k)}
-    return RunConfig(spec.name, hparams, schedule, sargs, start, label=label, color=color)
+    return RunConfig(spec.name, hparams, schedule, sargs, start, noise, seed, label=label, color=color)
 
 
 def _nonnegative(text: str) -> float:

@@ -28,12 +28,14 @@ class Preset:
 
 
 def _runs(runs, start=None, noise=0.0, seed=0) -> tuple[R, ...]:
-    """Runs as a page collects them: torch's defaults left out, a common start (a run's own wins)."""
+    """Runs as a page collects them: torch's defaults left out, a common start and noise
+    (a run's own win)."""
     out = []
     for r in runs:
         defaults = get_optimizer(r.optimizer).defaults
         hp = {key: v for key, v in r.hparams if v != defaults.get(key)}
-        out.append(R(r.optimizer, hp, r.schedule, r.schedule_args, r.start or start, noise, seed, r.label))
+        out.append(R(r.optimizer, hp, r.schedule, r.schedule_args, r.start or start, r.noise or noise,
+                     r.seed or seed, r.label))
     return tuple(out)
 
 
@@ -62,9 +64,10 @@ PRESETS: dict[str, Preset] = {
             "learning-rate",
             "Learning rate: too large, just right, too small",
             "On this bowl the steepest curvature is L = 1, so gradient descent is stable only for lr < 2/L = 2. "
-            "lr = 2.05 overshoots further each step and diverges; lr = 1 converges; lr = 0.05 barely moves.",
+            "lr = 2.5 overshoots further each step and diverges (the table says when it left the picture); "
+            "lr = 1 converges; lr = 0.05 barely moves.",
             _exp("quadratic", [
-                R("SGD", {"lr": 2.05}, label="lr = 2.05 (too large)"),
+                R("SGD", {"lr": 2.5}, label="lr = 2.5 (too large)"),
                 R("SGD", {"lr": 1.0}, label="lr = 1 (just right)"),
                 R("SGD", {"lr": 0.05}, label="lr = 0.05 (too small)"),
             ], steps=100, params={"kappa": 10.0, "angle": 30.0}),
@@ -72,12 +75,14 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "momentum-overshoot",
             "Momentum overshooting in a narrow valley",
-            "With high momentum the ball rolls past the valley floor and swings from wall to wall; a "
-            "little momentum damps the zig-zag of plain GD; too much turns it into a long oscillation.",
+            "At lr = 1.8 plain GD overshoots the steep direction: it zig-zags from wall to wall at every step "
+            "while it crawls along the valley. Momentum 0.5 damps the zig-zag and gets down the valley far "
+            "sooner; momentum 0.95 rolls past the minimum along the valley and swings back and forth for a "
+            "long time.",
             _exp("quadratic", [
-                R("SGD", {"lr": 0.9}, label="GD"),
-                R("SGD", {"lr": 0.9, "momentum": 0.5}, label="momentum 0.5"),
-                R("SGD", {"lr": 0.9, "momentum": 0.95}, label="momentum 0.95"),
+                R("SGD", {"lr": 1.8}, label="GD"),
+                R("SGD", {"lr": 1.8, "momentum": 0.5}, label="momentum 0.5"),
+                R("SGD", {"lr": 1.8, "momentum": 0.95}, label="momentum 0.95"),
             ], steps=150, params={"kappa": 50.0, "angle": 20.0}, start=(-2.5, 2.0)),
         ),
         Preset(
@@ -96,12 +101,14 @@ PRESETS: dict[str, Preset] = {
             "saddle",
             "Escaping a saddle",
             "Starting almost exactly on the ridge, the gradient along y is tiny. GD leaves only as fast as "
-            "that tiny component grows; momentum accelerates the escape; Adam normalizes the small gradient "
-            "and leaves at once; a little gradient noise kicks plain SGD off the ridge.",
+            "that tiny component grows; momentum accelerates the escape (and then races off the picture: "
+            "a saddle has no floor); Adam normalizes the small gradient and leaves first; a little gradient "
+            "noise (σ = 0.5) kicks plain SGD off the ridge well before noiseless GD.",
             _exp("saddle", [
                 R("SGD", {"lr": 0.05}, label="GD"),
                 R("SGD", {"lr": 0.05, "momentum": 0.9}, label="GD + momentum"),
                 R("Adam", {"lr": 0.05}, label="Adam"),
+                R("SGD", {"lr": 0.05}, noise=0.5, seed=1, label="SGD + noise σ = 0.5"),
             ], steps=120),
         ),
         Preset(
@@ -130,9 +137,10 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "moons-mlp",
             "An MLP learns two moons",
-            "A 16-16 tanh network, mini-batches of 32. Plain SGD's boundary stays nearly straight for a long "
-            "time; momentum and Adam bend it around the moons within a few epochs. On the right, test "
-            "accuracy; on the left, the paths on the plane of their own main directions.",
+            "A 16-16 tanh network, mini-batches of 32. Plain SGD's boundary stays nearly straight: after 40 "
+            "epochs it is still at about the 89% test accuracy a line gets. Momentum and Adam bend it around "
+            "the moons and pass 95% within 30 epochs. On the right, test accuracy; on the left, the paths on "
+            "the plane of their own main directions.",
             Experiment(
                 Task(DataConfig("moons", {"n_samples": 300, "noise": 0.2}), "mlp",
                      {"hidden": (16, 16), "activation": "tanh"}, "cross_entropy", batch_size=32, epochs=40),

@@ -61,7 +61,6 @@ def _ids(at: AppTest, kind: str) -> list[int]:
 def test_page_shows_its_default_on_first_visit(kind):
     at = _app(kind)
     _ok(at)
-    assert at.title[0].value == "optviz"
     exp, default = _experiment(at, kind), presets.DEFAULTS[kind]
     assert exp.problem == default.problem and [r.label for r in exp.runs] == [r.label for r in default.runs]
     assert at.get("plotly_chart") and at.dataframe[0].value.shape[0] == len(default.runs)

@@ -8,6 +8,7 @@ conversion plotly.py does costs more than computing a race.
 from __future__ import annotations
 
 import base64
+import html
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,11 @@ from ..analysis import level_lines
 
 # Okabe & Ito's colour-blind-safe palette, most distinct first; yellow is last
 # because it vanishes on a light background and a projector.
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+# Runs' colours for a projector: each at least 3:1 against white (WCAG's bar for graphics),
+# neighbours far apart in hue, nothing pale (Okabe & Ito's blue, vermillion and green; then
+# magenta, ochre, purple, black, grey). Once they repeat, the dash changes.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#C51B7D", "#8C6D00", "#7B3294", "#000000", "#6E6E6E")
+BACKGROUND = "#ffffff"
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 FONT = dict(size=16)
 # A light, low-saturation background so saturated paths stand out on a projector.
@@ -106,12 +111,28 @@ class Style:
 
 
 def styles(labels: Sequence[str], colors: Sequence[str | None] | None = None) -> list[Style]:
-    """One Style per run: the palette in order, and a new dash once colours repeat."""
+    """One Style per run: the palette in order, and a new dash once colours repeat.
+
+    Labels are a user's text: Plotly renders a subset of HTML in names and titles, so
+    ``<``, ``>`` and ``&`` are escaped (a label cannot become a link in the legend).
+    """
     out = []
     for i, label in enumerate(labels):
         color = (colors[i] if colors and i < len(colors) else None) or PALETTE[i % len(PALETTE)]
-        out.append(Style(label, color, DASHES[(i // len(PALETTE)) % len(DASHES)]))
+        out.append(Style(html.escape(label, quote=False), color, DASHES[(i // len(PALETTE)) % len(DASHES)]))
     return out
+
+
+def contrast(color: str, background: str = BACKGROUND) -> float:
+    """WCAG 2 contrast ratio of two ``#rrggbb`` colours (1 to 21)."""
+
+    def luminance(c: str) -> float:
+        r, g, b = (int(c.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4))
+        lin = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in (r, g, b)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((luminance(color), luminance(background)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
 
 
 # -- numeric helpers ------------------------------------------------------------

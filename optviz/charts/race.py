@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -18,7 +19,7 @@ import torch
 from ..analysis import thin
 from ..problems import SurfaceProblem
 from .common import (
-    FONT, SURFACE_COLORS, TEMPLATE, AnimatedFigure, Grid, Style, colour_scale_trace, f32s, frame_steps, gapped,
+    FONT, SURFACE_COLORS, TEMPLATE, AnimatedFigure, Grid, Style, f32s, frame_steps, gapped,
     last_finite,
 )
 
@@ -44,11 +45,25 @@ def surface_grid(problem: SurfaceProblem, n: int = 120, domain=None) -> Grid:
 # -- figures --------------------------------------------------------------------
 
 
-# Where the panels sit (paper coordinates): the surface on the left, loss above LR on the right.
-LEFT = (0.0, 0.48)
-RIGHT = (0.62, 1.0)
-TOP = (0.53, 1.0)
-BOTTOM = (0.0, 0.39)
+@dataclass(frozen=True)
+class Panels:
+    """Where the surface, loss and LR panels sit (paper coordinates), and the figure's height."""
+
+    surface_x: tuple[float, float]
+    surface_y: tuple[float, float]
+    curves_x: tuple[float, float]
+    loss_y: tuple[float, float]
+    lr_y: tuple[float, float]
+    height: int
+    bottom: int  # px under the plots for the Play button row and the step slider
+
+
+# "wide": the surface on the left, loss above lr on the right (a laptop, a projector).
+# "stacked": the surface above the two curves (a phone, or a narrow main area).
+LAYOUTS = {
+    "wide": Panels((0.0, 0.5), (0.0, 1.0), (0.62, 1.0), (0.55, 1.0), (0.0, 0.38), 660, 180),
+    "stacked": Panels((0.0, 1.0), (0.5, 1.0), (0.0, 1.0), (0.21, 0.37), (0.0, 0.13), 960, 180),
+}
 
 
 def race_figure(
@@ -61,14 +76,15 @@ def race_figure(
     animate: bool = True,
     total_steps: int | None = None,
     max_frames: int = 80,
-    height: int = 640,
+    layout: str = "wide",
     clickable: bool = False,
 ) -> AnimatedFigure:
     """Surface with paths, loss vs step and LR vs step, in one figure.
 
     ``arrays`` holds ``params`` (points, runs, 2), ``loss`` (points, runs) and
     ``lr`` (steps, runs): all of them, or a prefix while runs stream in.
-    ``view`` is ``contour`` or ``3d``. With ``animate`` the figure carries
+    ``view`` is ``contour`` or ``3d``; ``layout`` is ``wide`` (side by side) or
+    ``stacked`` (the surface above the curves, for a narrow screen). With ``animate`` the figure carries
     frames, a Play button and a step slider that move every panel together:
     each run's head and a short exact tail travel along its full (fainter) path.
     With ``clickable``, an invisible grid of points covers the contour so that a
@@ -112,7 +128,7 @@ def race_figure(
             data.append(dict(type=kind, **whole, mode="lines", line=dict(color=style.color, width=5), opacity=0.6,
                              customdata=t, hovertemplate=hover, **common))
         else:
-            data.append(dict(type=kind, **whole, mode="lines", line=line, opacity=0.55, customdata=t,
+            data.append(dict(type=kind, **whole, mode="lines", line=line, opacity=0.8, customdata=t,
                              hovertemplate=hover, **common, **xy_axes))
             data.append(dict(type=kind, x=[path[0, 0]], y=[path[0, 1]], mode="markers", showlegend=False,
                              hoverinfo="skip", marker=dict(color="white", size=11, line=dict(color=style.color, width=3)),
@@ -141,11 +157,12 @@ def race_figure(
                              **common))
             moving.append(len(data) - 1)
 
-    layout = _race_layout(problem, grid, view, total, log_loss, lr, _loss_range(gap, log_loss, grid), height)
-    fig = AnimatedFigure(spec=dict(data=data, layout=layout))
+    panels = LAYOUTS[layout]
+    spec_layout = _race_layout(problem, grid, view, total, log_loss, lr, _loss_range(gap, log_loss, grid), panels)
+    fig = AnimatedFigure(spec=dict(data=data, layout=spec_layout))
     fig._click_trace = click_trace
     if animate and points > 1:
-        _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view)
+        _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view, panels)
     return fig
 
 
@@ -170,14 +187,19 @@ def _mark_divergence(style: Style, path: np.ndarray) -> Style:
 
 
 def _loss_range(gap: np.ndarray, log: bool, grid: Grid):
-    """Y range from the runs' starting loss down to their best: a diverging run
-    must not squash every other curve into a flat line."""
+    """Y range of the loss panel. On a log axis, everything: a diverging run's rise up to
+    where it was frozen is the point of the picture, and decades cost no room. On a linear
+    axis (a surface with no minimum), from the starting loss down: a run racing to minus
+    infinity must not squash every other curve into a flat line."""
     finite = gap[np.isfinite(gap)]
     if log:
         finite = finite[finite > 0]
     if not finite.size:
         return None
-    top = float(np.nanmax(gap[0][np.isfinite(gap[0])])) if np.isfinite(gap[0]).any() else float(finite.max())
+    if log:
+        top = float(finite.max())
+    else:
+        top = float(np.nanmax(gap[0][np.isfinite(gap[0])])) if np.isfinite(gap[0]).any() else float(finite.max())
     low = float(finite.min())
     if not log:
         low = max(low, grid.floor)  # unbounded surfaces: stop at the lowest value in the picture
@@ -225,13 +247,11 @@ def _surface_traces(problem, grid, view) -> list[dict]:
                                marker=dict(symbol="diamond", size=6, color="black"),
                                hovertemplate="minimum<br>(%{x:.4g}, %{y:.4g})<extra></extra>"))
         return traces
-    lo, hi, _, lines = grid.background
-    colorbar = dict(x=LEFT[1] + 0.008, xanchor="left", len=0.8, y=0.42, thickness=12, tickfont=dict(size=13))
+    lines = grid.background[3]
     traces = [
         # The surface itself is a layout image (see shaded_image); these are its level lines.
         dict(type="scatter", **gapped(lines), mode="lines", line=dict(width=0.7, color="rgba(0,0,0,0.25)"),
              hoverinfo="skip", showlegend=False, name="contours", xaxis="x", yaxis="y"),
-        colour_scale_trace(lo, hi, "log₁₀<br>(f − f*)" if grid.log else "f", colorbar),
     ]
     if minima:
         traces.append(dict(type="scatter", x=[m[0] for m in minima], y=[m[1] for m in minima], mode="markers",
@@ -241,7 +261,7 @@ def _surface_traces(problem, grid, view) -> list[dict]:
     return traces
 
 
-def _race_layout(problem, grid, view, total, log_loss, lr, loss_range, height) -> dict:
+def _race_layout(problem, grid, view, total, log_loss, lr, loss_range, panels: Panels) -> dict:
     (x0, x1), (y0, y1) = problem.domain
     steps = [0, max(total, 1)]
     lr_type = "linear"
@@ -249,53 +269,61 @@ def _race_layout(problem, grid, view, total, log_loss, lr, loss_range, height) -
         finite = lr[np.isfinite(lr)]
         if finite.size and finite.min() > 0 and finite.max() / finite.min() > 100:
             lr_type = "log"
+    if view == "3d":
+        surface_title = "3-D surface: height is " + grid.level_title
+    else:
+        # No colour bar (it crowded the loss panel's ticks): the title says how to read the shading.
+        surface_title = "Contour: darker is lower" + (" (log scale)" if grid.log else "")
     titles = [
-        ("3-D surface" if view == "3d" else ("Contour (log scale)" if grid.log else "Contour"), LEFT, (0, 1)),
-        ("Loss  f − f*" if log_loss else "Loss", RIGHT, TOP),
-        ("Learning rate", RIGHT, BOTTOM),
+        (surface_title, panels.surface_x, panels.surface_y),
+        ("Loss  f − f*" if log_loss else "Loss", panels.curves_x, panels.loss_y),
+        ("Learning rate", panels.curves_x, panels.lr_y),
     ]
     layout = dict(
-        height=height,
+        height=panels.height,
         font=FONT,
         template=TEMPLATE,
-        margin=dict(l=60, r=20, t=70, b=40),
-        legend=dict(orientation="h", yanchor="bottom", y=1.07, x=0, font=dict(size=16)),
+        margin=dict(l=64, r=44, t=72, b=panels.bottom),
+        legend=dict(orientation="h", yanchor="bottom", y=1.06, x=0, font=dict(size=16)),
+        # A vertical tool bar in the right margin: it covers no legend entry.
+        modebar=dict(orientation="v"),
         hoverlabel=dict(font_size=15),
         uirevision=problem.name,  # keep zoom and camera across reruns of one surface
         annotations=[
             dict(text=text, x=(xd[0] + xd[1]) / 2, y=yd[1], xref="paper", yref="paper", xanchor="center",
-                 yanchor="bottom", showarrow=False, font=dict(size=16))
+                 yanchor="bottom", showarrow=False, font=dict(size=16), yshift=4)
             for text, xd, yd in titles
         ],
-        xaxis2=dict(domain=RIGHT, anchor="y2", range=steps, matches="x3", showticklabels=True),
-        yaxis2=dict(domain=TOP, anchor="x2", type="log" if log_loss else "linear", exponentformat="power",
+        xaxis2=dict(domain=panels.curves_x, anchor="y2", range=steps, matches="x3", showticklabels=True,
+                    uirevision="steps"),
+        yaxis2=dict(domain=panels.loss_y, anchor="x2", type="log" if log_loss else "linear", exponentformat="power", nticks=5,
                     range=loss_range),
-        xaxis3=dict(domain=RIGHT, anchor="y3", range=steps, title=dict(text="step")),
-        yaxis3=dict(domain=BOTTOM, anchor="x3", type=lr_type, exponentformat="power",
+        xaxis3=dict(domain=panels.curves_x, anchor="y3", range=steps, title=dict(text="step", standoff=4)),
+        yaxis3=dict(domain=panels.lr_y, anchor="x3", type=lr_type, exponentformat="power", nticks=4,
                     rangemode="tozero" if lr_type == "linear" else "normal"),
     )
     if view == "3d":
         z = grid.level(grid.z)
-        small = dict(tickfont=dict(size=11))
+        ticks = dict(tickfont=dict(size=14), title=dict(font=dict(size=16)))
         layout["scene"] = dict(
-            domain=dict(x=LEFT, y=[0, 1]),
+            domain=dict(x=panels.surface_x, y=panels.surface_y),
             camera=dict(eye=dict(x=1.25, y=-1.35, z=0.9)),  # closer than plotly's default: fills the panel
-            xaxis=dict(title=dict(text="x"), range=[x0, x1], **small),
-            yaxis=dict(title=dict(text="y"), range=[y0, y1], **small),
+            xaxis=dict(**ticks, range=[x0, x1]) | {"title": dict(text="x", font=dict(size=16))},
+            yaxis=dict(**ticks, range=[y0, y1]) | {"title": dict(text="y", font=dict(size=16))},
             # A diverged path leaves the box rather than stretching it.
-            zaxis=dict(title=dict(text=grid.level_title, font=dict(size=12)), nticks=5,
-                       range=[float(np.nanmin(z)), float(np.nanmax(z)) * 1.05 + 0.05], **small),
-            aspectmode="manual", aspectratio=dict(x=1, y=1, z=0.6),
+            zaxis=dict(tickfont=dict(size=14), nticks=5, title=dict(text=grid.level_title, font=dict(size=16)),
+                       range=[float(np.nanmin(z)), float(np.nanmax(z)) * 1.05 + 0.05]),
+            aspectmode="manual", aspectratio=dict(x=1.15, y=1.15, z=0.6),
         )
     else:
         plain = dict(showgrid=False, zeroline=False)  # the shaded surface carries its own lines
-        layout["xaxis"] = dict(domain=LEFT, anchor="y", range=[x0, x1], title=dict(text="x"), **plain)
-        layout["yaxis"] = dict(domain=[0, 1], anchor="x", range=[y0, y1], title=dict(text="y"), **plain)
+        layout["xaxis"] = dict(domain=panels.surface_x, anchor="y", range=[x0, x1], title=dict(text="x"), **plain)
+        layout["yaxis"] = dict(domain=panels.surface_y, anchor="x", range=[y0, y1], title=dict(text="y"), **plain)
         layout["images"] = [grid.background[2]]
     return layout
 
 
-def _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view):
+def _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view, panels: Panels):
     points, runs = params.shape[:2]
     shown = frame_steps(points, max_frames)
     kind = "scatter3d" if view == "3d" else "scatter"
@@ -317,21 +345,24 @@ def _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view)
     play = dict(frame=dict(duration=50, redraw=redraw), transition=dict(duration=0), fromcurrent=True, mode="immediate")
     pause = dict(frame=dict(duration=0, redraw=False), mode="immediate")
     jump = dict(mode="immediate", frame=dict(duration=0, redraw=redraw), transition=dict(duration=0))
+    # The buttons sit on their own row under the x axis titles, the slider on the row under
+    # them: neither covers the other's label, at any width.
+    plot = panels.height - 72 - panels.bottom  # the plot area's height: paper coordinates' unit
+    buttons, slider = -62 / plot, -104 / plot
     fig._raw_layout = dict(
         updatemenus=[
-            dict(type="buttons", direction="left", x=0.0, y=-0.12, xanchor="left", yanchor="top",
+            dict(type="buttons", direction="left", x=0.0, y=buttons, xanchor="left", yanchor="top",
                  pad=dict(r=10, t=0), showactive=False,
                  buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
                           dict(label="❚❚ Pause", method="animate", args=[[None], pause])])
         ],
         sliders=[
-            dict(active=len(shown) - 1, x=0.26, y=-0.12, len=0.74, xanchor="left", yanchor="top", pad=dict(t=0),
-                 currentvalue=dict(prefix="step ", font=dict(size=16, color="#222")),
+            dict(active=len(shown) - 1, x=0.0, y=slider, len=1.0, xanchor="left", yanchor="top",
+                 pad=dict(t=28, l=0, r=0), currentvalue=dict(prefix="step ", font=dict(size=16, color="#222")),
                  # 100+ tick labels would overprint; the current value says the step.
                  font=dict(color="rgba(0,0,0,0)"), ticklen=3,
                  steps=[dict(label=str(int(k)), method="animate", args=[[str(int(k))], jump]) for k in shown])
         ],
     )
-    fig._raw_layout["margin"] = {**fig.spec["layout"].get("margin", {}), "b": 140}  # room for the controls
 
 

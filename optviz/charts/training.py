@@ -23,8 +23,11 @@ from .common import (FONT, PALETTE, AnimatedFigure, Grid, Style, colour_scale_tr
                      shaded_image)
 
 # Light class colours (ColorBrewer "Paired", light members): the runs own the saturated palette.
-CLASS_COLORS = ("#a6cee3", "#fdbf6f", "#b2df8a", "#cab2d6", "#fb9a99", "#ffff99", "#d9d9d9", "#80b1d3")
-CLASS_EDGES = ("#1f78b4", "#ff7f00", "#33a02c", "#6a3d9a", "#e31a1c", "#b15928", "#636363", "#2b6a94")
+# Data classes in pale, muted fills with grey edges and a shape each: the saturated
+# palette belongs to the runs, whose boundaries cross the points.
+CLASS_COLORS = ("#c4c4c4", "#e3cb8f", "#b9cfe0", "#d7bcd1", "#c2d6b4", "#e6b8a8", "#d2d29c", "#b5b5d6")
+CLASS_EDGES = ("#5f5f5f",) * len(CLASS_COLORS)
+CLASS_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "triangle-down", "pentagon", "hexagon", "star")
 MAX_PATH_POINTS = 400
 
 
@@ -204,7 +207,7 @@ def _add_data(fig, view: DataView) -> None:
                 fig.add_trace(go.Scatter(
                     x=f32(pts[:, 0]), y=f32(pts[:, 1]), mode="markers", name=f"class {name}",
                     legendgroup=f"class{k}", showlegend=not test,
-                    marker=dict(color="white" if test else fill, size=7, symbol="circle",
+                    marker=dict(color="white" if test else fill, size=7, symbol=CLASS_SYMBOLS[k % len(CLASS_SYMBOLS)],
                                 line=dict(color=edge, width=1.5 if test else 0.8)),
                     hovertemplate=f"class {name} ({'test' if test else 'train'})<extra></extra>"), row=1, col=2)
     elif view.kind == "curve":

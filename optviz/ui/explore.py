@@ -31,7 +31,7 @@ from ..experiment import Experiment, Outcome
 from ..export import to_csv, to_json
 from ..optim import get as get_optimizer
 from ..params import ConfigError
-from . import guard
+from . import guard, viewport
 from .kinds import KIND_UI
 from .maths import values_latex
 from .runs import RunEditor
@@ -58,7 +58,8 @@ class ExperimentPage:
     def __init__(self, kinds: tuple[str, ...], prefix: str, url_path: str):
         self.kinds, self.kind, self.prefix, self.url_path = kinds, kinds[0], prefix, url_path
         self.ui: ModuleType = KIND_UI[self.kind]
-        self.editor = RunEditor(prefix, starts=getattr(self.ui, "RUN_STARTS", False))
+        self.editor = RunEditor(prefix, starts=getattr(self.ui, "RUN_STARTS", False),
+                                noise=getattr(self.ui, "RUN_NOISE", False))
         self.default = presets.DEFAULTS[self.kind]
 
     def k(self, name: str) -> str:
@@ -115,8 +116,7 @@ class ExperimentPage:
         for n, rid in enumerate(rids):
             run = self.editor.run(rid)
             color = "" if run.color == charts.PALETTE[n % len(charts.PALETTE)] else run.color  # the default: no room
-            runs.append(dataclasses.replace(run, start=run.start or shared.get("start"),
-                                            noise=shared.get("noise", 0.0), seed=shared.get("seed", 0), color=color))
+            runs.append(dataclasses.replace(run, start=run.start or shared.get("start"), color=color))
         exp = Experiment(problem, tuple(runs), steps, s.get(self.k("dtype"), "float32"))
         return exp, view, errors, rids
 
@@ -158,7 +158,8 @@ class ExperimentPage:
         for w in warnings:
             st.warning("Share link: " + plain(w), icon=":material/link_off:")
         self.sidebar()
-        st.title("optviz")
+        # No big title: the navigation bar names the page, and on a projector the chart
+        # should start as high as it can.
         exp, view, errors, _ = self.collect()
         problem = None
         if exp is None:
@@ -179,11 +180,11 @@ class ExperimentPage:
             if start_ui is not None:
                 with st.sidebar:
                     start_ui(self.k, problem)
-            self.ui.info(exp, self.k)
+            self.ui.header(exp, self.k)
         preset = presets.PRESETS.get(st.session_state.get(self.k("preset"), ""))
-        if preset is not None and preset.kind in self.kinds:
+        # A preset's note is about its own problem: another surface or dataset makes it untrue.
+        if preset is not None and exp is not None and exp.problem == preset.experiment.problem:
             st.info(f"**{preset.title}.** {preset.look_for}", icon=":material/school:")
-        self.ui.view_controls(self.k)
         _comparison(self)
 
     def comparison(self) -> None:
@@ -217,17 +218,18 @@ class ExperimentPage:
             st.error(plain(str(exc)))
             return
         styles = charts.styles([r.label or r.optimizer for r in runs], [r.color for r in runs])
+        layout = viewport.layout(self.k("viewport"))
         chart, progress = st.empty(), st.empty()
         total = run_exp.n_steps
 
         def on_progress(p: Progress) -> None:
             progress.progress(p.fraction, text=f"computing… step {p.done:,} of {total:,}")
-            chart.plotly_chart(self.ui.progress_figure(run_exp, p.arrays(), styles, total, view), theme=None)
+            chart.plotly_chart(self.ui.progress_figure(run_exp, p.arrays(), styles, total, view, layout), theme=None)
 
         bundle = compute(run_exp, on_progress, progress)
         progress.empty()
         outcome = bundle.outcome.relabelled(run_exp)
-        fig = self.ui.figure(outcome, bundle.extra, styles, view)
+        fig = self.ui.figure(outcome, bundle.extra, styles, view, layout)
         # theme=None keeps the figure's own large, projector-friendly fonts.
         event = chart.plotly_chart(fig, key=self.k("figure"), on_select="rerun", selection_mode="points",
                                    theme=None, config={"displaylogo": False})
@@ -239,6 +241,7 @@ class ExperimentPage:
                 + (f" {n_div} run(s) diverged." if n_div else ""))
         more = getattr(self.ui, "caption", None)
         st.caption(text + (" " + more(outcome, bundle.extra) if more else ""))
+        self.ui.about(run_exp, self.k)
         st.dataframe(summary_frame(outcome, self.ui, view), hide_index=True)
         rules_ui(runs)
         downloads_ui(self.k, outcome, fig)

@@ -39,11 +39,13 @@ def summary_label(run: RunConfig) -> str:
 
 
 class RunEditor:
-    """A page's runs: ``starts`` lets each run have a start point of its own (a 2-D surface)."""
+    """A page's runs: ``starts`` lets each run have a start point of its own (a 2-D surface),
+    ``noise`` gradient noise of its own (an analytic surface, to mimic mini-batches)."""
 
-    def __init__(self, prefix: str = "", starts: bool = False):
+    def __init__(self, prefix: str = "", starts: bool = False, noise: bool = False):
         self.prefix = prefix
         self.starts = starts
+        self.noise = noise
         self.ids_key = f"{prefix}run_ids"
         self.next_key = f"{prefix}next_run_id"
         self.model_key = f"{prefix}runs"
@@ -164,6 +166,8 @@ class RunEditor:
             s[self.key(rid, "own_start")] = run.start is not None
             if run.start is not None:
                 s[self.key(rid, "start_x")], s[self.key(rid, "start_y")] = (float(v) for v in run.start)
+        if self.noise:
+            s[self.key(rid, "noise")], s[self.key(rid, "noise_seed")] = float(run.noise), int(run.seed)
 
     def sync(self, page_start: Sequence[float] | None = None) -> dict[int, str]:
         """Read the edited run's widgets into the model (or restore them if Streamlit dropped
@@ -196,12 +200,15 @@ class RunEditor:
             value = read_value(self.sched_key(rid, a.name), a)
             if value != a.default:
                 sargs[a.name] = value
-        start = self.model[rid].start
+        old = self.model[rid]
+        start, noise, seed = old.start, old.noise, old.seed
         if self.starts:
             own = s.get(self.key(rid, "own_start"))
             start = (float(s[self.key(rid, "start_x")]), float(s[self.key(rid, "start_y")])) if own else None
-        return RunConfig(spec.name, hp, schedule.name, sargs, start, label=s.get(self.key(rid, "label"), ""),
-                         color=s.get(self.key(rid, "color"), ""))
+        if self.noise:
+            noise, seed = float(s.get(self.key(rid, "noise"), 0.0)), int(s.get(self.key(rid, "noise_seed"), 0))
+        return RunConfig(spec.name, hp, schedule.name, sargs, start, noise, seed,
+                         label=s.get(self.key(rid, "label"), ""), color=s.get(self.key(rid, "color"), ""))
 
     # -- callbacks ---------------------------------------------------------------------
     def on_optimizer_change(self, rid: int) -> None:
@@ -283,6 +290,13 @@ class RunEditor:
                     s[self.key(rid, "start_x")], s[self.key(rid, "start_y")] = (float(v) for v in page_start or (0, 0))
                 o2.number_input("x₀", key=self.key(rid, "start_x"), format="%g", disabled=not own)
                 o3.number_input("y₀", key=self.key(rid, "start_y"), format="%g", disabled=not own)
+            if self.noise:
+                n1, n2, _ = st.columns([2, 2, 2])
+                n1.number_input("Gradient noise σ", key=self.key(rid, "noise"), min_value=0.0, format="%g",
+                                step=0.1, help="Gaussian noise added to each gradient: an analytic surface's "
+                                               "stand-in for the noise of mini-batch SGD.")
+                n2.number_input("Noise seed", key=self.key(rid, "noise_seed"), min_value=0, step=1,
+                                help="Runs with the same seed see the same noise: a fair race.")
             sc1, sc2 = st.columns([1, 3])
             sc1.selectbox("LR schedule", list(schedules.SCHEDULES), key=self.key(rid, "sched"),
                           on_change=self.on_schedule_change, args=(rid,))

@@ -1,10 +1,11 @@
 """Each kind of problem's part of an experiment page: its sidebar, its info, its figure.
 
 A module here has the same functions for its kind (see :mod:`.surface`):
-``load``, ``collect``, ``sidebar``, ``info``, ``view_controls``, ``extras``,
+``load``, ``collect``, ``sidebar``, ``header`` (above the chart), ``about`` (under it), ``extras``,
 ``figure``, ``progress_figure``, ``summary_columns`` and ``on_click``, and the
 constants ``TITLE``, ``REQUIRED`` (widget keys it always draws) and
-``RUN_STARTS`` (whether a run may have a start point of its own). The page in
+``RUN_STARTS`` and ``RUN_NOISE`` (whether a run may have a start point, and
+gradient noise, of its own). The page in
 :mod:`optviz.ui.explore` does the rest, the same for every kind.
 """
 

@@ -23,10 +23,11 @@ Key = Callable[[str], str]
 TITLE = "Surfaces"
 FORMULA = "formula"  # the picker's entry for a typed formula
 RUN_STARTS = True  # each run may start at a point of its own
+RUN_NOISE = True  # and have gradient noise of its own
 CHOICES = [*surfaces.SURFACES, FORMULA]
 VIEW_LABELS = {"contour": "Contour", "3d": "3-D"}
 # Widget keys the page always draws: if any is missing, Streamlit dropped them (see explore.init).
-REQUIRED = ("surface", "start_x", "start_y", "steps", "noise", "seed", "view", "tol")
+REQUIRED = ("surface", "start_x", "start_y", "steps", "view", "tol")
 
 
 def load(k: Key, exp: Experiment, view: View) -> None:
@@ -34,11 +35,9 @@ def load(k: Key, exp: Experiment, view: View) -> None:
     s = st.session_state
     problem = exp.problem
     load_surface(k, problem)
-    first = exp.runs[0] if exp.runs else None
     start = common_start(exp.runs) or problem.start
     s[k("start_x")], s[k("start_y")] = float(start[0]), float(start[1])
     s[k("steps")] = exp.n_steps
-    s[k("noise")], s[k("seed")] = float(first.noise if first else 0.0), int(first.seed if first else 0)
     s[k("view")], s[k("tol")] = view.view, view.tol
 
 
@@ -142,11 +141,10 @@ def surface_picker(k: Key, on_change: Callable[[], None] | None = None) -> None:
 
 
 def collect(k: Key) -> tuple[SurfaceProblem | FormulaProblem, int, dict[str, Any], View, list[str]]:
-    """The problem, the steps, what every run shares (start, noise, seed), the view and errors."""
+    """The problem, the steps, what every run shares (the start point), the view and errors."""
     s = st.session_state
     problem, errors = read_surface(k)
-    shared = {"start": (float(s[k("start_x")]), float(s[k("start_y")])), "noise": float(s[k("noise")]),
-              "seed": int(s[k("seed")])}
+    shared = {"start": (float(s[k("start_x")]), float(s[k("start_y")]))}
     return problem, int(s[k("steps")]), shared, View(s[k("view")], float(s[k("tol")])), errors
 
 
@@ -167,40 +165,33 @@ def sidebar(k: Key) -> None:
     """The surface, its parameters, the start point, steps and gradient noise."""
     st.markdown("### Surface")
     surface_picker(k, on_change=lambda: _on_surface_change(k))
+    st.segmented_control("View", list(VIEW_LABELS), key=k("view"), format_func=VIEW_LABELS.get,
+                         required=True, width="stretch")
     st.markdown("**Start point** (or click the contour)")
     c1, c2 = st.columns(2)
     c1.number_input("x", key=k("start_x"), format="%g")
     c2.number_input("y", key=k("start_y"), format="%g")
     st.number_input("Steps", min_value=1, max_value=config.limits().max_steps, step=50, key=k("steps"))
-    with st.expander("Gradient noise"):
-        st.number_input("σ (std of noise added to each gradient)", min_value=0.0, key=k("noise"), format="%g",
-                        help="Simulates the noise of mini-batch SGD on an analytic surface.")
-        st.number_input("Seed", min_value=0, step=1, key=k("seed"),
-                        help="Runs with the same seed see the same noise: a fair race.")
+    st.caption("Gradient noise is each run's own setting, below the chart.")
 
 
-def info(exp: Experiment, k: Key) -> None:
+def header(exp: Experiment, k: Key) -> None:
+    """One line above the chart: the surface and its formula."""
+    st.markdown(f"**{exp.problem.name}** $\\quad {exp.problem.latex}$")
+
+
+def about(exp: Experiment, k: Key) -> None:
+    """Under the chart: what the surface teaches and where its minima are."""
     problem, minima = exp.problem, exp.problem.minima()
-    numeric = isinstance(problem, FormulaProblem)
-    left, right = st.columns([3, 2])
-    with left:
-        st.markdown(f"#### {problem.name}")
-        st.latex(problem.latex)
-    with right:
-        st.markdown(f"**What it teaches:** {problem.teaches}")
-        if minima:
-            where = ", ".join(f"({x:.4g}, {y:.4g})" for x, y, _ in minima)
-            found = " (found numerically)" if numeric else ""
-            st.markdown(f"**Global minimum{found}:** f = {minima[0][2]:.6g} at {where}")
-        else:
-            st.markdown("**No minimum:** f is unbounded below in view; runs leave the picture.")
-        for note in getattr(getattr(problem, "analysis", None), "notes", ()):
-            st.caption(plain(note))
-
-
-def view_controls(k: Key) -> None:
-    st.segmented_control("View", list(VIEW_LABELS), key=k("view"), format_func=VIEW_LABELS.get,
-                         label_visibility="collapsed", required=True)
+    if minima:
+        where = ", ".join(f"({x:.4g}, {y:.4g})" for x, y, _ in minima)
+        found = " (found numerically)" if isinstance(problem, FormulaProblem) else ""
+        minimum = f"**Global minimum{found}:** f = {minima[0][2]:.6g} at {where}."
+    else:
+        minimum = "**No minimum:** f is unbounded below in view; runs leave the picture."
+    st.markdown(f"**What it teaches:** {problem.teaches} {minimum}")
+    for note in getattr(getattr(problem, "analysis", None), "notes", ()):
+        st.caption(plain(note))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -213,15 +204,15 @@ def extras(outcome: Outcome) -> Any:
     return _grid(outcome.experiment.problem)
 
 
-def progress_figure(exp: Experiment, arrays: dict, styles, total: int, view: View):
+def progress_figure(exp: Experiment, arrays: dict, styles, total: int, view: View, layout: str = "wide"):
     """The light picture drawn while a long computation streams in."""
     return charts.race_figure(exp.problem, arrays, styles, grid=_grid(exp.problem), view=view.view,
-                              animate=False, total_steps=total)
+                              animate=False, total_steps=total, layout=layout)
 
 
-def figure(outcome: Outcome, extra: Any, styles, view: View):
+def figure(outcome: Outcome, extra: Any, styles, view: View, layout: str = "wide"):
     return charts.race_figure(outcome.experiment.problem, outcome.result.arrays, styles, grid=extra, view=view.view,
-                              clickable=view.view == "contour")
+                              clickable=view.view == "contour", layout=layout)
 
 
 def summary_columns(outcome: Outcome, i: int, view: View) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from ...params import ConfigError, HParam
 from ...problems import ModelProblem, Task, datasets, losses, models
 from ...problems.datasets import DATASETS, DataConfig
 from ...problems.training import suggest, why_not
-from ..widgets import param_widget, set_value
+from ..widgets import param_widget, plain, set_value
 
 Key = Callable[[str], str]
 TITLE = "Datasets"
@@ -305,29 +305,33 @@ def data_name(k: Key, task: Task) -> str:
     return task.data.spec.name
 
 
-def info(exp: Experiment, k: Key) -> None:
+def header(exp: Experiment, k: Key) -> None:
+    """One line above the chart: the data, the model, the loss and the length."""
+    task = exp.problem
+    problem = task.build()
+    batch = ("full batch" if problem.full_batch else "single samples" if problem.batch_size == 1
+             else f"batches of {problem.batch_size}")
+    st.markdown(
+        f"**{plain(data_name(k, task))}** · **{models.get(task.model).name}** ({problem.dims:,} weights) · "
+        f"**{losses.get(task.loss).name}** · {task.epochs} epochs × {problem.steps_per_epoch} "
+        f"({batch}) = {problem.steps:,} steps"
+    )
+
+
+def about(exp: Experiment, k: Key) -> None:
+    """Under the chart: the data's shape, the model's layers and the loss's formula."""
     task = exp.problem
     problem = task.build()
     split, data = problem.split, problem.split.data
     what = f"{data.n_classes} classes" if data.task == datasets.CLASSIFICATION else "a numeric target"
-    batch = ("full batch" if problem.full_batch else "single samples" if problem.batch_size == 1
-             else f"batches of {problem.batch_size}")
     left, right = st.columns([3, 2])
-    name = data_name(k, task)
     left.markdown(
-        f"**{name}**: {len(split.y_train):,} training and {len(split.y_test):,} test rows, "
-        f"{split.n_features} feature{'s' if split.n_features != 1 else ''}, {what}.  \n"
-        f"**{models.get(task.model).name}**, {problem.dims:,} weights "
-        f"({' · '.join('×'.join(map(str, s)) for s in problem.layout)}), **{losses.get(task.loss).name}** loss.  \n"
-        f"{task.epochs} epochs of {problem.steps_per_epoch} step{'s' if problem.steps_per_epoch > 1 else ''} "
-        f"({batch}) = **{problem.steps:,} steps**."
+        f"{len(split.y_train):,} training and {len(split.y_test):,} test rows, "
+        f"{split.n_features} feature{'s' if split.n_features != 1 else ''}, {what}. Weights: "
+        f"{' · '.join('×'.join(map(str, s)) for s in problem.layout)}."
     )
-    with right:
-        st.latex(r"\mathcal{L} = " + losses.get(task.loss).latex)
-
-
-def view_controls(k: Key) -> None:
-    """No view switch: the figure shows every view at once."""
+    # Its own line, full width: a long formula (binary cross-entropy) must not be clipped.
+    right.latex(r"\mathcal{L} = " + losses.get(task.loss).latex)
 
 
 @dataclass
@@ -342,11 +346,11 @@ def extras(outcome: Outcome) -> Views:
     return Views(landscape(outcome, problem), data_view(outcome, problem))
 
 
-def progress_figure(exp: Experiment, arrays: dict, styles, total: int, view: View):
+def progress_figure(exp: Experiment, arrays: dict, styles, total: int, view: View, layout: str = "wide"):
     return charts.progress_figure(arrays, exp.problem.build().steps_per_epoch, styles, total)
 
 
-def figure(outcome: Outcome, extra: Views, styles, view: View):
+def figure(outcome: Outcome, extra: Views, styles, view: View, layout: str = "wide"):
     return charts.training_figure(outcome, extra.landscape, extra.data, styles)
 
 

@@ -1,0 +1,44 @@
+"""How wide the page's main area is, so figures can stack their panels on a phone.
+
+Plotly lays panels out in fractions of the figure's width, and Streamlit cannot say
+how wide a browser is. This small ``st.components.v2`` component (first-party, no
+build step) measures the main area in the browser and reports ``wide`` or ``narrow``
+(a bucket, not pixels: the page reruns only when the bucket changes, on the first
+visit of a phone or when a window is resized across it).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+# Below this many CSS pixels of main area (a phone), side-by-side panels squeeze their text;
+# a 1024-pixel projector with the sidebar open keeps them side by side.
+NARROW_BELOW = 560
+
+_JS = """
+export default function (component) {
+    const { setStateValue, parentElement } = component;
+    const main = document.querySelector('[data-testid="stMain"] [data-testid="stMainBlockContainer"]')
+        || document.querySelector('[data-testid="stMain"]') || document.body;
+    let last = null;
+    const report = () => {
+        const bucket = main.clientWidth < %d ? "narrow" : "wide";
+        if (bucket !== last) { last = bucket; setStateValue("layout", bucket); }
+    };
+    const observer = new ResizeObserver(report);
+    observer.observe(main);
+    report();
+    return () => observer.disconnect();
+}
+""" % NARROW_BELOW
+
+
+@st.cache_resource(show_spinner=False)
+def _component():
+    return st.components.v2.component("optviz_viewport", js=_JS)
+
+
+def layout(key: str) -> str:
+    """``"stacked"`` when the main area is narrow, else ``"wide"`` (also outside a browser)."""
+    result = _component()(key=key, default={"layout": "wide"}, on_layout_change=lambda: None)
+    return "stacked" if getattr(result, "layout", "wide") == "narrow" else "wide"
