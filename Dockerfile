@@ -66,4 +66,4 @@ EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('STREAMLIT_SERVER_PORT', '8501'); body = urllib.request.urlopen(f'http://127.0.0.1:{port}/_stcore/health', timeout=4).read(); sys.exit(0 if body.strip() == b'ok' else 1)"]
 
-CMD ["streamlit", "run", "app.py"]
+CMD ["streamlit", "run", "serve.py"]

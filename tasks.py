@@ -291,15 +291,16 @@ DEV_FLAGS = [
 
 
 def cmd_app(args: list[str]) -> int:
-    if not (ROOT / "app.py").is_file():
-        raise TaskError("app.py not found next to tasks.py")
+    if not (ROOT / "serve.py").is_file():
+        raise TaskError("serve.py not found next to tasks.py")
     dev = "--dev" in args
     args = [a for a in args if a != "--dev"]
     ensure_deps(RUNTIME_REQS)
     say("starting Streamlit" + (" with live reload (--dev)" if dev else "") + "; open the URL it prints (Ctrl-C stops it)")
     # Flags the user gives come after ours, and Streamlit keeps the last value of a flag.
     flags = DEV_FLAGS if dev else APP_FLAGS
-    return exec_in_venv([str(venv_python()), "-m", "streamlit", "run", "app.py", *flags, *args])
+    # serve.py serves app.py, warmed up at start (see its docstring).
+    return exec_in_venv([str(venv_python()), "-m", "streamlit", "run", "serve.py", *flags, *args])
 
 
 def cmd_cli(args: list[str]) -> int:

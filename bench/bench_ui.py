@@ -2,7 +2,7 @@
 
     python bench/bench_ui.py            # 15 changes, prints each and the median
 
-Starts ``streamlit run app.py`` on a free port, opens it in headless Chromium
+Starts ``streamlit run serve.py`` on a free port, opens it in headless Chromium
 (Debian's, through Playwright), changes the learning rate of the first run of
 the default comparison, and times until the chart in the page shows the new
 path. Each change uses a new value, so no cached result is reused.
@@ -46,7 +46,7 @@ def free_port() -> int:
 
 
 def start_app(port: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.headless", "true",
            "--server.port", str(port), "--server.fileWatcherType", "none",
            "--browser.gatherUsageStats", "false"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

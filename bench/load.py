@@ -571,11 +571,11 @@ def free_port() -> int:
 def start_server(
     port: int, log: Path, profile: Path | None = None, options: list[str] = ()
 ) -> subprocess.Popen:
-    """`streamlit run app.py` on loopback, configured as `python3 tasks.py app` runs it.
+    """`streamlit run serve.py` on loopback, configured as `python3 tasks.py app` runs it.
 
     options: more Streamlit options, "section.name=value" (e.g. runner.postScriptGC=false).
     """
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", f"--server.port={port}",
+    cmd = [sys.executable, "-m", "streamlit", "run", "serve.py", f"--server.port={port}",
            "--server.address=127.0.0.1", "--server.headless=true", "--server.fileWatcherType=none",
            "--server.runOnSave=false", "--browser.gatherUsageStats=false", *(f"--{o}" for o in options)]  # fmt: skip
     env = dict(os.environ)

@@ -136,8 +136,9 @@ def start_server(cmd: list[str], port: int, log: Path, timeout: float, cwd: Path
     return server
 
 
-def streamlit_cmd(port: int, script: str = "app.py") -> list[str]:
-    """`streamlit run app.py` (or ``script``) headless on loopback, with this interpreter's Streamlit."""
+def streamlit_cmd(port: int, script: str = "serve.py") -> list[str]:
+    """`streamlit run serve.py` (the app, warmed up; or ``script``) headless on loopback, with this
+    interpreter's Streamlit."""
     return [
         sys.executable, "-m", "streamlit", "run", script,
         "--server.headless=true",
@@ -259,7 +260,9 @@ def assert_app_rendered(page, url: str, console: ConsoleLog, shot_name: str, tim
     shot = screenshot(page, shot_name)
     assert state == "notRunning", f"app script ended in state {state!r}; see {shot}"
     assert APP_TITLE in page.title(), f"document title is {page.title()!r}, expected it to contain {APP_TITLE!r}"
-    page.locator(f"text={APP_TITLE} >> visible=true").first.wait_for(state="visible", timeout=timeout_s * 1000)
+    # The navigation bar names the pages; the page itself starts with its chart, not a title.
+    page.locator('[data-testid="stNavigation"], [data-testid="stSidebarNav"], header').first.wait_for(
+        state="attached", timeout=timeout_s * 1000)
     exceptions = page.locator('[data-testid="stException"]')
     assert exceptions.count() == 0, f"Streamlit shows an exception: {exceptions.first.inner_text()[:500]}; see {shot}"
     assert console.errors == [], "browser console errors:\n" + "\n".join(console.errors)

@@ -33,7 +33,7 @@ def app_command(monkeypatch, args: list[str]) -> list[str]:
 
 def test_app_runs_with_the_file_watcher_off(monkeypatch):
     cmd = app_command(monkeypatch, ["--server.port=8600"])
-    assert cmd[cmd.index("app.py") + 1 :] == [
+    assert cmd[cmd.index("serve.py") + 1 :] == [
         "--server.fileWatcherType=none",
         "--server.runOnSave=false",
         "--server.port=8600",  # the user's flags come last: Streamlit keeps a flag's last value

@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots
 
 from ..analysis import DataView, Landscape, level_lines, thin, training_frames
 from ..experiment import Outcome
-from .common import (FONT, PALETTE, AnimatedFigure, Grid, Style, colour_scale_trace, f32, gapped, last_finite,
+from .common import (FONT, PALETTE, AnimatedFigure, Grid, Style, f32, gapped, last_finite,
                      shaded_image)
 
 # Light class colours (ColorBrewer "Paired", light members): the runs own the saturated palette.
@@ -53,25 +53,28 @@ def training_figure(
     runs: Sequence[Style],
     *,
     animate: bool = True,
-    height: int = 820,
+    layout: str = "wide",
 ) -> AnimatedFigure:
-    """The four views, animated together over the evaluated steps."""
+    """The four views, animated together over the evaluated steps: a 2 x 2 grid (``wide``),
+    or one above the other (``stacked``, for a phone)."""
     spe = training.steps_per_epoch
     metric = metric_name(training)
-    data_title = {"boundary": "Decision boundaries (filled: train, hollow: test)",
-                  "curve": "Fitted curves (filled: train, hollow: test)",
+    # Short titles: at a projector's width two of them share a line.
+    data_title = {"boundary": "Decision boundaries", "curve": "Fitted curves",
                   "parity": "Predicted vs true"}.get(view.kind if view else "", "Learning rate")
     land_title = ("Loss landscape" if land is None else
-                  "Loss over the two weights (log scale)" if land.kind == "weights" else
-                  "Loss on the PCA plane of the paths (log scale)")
-    split_note = "solid: test, dotted: train" if "test_loss" in training.metrics else "training set"
-    fig = make_subplots(
-        rows=2, cols=2, column_widths=[0.5, 0.5], row_heights=[0.58, 0.42], horizontal_spacing=0.13,
-        vertical_spacing=0.16,
-        subplot_titles=(land_title, data_title, f"Loss ({split_note})",
-                        {"accuracy": f"Accuracy ({split_note})", "r2": f"R² ({split_note})"}.get(metric, "")),
-        figure=AnimatedFigure(),
-    )
+                  "Loss over the two weights" if land.kind == "weights" else "Loss on the paths' PCA plane")
+    split_note = " (— test, ··· train)" if "test_loss" in training.metrics else ""
+    titles = (land_title, data_title, f"Loss{split_note}",
+              {"accuracy": f"Accuracy{split_note}", "r2": f"R²{split_note}"}.get(metric, ""))
+    if layout == "stacked":
+        fig = make_subplots(rows=4, cols=1, row_heights=[0.3, 0.3, 0.2, 0.2], vertical_spacing=0.07,
+                            subplot_titles=titles, figure=AnimatedFigure())
+    else:
+        fig = make_subplots(rows=2, cols=2, column_widths=[0.5, 0.5], row_heights=[0.58, 0.42],
+                            horizontal_spacing=0.14, vertical_spacing=0.17, subplot_titles=titles,
+                            figure=AnimatedFigure())
+    fig._cells = _CELLS[layout]
     shown = view.frame_steps if view is not None else training_frames(training)
     eval_steps = training.eval_steps
     epochs = training.epochs(eval_steps)
@@ -86,7 +89,7 @@ def training_figure(
         _add_landscape(fig, land)
     else:
         fig.add_annotation(text="no plane to draw: every run diverged, or none moved", showarrow=False,
-                           xref="x domain", yref="y domain", x=0.5, y=0.5, row=1, col=1)
+                           xref="x domain", yref="y domain", x=0.5, y=0.5, **_cell(fig, 0))
     if view is not None:
         _add_data(fig, view)
 
@@ -102,19 +105,19 @@ def training_figure(
             fig.add_trace(go.Scatter(x=f32(path[t, 0]), y=f32(path[t, 1]), mode="lines", line={**line, "width": 2},
                                      opacity=0.55, customdata=steps_t, showlegend=True, **common,
                                      hovertemplate="<b>%{fullData.name}</b><br>step %{customdata}<extra></extra>"),
-                          row=1, col=1)
+                          **_cell(fig, 0))
             legend_done = True
             fig.add_trace(go.Scatter(x=[path[0, 0]], y=[path[0, 1]], mode="markers", showlegend=False,
                                      hoverinfo="skip", **common,
                                      marker=dict(color="white", size=10, line=dict(color=style.color, width=3))),
-                          row=1, col=1)
+                          **_cell(fig, 0))
             ends = [last_finite(path, training.path_index(int(s))) for s in shown]
             tail0, head0 = _tail(path, ends[-1], training), path[[ends[-1]]]
             fig.add_trace(go.Scatter(x=tail0[:, 0], y=tail0[:, 1], mode="lines", line={**line, "width": 5},
-                                     showlegend=False, hoverinfo="skip", **common), row=1, col=1)
+                                     showlegend=False, hoverinfo="skip", **common), **_cell(fig, 0))
             fig.add_trace(go.Scatter(x=head0[:, 0], y=head0[:, 1], mode="markers", showlegend=False, hoverinfo="skip",
                                      marker=dict(color=style.color, size=15, line=dict(color="white", width=2)),
-                                     **common), row=1, col=1)
+                                     **common), **_cell(fig, 0))
             moving += [len(fig.data) - 2, len(fig.data) - 1]
             for f, end in enumerate(ends):
                 tail = _tail(path, end, training)
@@ -126,7 +129,7 @@ def training_figure(
         else:
             _add_lr(fig, training, r, style, common, shown, moving, frame_data)
         # -- loss and metric curves with a moving dot each.
-        for row_col, key in (((2, 1), "loss"), ((2, 2), metric)):
+        for cell, key in ((2, "loss"), (3, metric)):
             if key is None:
                 continue
             have = [s for s in ("test", "train") if f"{s}_{key}" in training.metrics]
@@ -137,22 +140,30 @@ def training_figure(
                     line={**line, "dash": "solid" if split == "test" else "dot", "width": 3 if split == "test" else 2},
                     customdata=eval_steps,
                     hovertemplate=f"%{{fullData.name}}<br>{split} {'loss' if key == 'loss' else key}: %{{y:.4g}}"
-                                  "<br>epoch %{x:.3g} (step %{customdata})<extra></extra>"), row=row_col[0],
-                    col=row_col[1])
+                                  "<br>epoch %{x:.3g} (step %{customdata})<extra></extra>"), **_cell(fig, cell))
                 legend_done = True
             values = training.metrics[f"{have[0]}_{key}"][:, r]
             idx = [last_finite(values, int(np.searchsorted(eval_steps, s))) for s in shown]
             fig.add_trace(go.Scatter(x=[epochs[idx[-1]]], y=[values[idx[-1]]], mode="markers", showlegend=False,
                                      hoverinfo="skip", marker=dict(color=style.color, size=11), **common),
-                          row=row_col[0], col=row_col[1])
+                          **_cell(fig, cell))
             moving.append(len(fig.data) - 1)
             for f, i in enumerate(idx):
                 frame_data[f].append(dict(type="scatter", x=[float(epochs[i])], y=[float(values[i])]))
 
-    _style(fig, training, land, view, metric, height)
+    _style(fig, training, land, view, metric, 860 if layout == "wide" else 1500)
     if animate and len(shown) > 1:
         _add_frames(fig, training, shown, moving, frame_data)
     return fig
+
+
+# Where each view goes: (row, col) of the landscape, the data, the loss and the metric.
+_CELLS = {"wide": ((1, 1), (1, 2), (2, 1), (2, 2)), "stacked": ((1, 1), (2, 1), (3, 1), (4, 1))}
+
+
+def _cell(fig, view: int) -> dict:
+    row, col = fig._cells[view]
+    return dict(row=row, col=col)
 
 
 def _tail(path: np.ndarray, end: int, training: Outcome) -> np.ndarray:
@@ -162,7 +173,7 @@ def _tail(path: np.ndarray, end: int, training: Outcome) -> np.ndarray:
 
 
 def _add_landscape(fig, land: Landscape) -> None:
-    """The loss surface as a shaded image with contour lines, and a colour bar.
+    """The loss surface as a shaded image with contour lines (darker is lower, on a log scale).
 
     Not a Contour trace: plotly.js drops heatmap and contour traces from the
     picture as soon as an animation without full redraws starts (plotly.js
@@ -173,26 +184,23 @@ def _add_landscape(fig, land: Landscape) -> None:
     finite = level[np.isfinite(level)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     hi = hi if hi > lo else lo + 1.0
-    fig.add_layout_image(shaded_image(land.x, land.y, level, lo, hi), row=1, col=1)
+    fig.add_layout_image(shaded_image(land.x, land.y, level, lo, hi), **_cell(fig, 0))
     lines = [level_lines(land.x, land.y, level, v) for v in np.linspace(lo, hi, 16)[1:-1]]
     lines = np.concatenate(lines) if lines else np.zeros((0, 2))
     fig.add_trace(go.Scatter(**gapped(lines), mode="lines", line=dict(width=0.7, color="rgba(0,0,0,0.25)"),
-                             hoverinfo="skip", showlegend=False, name="contours"), row=1, col=1)
+                             hoverinfo="skip", showlegend=False, name="contours"), **_cell(fig, 0))
     # Hover anywhere on the surface: an invisible grid of points that knows the loss there.
     ix, iy = thin(len(land.x), 41), thin(len(land.y), 41)
     xx, yy = np.meshgrid(land.x[ix], land.y[iy])
     fig.add_trace(go.Scatter(x=f32(xx.ravel()), y=f32(yy.ravel()), mode="markers", marker=dict(size=10, opacity=0),
                              customdata=f32(land.z[np.ix_(iy, ix)].ravel()), showlegend=False, name="loss",
                              hovertemplate="(%{x:.3g}, %{y:.3g})<br>loss %{customdata:.4g}<extra></extra>"),
-                  row=1, col=1)
-    right = fig.layout.xaxis.domain[1]
-    fig.add_trace(colour_scale_trace(lo, hi, "log₁₀<br>(loss − min)", dict(
-        x=right + 0.006, xanchor="left", len=0.5, y=0.79, thickness=10, tickfont=dict(size=12))), row=1, col=1)
+                  **_cell(fig, 0))
     if land.marker is not None:
         x, y, what = land.marker
         fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", name=what, showlegend=True,
                                  marker=dict(symbol="star", size=17, color="gold", line=dict(color="black", width=1.5)),
-                                 hovertemplate=f"{what}<br>(%{{x:.4g}}, %{{y:.4g}})<extra></extra>"), row=1, col=1)
+                                 hovertemplate=f"{what}<br>(%{{x:.4g}}, %{{y:.4g}})<extra></extra>"), **_cell(fig, 0))
 
 
 def _add_data(fig, view: DataView) -> None:
@@ -209,7 +217,7 @@ def _add_data(fig, view: DataView) -> None:
                     legendgroup=f"class{k}", showlegend=not test,
                     marker=dict(color="white" if test else fill, size=7, symbol=CLASS_SYMBOLS[k % len(CLASS_SYMBOLS)],
                                 line=dict(color=edge, width=1.5 if test else 0.8)),
-                    hovertemplate=f"class {name} ({'test' if test else 'train'})<extra></extra>"), row=1, col=2)
+                    hovertemplate=f"class {name} ({'test' if test else 'train'})<extra></extra>"), **_cell(fig, 1))
     elif view.kind == "curve":
         for X, y, test in ((view.X_train, view.y_train, False), (view.X_test, view.y_test, True)):
             if len(y):
@@ -218,12 +226,12 @@ def _add_data(fig, view: DataView) -> None:
                     name="test rows" if test else "training rows",
                     marker=dict(size=6, color="white" if test else "#9aa5b1", line=dict(color="#52606d", width=1)),
                     hovertemplate=("test" if test else "train") + " (%{x:.3g}, %{y:.3g})<extra></extra>"),
-                    row=1, col=2)
+                    **_cell(fig, 1))
     elif view.kind == "parity":
         finite = view.y_test[np.isfinite(view.y_test)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", showlegend=False, hoverinfo="skip",
-                                 line=dict(color="#9aa5b1", dash="dash", width=2), name="perfect"), row=1, col=2)
+                                 line=dict(color="#9aa5b1", dash="dash", width=2), name="perfect"), **_cell(fig, 1))
 
 
 def _add_run_data(fig, view: DataView, r: int, style: Style, common: dict, moving: list, frame_data: list) -> None:
@@ -232,7 +240,7 @@ def _add_run_data(fig, view: DataView, r: int, style: Style, common: dict, movin
     if view.kind == "boundary":
         line = gapped(view.lines[-1][r])
         fig.add_trace(go.Scatter(**line, mode="lines", showlegend=False, hoverinfo="skip",
-                                 line=dict(color=style.color, width=3, dash=style.dash), **common), row=1, col=2)
+                                 line=dict(color=style.color, width=3, dash=style.dash), **common), **_cell(fig, 1))
         moving.append(len(fig.data) - 1)
         for f, lines in enumerate(view.lines):
             frame_data[f].append(dict(type="scatter", **gapped(lines[r])))
@@ -240,7 +248,7 @@ def _add_run_data(fig, view: DataView, r: int, style: Style, common: dict, movin
         fig.add_trace(go.Scatter(x=f32(view.grid_x), y=f32(last), mode="lines", showlegend=False,
                                  line=dict(color=style.color, width=3, dash=style.dash), **common,
                                  hovertemplate="%{fullData.name}<br>x=%{x:.3g}: %{y:.3g}<extra></extra>"),
-                      row=1, col=2)
+                      **_cell(fig, 1))
         moving.append(len(fig.data) - 1)
         for f in range(len(values)):
             frame_data[f].append(dict(type="scatter", x=f32(view.grid_x), y=f32(values[f])))
@@ -248,7 +256,7 @@ def _add_run_data(fig, view: DataView, r: int, style: Style, common: dict, movin
         fig.add_trace(go.Scatter(x=f32(view.y_test), y=f32(last), mode="markers", showlegend=False,
                                  marker=dict(color=style.color, size=6, opacity=0.7), **common,
                                  hovertemplate="%{fullData.name}<br>true %{x:.3g}, predicted %{y:.3g}<extra></extra>"),
-                      row=1, col=2)
+                      **_cell(fig, 1))
         moving.append(len(fig.data) - 1)
         for f in range(len(values)):
             frame_data[f].append(dict(type="scatter", x=f32(view.y_test), y=f32(values[f])))
@@ -263,10 +271,10 @@ def _add_lr(fig, training: Outcome, r: int, style: Style, common: dict, shown, m
     fig.add_trace(go.Scatter(x=x, y=lr[t, r], mode="lines", line=dict(color=style.color, width=3, dash=style.dash),
                              showlegend=False, **common,
                              hovertemplate="%{fullData.name}<br>epoch %{x:.3g}<br>lr %{y:.4g}<extra></extra>"),
-                  row=1, col=2)
+                  **_cell(fig, 1))
     idx = [min(int(s), len(lr) - 1) for s in shown]
     fig.add_trace(go.Scatter(x=[training.epochs(idx[-1])], y=[lr[idx[-1], r]], mode="markers", showlegend=False,
-                             hoverinfo="skip", marker=dict(color=style.color, size=11), **common), row=1, col=2)
+                             hoverinfo="skip", marker=dict(color=style.color, size=11), **common), **_cell(fig, 1))
     moving.append(len(fig.data) - 1)
     for f, i in enumerate(idx):
         frame_data[f].append(dict(type="scatter", x=[float(training.epochs(i))], y=[float(lr[i, r])]))
@@ -282,38 +290,39 @@ def _style(fig, training: Outcome, land, view, metric, height) -> None:
     if land is not None:
         # No grid lines across the shaded surface; the contours are the grid.
         fig.update_xaxes(title_text=land.axis_titles[0], range=[land.x[0], land.x[-1]], showgrid=False, zeroline=False,
-                         row=1, col=1)
+                         **_cell(fig, 0))
         fig.update_yaxes(title_text=land.axis_titles[1], range=[land.y[0], land.y[-1]], showgrid=False, zeroline=False,
-                         row=1, col=1)
+                         **_cell(fig, 0))
         if land.kind == "weights":  # one unit of each weight the same length: the true shape of the bowl
-            fig.update_yaxes(scaleanchor="x", scaleratio=1, constrain="domain", row=1, col=1)
-            fig.update_xaxes(constrain="domain", row=1, col=1)
+            fig.update_yaxes(scaleanchor="x", scaleratio=1, constrain="domain", **_cell(fig, 0))
+            fig.update_xaxes(constrain="domain", **_cell(fig, 0))
     if view is not None and view.kind == "boundary":
-        fig.update_xaxes(title_text=view.axis_titles[0], range=[view.grid_x[0], view.grid_x[-1]], row=1, col=2)
-        fig.update_yaxes(title_text=view.axis_titles[1], range=[view.grid_y[0], view.grid_y[-1]], row=1, col=2)
+        fig.update_xaxes(title_text=view.axis_titles[0], range=[view.grid_x[0], view.grid_x[-1]], **_cell(fig, 1))
+        fig.update_yaxes(title_text=view.axis_titles[1], range=[view.grid_y[0], view.grid_y[-1]], **_cell(fig, 1))
     elif view is not None:
-        fig.update_xaxes(title_text=view.axis_titles[0], row=1, col=2)
-        fig.update_yaxes(title_text=view.axis_titles[1], row=1, col=2)
+        fig.update_xaxes(title_text=view.axis_titles[0], **_cell(fig, 1))
+        fig.update_yaxes(title_text=view.axis_titles[1], **_cell(fig, 1))
     else:
         lr = training.result.arrays.get("lr")
-        fig.update_xaxes(title_text="epoch", range=[0, epochs_total], row=1, col=2)
+        fig.update_xaxes(title_text="epoch", range=[0, epochs_total], **_cell(fig, 1))
         log = lr is not None and _log_axis(lr, 100)
         fig.update_yaxes(type="log" if log else "linear", exponentformat="power", rangemode=None if log else "tozero",
-                         dtick=1 if log else None, row=1, col=2)
+                         dtick=1 if log else None, **_cell(fig, 1))
     losses = np.concatenate([v.ravel() for k, v in training.metrics.items() if k.endswith("_loss")] or [np.zeros(1)])
-    fig.update_xaxes(title_text="epoch", range=[0, epochs_total], row=2, col=1)
-    fig.update_yaxes(type="log" if _log_axis(losses) else "linear", exponentformat="power", row=2, col=1)
-    fig.update_xaxes(title_text="epoch", range=[0, epochs_total], row=2, col=2)
+    fig.update_xaxes(title_text="epoch", range=[0, epochs_total], **_cell(fig, 2))
+    fig.update_yaxes(type="log" if _log_axis(losses) else "linear", exponentformat="power", **_cell(fig, 2))
+    fig.update_xaxes(title_text="epoch", range=[0, epochs_total], **_cell(fig, 3))
     if metric == "accuracy":
-        fig.update_yaxes(range=[-0.02, 1.02], tickformat=".0%", row=2, col=2)
+        fig.update_yaxes(range=[-0.02, 1.02], tickformat=".0%", **_cell(fig, 3))
     elif metric == "r2":
         values = np.concatenate([v.ravel() for k, v in training.metrics.items() if k.endswith("_r2")])
         finite = values[np.isfinite(values)]
         low = max(-1.0, float(finite.min())) if finite.size else 0.0
-        fig.update_yaxes(range=[low - 0.05, 1.02], row=2, col=2)
+        fig.update_yaxes(range=[low - 0.05, 1.02], **_cell(fig, 3))
     fig.update_layout(
-        height=height, font=FONT, template="plotly_white", margin=dict(l=60, r=20, t=80, b=40),
-        legend=dict(orientation="h", yanchor="bottom", y=1.06, x=0, font=dict(size=15)),
+        height=height, font=FONT, template="plotly_white", margin=dict(l=64, r=44, t=80, b=40),
+        legend=dict(orientation="h", yanchor="bottom", y=1.04, x=0, font=dict(size=15)),
+        modebar=dict(orientation="v"),  # in the right margin: it covers no legend entry
         hoverlabel=dict(font_size=14),
         uirevision="train",
     )
@@ -335,17 +344,20 @@ def _add_frames(fig, training: Outcome, shown, moving, frame_data) -> None:
                 mode="immediate")
     pause = dict(frame=dict(duration=0, redraw=False), mode="immediate")
     jump = dict(mode="immediate", frame=dict(duration=0, redraw=False), transition=dict(duration=0))
+    # The buttons on their own row under the last x axis title, the slider on the row under them.
+    bottom = 180
+    plot = fig.layout.height - fig.layout.margin.t - bottom
     fig.update_layout(
-        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.09, xanchor="left", yanchor="top",
+        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-62 / plot, xanchor="left", yanchor="top",
                           pad=dict(r=10, t=0), showactive=False,
                           buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
                                    dict(label="❚❚ Pause", method="animate", args=[[None], pause])])],
-        sliders=[dict(active=len(shown) - 1, x=0.2, y=-0.09, len=0.8, xanchor="left", yanchor="top", pad=dict(t=0),
-                      currentvalue=dict(prefix="", font=dict(size=16, color="#222")),
+        sliders=[dict(active=len(shown) - 1, x=0.0, y=-104 / plot, len=1.0, xanchor="left", yanchor="top",
+                      pad=dict(t=28), currentvalue=dict(prefix="", font=dict(size=16, color="#222")),
                       font=dict(color="rgba(0,0,0,0)"), ticklen=3,
                       steps=[dict(label=f"epoch {int(s) / spe:.3g} · step {int(s)}", method="animate",
                                   args=[[name], jump]) for s, name in zip(shown, names)])],
-        margin=dict(b=110),
+        margin=dict(b=bottom),
     )
 
 

@@ -15,12 +15,14 @@ import streamlit as st
 # a 1024-pixel projector with the sidebar open keeps them side by side.
 NARROW_BELOW = 560
 
+# ``data`` is the bucket the server has: the browser reports only a different one, so the
+# component's own mounting on every rerun causes no further rerun.
 _JS = """
 export default function (component) {
-    const { setStateValue, parentElement } = component;
+    const { setStateValue, data } = component;
     const main = document.querySelector('[data-testid="stMain"] [data-testid="stMainBlockContainer"]')
         || document.querySelector('[data-testid="stMain"]') || document.body;
-    let last = null;
+    let last = data;
     const report = () => {
         const bucket = main.clientWidth < %d ? "narrow" : "wide";
         if (bucket !== last) { last = bucket; setStateValue("layout", bucket); }
@@ -40,5 +42,8 @@ def _component():
 
 def layout(key: str) -> str:
     """``"stacked"`` when the main area is narrow, else ``"wide"`` (also outside a browser)."""
-    result = _component()(key=key, default={"layout": "wide"}, on_layout_change=lambda: None)
-    return "stacked" if getattr(result, "layout", "wide") == "narrow" else "wide"
+    known = st.session_state.get(f"{key}.bucket", "wide")
+    result = _component()(key=key, data=known, default={"layout": "wide"}, on_layout_change=lambda: None)
+    bucket = getattr(result, "layout", None) or known
+    st.session_state[f"{key}.bucket"] = bucket
+    return "stacked" if bucket == "narrow" else "wide"

@@ -351,7 +351,7 @@ def progress_figure(exp: Experiment, arrays: dict, styles, total: int, view: Vie
 
 
 def figure(outcome: Outcome, extra: Views, styles, view: View, layout: str = "wide"):
-    return charts.training_figure(outcome, extra.landscape, extra.data, styles)
+    return charts.training_figure(outcome, extra.landscape, extra.data, styles, layout=layout)
 
 
 def caption(outcome: Outcome, extra: Views) -> str:
@@ -359,6 +359,9 @@ def caption(outcome: Outcome, extra: Views) -> str:
     text = f"Train/test metrics at {len(outcome.eval_steps)} points"
     if outcome.train_subset is not None and outcome.train_subset < problem.n_train:
         text += f" (train metrics on {outcome.train_subset:,} rows)"
+    text += ". The landscape is darker where the loss is lower (log scale)"
+    if extra.data is not None and extra.data.kind in ("boundary", "curve"):
+        text += "; data points are filled for training rows, hollow for test rows"
     text += "."
     if extra.landscape is not None:
         text += " " + extra.landscape.named([r.label or r.optimizer for r in outcome.experiment.runs]).note
@@ -380,7 +383,7 @@ def summary_columns(outcome: Outcome, i: int, view: View) -> dict[str, Any]:
         if np.isfinite(values).any():
             best = int(np.nanargmax(values))
             row[f"best {split} {label}"] = _finite(values[best])
-            row["at epoch"] = round(float(outcome.eval_steps[best]) / spe, 2)
+            row["at epoch"] = round(float(outcome.eval_steps[best]) / spe)  # whole epochs
     return row
 
 
