@@ -245,6 +245,28 @@ def settle(page, timeout_s: float = 20.0) -> bool:
         return False
 
 
+def choose(page, select, option: str, tries: int = 5) -> None:
+    """Pick `option` in a Streamlit selectbox. A click that lands while the script reruns (the
+    widget is redrawn under the pointer) opens nothing, so wait for the app to be idle and retry."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    item = page.get_by_role("option", name=option, exact=True)
+    for attempt in range(tries):
+        page.wait_for_function(
+            """() => document.querySelector('[data-testid="stApp"]')
+                     ?.getAttribute('data-test-script-state') !== 'running'""",
+            timeout=60_000,
+        )
+        select.click()
+        try:
+            item.click(timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+            page.keyboard.press("Escape")
+
+
 def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"

@@ -51,8 +51,7 @@ def test_changing_an_optimizer_redraws_its_path(page, app_server):
     main = page.locator('[data-testid="stMain"]')
     # The first run's settings are open: one run's widgets at a time.
     select = main.locator('[data-testid="stSelectbox"]', has_text="Optimizer").first
-    select.click()
-    page.get_by_role("option", name="Adagrad", exact=True).click()
+    browser.choose(page, select, "Adagrad")
     # Compare in the page, value for value: formatting the numbers in Python and in JS differs.
     page.wait_for_function(
         f"(old) => {{ const p = ({PATHS})(); return p && p.length && "
