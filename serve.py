@@ -1,14 +1,14 @@
-"""The server: ``streamlit run serve.py`` serves ``app.py`` with two things a class needs.
+"""The server: ``streamlit run serve.py`` serves ``app.py``, warm from the start.
 
-* **Warm at start.** Importing torch, scikit-learn and the app, torch's first kernels and
-  first autograd call, and the first ``torch.optim`` constructor (which imports
-  ``torch._dynamo``) take seconds. They happen here, when the server starts, not while
-  the first student waits. Then ``gc.freeze()`` moves those hundreds of thousands of
-  long-lived objects out of the garbage collector's way, so a collection after each
-  rerun no longer walks them.
-* **No 404s.** On a page such as ``/datasets`` Streamlit's frontend first asks for
-  ``/datasets/_stcore/health`` and ``.../host-config``; those are its own ``/_stcore/``
-  routes, answered as such.
+Importing torch, scikit-learn and the app, torch's first kernels and first autograd
+call, and the first ``torch.optim`` constructor (which imports ``torch._dynamo``) take
+seconds. They happen here, when the server starts, not while the first student waits.
+Then ``gc.freeze()`` moves those hundreds of thousands of long-lived objects out of the
+garbage collector's way, so a collection after each rerun no longer walks them.
+
+(On a page such as ``/datasets`` the browser logs two 404s: Streamlit's frontend probes
+``/datasets/_stcore/health`` to find the app's base path. Answering them would make it take
+``/datasets`` for the base path and open the first page, so they stay.)
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import time
 from contextlib import asynccontextmanager
 
 import streamlit as st
-from starlette.middleware import Middleware
 from streamlit.logger import get_logger
 
 log = get_logger("optviz")
@@ -36,19 +35,4 @@ async def warm_up(app):
     yield {}
 
 
-class StcoreAlias:
-    """ASGI middleware: a request for ``/<page>/_stcore/...`` is one for ``/_stcore/...``."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] in ("http", "websocket"):
-            path = scope.get("path", "")
-            i = path.find("/_stcore/")
-            if i > 0:
-                scope = dict(scope, path=path[i:], raw_path=path[i:].encode())
-        await self.app(scope, receive, send)
-
-
-app = st.App("app.py", lifespan=warm_up, middleware=[Middleware(StcoreAlias)])
+app = st.App("app.py", lifespan=warm_up)

@@ -62,7 +62,7 @@ class Panels:
 # "stacked": the surface above the two curves (a phone, or a narrow main area).
 LAYOUTS = {
     "wide": Panels((0.0, 0.5), (0.0, 1.0), (0.62, 1.0), (0.55, 1.0), (0.0, 0.38), 660, 180),
-    "stacked": Panels((0.0, 1.0), (0.5, 1.0), (0.0, 1.0), (0.21, 0.37), (0.0, 0.13), 960, 180),
+    "stacked": Panels((0.0, 1.0), (0.52, 1.0), (0.0, 1.0), (0.22, 0.40), (0.0, 0.13), 1080, 180),
 }
 
 
