@@ -48,6 +48,10 @@ EXTERNAL_URL = re.compile(r"^(?:https?|wss?)://(?!(?:127\.\d+\.\d+\.\d+|localhos
 IGNORED_CONSOLE = [
     # Chromium asks for /favicon.ico on some pages before Streamlit sets its own icon.
     re.compile(r"favicon\.ico"),
+    # On a page's own URL (/datasets) Streamlit's frontend probes /datasets/_stcore/health and
+    # host-config to find the app's base path, and falls back to /_stcore/ on the 404.
+    # Answering them would make it take /datasets for the base path (serve.py's docstring).
+    re.compile(r"404 \(Not Found\) \(http://[^/]+/[a-z]+/_stcore/(health|host-config):"),
 ]
 
 

@@ -24,7 +24,7 @@ export default function (component) {
         || document.querySelector('[data-testid="stMain"]') || document.body;
     let last = data;
     const report = () => {
-        const bucket = main.clientWidth < %d ? "narrow" : "wide";
+        const bucket = main.clientWidth < NARROW_BELOW ? "narrow" : "wide";
         if (bucket !== last) { last = bucket; setStateValue("layout", bucket); }
     };
     const observer = new ResizeObserver(report);
@@ -32,7 +32,7 @@ export default function (component) {
     report();
     return () => observer.disconnect();
 }
-""" % NARROW_BELOW
+""".replace("NARROW_BELOW", str(NARROW_BELOW))
 
 
 @st.cache_resource(show_spinner=False)

@@ -1,0 +1,124 @@
+"""A seeded random walk through the app, as a student clicks: edits, presets, added runs,
+sweep modes, reloads and page switches across Surfaces, Datasets and Sweeps.
+
+After every action: no exception box, no console error. Each page's link is its state: when
+the walk comes back to a page, the page must show the link it had when the walk left it,
+and a reload keeps the page's own link (the other pages start afresh: a new session).
+"""
+
+from __future__ import annotations
+
+import random
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests import browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PAGES = {"Surfaces": "", "Datasets": "datasets", "Sweeps": "sweeps"}
+LRS = ["0.05", "0.002", "0.3", "0.0125", "1e-3"]
+STEPS = 36
+SEED = 20261201
+
+
+def _idle(page) -> None:
+    page.wait_for_function(
+        """() => { const a = document.querySelector('[data-testid="stApp"]');
+                   return a && a.getAttribute('data-test-script-state') === 'notRunning'; }""",
+        timeout=90_000,
+    )
+    page.wait_for_timeout(300)  # a widget's change and the URL it writes arrive just after the run
+
+
+def _page_of(url: str) -> str:
+    path = urlsplit(url).path.strip("/")
+    return next(name for name, p in PAGES.items() if p == path)
+
+
+def _state(url: str) -> dict:
+    return parse_qs(urlsplit(url).query)
+
+
+def _main(page):
+    return page.locator('[data-testid="stMain"]')
+
+
+def set_lr(page, rng) -> str:
+    box = _main(page).get_by_label("lr", exact=True)
+    if box.count() == 0:
+        return "no lr field"
+    value = rng.choice(LRS)
+    box.first.fill(value)
+    box.first.press("Enter")
+    return f"lr={value}"
+
+
+def preset(page, rng) -> str:
+    side = page.locator('[data-testid="stSidebar"]')
+    buttons = side.locator('[data-testid="stButton"] button:visible')
+    n = buttons.count()
+    if n == 0:
+        return "no preset"
+    i = rng.randrange(min(n, 6))
+    name = buttons.nth(i).inner_text()
+    buttons.nth(i).click()
+    return f"preset {name!r}"
+
+
+def add_run(page, rng) -> str:
+    button = _main(page).get_by_role("button", name="Add a run")
+    if button.count() == 0:
+        return "no add button"
+    button.first.click()
+    return "add a run"
+
+
+def sweep_mode(page, rng) -> str:
+    mode = rng.choice(["LR sweep", "Basin map", "Hyperparameter heatmap"])
+    _main(page).get_by_role("button", name=mode, exact=True).first.click()
+    return f"mode {mode}"
+
+
+def reload(page, rng) -> str:
+    before = _state(page.url)
+    page.reload()
+    _idle(page)
+    assert _state(page.url) == before, "a reload lost the page's link"
+    return "reload"
+
+
+EDITS = {"Surfaces": [set_lr, set_lr, preset, add_run, reload],
+         "Datasets": [set_lr, set_lr, preset, add_run, reload],
+         "Sweeps": [sweep_mode, sweep_mode, reload]}
+
+
+def test_a_random_walk_keeps_every_page_and_its_state(page, app_server):
+    rng = random.Random(SEED)
+    browser.assert_app_rendered(page, app_server.url, page.console, "journey-start")
+    left: dict[str, dict] = {}  # each page's state when the walk last left it
+    trail: list[str] = []
+    for _ in range(STEPS):
+        here = _page_of(page.url)
+        if rng.random() < 0.4:
+            there = rng.choice([p for p in PAGES if p != here])
+            left[here] = _state(page.url)
+            page.locator('[data-testid="stTopNavLink"], [data-testid="stSidebarNavLink"]').filter(
+                has_text=there).first.click()
+            page.wait_for_url(lambda url, there=there: _page_of(url) == there, timeout=30_000)
+            _idle(page)
+            trail.append(f"{here} -> {there}")
+            if there in left:
+                assert _state(page.url) == left[there], f"{there} lost its state after: {trail}"
+        else:
+            trail.append(f"{here}: " + rng.choice(EDITS[here])(page, rng))
+            _idle(page)
+            if trail[-1].endswith("reload"):
+                left.clear()  # a new session: the other pages start from their defaults
+        exceptions = page.locator('[data-testid="stException"]')
+        if exceptions.count():
+            shot = browser.screenshot(page, "journey-exception")
+            raise AssertionError(f"exception after {trail}: {exceptions.first.inner_text()[:400]}; see {shot}")
+        assert page.console.errors == [], f"console errors after {trail}: {page.console.errors}"
+    assert len(trail) >= 30 and len({t.split(':')[0].split(' ')[0] for t in trail}) == 3, trail
