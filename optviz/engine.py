@@ -533,7 +533,8 @@ class Stepper:
                     tick = tock
                 for cols, plateau in plateaus:
                     plateau.step(loss[cols.to(device)].cpu())
-                self._count_evals()
+                if "evals" in self.record:
+                    self._count_evals()
                 if "state" in self.record:
                     self._record_state(rec_state, alive, nan)
             arrays = {k: self._to_numpy(torch.stack(v)) for k, v in rec.items()}
@@ -637,7 +638,7 @@ class Stepper:
             """Loss and gradient at ``params``: the group's runs, or its ``rows`` alone."""
             t = self._t
             loss, grad = _loss_and_grad(problem, params, t)
-            if rows is not None:  # an optimizer stepped run by run (a dotted path): each call counts
+            if rows is not None and "evals" in self.record:  # an optimizer stepped run by run (a dotted path): each call counts
                 self._evals[torch.as_tensor(rows) + group_rows.start] += 1
             if plan.noise_table is not None:
                 sel = group_rows if rows is None else torch.as_tensor(rows) + group_rows.start
