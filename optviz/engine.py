@@ -624,12 +624,11 @@ class Stepper:
     def _count_evals(self) -> None:
         """After an update: torch's own count where the optimizer keeps one (LBFGS's
         ``func_evals``, its first call being the point's own evaluation), else one."""
+        self._evals += 1
         for g in self.plan.groups:
             own = g.state.get("func_evals")
             if isinstance(own, Tensor):
                 self._evals[g.rows] = own.reshape(-1)
-            else:
-                self._evals[g.rows] += 1
 
     def _closure(self, group_rows: slice):
         problem, plan = self.problem, self.plan
