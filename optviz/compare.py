@@ -729,7 +729,8 @@ def compare(
     metric = {"final_loss": result.final_loss, "best_loss": result.best_loss, "steps_to_target": steps_to,
               "evals_to_target": evals_to}.get(cmp.metric)
     if metric is None:  # a model's test metrics, at the final weights
-        _, measured, _ = problem.evaluate_path(  # type: ignore[attr-defined]np.array([steps]), result.final_params[None], cmp.dtype)
+        evaluate = problem.evaluate_path  # type: ignore[attr-defined]
+        _, measured, _ = evaluate(np.array([steps]), result.final_params[None], cmp.dtype)
         metric = measured[cmp.metric][0]
     metric = np.asarray(metric, dtype=np.float64).reshape(shape)
     cost = -metric if METRICS[cmp.metric].higher else metric
