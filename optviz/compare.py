@@ -321,7 +321,7 @@ class Comparison:
         if metric.models_only and not is_model:
             raise ConfigError(f"{metric.name} is measured on a model's test set; on a {self.problem.title} "
                               "choose final_loss, best_loss, steps_to_target or evals_to_target")
-        if self.metric == "test_accuracy" and self.problem.build().kind == "regression":
+        if self.metric == "test_accuracy" and getattr(self.problem.build(), "kind", "") == "regression":
             raise ConfigError("test accuracy needs classes; this dataset has a numeric target (use test_loss)")
         for value, name in ((self.target, "the target"), (self.spread, "the spread"), (self.noise, "the noise")):
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
