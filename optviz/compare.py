@@ -506,6 +506,16 @@ class CompareResult:
         c = self.comparison.contenders[k]
         return " ".join(f"{r.name}={v:.3g}" for r, v in zip(c.space, self.values[k][b]))
 
+    def at_edge(self, k: int) -> list[str]:
+        """The searched hyperparameters whose tuned value lies in the outer 5% of its range
+        (in log units for a log range): the best setting may lie outside the search space."""
+        out = []
+        for r, v in zip(self.comparison.contenders[k].space, self.values[k][int(self.tuned[k])]):
+            lo, hi, v = (math.log(r.lo), math.log(r.hi), math.log(v)) if r.log else (r.lo, r.hi, v)
+            if hi > lo and min(v - lo, hi - v) < 0.05 * (hi - lo):
+                out.append(r.name)
+        return out
+
     def ranking(self) -> list[int]:
         """Contenders best first: by the tuned trial's score, then by its median final loss."""
         K = len(self.tuned)
@@ -535,6 +545,7 @@ class CompareResult:
             "diverged_runs": int(diverged.sum()),
             "runs": int(diverged.size),
             "trials_diverged": int(diverged.any(axis=1).sum()),
+            "at_edge": self.at_edge(k),
         }
 
     def protocol(self) -> str:
