@@ -423,12 +423,12 @@ def seed_starts(problem: ProblemConfig, seeds: int, spread: float) -> list[tuple
     """Each seed's start point. A surface: seed 0 its start, others uniform within
     ``spread`` x the domain's width around it (inside the domain). A model: the
     weights its own initialization draws with init seed ``init_seed + s``. None
-    where the problem's own start is the only one."""
+    is the problem's own start."""
     built = problem.build()
     if isinstance(problem, Task):
         from .problems import models
 
-        out: list[tuple[float, ...] | None] = [tuple(built.start)]
+        out: list[tuple[float, ...] | None] = [None]  # the task's own initialization
         for s in range(1, seeds):
             model = models.build(problem.model, dict(problem.model_params), built.split.n_features, built.n_out,
                                  problem.init_seed + s)
