@@ -529,7 +529,10 @@ class CompareResult:
         m = self.metric[k, b]
         worst = -math.inf if self.spec.higher else math.inf
         filled = np.where(np.isnan(m), worst, m)
-        q25, med, q75 = np.percentile(filled, [25, 50, 75])
+        with np.errstate(invalid="ignore"):
+            q = np.percentile(filled, [25, 50, 75])
+        # NaN only from inf - inf, between two seeds that both have no value: the worst.
+        q25, med, q75 = np.where(np.isnan(q), worst, q)
         diverged = self.diverged_at[k] >= 0
         return {
             "contender": self.label(k),
