@@ -118,7 +118,7 @@ def sensitivity_figure(result: CompareResult, colors: Sequence[str] | None = Non
     K = len(result.tuned)
     values, log, what = trial_values(result)
     titles = [result.label(k) for k in range(K)]
-    fig = make_subplots(rows=1, cols=K, shared_yaxes=True, horizontal_spacing=0.025, subplot_titles=titles)
+    fig = make_subplots(rows=1, cols=K, shared_yaxes=True, horizontal_spacing=0.06, subplot_titles=titles)
     finite = values[np.isfinite(values)]
     if log:
         finite = np.log10(finite[finite > 0])
@@ -160,7 +160,10 @@ def sensitivity_figure(result: CompareResult, colors: Sequence[str] | None = Non
                 hovertemplate=f"<b>{result.label(k)}: tuned</b><br>%{{text}}<br>{what} %{{y:.4g}}"
                               "<br><i>click: watch this trial</i><extra></extra>"), row=1, col=k + 1)
         r = c.space[j]
+        # Narrow panels (three or more side by side): a tick every second decade, so labels never touch.
+        decades = math.log10(r.hi / r.lo) if r.log and r.lo > 0 else 0.0
         fig.update_xaxes(type="log" if r.log else "linear", exponentformat="power", title_text=r.name,
+                         dtick=2 if r.log and K >= 3 and decades > 3 else None, nticks=None if r.log else 4,
                          row=1, col=k + 1)
     ymin, ymax = (min(lo, band_y), max(hi, band_y))
     pad = 0.08 * (ymax - ymin or 1.0)

@@ -401,7 +401,7 @@ def compare_page() -> None:
         if b != int(result.tuned[k]):
             runs.append(tuned_runs(result)[k])
         _open(result, runs)
-    d1, d2, _ = st.columns([1, 1, 2])
+    d1, d2 = st.columns(2)
     d1.download_button("Every trial (CSV)", result.to_csv, "optviz-compare.csv", "text/csv", on_click="ignore",
                        icon=":material/table:", key=_k("dl.csv"),
                        help="One row per trial and seed: its values, the metric, final and best loss, divergence.")
