@@ -83,13 +83,17 @@ def main(argv=None):
 
     per_run, per_run_max = timings(loop, max(1, args.repeat // 2))
     naive, naive_max = per_run / len(configs) * runs, per_run_max / len(configs) * runs
-    print(f"compare: {K} optimizers x {B} trials x {S} seeds = {runs:,} runs x {cmp.n_steps} steps "
-          f"on {cmp.problem.surface} ({result.dtype}, {result.device})")
+    print(
+        f"compare: {K} optimizers x {B} trials x {S} seeds = {runs:,} runs x {cmp.n_steps} steps "
+        f"on {cmp.problem.surface} ({result.dtype}, {result.device})"
+    )
     print(f"  batched  median {batched * 1e3:8.1f} ms   max {batched_max * 1e3:8.1f} ms")
     print(f"  naive    median {naive:8.2f} s    max {naive_max:8.2f} s   (scaled from {len(configs)} runs)")
     print(f"  ratio    {naive / batched:8.0f}x (medians)")
-    print("  ranking: " + ", ".join(f"{result.label(k)} ({result.setting_text(k, int(result.tuned[k]))})"
-                                    for k in result.ranking()))
+    print(
+        "  ranking: "
+        + ", ".join(f"{result.label(k)} ({result.setting_text(k, int(result.tuned[k]))})" for k in result.ranking())
+    )
 
 
 if __name__ == "__main__":

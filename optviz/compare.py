@@ -154,8 +154,10 @@ def default_range(optimizer: str, name: str, allowed: tuple[str, ...] = ("",)) -
     spec = get_optimizer(optimizer, allowed)
     match = _NAME.match(name)
     if not match or name not in searchable(optimizer, allowed):
-        raise ConfigError(f"{spec.name} has no number hyperparameter {name!r} to search; it has: "
-                          f"{', '.join(searchable(optimizer, allowed))}")
+        raise ConfigError(
+            f"{spec.name} has no number hyperparameter {name!r} to search; it has: "
+            f"{', '.join(searchable(optimizer, allowed))}"
+        )
     h = spec.hparam(match.group(1))
     default = spec.defaults[h.name]
     default = default[int(match.group(2))] if match.group(2) is not None else default
@@ -199,13 +201,22 @@ class Contender:
         return ";".join(parts)
 
 
-def contender(optimizer: str, tune: Sequence[str] = (), fixed: Mapping[str, Any] | None = None, label: str = "",
-              allowed: tuple[str, ...] = ("",)) -> Contender:
+def contender(
+    optimizer: str,
+    tune: Sequence[str] = (),
+    fixed: Mapping[str, Any] | None = None,
+    label: str = "",
+    allowed: tuple[str, ...] = ("",),
+) -> Contender:
     """A contender with the default search space: the lr, plus each hyperparameter in ``tune``."""
     spec = get_optimizer(optimizer, allowed)
     names = ["lr", *(n for n in tune if n != "lr")]
-    return Contender(spec.name, tuple(default_range(optimizer, n, allowed) for n in names),
-                     {**app_defaults(spec.name, names, allowed), **(fixed or {})}, label)
+    return Contender(
+        spec.name,
+        tuple(default_range(optimizer, n, allowed) for n in names),
+        {**app_defaults(spec.name, names, allowed), **(fixed or {})},
+        label,
+    )
 
 
 def app_defaults(optimizer: str, searched: Sequence[str], allowed: tuple[str, ...] = ("",)) -> dict[str, Any]:
@@ -231,8 +242,10 @@ def parse_contender(text: str, allowed: tuple[str, ...] = ("",)) -> Contender:
             label = value[:80]
         elif not sep or ":" in value:
             if key not in searchable(spec.name, allowed):
-                raise ConfigError(f"{spec.name} has no number hyperparameter {key!r} to search; it has: "
-                                  f"{', '.join(searchable(spec.name, allowed))}")
+                raise ConfigError(
+                    f"{spec.name} has no number hyperparameter {key!r} to search; it has: "
+                    f"{', '.join(searchable(spec.name, allowed))}"
+                )
             space[key] = _range(key, value) if sep else default_range(spec.name, key, allowed)
         else:
             given[key] = spec.hparam(key).parse(value)
@@ -319,8 +332,10 @@ class Comparison:
             raise ConfigError(f"unknown metric {self.metric!r}; choose one of: {', '.join(METRICS)}")
         is_model = isinstance(self.problem, Task)
         if metric.models_only and not is_model:
-            raise ConfigError(f"{metric.name} is measured on a model's test set; on a {self.problem.title} "
-                              "choose final_loss, best_loss, steps_to_target or evals_to_target")
+            raise ConfigError(
+                f"{metric.name} is measured on a model's test set; on a {self.problem.title} "
+                "choose final_loss, best_loss, steps_to_target or evals_to_target"
+            )
         if self.metric == "test_accuracy" and getattr(self.problem.build(), "kind", "") == "regression":
             raise ConfigError("test accuracy needs classes; this dataset has a numeric target (use test_loss)")
         for value, name in ((self.target, "the target"), (self.spread, "the spread"), (self.noise, "the noise")):
@@ -343,11 +358,23 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         return {
             "problem": self.problem.to_dict(),
-            "contenders": [{"optimizer": c.optimizer, "label": c.label, "fixed": dict(c.fixed),
-                            "space": [{"name": r.name, "lo": r.lo, "hi": r.hi, "log": r.log} for r in c.space]}
-                           for c in self.contenders],
-            "trials": self.trials, "seeds": self.seeds, "steps": self.steps, "metric": self.metric,
-            "target": self.target, "trial_seed": self.trial_seed, "spread": self.spread, "noise": self.noise,
+            "contenders": [
+                {
+                    "optimizer": c.optimizer,
+                    "label": c.label,
+                    "fixed": dict(c.fixed),
+                    "space": [{"name": r.name, "lo": r.lo, "hi": r.hi, "log": r.log} for r in c.space],
+                }
+                for c in self.contenders
+            ],
+            "trials": self.trials,
+            "seeds": self.seeds,
+            "steps": self.steps,
+            "metric": self.metric,
+            "target": self.target,
+            "trial_seed": self.trial_seed,
+            "spread": self.spread,
+            "noise": self.noise,
             "dtype": self.dtype,
         }
 
@@ -366,18 +393,35 @@ class Comparison:
             space: list[Range] = []
             for r in c.get("space", []):
                 if not isinstance(r, Mapping):
-                    raise ConfigError(f"{where}.space holds objects like {{\"name\": \"lr\", \"lo\": 1e-4, ...}}")
-                space.append(Range(str(r.get("name")), r.get("lo"), r.get("hi"),  # type: ignore[arg-type]
-                                   bool(r.get("log", False))))  # Range.check refuses what is not a number
+                    raise ConfigError(f'{where}.space holds objects like {{"name": "lr", "lo": 1e-4, ...}}')
+                space.append(
+                    Range(
+                        str(r.get("name")),
+                        r.get("lo"),
+                        r.get("hi"),  # type: ignore[arg-type]
+                        bool(r.get("log", False)),
+                    )
+                )  # Range.check refuses what is not a number
             fixed = c.get("fixed", {})
             if not isinstance(fixed, Mapping):
                 raise ConfigError(f"{where}.fixed must be an object")
-            contenders.append(Contender(spec.name, tuple(space), {k: spec.hparam(k).parse(v) for k, v in fixed.items()},
-                                        str(c.get("label", ""))))
-        out = cls(problem_from_dict(data.get("problem", {})),
-                  tuple(contenders) or default.contenders,
-                  **{k: data[k] for k in ("trials", "seeds", "steps", "metric", "target", "trial_seed", "spread",
-                                          "noise", "dtype") if k in data})
+            contenders.append(
+                Contender(
+                    spec.name,
+                    tuple(space),
+                    {k: spec.hparam(k).parse(v) for k, v in fixed.items()},
+                    str(c.get("label", "")),
+                )
+            )
+        out = cls(
+            problem_from_dict(data.get("problem", {})),
+            tuple(contenders) or default.contenders,
+            **{
+                k: data[k]
+                for k in ("trials", "seeds", "steps", "metric", "target", "trial_seed", "spread", "noise", "dtype")
+                if k in data
+            },
+        )
         out.check(replace(_config.limits(), optimizer_modules=allowed))
         return out
 
@@ -400,8 +444,13 @@ def sample(c: Contender, trials: int, seed: int) -> np.ndarray:
     return np.stack([r.at(u[:, j]) for j, r in enumerate(c.space)], axis=1)
 
 
-def with_values(optimizer: str, base: Mapping[str, Any], names: Sequence[str], values: Sequence[float],
-                allowed: tuple[str, ...] = ("",)) -> dict[str, Any]:
+def with_values(
+    optimizer: str,
+    base: Mapping[str, Any],
+    names: Sequence[str],
+    values: Sequence[float],
+    allowed: tuple[str, ...] = ("",),
+) -> dict[str, Any]:
     """Hyperparameters ``base`` with each ``names[j]`` (``betas[1]`` sets one element) at ``values[j]``."""
     spec = get_optimizer(optimizer, allowed)
     hp = dict(base)
@@ -430,8 +479,9 @@ def seed_starts(problem: ProblemConfig, seeds: int, spread: float) -> list[tuple
 
         out: list[tuple[float, ...] | None] = [None]  # the task's own initialization
         for s in range(1, seeds):
-            model = models.build(problem.model, dict(problem.model_params), built.split.n_features, built.n_out,
-                                 problem.init_seed + s)
+            model = models.build(
+                problem.model, dict(problem.model_params), built.split.n_features, built.n_out, problem.init_seed + s
+            )
             out.append(tuple(torch.cat([p.detach().reshape(-1) for p in model.parameters()]).double().tolist()))
         return out
     domain = getattr(built, "domain", None)
@@ -495,8 +545,9 @@ class CompareResult:
     def run(self, k: int, b: int, s: int = 0) -> RunConfig:
         """The single run behind trial ``b`` of contender ``k`` at seed ``s``: replay it, or watch it."""
         c, cmp = self.comparison.contenders[k], self.comparison
-        return RunConfig(c.optimizer, self.hparams(k, b), start=self.starts[s],
-                         noise=float(cmp.noise), seed=s if cmp.noise else 0)
+        return RunConfig(
+            c.optimizer, self.hparams(k, b), start=self.starts[s], noise=float(cmp.noise), seed=s if cmp.noise else 0
+        )
 
     def tuned_run(self, k: int, s: int = 0) -> RunConfig:
         return self.run(k, int(self.tuned[k]), s)
@@ -559,14 +610,17 @@ class CompareResult:
         metric = self.spec.name
         if self.spec.target:
             metric += f" (f − f* ≤ {cmp.target:g})" if self.fmin is not None else f" (loss ≤ {cmp.target:g})"
-        return (f"Each optimizer got the same budget: {cmp.trials} trials drawn from a scrambled Sobol sequence "
-                f"(trial seed {cmp.trial_seed}) over its search space ({spaces}); each trial ran from {seeds}, "
-                f"{self.steps:,} steps each, all {len(self.tuned) * cmp.trials * cmp.seeds:,} runs as one batch "
-                f"({self.dtype}). A trial's score is its median {metric} over the seeds; each optimizer is "
-                "ranked by its best trial.")
+        return (
+            f"Each optimizer got the same budget: {cmp.trials} trials drawn from a scrambled Sobol sequence "
+            f"(trial seed {cmp.trial_seed}) over its search space ({spaces}); each trial ran from {seeds}, "
+            f"{self.steps:,} steps each, all {len(self.tuned) * cmp.trials * cmp.seeds:,} runs as one batch "
+            f"({self.dtype}). A trial's score is its median {metric} over the seeds; each optimizer is "
+            "ranked by its best trial."
+        )
 
-    def band(self, k: int, axis: str = "steps", kind: str = "minmax", points: int = 200
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def band(
+        self, k: int, axis: str = "steps", kind: str = "minmax", points: int = 200
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The tuned trial's race over the seeds: ``(x, low, median, high)`` of its loss.
 
         ``axis`` is ``steps``, ``evals`` (gradient evaluations) or ``time``
@@ -602,13 +656,17 @@ class CompareResult:
         trials = []
         for k, c in enumerate(cmp.contenders):
             for b in range(cmp.trials):
-                trials.append({
-                    "contender": c.name, "k": k, "trial": b,
-                    "values": {r.name: float(v) for r, v in zip(c.space, self.values[k][b])},
-                    "score": _json_number(self.score[k, b], self.spec.higher),
-                    "tuned": bool(b == self.tuned[k]),
-                    "seeds": [self._seed_dict(k, b, s) for s in range(cmp.seeds)],
-                })
+                trials.append(
+                    {
+                        "contender": c.name,
+                        "k": k,
+                        "trial": b,
+                        "values": {r.name: float(v) for r, v in zip(c.space, self.values[k][b])},
+                        "score": _json_number(self.score[k, b], self.spec.higher),
+                        "tuned": bool(b == self.tuned[k]),
+                        "seeds": [self._seed_dict(k, b, s) for s in range(cmp.seeds)],
+                    }
+                )
         return {
             "kind": "compare",
             "comparison": cmp.to_dict(),
@@ -618,7 +676,10 @@ class CompareResult:
             "ranking": [{"rank": i + 1, **self.summary(k)} for i, k in enumerate(self.ranking())],
             "trials": trials,
             "starts": [None if s is None or len(s) > 16 else list(s) for s in self.starts],
-            "steps": self.steps, "dtype": self.dtype, "device": self.device, "wall_time": self.wall_time,
+            "steps": self.steps,
+            "dtype": self.dtype,
+            "device": self.device,
+            "wall_time": self.wall_time,
         }
 
     def _seed_dict(self, k: int, b: int, s: int) -> dict[str, Any]:
@@ -637,8 +698,20 @@ class CompareResult:
         """One row per trial and seed: the CSV."""
         cmp = self.comparison
         names = list(dict.fromkeys(r.name for c in cmp.contenders for r in c.space))
-        header = ["contender", "optimizer", "trial", "seed", *names, "tuned", "metric", "final_loss",
-                  "best_loss", "diverged_at", "steps_to_target", "evals_to_target"]
+        header = [
+            "contender",
+            "optimizer",
+            "trial",
+            "seed",
+            *names,
+            "tuned",
+            "metric",
+            "final_loss",
+            "best_loss",
+            "diverged_at",
+            "steps_to_target",
+            "evals_to_target",
+        ]
         rows: list[list[Any]] = [header]
         for k, c in enumerate(cmp.contenders):
             own = {r.name: j for j, r in enumerate(c.space)}
@@ -646,9 +719,22 @@ class CompareResult:
                 values = [float(self.values[k][b][own[n]]) if n in own else None for n in names]
                 for s in range(cmp.seeds):
                     d = self._seed_dict(k, b, s)
-                    rows.append([_safe(c.name), c.optimizer, b, s, *values, str(b == self.tuned[k]).lower(),
-                                 d["metric"], d["final_loss"], d["best_loss"], d["diverged_at"],
-                                 d["steps_to_target"], d["evals_to_target"]])
+                    rows.append(
+                        [
+                            _safe(c.name),
+                            c.optimizer,
+                            b,
+                            s,
+                            *values,
+                            str(b == self.tuned[k]).lower(),
+                            d["metric"],
+                            d["final_loss"],
+                            d["best_loss"],
+                            d["diverged_at"],
+                            d["steps_to_target"],
+                            d["evals_to_target"],
+                        ]
+                    )
         return rows
 
     def to_json(self) -> str:
@@ -665,13 +751,19 @@ def seeds_text(cmp: Comparison) -> str:
     n = cmp.seeds
     what = []
     if isinstance(cmp.problem, Task):
-        what.append(f"initial weights drawn with init seeds {cmp.problem.init_seed}–{cmp.problem.init_seed + n - 1}"
-                    if n > 1 else f"the initial weights of init seed {cmp.problem.init_seed}")
+        what.append(
+            f"initial weights drawn with init seeds {cmp.problem.init_seed}–{cmp.problem.init_seed + n - 1}"
+            if n > 1
+            else f"the initial weights of init seed {cmp.problem.init_seed}"
+        )
     elif cmp.problem.start_size == 2 and n > 1 and cmp.spread > 0:
         what.append(f"start points within {cmp.spread:.3g} of the domain's width around the start")
     if cmp.noise:
-        what.append(f"gradient noise σ = {cmp.noise:g} with noise seeds 0–{n - 1}" if n > 1
-                    else f"gradient noise σ = {cmp.noise:g}")
+        what.append(
+            f"gradient noise σ = {cmp.noise:g} with noise seeds 0–{n - 1}"
+            if n > 1
+            else f"gradient noise σ = {cmp.noise:g}"
+        )
     if not what:
         what.append("the same start" + (" (no spread and no noise: the seeds are identical runs)" if n > 1 else ""))
     return f"{n} seed{'s' if n > 1 else ''} ({'; '.join(what)})"
@@ -719,15 +811,26 @@ def compare(
         names = [r.name for r in c.space]
         for b in range(B):
             hp = with_values(c.optimizer, c.fixed, names, values[k][b], allowed)
-            configs += [RunConfig(c.optimizer, hp, start=starts[s], noise=float(cmp.noise),
-                                  seed=s if cmp.noise else 0) for s in range(S)]
+            configs += [
+                RunConfig(c.optimizer, hp, start=starts[s], noise=float(cmp.noise), seed=s if cmp.noise else 0)
+                for s in range(S)
+            ]
     # One intra-op thread for small steps (every surface): splitting tiny elementwise ops
     # across busy cores costs more than it saves (as experiment.compute does).
     small = getattr(problem, "small_step", None)
     if threads is None and (small is None or small(len(configs))):
         threads = 1
-    result = engine.run(problem, configs, steps=steps, record=("loss", "evals"), dtype=cmp.dtype, device=device,
-                        limits=limits, threads=threads, on_chunk=on_progress)
+    result = engine.run(
+        problem,
+        configs,
+        steps=steps,
+        record=("loss", "evals"),
+        dtype=cmp.dtype,
+        device=device,
+        limits=limits,
+        threads=threads,
+        on_chunk=on_progress,
+    )
     shape = (K, B, S)
     known = getattr(cmp.problem, "known_minimum", None)
     fmin = known() if known is not None else None
@@ -740,8 +843,12 @@ def compare(
     evals = result.arrays["evals"]
     steps_to = np.where(reached, first, np.nan)
     evals_to = np.where(reached, evals[first, np.arange(len(configs))], np.nan)
-    metric = {"final_loss": result.final_loss, "best_loss": result.best_loss, "steps_to_target": steps_to,
-              "evals_to_target": evals_to}.get(cmp.metric)
+    metric = {
+        "final_loss": result.final_loss,
+        "best_loss": result.best_loss,
+        "steps_to_target": steps_to,
+        "evals_to_target": evals_to,
+    }.get(cmp.metric)
     if metric is None:  # a model's test metrics, at the final weights
         evaluate = problem.evaluate_path  # type: ignore[attr-defined]
         _, measured, _ = evaluate(np.array([steps]), result.final_params[None], cmp.dtype)
@@ -765,15 +872,24 @@ def compare(
         "time": np.moveaxis(work / total * run_time[rows], 0, -1),
     }
     return CompareResult(
-        cmp, values, tuple(starts),
+        cmp,
+        values,
+        tuple(starts),
         final_loss=final,
         best_loss=result.best_loss.reshape(shape),
         diverged_at=result.diverged_at.reshape(shape),
         steps_to_target=steps_to.reshape(shape),
         evals_to_target=evals_to.reshape(shape),
-        metric=metric, score=score, tuned=tuned, curves=curves,
-        run_time=run_time.reshape(shape), fmin=fmin,
-        wall_time=result.wall_time, device=result.device, dtype=result.dtype, steps=steps,
+        metric=metric,
+        score=score,
+        tuned=tuned,
+        curves=curves,
+        run_time=run_time.reshape(shape),
+        fmin=fmin,
+        wall_time=result.wall_time,
+        device=result.device,
+        dtype=result.dtype,
+        steps=steps,
     )
 
 
@@ -798,18 +914,30 @@ over the seeds) and every trial with every seed; CSV has one row per trial and s
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The comparison's own arguments (the problem's are the CLI's shared ones)."""
     g = p.add_argument_group("the comparison")
-    g.add_argument("--optimizer", nargs="+", default=None, metavar="CONTENDER",
-                   help="contenders, e.g. SGD 'SGD;momentum' Adam (default: SGD, SGD + momentum, RMSprop, Adam)")
+    g.add_argument(
+        "--optimizer",
+        nargs="+",
+        default=None,
+        metavar="CONTENDER",
+        help="contenders, e.g. SGD 'SGD;momentum' Adam (default: SGD, SGD + momentum, RMSprop, Adam)",
+    )
     g.add_argument("--trials", type=int, default=64, help="tuning budget: trials per optimizer (default 64)")
     g.add_argument("--seeds", type=int, default=5, help="seeds per trial (default 5)")
     g.add_argument("--steps", type=int, help="steps per run (default: 500 on a surface, the epochs on a dataset)")
     g.add_argument("--metric", default="final_loss", choices=list(METRICS), help="what ranks them (default final_loss)")
-    g.add_argument("--target-loss", type=float, default=1e-3,
-                   help="the target of steps_to_target and evals_to_target: f - f* (where f* is known) or f; "
-                   "default 1e-3")
+    g.add_argument(
+        "--target-loss",
+        type=float,
+        default=1e-3,
+        help="the target of steps_to_target and evals_to_target: f - f* (where f* is known) or f; default 1e-3",
+    )
     g.add_argument("--trial-seed", type=int, default=0, help="seed of the Sobol sequence of trials")
-    g.add_argument("--spread", type=float, default=0.05,
-                   help="on a surface: seeds start within this share of the domain's width around its start")
+    g.add_argument(
+        "--spread",
+        type=float,
+        default=0.05,
+        help="on a surface: seeds start within this share of the domain's width around its start",
+    )
     g.add_argument("--noise", type=float, default=0.0, help="std of Gaussian noise added to each gradient")
     g.add_argument("--dtype", default="float64", choices=list(DTYPES))
     g.add_argument("--device", default=None, help="auto, cpu or cuda (default: OPTVIZ_DEVICE or auto)")
@@ -826,14 +954,41 @@ def command(args: argparse.Namespace, problem: ProblemConfig) -> int:
     limits = replace(_config.limits(), optimizer_modules=("",))  # the user's own machine
     contenders = tuple(parse_contender(t) for t in args.optimizer) if args.optimizer else _default_contenders()
     steps = args.steps if args.steps is not None else (None if problem.own_length else problem.default_steps)
-    cmp = Comparison(problem, contenders, args.trials, args.seeds, steps, args.metric, args.target_loss,
-                     args.trial_seed, args.spread, args.noise, args.dtype)
+    cmp = Comparison(
+        problem,
+        contenders,
+        args.trials,
+        args.seeds,
+        steps,
+        args.metric,
+        args.target_loss,
+        args.trial_seed,
+        args.spread,
+        args.noise,
+        args.dtype,
+    )
     result = compare(cmp, limits=limits, device=args.device)
     text = result.to_json() + "\n" if args.format == "json" else result.to_csv()
     write_output(text, Path(args.out) if args.out else None)
     return 0
 
 
-__all__ = ["AXES", "METRICS", "CompareResult", "Comparison", "Contender", "Metric", "Range", "compare",
-           "contender", "default_lr", "default_range", "parse_contender", "sample", "searchable", "seed_starts",
-           "seeds_text", "with_values"]
+__all__ = [
+    "AXES",
+    "METRICS",
+    "CompareResult",
+    "Comparison",
+    "Contender",
+    "Metric",
+    "Range",
+    "compare",
+    "contender",
+    "default_lr",
+    "default_range",
+    "parse_contender",
+    "sample",
+    "searchable",
+    "seed_starts",
+    "seeds_text",
+    "with_values",
+]

@@ -637,7 +637,8 @@ class Stepper:
             """Loss and gradient at ``params``: the group's runs, or its ``rows`` alone."""
             t = self._t
             loss, grad = _loss_and_grad(problem, params, t)
-            if rows is not None and "evals" in self.record:  # an optimizer stepped run by run (a dotted path): each call counts
+            # An optimizer stepped run by run (a dotted path): each of its calls counts.
+            if rows is not None and "evals" in self.record:
                 self._evals[torch.as_tensor(rows) + group_rows.start] += 1
             if plan.noise_table is not None:
                 sel = group_rows if rows is None else torch.as_tensor(rows) + group_rows.start

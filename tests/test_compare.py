@@ -77,8 +77,9 @@ def _check_trial(result, k, b, s):
     what = f"{result.label(k)} trial {b} seed {s} ({result.setting_text(k, b)})"
     assert result.diverged_at[k, b, s] == ref["diverged_at"], what
     for key in ("final_loss", "best_loss", "steps_to_target"):
-        np.testing.assert_allclose(getattr(result, key)[k, b, s], ref[key], rtol=RTOL, atol=ATOL,
-                                   err_msg=f"{what}: {key}")
+        np.testing.assert_allclose(
+            getattr(result, key)[k, b, s], ref[key], rtol=RTOL, atol=ATOL, err_msg=f"{what}: {key}"
+        )
 
 
 def test_every_sampled_trial_on_a_surface_equals_torch_alone():
@@ -105,10 +106,17 @@ def test_every_sampled_trial_on_a_surface_equals_torch_alone():
 
 
 def test_every_sampled_trial_on_a_model_equals_torch_alone():
-    task = Task(DataConfig("moons", {"n_samples": 120}), "mlp", {"hidden": (8,)}, "cross_entropy", batch_size=32,
-                epochs=3)
-    comparison = Comparison(task, (contender("SGD", tune=("momentum",)), contender("Adam")), trials=4, seeds=2,
-                            steps=None, metric="test_accuracy")
+    task = Task(
+        DataConfig("moons", {"n_samples": 120}), "mlp", {"hidden": (8,)}, "cross_entropy", batch_size=32, epochs=3
+    )
+    comparison = Comparison(
+        task,
+        (contender("SGD", tune=("momentum",)), contender("Adam")),
+        trials=4,
+        seeds=2,
+        steps=None,
+        metric="test_accuracy",
+    )
     result = compare(comparison)
     # Seed s draws the model's own initialization with init seed s: other weights, same data and batches.
     built = task.build()
@@ -186,38 +194,49 @@ def test_the_default_search_space_centres_on_the_defaults():
 
 
 def test_contender_text_round_trips():
-    for text in ["SGD", "SGD;momentum", "SGD;lr=0.001:10:log;momentum=0:0.9;nesterov=true;label=Nesterov",
-                 "Adam;betas[1]=0.9:0.999", "LBFGS;history_size=5"]:
+    for text in [
+        "SGD",
+        "SGD;momentum",
+        "SGD;lr=0.001:10:log;momentum=0:0.9;nesterov=true;label=Nesterov",
+        "Adam;betas[1]=0.9:0.999",
+        "LBFGS;history_size=5",
+    ]:
         c = parse_contender(text)
         assert parse_contender(c.text()) == c
     assert parse_contender("SGD;momentum").name == "SGD + momentum"
 
 
-@pytest.mark.parametrize("text,words", [
-    ("Nope", "unknown optimizer"),
-    ("SGD;momentum=lots", "momentum"),
-    ("SGD;momentum=0:x", "finite"),
-    ("SGD;momentum=1:0", "low <= high"),
-    ("SGD;lr=0:1:log", "log-uniform"),
-    ("SGD;nesterov", "no number hyperparameter"),
-    ("Adam;betas=0.9,0.99;betas[1]", "both searched and held"),
-])
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ("Nope", "unknown optimizer"),
+        ("SGD;momentum=lots", "momentum"),
+        ("SGD;momentum=0:x", "finite"),
+        ("SGD;momentum=1:0", "low <= high"),
+        ("SGD;lr=0:1:log", "log-uniform"),
+        ("SGD;nesterov", "no number hyperparameter"),
+        ("Adam;betas=0.9,0.99;betas[1]", "both searched and held"),
+    ],
+)
 def test_bad_contenders_say_what_is_wrong(text, words):
     with pytest.raises(ConfigError, match=words):
         parse_contender(text)
 
 
-@pytest.mark.parametrize("changes,words", [
-    (dict(contenders=()), "at least one"),
-    (dict(trials=0), "trials"),
-    (dict(seeds=1000), "seeds"),
-    (dict(metric="test_accuracy"), "test set"),
-    (dict(metric="nope"), "unknown metric"),
-    (dict(target=-1.0), "target"),
-    (dict(spread=3.0), "spread"),
-    (dict(contenders=(Contender("SGD", (Range("momentum", 0, 0.9),)),)), "lr must be searched"),
-    (dict(contenders=(Contender("Adam", (Range("lr", 1e-3, 1, True), Range("betas[1]", 0.9, 1.5))),)), "beta"),
-])
+@pytest.mark.parametrize(
+    "changes,words",
+    [
+        (dict(contenders=()), "at least one"),
+        (dict(trials=0), "trials"),
+        (dict(seeds=1000), "seeds"),
+        (dict(metric="test_accuracy"), "test set"),
+        (dict(metric="nope"), "unknown metric"),
+        (dict(target=-1.0), "target"),
+        (dict(spread=3.0), "spread"),
+        (dict(contenders=(Contender("SGD", (Range("momentum", 0, 0.9),)),)), "lr must be searched"),
+        (dict(contenders=(Contender("Adam", (Range("lr", 1e-3, 1, True), Range("betas[1]", 0.9, 1.5))),)), "beta"),
+    ],
+)
 def test_bad_comparisons_are_refused_before_any_work(changes, words):
     comparison = Comparison(ROSENBROCK, steps=20, **changes)
     with pytest.raises(ConfigError, match=words):
@@ -244,8 +263,9 @@ def test_steps_to_target_and_the_race_band():
     steps = result.steps_to_target[k, b]
     assert np.isfinite(steps).all()
     # The tuned trial reaches the target first (in median over the seeds).
-    assert np.median(steps) == min(np.median(np.nan_to_num(result.steps_to_target[k, j], nan=np.inf))
-                                   for j in range(16))
+    assert np.median(steps) == min(
+        np.median(np.nan_to_num(result.steps_to_target[k, j], nan=np.inf)) for j in range(16)
+    )
     x, lo, med, hi = result.band(k, "steps")
     assert x.size == 301 and (lo <= med).all() and (med <= hi).all()
     assert med[int(np.median(steps))] <= 1e-2
@@ -256,8 +276,9 @@ def test_steps_to_target_and_the_race_band():
 
 def test_noise_seeds_and_a_typed_formula():
     formula = FormulaProblem("(x-1)^2 + 3*(y+0.5)^2", {})
-    result = compare(Comparison(formula, (contender("SGD"), contender("Adam")), trials=8, seeds=2, steps=50,
-                                noise=0.2, spread=0.0))
+    result = compare(
+        Comparison(formula, (contender("SGD"), contender("Adam")), trials=8, seeds=2, steps=50, noise=0.2, spread=0.0)
+    )
     assert result.starts[0] == result.starts[1]  # no spread: the noise seed alone tells them apart
     run0, run1 = result.run(0, 3, 0), result.run(0, 3, 1)
     assert (run0.noise, run0.seed, run1.seed) == (0.2, 0, 1)
@@ -280,24 +301,54 @@ def test_json_and_csv_hold_every_trial_and_the_protocol():
 
 
 def test_cli_compare_writes_json_and_csv(capsys, tmp_path):
-    code, out, err = run_cli(capsys, "compare", "--surface", "quadratic", "--optimizer", "SGD", "SGD;momentum",
-                             "--trials", "8", "--seeds", "2", "--steps", "50")
+    code, out, err = run_cli(
+        capsys,
+        "compare",
+        "--surface",
+        "quadratic",
+        "--optimizer",
+        "SGD",
+        "SGD;momentum",
+        "--trials",
+        "8",
+        "--seeds",
+        "2",
+        "--steps",
+        "50",
+    )
     assert code == 0, err
     data = json.loads(out)
     assert [c["optimizer"] for c in data["comparison"]["contenders"]] == ["SGD", "SGD"]
     assert data["ranking"][0]["contender"] in ("SGD", "SGD + momentum")
     path = tmp_path / "trials.csv"
-    code, out, err = run_cli(capsys, "compare", "--optimizer", "Adam", "--trials", "4", "--seeds", "1",
-                             "--steps", "20", "--format", "csv", "--out", str(path))
+    code, out, err = run_cli(
+        capsys,
+        "compare",
+        "--optimizer",
+        "Adam",
+        "--trials",
+        "4",
+        "--seeds",
+        "1",
+        "--steps",
+        "20",
+        "--format",
+        "csv",
+        "--out",
+        str(path),
+    )
     assert code == 0 and len(path.read_text().splitlines()) == 5
 
 
-@pytest.mark.parametrize("argv,words", [
-    (["--optimizer", "SGD;momentum=2:1"], "low <= high"),
-    (["--metric", "test_accuracy"], "test set"),
-    (["--trials", "0"], "trials"),
-    (["--optimizer", "os.system"], "not a torch.optim.Optimizer"),
-])
+@pytest.mark.parametrize(
+    "argv,words",
+    [
+        (["--optimizer", "SGD;momentum=2:1"], "low <= high"),
+        (["--metric", "test_accuracy"], "test set"),
+        (["--trials", "0"], "trials"),
+        (["--optimizer", "os.system"], "not a torch.optim.Optimizer"),
+    ],
+)
 def test_cli_compare_refuses_bad_arguments_in_one_line(capsys, argv, words):
     code, out, err = run_cli(capsys, "compare", "--steps", "10", *argv)
     assert code == 2 and not out

@@ -20,8 +20,9 @@ from tests import browser
 TIMEOUT = 180
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 # Small comparisons: the page's behaviour, not the default's 1,280 runs, is under test here.
-SMALL = Comparison(SurfaceProblem("rosenbrock"), (contender("SGD", tune=("momentum",)), contender("Adam")),
-                   trials=8, seeds=2, steps=60)
+SMALL = Comparison(
+    SurfaceProblem("rosenbrock"), (contender("SGD", tune=("momentum",)), contender("Adam")), trials=8, seeds=2, steps=60
+)
 
 
 def _compare(query: dict | None = None) -> AppTest:
@@ -54,9 +55,16 @@ def test_the_default_comparison_computes_and_its_link_says_so():
 
 
 def test_a_link_opens_its_comparison_and_the_widgets_keep_it():
-    settings = Comparison(SurfaceProblem("quadratic", {"kappa": 50}),
-                          (parse_contender("SGD;lr=1e-3:10:log;momentum=0:0.99;label=heavy ball"), contender("Adam")),
-                          trials=16, seeds=3, steps=80, metric="steps_to_target", target=1e-4, trial_seed=2)
+    settings = Comparison(
+        SurfaceProblem("quadratic", {"kappa": 50}),
+        (parse_contender("SGD;lr=1e-3:10:log;momentum=0:0.99;label=heavy ball"), contender("Adam")),
+        trials=16,
+        seeds=3,
+        steps=80,
+        metric="steps_to_target",
+        target=1e-4,
+        trial_seed=2,
+    )
     at = _compare(encode_compare(settings, CompareView("evals", "iqr")))
     _ok(at)
     assert at.session_state["cp.opt0"] == "SGD" and at.session_state["cp.tune0"] == ["momentum"]
@@ -79,14 +87,17 @@ def test_widgets_drive_the_link():
     assert dict(added.fixed)["centered"] is True and added.space[0].hi == 0.1
 
 
-@pytest.mark.parametrize("query", [
-    {"opt": ["Nope", "Adam"], "trials": "4", "seeds": "1", "steps": "20"},
-    {"opt": "SGD;momentum=2:1", "trials": "4", "steps": "20"},
-    {"trials": "lots", "seeds": "2", "steps": "20", "opt": "Adam"},
-    {"metric": "test_accuracy", "trials": "4", "steps": "20", "opt": "Adam"},
-    {"surface": "nope", "trials": "4", "steps": "20", "opt": "Adam"},
-    {"axis": "<script>", "trials": "4", "steps": "20", "opt": "Adam"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"opt": ["Nope", "Adam"], "trials": "4", "seeds": "1", "steps": "20"},
+        {"opt": "SGD;momentum=2:1", "trials": "4", "steps": "20"},
+        {"trials": "lots", "seeds": "2", "steps": "20", "opt": "Adam"},
+        {"metric": "test_accuracy", "trials": "4", "steps": "20", "opt": "Adam"},
+        {"surface": "nope", "trials": "4", "steps": "20", "opt": "Adam"},
+        {"axis": "<script>", "trials": "4", "steps": "20", "opt": "Adam"},
+    ],
+)
 def test_malformed_links_warn_instead_of_failing(query):
     at = _compare(query)
     assert not at.exception
@@ -124,9 +135,14 @@ def test_one_click_opens_the_tuned_runs_on_the_surfaces_page():
 def test_a_click_on_a_trial_opens_it_beside_the_tuned_one():
     at = _compare(encode_compare(SMALL))
     data = {"0": 1, "1": 3}
-    at.session_state["cp.sens"] = {"selection": {"points": [{"curve_number": 0, "point_index": 0,
-                                                             "customdata": data}],
-                                                 "point_indices": [0], "box": [], "lasso": []}}
+    at.session_state["cp.sens"] = {
+        "selection": {
+            "points": [{"curve_number": 0, "point_index": 0, "customdata": data}],
+            "point_indices": [0],
+            "box": [],
+            "lasso": [],
+        }
+    }
     at.run()
     _ok(at)
     exp, _, _ = codec.decode(_query(at), DEFAULTS["surface"])
@@ -136,8 +152,9 @@ def test_a_click_on_a_trial_opens_it_beside_the_tuned_one():
 
 def test_a_comparison_on_a_dataset_opens_on_the_datasets_page():
     task = Task(DataConfig("iris"), "softmax", loss="cross_entropy", batch_size=0, epochs=10)
-    settings = Comparison(task, (contender("SGD"), contender("Adam")), trials=4, seeds=2, steps=None,
-                          metric="test_accuracy")
+    settings = Comparison(
+        task, (contender("SGD"), contender("Adam")), trials=4, seeds=2, steps=None, metric="test_accuracy"
+    )
     at = _compare(encode_compare(settings))
     _ok(at)
     assert at.session_state["cp.kind"] == "train" and decode_compare(_query(at))[0] == settings

@@ -26,8 +26,10 @@ from .sweeps import loss_gap
 
 
 def _colors(result: CompareResult, colors: Sequence[str] | None) -> list[str]:
-    return [(colors[k] if colors and k < len(colors) else None) or PALETTE[k % len(PALETTE)]
-            for k in range(len(result.tuned))]
+    return [
+        (colors[k] if colors and k < len(colors) else None) or PALETTE[k % len(PALETTE)]
+        for k in range(len(result.tuned))
+    ]
 
 
 def _rgba(color: str, alpha: float) -> str:
@@ -42,8 +44,13 @@ def loss_axis_name(result: CompareResult) -> str:
     return "training loss (mini-batch)" if result.comparison.problem.kind == "train" else "f"
 
 
-def compare_race_figure(result: CompareResult, axis: str = "steps", band: str = "minmax",
-                        colors: Sequence[str] | None = None, height: int = 460) -> go.Figure:
+def compare_race_figure(
+    result: CompareResult,
+    axis: str = "steps",
+    band: str = "minmax",
+    colors: Sequence[str] | None = None,
+    height: int = 460,
+) -> go.Figure:
     """The tuned configurations racing: median over the seeds, and a band over them.
 
     ``axis``: ``steps``, ``evals`` (gradient evaluations: LBFGS's line search
@@ -71,26 +78,66 @@ def compare_race_figure(result: CompareResult, axis: str = "steps", band: str = 
         label = result.label(k)
         tuned = result.setting_text(k, int(result.tuned[k]))
         group = f"c{k}"
-        fig.add_trace(go.Scatter(x=x, y=hi, mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False,
-                                 legendgroup=group, connectgaps=False))
-        fig.add_trace(go.Scatter(x=x, y=lo, mode="lines", line=dict(width=0), fill="tonexty",
-                                 fillcolor=_rgba(colors[k], 0.18), hoverinfo="skip", showlegend=False,
-                                 legendgroup=group, connectgaps=False))
-        fig.add_trace(go.Scatter(
-            x=x, y=med, mode="lines", name=f"{label} ({tuned})", legendgroup=group,
-            line=dict(color=colors[k], width=3),
-            hovertemplate=f"<b>{label}</b> ({tuned})<br>{AXES[axis]} %{{x:.4g}}<br>median %{{y:.3g}}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=hi,
+                mode="lines",
+                line=dict(width=0),
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=group,
+                connectgaps=False,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=lo,
+                mode="lines",
+                line=dict(width=0),
+                fill="tonexty",
+                fillcolor=_rgba(colors[k], 0.18),
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=group,
+                connectgaps=False,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=med,
+                mode="lines",
+                name=f"{label} ({tuned})",
+                legendgroup=group,
+                line=dict(color=colors[k], width=3),
+                hovertemplate=f"<b>{label}</b> ({tuned})<br>{AXES[axis]} %{{x:.4g}}"
+                "<br>median %{y:.3g}<extra></extra>",
+            )
+        )
     fig.update_xaxes(title_text=AXES[axis], rangemode="tozero")
-    fig.update_yaxes(title_text=f"{loss_axis_name(result)} (median, {span} of {result.comparison.seeds} seeds)",
-                     type="log" if log else "linear", exponentformat="power")
+    fig.update_yaxes(
+        title_text=f"{loss_axis_name(result)} (median, {span} of {result.comparison.seeds} seeds)",
+        type="log" if log else "linear",
+        exponentformat="power",
+    )
     if log and lows:
-        top = max(float(np.nanmax(np.where(np.isfinite(result.curves["loss"]), result.curves["loss"], np.nan))),
-                  min(lows) * 10)
+        top = max(
+            float(np.nanmax(np.where(np.isfinite(result.curves["loss"]), result.curves["loss"], np.nan))),
+            min(lows) * 10,
+        )
         rng = [math.log10(max(min(lows), 1e-300)) - 0.3, math.log10(top) + 0.3]
         fig.update_yaxes(range=rng, dtick=max(1, math.ceil((rng[1] - rng[0]) / 8)))
-    fig.update_layout(height=height, font=FONT, template="plotly_white", hoverlabel=dict(font_size=15),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=15)),
-                      margin=dict(l=70, r=20, t=70, b=60), title=None)
+    fig.update_layout(
+        height=height,
+        font=FONT,
+        template="plotly_white",
+        hoverlabel=dict(font_size=15),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=15)),
+        margin=dict(l=70, r=20, t=70, b=60),
+        title=None,
+    )
     return fig
 
 
@@ -110,8 +157,9 @@ def trial_values(result: CompareResult) -> tuple[np.ndarray, bool, str]:
     return value, log, f"median {spec.name}"
 
 
-def sensitivity_figure(result: CompareResult, colors: Sequence[str] | None = None, height: int = 420,
-                       x: str = "lr") -> go.Figure:
+def sensitivity_figure(
+    result: CompareResult, colors: Sequence[str] | None = None, height: int = 420, x: str = "lr"
+) -> go.Figure:
     """Every trial's score (its median over the seeds) against its lr, one panel per
     optimizer on a shared y-axis: a wide low floor is a forgiving optimizer."""
     colors = _colors(result, colors)
@@ -136,42 +184,88 @@ def sensitivity_figure(result: CompareResult, colors: Sequence[str] | None = Non
         custom = np.stack([np.full(xs.size, k), np.arange(xs.size)], axis=1)
         texts = [result.setting_text(k, b) for b in range(xs.size)]
         ok = np.isfinite(ys)
-        hover = (f"<b>{result.label(k)}</b><br>%{{text}}<br>{what} %{{y:.4g}}"
-                 "<br><i>click: watch this trial</i><extra></extra>")
-        fig.add_trace(go.Scatter(x=xs[ok], y=ys[ok], mode="markers", name=result.label(k), showlegend=False,
-                                 text=[t for t, o in zip(texts, ok) if o], customdata=custom[ok],
-                                 marker=dict(size=9, color=colors[k], opacity=0.75,
-                                             line=dict(color="white", width=0.5)),
-                                 hovertemplate=hover), row=1, col=k + 1)
+        hover = (
+            f"<b>{result.label(k)}</b><br>%{{text}}<br>{what} %{{y:.4g}}"
+            "<br><i>click: watch this trial</i><extra></extra>"
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=xs[ok],
+                y=ys[ok],
+                mode="markers",
+                name=result.label(k),
+                showlegend=False,
+                text=[t for t, o in zip(texts, ok) if o],
+                customdata=custom[ok],
+                marker=dict(size=9, color=colors[k], opacity=0.75, line=dict(color="white", width=0.5)),
+                hovertemplate=hover,
+            ),
+            row=1,
+            col=k + 1,
+        )
         if (~ok).any():
-            fig.add_trace(go.Scatter(
-                x=xs[~ok], y=np.full((~ok).sum(), 10**band_y if log else band_y), mode="markers",
-                name=f"{result.label(k)}: no value", showlegend=False, customdata=custom[~ok],
-                text=[t for t, o in zip(texts, ok) if not o],
-                marker=dict(symbol="x-thin", size=9, color=colors[k], line=dict(color=colors[k], width=2)),
-                hovertemplate=f"<b>{result.label(k)}</b><br>%{{text}}<br>{_no_value(result)}"
-                              "<br><i>click: watch this trial</i><extra></extra>"), row=1, col=k + 1)
+            fig.add_trace(
+                go.Scatter(
+                    x=xs[~ok],
+                    y=np.full((~ok).sum(), 10**band_y if log else band_y),
+                    mode="markers",
+                    name=f"{result.label(k)}: no value",
+                    showlegend=False,
+                    customdata=custom[~ok],
+                    text=[t for t, o in zip(texts, ok) if not o],
+                    marker=dict(symbol="x-thin", size=9, color=colors[k], line=dict(color=colors[k], width=2)),
+                    hovertemplate=f"<b>{result.label(k)}</b><br>%{{text}}<br>{_no_value(result)}"
+                    "<br><i>click: watch this trial</i><extra></extra>",
+                ),
+                row=1,
+                col=k + 1,
+            )
         b = int(result.tuned[k])
         if np.isfinite(ys[b]):
-            fig.add_trace(go.Scatter(
-                x=[xs[b]], y=[ys[b]], mode="markers", name=f"{result.label(k)} tuned", showlegend=False,
-                text=[texts[b]], customdata=custom[[b]],
-                marker=dict(symbol="star", size=20, color=colors[k], line=dict(color="black", width=1.5)),
-                hovertemplate=f"<b>{result.label(k)}: tuned</b><br>%{{text}}<br>{what} %{{y:.4g}}"
-                              "<br><i>click: watch this trial</i><extra></extra>"), row=1, col=k + 1)
+            fig.add_trace(
+                go.Scatter(
+                    x=[xs[b]],
+                    y=[ys[b]],
+                    mode="markers",
+                    name=f"{result.label(k)} tuned",
+                    showlegend=False,
+                    text=[texts[b]],
+                    customdata=custom[[b]],
+                    marker=dict(symbol="star", size=20, color=colors[k], line=dict(color="black", width=1.5)),
+                    hovertemplate=f"<b>{result.label(k)}: tuned</b><br>%{{text}}<br>{what} %{{y:.4g}}"
+                    "<br><i>click: watch this trial</i><extra></extra>",
+                ),
+                row=1,
+                col=k + 1,
+            )
         r = c.space[j]
         # Narrow panels (three or more side by side): a tick every second decade, so labels never touch.
         decades = math.log10(r.hi / r.lo) if r.log and r.lo > 0 else 0.0
-        fig.update_xaxes(type="log" if r.log else "linear", exponentformat="power", title_text=r.name,
-                         dtick=2 if r.log and K >= 3 and decades > 3 else None, nticks=None if r.log else 4,
-                         row=1, col=k + 1)
+        fig.update_xaxes(
+            type="log" if r.log else "linear",
+            exponentformat="power",
+            title_text=r.name,
+            dtick=2 if r.log and K >= 3 and decades > 3 else None,
+            nticks=None if r.log else 4,
+            row=1,
+            col=k + 1,
+        )
     ymin, ymax = (min(lo, band_y), max(hi, band_y))
     pad = 0.08 * (ymax - ymin or 1.0)
-    fig.update_yaxes(type="log" if log else "linear", exponentformat="power", range=[ymin - pad, ymax + pad],
-                     dtick=max(1, math.ceil((ymax - ymin) / 8)) if log else None)
+    fig.update_yaxes(
+        type="log" if log else "linear",
+        exponentformat="power",
+        range=[ymin - pad, ymax + pad],
+        dtick=max(1, math.ceil((ymax - ymin) / 8)) if log else None,
+    )
     fig.update_yaxes(title_text=what, row=1, col=1)
-    fig.update_layout(height=height, font=FONT, template="plotly_white", hoverlabel=dict(font_size=15),
-                      margin=dict(l=70, r=20, t=50, b=60))
+    fig.update_layout(
+        height=height,
+        font=FONT,
+        template="plotly_white",
+        hoverlabel=dict(font_size=15),
+        margin=dict(l=70, r=20, t=50, b=60),
+    )
     fig.update_annotations(font_size=15)
     return fig
 

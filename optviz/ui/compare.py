@@ -139,19 +139,38 @@ def _on_tune_change(n: int) -> None:
 def _contender_ui(n: int, col) -> None:
     s = st.session_state
     names = [NONE, *OPTIMIZERS]
-    col.selectbox(f"Optimizer {n + 1}", names if n else names[1:], key=_k(f"opt{n}"),
-                  label_visibility="collapsed", on_change=_on_optimizer_change, args=(n,))
+    col.selectbox(
+        f"Optimizer {n + 1}",
+        names if n else names[1:],
+        key=_k(f"opt{n}"),
+        label_visibility="collapsed",
+        on_change=_on_optimizer_change,
+        args=(n,),
+    )
     name = s[_k(f"opt{n}")]
     off = name == NONE
     choices = [] if off else [h for h in searchable(name, allowed_modules()) if h != "lr"]
     s[_k(f"tune{n}")] = [t for t in s.get(_k(f"tune{n}"), []) if t in choices]
-    col.multiselect("Also tune", choices, key=_k(f"tune{n}"), disabled=off, on_change=_on_tune_change, args=(n,),
-                    placeholder="also tune…", label_visibility="collapsed",
-                    help="Search these hyperparameters too, over the ranges in the box below")
-    col.text_input(f"Search space {n + 1}", key=_k(f"space{n}"), disabled=off, label_visibility="collapsed",
-                   placeholder="lr=1e-4:1:log",
-                   help="name=low:high searches a range (':log' for log-uniform); name=value holds a value "
-                        "(torch's names, e.g. nesterov=true); label=… names the optimizer")
+    col.multiselect(
+        "Also tune",
+        choices,
+        key=_k(f"tune{n}"),
+        disabled=off,
+        on_change=_on_tune_change,
+        args=(n,),
+        placeholder="also tune…",
+        label_visibility="collapsed",
+        help="Search these hyperparameters too, over the ranges in the box below",
+    )
+    col.text_input(
+        f"Search space {n + 1}",
+        key=_k(f"space{n}"),
+        disabled=off,
+        label_visibility="collapsed",
+        placeholder="lr=1e-4:1:log",
+        help="name=low:high searches a range (':log' for log-uniform); name=value holds a value "
+        "(torch's names, e.g. nesterov=true); label=… names the optimizer",
+    )
 
 
 # -- state -------------------------------------------------------------------------------------
@@ -160,9 +179,16 @@ def _contender_ui(n: int, col) -> None:
 def widget_values(c: Comparison, view: CompareView) -> dict[str, Any]:
     """Widget key -> value for a comparison, besides its problem."""
     out: dict[str, Any] = {
-        _k("steps"): c.steps, _k("trials"): c.trials, _k("seeds"): c.seeds, _k("metric"): c.metric,
-        _k("target"): float(c.target), _k("tseed"): c.trial_seed, _k("spread"): float(c.spread),
-        _k("noise"): float(c.noise), _k("axis"): view.axis, _k("band"): view.band,
+        _k("steps"): c.steps,
+        _k("trials"): c.trials,
+        _k("seeds"): c.seeds,
+        _k("metric"): c.metric,
+        _k("target"): float(c.target),
+        _k("tseed"): c.trial_seed,
+        _k("spread"): float(c.spread),
+        _k("noise"): float(c.noise),
+        _k("axis"): view.axis,
+        _k("band"): view.band,
     }
     for n in range(COMPARE_SLOTS):
         ct = c.contenders[n] if n < len(c.contenders) else None
@@ -211,8 +237,18 @@ def collect() -> tuple[Comparison, CompareView, list[str]]:
         except ConfigError as exc:
             errors.append(f"{name} (optimizer {n + 1}): {exc}")
     steps = None if problem.own_length else int(s.get(_k("steps")) or problem.default_steps)
-    c = Comparison(problem, tuple(contenders), int(s[_k("trials")]), int(s[_k("seeds")]), steps, s[_k("metric")],
-                   float(s[_k("target")]), int(s[_k("tseed")]), float(s[_k("spread")]), float(s[_k("noise")]))
+    c = Comparison(
+        problem,
+        tuple(contenders),
+        int(s[_k("trials")]),
+        int(s[_k("seeds")]),
+        steps,
+        s[_k("metric")],
+        float(s[_k("target")]),
+        int(s[_k("tseed")]),
+        float(s[_k("spread")]),
+        float(s[_k("noise")]),
+    )
     view = CompareView(s.get(_k("axis")) or "steps", s.get(_k("band")) or "minmax")
     s[_k("settings")] = (c, view)
     return c, view, errors
@@ -229,6 +265,7 @@ def _compute(c: Comparison) -> CompareResult:
         bar = st.empty()
         try:
             with guard.heavy_slot(bar) as check:
+
                 def on_progress(p: Progress) -> bool:
                     if not check(p):
                         return False
@@ -250,8 +287,14 @@ def _labelled(run: RunConfig, label: str, color: str) -> RunConfig:
 
 def tuned_runs(result: CompareResult) -> list[RunConfig]:
     """Each optimizer's tuned configuration from seed 0's start: what the race view shows."""
-    return [_labelled(result.tuned_run(k), f"{result.label(k)} (tuned: {result.setting_text(k, int(result.tuned[k]))})",
-                      charts.PALETTE[k % len(charts.PALETTE)]) for k in range(len(result.tuned))]
+    return [
+        _labelled(
+            result.tuned_run(k),
+            f"{result.label(k)} (tuned: {result.setting_text(k, int(result.tuned[k]))})",
+            charts.PALETTE[k % len(charts.PALETTE)],
+        )
+        for k in range(len(result.tuned))
+    ]
 
 
 def _open(result: CompareResult, runs: list[RunConfig]) -> None:
@@ -276,8 +319,15 @@ def _sidebar() -> None:
     s = st.session_state
     with st.sidebar:
         st.markdown("### Problem")
-        st.segmented_control("Problem", list(KIND_NAMES), key=_k("kind"), format_func=KIND_NAMES.get,
-                             required=True, on_change=_on_kind_change, label_visibility="collapsed")
+        st.segmented_control(
+            "Problem",
+            list(KIND_NAMES),
+            key=_k("kind"),
+            format_func=KIND_NAMES.get,
+            required=True,
+            on_change=_on_kind_change,
+            label_visibility="collapsed",
+        )
         is_model = s.get(_k("kind")) == "train"
         if is_model:
             training.sidebar(_tk)
@@ -286,31 +336,70 @@ def _sidebar() -> None:
             st.number_input("Steps", key=_k("steps"), min_value=1, max_value=config.limits().max_steps, step=50)
         st.markdown("### Protocol")
         c1, c2 = st.columns(2)
-        c1.number_input("Trials each", key=_k("trials"), min_value=1, max_value=1024, step=16,
-                        help="The tuning budget: configurations per optimizer, drawn from a scrambled Sobol "
-                             "sequence over its search space. The same for every optimizer.")
-        c2.number_input("Seeds", key=_k("seeds"), min_value=1, max_value=32,
-                        help="Every trial runs from each seed: " + (
-                            "the model's initial weights drawn with init seed + s." if is_model else
-                            "start points around the surface's start (seed 0 is the start itself), and the "
-                            "noise seed."))
+        c1.number_input(
+            "Trials each",
+            key=_k("trials"),
+            min_value=1,
+            max_value=1024,
+            step=16,
+            help="The tuning budget: configurations per optimizer, drawn from a scrambled Sobol "
+            "sequence over its search space. The same for every optimizer.",
+        )
+        c2.number_input(
+            "Seeds",
+            key=_k("seeds"),
+            min_value=1,
+            max_value=32,
+            help="Every trial runs from each seed: "
+            + (
+                "the model's initial weights drawn with init seed + s."
+                if is_model
+                else "start points around the surface's start (seed 0 is the start itself), and the noise seed."
+            ),
+        )
         metrics = [m for m, spec in METRICS.items() if is_model or not spec.models_only]
         if s.get(_k("metric")) not in metrics:
             s[_k("metric")] = "final_loss"
-        st.selectbox("Metric", metrics, key=_k("metric"), format_func=lambda m: METRICS[m].name,
-                     help="A trial's score is its median over the seeds; each optimizer is ranked by its best trial.")
+        st.selectbox(
+            "Metric",
+            metrics,
+            key=_k("metric"),
+            format_func=lambda m: METRICS[m].name,
+            help="A trial's score is its median over the seeds; each optimizer is ranked by its best trial.",
+        )
         if METRICS[s[_k("metric")]].target:
-            st.number_input("Target", key=_k("target"), min_value=1e-300, format="%g",
-                            help="Reached when f − f* ≤ target (where the minimum f* is known), else f ≤ target.")
+            st.number_input(
+                "Target",
+                key=_k("target"),
+                min_value=1e-300,
+                format="%g",
+                help="Reached when f − f* ≤ target (where the minimum f* is known), else f ≤ target.",
+            )
         with st.expander("Seeds, noise, trial seed"):
             if not is_model:
-                st.number_input("Start spread", key=_k("spread"), min_value=0.0, max_value=1.0, step=0.01,
-                                format="%g", help="Seeds start within this share of the domain's width around "
-                                                  "the surface's start.")
-            st.number_input("Gradient noise σ", key=_k("noise"), min_value=0.0, format="%g",
-                            help="Gaussian noise added to each gradient; seed s draws noise seed s.")
-            st.number_input("Trial seed", key=_k("tseed"), min_value=0, step=1,
-                            help="Seeds the Sobol sequence: another seed, other trials. A fair ranking holds.")
+                st.number_input(
+                    "Start spread",
+                    key=_k("spread"),
+                    min_value=0.0,
+                    max_value=1.0,
+                    step=0.01,
+                    format="%g",
+                    help="Seeds start within this share of the domain's width around the surface's start.",
+                )
+            st.number_input(
+                "Gradient noise σ",
+                key=_k("noise"),
+                min_value=0.0,
+                format="%g",
+                help="Gaussian noise added to each gradient; seed s draws noise seed s.",
+            )
+            st.number_input(
+                "Trial seed",
+                key=_k("tseed"),
+                min_value=0,
+                step=1,
+                help="Seeds the Sobol sequence: another seed, other trials. A fair ranking holds.",
+            )
 
 
 def _fmt(v: float | None) -> str:
@@ -323,21 +412,25 @@ def _ranking(result: CompareResult) -> None:
     for rank, k in enumerate(result.ranking(), start=1):
         d = result.summary(k)
         edge = result.at_edge(k)
-        rows.append({
-            "rank": rank,
-            "optimizer": result.label(k),
-            "tuned": result.setting_text(k, int(result.tuned[k])) + (" ⚠ at the edge: " + ", ".join(edge)
-                                                                       if edge else ""),
-            f"median {spec.name}": _fmt(d["median"]),
-            "quartiles": f"{_fmt(d['q25'])} – {_fmt(d['q75'])}",
-            "min – max": f"{_fmt(d['min'])} – {_fmt(d['max'])}",
-            "runs diverged": f"{d['diverged_runs']} of {d['runs']}",
-        })
+        rows.append(
+            {
+                "rank": rank,
+                "optimizer": result.label(k),
+                "tuned": result.setting_text(k, int(result.tuned[k]))
+                + (" ⚠ at the edge: " + ", ".join(edge) if edge else ""),
+                f"median {spec.name}": _fmt(d["median"]),
+                "quartiles": f"{_fmt(d['q25'])} – {_fmt(d['q75'])}",
+                "min – max": f"{_fmt(d['min'])} – {_fmt(d['max'])}",
+                "runs diverged": f"{d['diverged_runs']} of {d['runs']}",
+            }
+        )
     st.dataframe(rows, hide_index=True)
     edges = [result.label(k) for k in range(len(result.tuned)) if result.at_edge(k)]
     if edges:
-        st.caption("⚠ " + plain(", ".join(edges)) + ": the tuned value lies at the edge of its search range; "
-                   "the best setting may lie outside it. Widen the range and compare again.")
+        st.caption(
+            "⚠ " + plain(", ".join(edges)) + ": the tuned value lies at the edge of its search range; "
+            "the best setting may lie outside it. Widen the range and compare again."
+        )
 
 
 def compare_page() -> None:
@@ -346,9 +439,11 @@ def compare_page() -> None:
     for w in warnings:
         st.warning("Link: " + plain(w), icon=":material/link_off:")
     _sidebar()
-    st.markdown("**Fair comparison: which optimizer, at what setting?** Every optimizer gets the same "
-                "budget of tuning trials, the same seeds and steps, and one metric; all runs go through the "
-                "engine as one batch.")
+    st.markdown(
+        "**Fair comparison: which optimizer, at what setting?** Every optimizer gets the same "
+        "budget of tuning trials, the same seeds and steps, and one metric; all runs go through the "
+        "engine as one batch."
+    )
     cols = st.columns(COMPARE_SLOTS)
     for n, col in enumerate(cols):
         _contender_ui(n, col)
@@ -366,31 +461,54 @@ def compare_page() -> None:
         return
     st.markdown("**Protocol.** " + plain(result.protocol()))
     _ranking(result)
-    if st.button("Watch the tuned runs race", key=_k("open"), icon=":material/play_arrow:", type="primary",
-                 help="Opens each optimizer's tuned configuration, from seed 0, on the "
-                      + ("Datasets" if c.problem.kind in DATASETS.kinds else "Surfaces") + " page."):
+    if st.button(
+        "Watch the tuned runs race",
+        key=_k("open"),
+        icon=":material/play_arrow:",
+        type="primary",
+        help="Opens each optimizer's tuned configuration, from seed 0, on the "
+        + ("Datasets" if c.problem.kind in DATASETS.kinds else "Surfaces")
+        + " page.",
+    ):
         _open(result, tuned_runs(result))
     colors = [charts.PALETTE[k % len(charts.PALETTE)] for k in range(len(c.contenders))]
     a1, a2, _ = st.columns([3, 2, 3])
     a1.segmented_control("x-axis", list(AXES), key=_k("axis"), format_func=AXIS_NAMES.get, required=True)
     a2.segmented_control("Band", list(COMPARE_BANDS), key=_k("band"), format_func=BAND_NAMES.get, required=True)
     view = CompareView(st.session_state.get(_k("axis")) or "steps", st.session_state.get(_k("band")) or "minmax")
-    st.plotly_chart(charts.compare_race_figure(result, view.axis, view.band, colors), key=_k("race"), theme=None,
-                    config={"displaylogo": False})
+    st.plotly_chart(
+        charts.compare_race_figure(result, view.axis, view.band, colors),
+        key=_k("race"),
+        theme=None,
+        config={"displaylogo": False},
+    )
     st.caption(
         f"The tuned configuration of each optimizer, run from {c.seeds} seeds: the line is the median over "
         f"the seeds, the band their {BAND_NAMES[view.band]}. "
-        + ("Gradient evaluations count each evaluation an optimizer makes (LBFGS's line search makes several "
-           "a step). " if view.axis == "evals" else "")
-        + ("Seconds are each run's measured share of the batch's time, spent as its evaluations are. "
-           if view.axis == "time" else "")
+        + (
+            "Gradient evaluations count each evaluation an optimizer makes (LBFGS's line search makes several a step). "
+            if view.axis == "evals"
+            else ""
+        )
+        + (
+            "Seconds are each run's measured share of the batch's time, spent as its evaluations are. "
+            if view.axis == "time"
+            else ""
+        )
     )
-    event = st.plotly_chart(charts.sensitivity_figure(result, colors), key=_k("sens"), on_select="rerun",
-                            selection_mode="points", theme=None, config={"displaylogo": False})
+    event = st.plotly_chart(
+        charts.sensitivity_figure(result, colors),
+        key=_k("sens"),
+        on_select="rerun",
+        selection_mode="points",
+        theme=None,
+        config={"displaylogo": False},
+    )
     n_runs = result.final_loss.size
     st.caption(
         f"**How forgiving is each one?** Every trial's median {result.spec.name} against its lr; ★ the tuned "
-        "trial, ✕ a trial whose median seed diverged" + (" or missed the target" if result.spec.target else "")
+        "trial, ✕ a trial whose median seed diverged"
+        + (" or missed the target" if result.spec.target else "")
         + f". {n_runs:,} runs × {result.steps:,} steps as one batch in {result.wall_time:.2f} s "
         f"({result.dtype}, {result.device}). **Click a trial to watch it beside the tuned one.**"
     )
@@ -402,9 +520,23 @@ def compare_page() -> None:
             runs.append(tuned_runs(result)[k])
         _open(result, runs)
     d1, d2 = st.columns(2)
-    d1.download_button("Every trial (CSV)", result.to_csv, "optviz-compare.csv", "text/csv", on_click="ignore",
-                       icon=":material/table:", key=_k("dl.csv"),
-                       help="One row per trial and seed: its values, the metric, final and best loss, divergence.")
-    d2.download_button("Comparison (JSON)", result.to_json, "optviz-compare.json", "application/json",
-                       on_click="ignore", icon=":material/data_object:", key=_k("dl.json"),
-                       help="The settings, the protocol, the ranking and every trial with every seed.")
+    d1.download_button(
+        "Every trial (CSV)",
+        result.to_csv,
+        "optviz-compare.csv",
+        "text/csv",
+        on_click="ignore",
+        icon=":material/table:",
+        key=_k("dl.csv"),
+        help="One row per trial and seed: its values, the metric, final and best loss, divergence.",
+    )
+    d2.download_button(
+        "Comparison (JSON)",
+        result.to_json,
+        "optviz-compare.json",
+        "application/json",
+        on_click="ignore",
+        icon=":material/data_object:",
+        key=_k("dl.json"),
+        help="The settings, the protocol, the ranking and every trial with every seed.",
+    )
