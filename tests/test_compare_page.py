@@ -13,7 +13,7 @@ from optviz import codec
 from optviz.codec import CompareView, decode_compare, encode_compare
 from optviz.compare import Comparison, contender, parse_contender
 from optviz.presets import DEFAULTS
-from optviz.problems import SurfaceProblem, Task
+from optviz.problems import FormulaProblem, SurfaceProblem, Task
 from optviz.problems.datasets import DataConfig
 from tests import browser
 
@@ -162,6 +162,18 @@ def test_a_comparison_on_a_dataset_opens_on_the_datasets_page():
     _ok(at)
     exp, _, warnings = codec.decode(_query(at), DEFAULTS["train"])
     assert not warnings and exp.problem == task and [r.optimizer for r in exp.runs] == ["SGD", "Adam"]
+
+
+def test_a_typed_formula_compares_and_opens_on_the_surfaces_page():
+    formula = FormulaProblem("(x-1)^2 + a*(y+0.5)^2", {"a": 3})
+    settings = Comparison(formula, (contender("SGD"), contender("Adam")), trials=4, seeds=2, steps=30)
+    at = _compare(encode_compare(settings))
+    _ok(at)
+    assert decode_compare(_query(at))[0] == settings
+    at.button(key="cp.open").click().run()
+    _ok(at)
+    exp, _, warnings = codec.decode(_query(at), DEFAULTS["surface"])
+    assert not warnings and exp.problem == formula and [r.optimizer for r in exp.runs] == ["SGD", "Adam"]
 
 
 def test_coming_back_from_another_page_keeps_the_comparison():
