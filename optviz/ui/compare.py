@@ -219,13 +219,14 @@ def init() -> list[str]:
         if params:
             c, view, warnings = decode_compare(params, allowed_modules())
         s[_k("settings")] = (c, view)
-    load(*s[_k("settings")], overwrite=False)
+    settings, shown = s[_k("settings")]
+    load(settings, shown, overwrite=False)
     return warnings
 
 
 def collect() -> tuple[Comparison, CompareView, list[str]]:
     """The comparison the widgets describe, how to draw it, and what could not be read."""
-    s, errors = st.session_state, []
+    s, errors = st.session_state, list[str]()
     problem = _collect_problem(errors)
     contenders = []
     for n in range(COMPARE_SLOTS):
