@@ -176,6 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--tol", type=float,
                    help="with --grid: how close to a minimum counts as reaching it (default 1%% of the domain)")
 
+    from . import compare
+
+    cp = sub.add_parser("compare", help="compare optimizers fairly: the same tuning budget, seeds and metric",
+                        description=compare.__doc__.split("\n\n")[0], epilog=compare.EPILOG,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _problem_arguments(cp)
+    compare.add_arguments(cp)
+
     ls = sub.add_parser("list", help="list " + ", ".join(LISTS), epilog=EPILOG_LIST,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     ls.add_argument("what", choices=LISTS)
@@ -358,11 +366,18 @@ def _cmd_list(args) -> int:
     return 0
 
 
+def _compare_command(args, problem: ProblemConfig) -> int:
+    from .compare import command
+
+    return command(args, problem)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        commands = {"run": _cmd_run, "train": _cmd_run, "sweep": _cmd_sweep, "list": _cmd_list}
+        commands = {"run": _cmd_run, "train": _cmd_run, "sweep": _cmd_sweep, "list": _cmd_list,
+                    "compare": lambda a: _compare_command(a, problem_from_args(a))}
         return commands[args.command](args)
     except ConfigError as exc:
         print(f"optviz: error: {exc}", file=sys.stderr)

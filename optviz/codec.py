@@ -423,3 +423,99 @@ def _decode_axis(text: str, run: RunConfig, allowed: tuple[str, ...], most: int)
     axis.values  # noqa: B018 -- checks the range (low <= high, low > 0 on a log axis)
     return axis
 
+
+
+# -- the Compare page's settings (optviz.compare) -----------------------------------------------
+#
+#     ?surface=rosenbrock&steps=500&opt=SGD;lr=1e-05:0.1:log&opt=SGD;lr=1e-05:0.1:log;momentum=0:0.99
+#      &trials=64&seeds=5&metric=final_loss&target=0.001&tseed=0&spread=0.05&axis=evals&band=iqr
+#
+# Each ``opt`` is a contender in optviz.compare's text form; a field left out has its default.
+
+COMPARE_SLOTS = 4  # contenders the page shows (the CLI takes up to optviz.compare.MAX_CONTENDERS)
+COMPARE_BANDS = ("minmax", "iqr")
+
+
+@dataclass(frozen=True)
+class CompareView:
+    """How the Compare page draws a comparison: the race's x-axis and its band over the seeds."""
+
+    axis: str = "steps"
+    band: str = "minmax"
+
+
+def encode_compare(settings, view: CompareView = CompareView()) -> dict[str, str | list[str]]:
+    """Query parameters for a :class:`optviz.compare.Comparison` and how it is drawn."""
+    from .compare import Comparison
+
+    default = Comparison()
+    out: dict[str, str | list[str]] = dict(settings.problem.to_query())
+    if settings.steps is not None:
+        out["steps"] = str(settings.steps)
+    out["opt"] = [c.text() for c in settings.contenders]
+    out["trials"], out["seeds"], out["metric"] = str(settings.trials), str(settings.seeds), settings.metric
+    for key, name in (("target", "target"), ("spread", "spread"), ("noise", "noise")):
+        if getattr(settings, name) != getattr(default, name):
+            out[key] = number_text(getattr(settings, name))
+    if settings.trial_seed:
+        out["tseed"] = str(settings.trial_seed)
+    if settings.dtype != default.dtype:
+        out["dtype"] = settings.dtype
+    if view.axis != CompareView.axis:
+        out["axis"] = view.axis
+    if view.band != CompareView.band:
+        out["band"] = view.band
+    return out
+
+
+def decode_compare(params: Mapping[str, Any], allowed: tuple[str, ...] = ("torch.optim",)
+                   ) -> tuple[Any, CompareView, list[str]]:
+    """Read a Compare-page link: the comparison, the view, and warnings for what was ignored.
+    Never raises: a field that does not parse keeps its default."""
+    from .compare import AXES, MAX_SEEDS, MAX_TRIALS, METRICS, Comparison, parse_contender
+
+    query = Query(params)
+    default = Comparison()
+    problem = read_problem(query, default.problem)
+    changes: dict[str, Any] = {"problem": problem}
+    limits = config.limits()
+    steps = None if problem.own_length else problem.default_steps  # a training's epochs decide
+    if "steps" in query:
+        steps = read_steps(query, steps, limits.max_steps)
+    changes["steps"] = steps
+    raw = query.many("opt")
+    if raw is not None:
+        if len(raw) > COMPARE_SLOTS:
+            query.warn(f"only the first {COMPARE_SLOTS} optimizers of the link are compared")
+        contenders = []
+        for i, text in enumerate(raw[:COMPARE_SLOTS]):
+            try:
+                contenders.append(parse_contender(text, allowed))
+            except ConfigError as exc:
+                query.warn(f"optimizer {i + 1} ignored: {exc}")
+        if contenders:
+            changes["contenders"] = tuple(contenders)
+    changes["trials"] = query.read("trials", default.trials, lambda t: whole(t, 1, MAX_TRIALS),
+                                   f"a whole number from 1 to {MAX_TRIALS}")
+    changes["seeds"] = query.read("seeds", default.seeds, lambda t: whole(t, 1, MAX_SEEDS),
+                                  f"a whole number from 1 to {MAX_SEEDS}")
+    metric = query.choice("metric", default.metric, list(METRICS), "metric")
+    if METRICS[metric].models_only and problem.kind != "train":
+        query.warn(f"{METRICS[metric].name} is measured on a model's test set; showing {default.metric}")
+        metric = default.metric
+    changes["metric"] = metric
+    changes["target"] = query.read("target", default.target, _positive, "a number > 0")
+    changes["trial_seed"] = query.read("tseed", 0, lambda t: whole(t, 0, 2**31 - 1), "a whole number >= 0")
+    changes["spread"] = query.read("spread", default.spread, _share, "a number from 0 to 1")
+    changes["noise"] = query.read("noise", default.noise, _nonnegative, "a number >= 0")
+    changes["dtype"] = query.choice("dtype", default.dtype, DTYPES, "dtype")
+    view = CompareView(query.choice("axis", CompareView.axis, list(AXES), "x-axis"),
+                       query.choice("band", CompareView.band, COMPARE_BANDS, "band"))
+    return replace(default, **changes), view, query.warnings
+
+
+def _share(text: str) -> float:
+    value = finite(text)
+    if not 0 <= value <= 1:
+        raise ValueError(text)
+    return value

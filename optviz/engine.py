@@ -35,7 +35,8 @@ from .params import ConfigError, freeze
 from .problems.base import Layout, Problem
 from .threads import intra_op_threads
 
-RECORDABLE = ("params", "loss", "lr", "grad", "state")
+# ``evals``: each run's loss-and-gradient evaluations by each point (LBFGS makes several a step).
+RECORDABLE = ("params", "loss", "lr", "grad", "state", "evals")
 # Progress reports per computation when the caller names no chunk: a smooth bar,
 # and negligible bookkeeping.
 PROGRESS_CHUNKS = 20
@@ -466,6 +467,8 @@ class Stepper:
         ]
         nan = torch.tensor(math.nan, dtype=dtype, device=device)
         contexts = [Context(problem.layout, self._closure(g.rows)) for g in plan.groups]
+        # Loss-and-gradient evaluations per run by each point: what an x-axis of work counts.
+        self._evals = torch.zeros(runs, dtype=torch.int64, device=device)
         # Time spent on all runs together (gradients, bookkeeping) and per group (updates).
         shared_time, group_time = 0.0, [0.0] * len(plan.groups)
 
@@ -499,6 +502,8 @@ class Stepper:
                     rec["loss"].append(masked_loss)
                 if "grad" in rec:
                     rec["grad"].append(torch.where(alive.unsqueeze(1), grad, nan))
+                if "evals" in rec:
+                    rec["evals"].append(self._evals.clone())
                 if t == self.steps:
                     final_loss = masked_loss
                     final_params = torch.where(alive.unsqueeze(1), params, nan)
@@ -528,6 +533,8 @@ class Stepper:
                     tick = tock
                 for cols, plateau in plateaus:
                     plateau.step(loss[cols.to(device)].cpu())
+                if "evals" in self.record:
+                    self._count_evals()
                 if "state" in self.record:
                     self._record_state(rec_state, alive, nan)
             arrays = {k: self._to_numpy(torch.stack(v)) for k, v in rec.items()}
@@ -614,6 +621,15 @@ class Stepper:
             base_value = base_value.squeeze(1).cpu().to(torch.float64)
         return self._compact(torch.where(cycling, cols, torch.as_tensor(base_value, dtype=torch.float64)))
 
+    def _count_evals(self) -> None:
+        """After an update: torch's own count where the optimizer keeps one (LBFGS's
+        ``func_evals``, its first call being the point's own evaluation), else one."""
+        self._evals += 1
+        for g in self.plan.groups:
+            own = g.state.get("func_evals")
+            if isinstance(own, Tensor):
+                self._evals[g.rows] = own.reshape(-1)
+
     def _closure(self, group_rows: slice):
         problem, plan = self.problem, self.plan
 
@@ -621,6 +637,9 @@ class Stepper:
             """Loss and gradient at ``params``: the group's runs, or its ``rows`` alone."""
             t = self._t
             loss, grad = _loss_and_grad(problem, params, t)
+            # An optimizer stepped run by run (a dotted path): each of its calls counts.
+            if rows is not None and "evals" in self.record:
+                self._evals[torch.as_tensor(rows) + group_rows.start] += 1
             if plan.noise_table is not None:
                 sel = group_rows if rows is None else torch.as_tensor(rows) + group_rows.start
                 grad = grad + plan.noise_std[sel] * plan.noise_table[plan.noise_index[sel], t]

@@ -6,7 +6,8 @@ HTML export, the CLI and notebooks draw the same pictures:
 * :func:`race_figure`: a race on a 2-D surface (contour or 3-D, loss, lr);
 * :func:`training_figure` and :func:`progress_figure`: a training (loss landscape,
   the data as the model sees it, train/test loss and accuracy);
-* :func:`lr_sweep_figure`, :func:`basin_figure`, :func:`heatmap_figure`: sweeps.
+* :func:`lr_sweep_figure`, :func:`basin_figure`, :func:`heatmap_figure`: sweeps;
+* :func:`compare_race_figure`, :func:`sensitivity_figure`: a fair comparison.
 
 Figures animate in the browser (Play and a step slider move every view together).
 """
@@ -15,12 +16,14 @@ from ..analysis import level_lines, thin
 from .common import (
     DASHES, FONT, PALETTE, AnimatedFigure, Grid, Style, frame_steps, last_finite, steps_to_reach, styles, to_html,
 )
+from .compare import compare_race_figure, sensitivity_figure
 from .race import race_figure, surface_grid
 from .sweeps import COLOR_BY, basin_figure, heatmap_figure, lr_sweep_figure
 from .training import metric_name, progress_figure, training_figure
 
 __all__ = [
-    "COLOR_BY", "DASHES", "FONT", "PALETTE", "AnimatedFigure", "Grid", "Style", "basin_figure", "frame_steps",
+    "COLOR_BY", "DASHES", "FONT", "PALETTE", "AnimatedFigure", "Grid", "Style", "basin_figure",
+    "compare_race_figure", "frame_steps", "sensitivity_figure",
     "heatmap_figure", "last_finite", "level_lines", "lr_sweep_figure", "metric_name", "progress_figure",
     "race_figure", "steps_to_reach", "styles", "surface_grid", "thin", "to_html", "training_figure",
 ]

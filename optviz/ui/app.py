@@ -6,6 +6,7 @@ import streamlit as st
 import torch
 
 from ..engine import run
+from .compare import compare_page
 from .explore import DATASETS, SURFACES
 from .persist import keep_widget_values
 from .sweeps import sweeps_page
@@ -36,5 +37,6 @@ def main() -> None:
         st.Page(SURFACES, title="Surfaces", icon=":material/landscape:", url_path="surfaces", default=True),
         st.Page(DATASETS, title="Datasets", icon=":material/model_training:", url_path="datasets"),
         st.Page(sweeps_page, title="Sweeps", icon=":material/grid_on:", url_path="sweeps"),
+        st.Page(compare_page, title="Compare", icon=":material/leaderboard:", url_path="compare"),
     ]
     st.navigation(pages, position="top").run()
