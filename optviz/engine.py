@@ -466,6 +466,7 @@ class Stepper:
         ]
         nan = torch.tensor(math.nan, dtype=dtype, device=device)
         contexts = [Context(problem.layout, self._closure(g.rows)) for g in plan.groups]
+        project = getattr(problem, "project", None)  # onto a feasible set, after every update
         # Time spent on all runs together (gradients, bookkeeping) and per group (updates).
         shared_time, group_time = 0.0, [0.0] * len(plan.groups)
 
@@ -526,6 +527,8 @@ class Stepper:
                     tock = time.perf_counter()
                     group_time[k] += tock - tick
                     tick = tock
+                if project is not None:
+                    project(params)
                 for cols, plateau in plateaus:
                     plateau.step(loss[cols.to(device)].cpu())
                 if "state" in self.record:
