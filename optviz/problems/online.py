@@ -165,16 +165,23 @@ class OnlineProblem:
         total = self.gradients(0, steps).sum()
         return float(-np.sign(total) * self.values["radius"])
 
-    def average_regret(self, xs: np.ndarray) -> np.ndarray:
-        r"""``R_T / T`` for each run: :math:`\frac1T(\sum_t f_t(x_t) - \min_{x} \sum_t f_t(x))`.
+    def regret(self, xs: np.ndarray, start: int = 0) -> np.ndarray:
+        r"""The average regret :math:`R_t / t` after each round ``t = 1 .. T``, for each run:
 
-        ``xs`` is ``(T, runs)`` or ``(T, runs, 1)``: the points each round was played at
-        (a path's first ``T`` points).
+        .. math:: \frac{R_t}{t} = \frac1t\Big(\sum_{s<t} f_s(x_s) - \min_{|x| \le r} \sum_{s<t} f_s(x)\Big)
+
+        ``xs`` is ``(T, runs)`` or ``(T, runs, 1)``: the points rounds ``start ..
+        start + T - 1`` were played at (a path's first ``T`` points). Returns ``(T, runs)``.
         """
         xs = np.asarray(xs, dtype=np.float64).reshape(len(xs), -1)
-        g = self.gradients(0, len(xs))
-        best = -self.values["radius"] * abs(g.sum())
-        return ((g[:, None] * xs).sum(0) - best) / len(xs)
+        g = self.gradients(start, start + len(xs))
+        played = np.cumsum(g[:, None] * xs, 0)
+        best = -self.values["radius"] * np.abs(np.cumsum(g))
+        return (played - best[:, None]) / np.arange(1, len(xs) + 1)[:, None]
+
+    def average_regret(self, xs: np.ndarray, start: int = 0) -> np.ndarray:
+        """``R_T / T`` for each run: the last row of :meth:`regret`."""
+        return self.regret(xs, start)[-1]
 
     # -- JSON and links ------------------------------------------------------------------
 
