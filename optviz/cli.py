@@ -176,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--tol", type=float,
                    help="with --grid: how close to a minimum counts as reaching it (default 1%% of the domain)")
 
+    cl = sub.add_parser("classics", help="reproduce the classic results and print each verdict (exit 1 if one fails)")
+    cl.add_argument("names", nargs="*", metavar="NAME", help="which classics (default: all; see optviz/classics.py)")
+    cl.add_argument("--device", default=None, help="cpu or cuda (default: cpu)")
+
     ls = sub.add_parser("list", help="list " + ", ".join(LISTS), epilog=EPILOG_LIST,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     ls.add_argument("what", choices=LISTS)
@@ -358,11 +362,18 @@ def _cmd_list(args) -> int:
     return 0
 
 
+def _cmd_classics(args) -> int:
+    from . import classics
+
+    return classics.main(args.names, args.device)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        commands = {"run": _cmd_run, "train": _cmd_run, "sweep": _cmd_sweep, "list": _cmd_list}
+        commands = {"run": _cmd_run, "train": _cmd_run, "sweep": _cmd_sweep, "list": _cmd_list,
+                    "classics": _cmd_classics}
         return commands[args.command](args)
     except ConfigError as exc:
         print(f"optviz: error: {exc}", file=sys.stderr)
