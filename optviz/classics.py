@@ -198,6 +198,7 @@ def _adam_fails(device: str | None = None) -> dict[str, Any]:
             "final": xs[-1].tolist(),
             "regret": regret[-1].tolist(),
             "best": problem.best_fixed(REDDI_STEPS),
+            "every": max(1, REDDI_STEPS // 500),
             "path": xs[:: max(1, REDDI_STEPS // 500)],
             "regret_path": regret[:: max(1, REDDI_STEPS // 500)],
         }

@@ -99,3 +99,68 @@ def test_the_cli_prints_verdicts_and_exits_1_when_one_is_not_reproduced(monkeypa
     assert "broken: NOT reproduced: measured 0" in capsys.readouterr().out
     assert cli_main(["classics", "nope"]) == 2
     assert "unknown classic 'nope'" in capsys.readouterr().err
+
+
+# -- figures and the page ----------------------------------------------------------------------
+
+
+def test_every_classic_has_a_figure():
+    from optviz.charts.classics import FIGURES
+
+    assert set(FIGURES) == set(CLASSICS)
+
+
+@pytest.mark.parametrize("name", ["lr-too-large", "optimal-momentum", "himmelblau-basins"])
+def test_quick_figures_draw_the_measured_paths(name):
+    from optviz.charts.classics import classic_figure
+
+    fig = classic_figure(name, CLASSICS[name].run())
+    assert fig.data and all(len(t.x) for t in fig.data if t.x is not None)
+
+
+def test_fractal_figure_colours_cells_by_outcome():
+    from optviz.charts.classics import fractal_figure, fractal_z
+
+    grid = classics.fractal_grid(classics.FRACTAL_VIEW, 24, 40)
+    z = fractal_z(grid)
+    assert ((z >= 1) == grid["diverged"]).all() and ((0 <= z) & (z <= 2)).all()
+    fig = fractal_figure({"grids": [grid]})
+    assert fig.data[0].type == "heatmap" and fig.data[1].customdata.shape[1] == 3
+
+
+APP = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "app.py")
+
+
+def _classics_page(query: dict | None = None):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at._page_hash = next(h for h, i in at._registered_pages.items() if i.get("url_pathname") == "classics")
+    at.query_params = dict(query or {})
+    return at.run()
+
+
+def _ok(at) -> None:
+    assert not at.exception, at.exception
+
+
+def test_page_runs_a_classic_in_one_click_and_shows_the_verdict():
+    at = _classics_page()
+    _ok(at)
+    assert "Classics" in at.markdown[0].value and at.info
+    at.button(key="cl.run.optimal-momentum").click().run()
+    _ok(at)
+    assert at.query_params["classic"] == ["optimal-momentum"] or at.query_params["classic"] == "optimal-momentum"
+    assert "Reproduced" in at.success[0].value and "0.818" in at.success[0].value
+    assert any("Polyak" in m.value for m in at.markdown)
+    assert len(at.get("plotly_chart")) == 1
+    assert at.button(key="cl.open")
+
+
+def test_a_link_opens_its_classic_and_the_run_opens_in_the_surfaces_page():
+    at = _classics_page({"classic": "himmelblau-basins"})
+    _ok(at)
+    assert "4 of 4 minima reached" in at.success[0].value
+    at.button(key="cl.open").click().run()
+    _ok(at)
+    assert at.query_params["surface"] in ("himmelblau", ["himmelblau"])

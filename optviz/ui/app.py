@@ -6,6 +6,7 @@ import streamlit as st
 import torch
 
 from ..engine import run
+from .classics import classics_page
 from .explore import DATASETS, SURFACES
 from .persist import keep_widget_values
 from .sweeps import sweeps_page
@@ -34,5 +35,6 @@ def main() -> None:
         st.Page(SURFACES, title="Surfaces", icon=":material/landscape:", url_path="surfaces", default=True),
         st.Page(DATASETS, title="Datasets", icon=":material/model_training:", url_path="datasets"),
         st.Page(sweeps_page, title="Sweeps", icon=":material/grid_on:", url_path="sweeps"),
+        st.Page(classics_page, title="Classics", icon=":material/school:", url_path="classics"),
     ]
     st.navigation(pages, position="top").run()
