@@ -404,27 +404,30 @@ def train_grid(
     first, or not finite) and the mean of ``log10`` of the loss over the steps it ran
     (how fast it converged)."""
     x, y, w1, w2 = net.data(device=device)
-    runs = len(lr1)
-    w1, w2 = w1.expand(runs, -1, -1).clone(), w2.expand(runs, -1, -1).clone()
-    lr1, lr2 = lr1.to(device, torch.float64)[:, None, None], lr2.to(device, torch.float64)[:, None, None]
+    runs, (n, d), h = len(lr1), x.shape, w1.shape[1]
+    # Every run's first layer side by side, (d, runs * h): one 2-D matmul per step, not a batched one.
+    w1 = w1[:, None, :].expand(d, runs, h).reshape(d, runs * h).clone()
+    w2 = w2[:, 0].expand(runs, h).clone()  # (runs, h)
+    lr1, lr2 = lr1.to(device, torch.float64)[:, None], lr2.to(device, torch.float64)[:, None]
     diverged = torch.full((runs,), -1, dtype=torch.long, device=device)
     log_sum = torch.zeros(runs, dtype=torch.float64, device=device)
     first = None
     for t in range(steps):
-        h = torch.tanh(x @ w1)  # (runs, n, width)
-        err = h @ w2 - y  # (runs, n, 1)
-        loss = (err**2).mean((1, 2))
+        act = torch.tanh(x @ w1).view(n, runs, h)
+        err = (act * w2).sum(-1) - y  # (n, runs)
+        loss = (err**2).mean(0)
         first = loss if first is None else first
         bad = ~torch.isfinite(loss) | (loss > bound * first)
         diverged = torch.where(bad & (diverged < 0), t, diverged)
         alive = diverged < 0
         log_sum += torch.where(alive, torch.log10(loss.clamp_min(1e-300)), 0.0)
-        d_out = err * (2 / net.n)  # d mean(err^2) / d out
-        g2 = h.transpose(1, 2) @ d_out
-        g1 = x.T @ ((d_out @ w2.transpose(1, 2)) * (1 - h * h))
-        keep = alive[:, None, None]
-        w1 = torch.where(keep, w1 - lr1 * g1, w1)
-        w2 = torch.where(keep, w2 - lr2 * g2, w2)
+        d_out = (err * (2 / n))[..., None]  # d mean(err^2) / d out, (n, runs, 1)
+        g2 = (act * d_out).sum(0)
+        g1 = x.T @ (d_out * w2 * (1 - act * act)).view(n, runs * h)
+        # A diverged run stops where it was (its step is 0: its numbers no longer matter).
+        step1, step2 = lr1 * alive[:, None], lr2 * alive[:, None]
+        w1 -= (step1.view(1, runs, 1) * g1.view(d, runs, h)).view(d, runs * h)
+        w2 -= step2 * g2
     ran = torch.where(diverged < 0, steps, diverged.clamp_min(1))
     return diverged.cpu().numpy(), (log_sum / ran).cpu().numpy()
 
