@@ -6,12 +6,14 @@ HTML export, the CLI and notebooks draw the same pictures:
 * :func:`race_figure`: a race on a 2-D surface (contour or 3-D, loss, lr);
 * :func:`training_figure` and :func:`progress_figure`: a training (loss landscape,
   the data as the model sees it, train/test loss and accuracy);
-* :func:`lr_sweep_figure`, :func:`basin_figure`, :func:`heatmap_figure`: sweeps.
+* :func:`lr_sweep_figure`, :func:`basin_figure`, :func:`heatmap_figure`: sweeps;
+* :func:`classic_figure`: a classic's own figure (:mod:`optviz.classics`).
 
 Figures animate in the browser (Play and a step slider move every view together).
 """
 
 from ..analysis import level_lines, thin
+from .classics import classic_figure
 from .common import (
     DASHES, FONT, PALETTE, AnimatedFigure, Grid, Style, frame_steps, last_finite, steps_to_reach, styles, to_html,
 )
@@ -21,6 +23,6 @@ from .training import metric_name, progress_figure, training_figure
 
 __all__ = [
     "COLOR_BY", "DASHES", "FONT", "PALETTE", "AnimatedFigure", "Grid", "Style", "basin_figure", "frame_steps",
-    "heatmap_figure", "last_finite", "level_lines", "lr_sweep_figure", "metric_name", "progress_figure",
+    "classic_figure", "heatmap_figure", "last_finite", "level_lines", "lr_sweep_figure", "metric_name", "progress_figure",
     "race_figure", "steps_to_reach", "styles", "surface_grid", "thin", "to_html", "training_figure",
 ]
