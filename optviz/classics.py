@@ -63,6 +63,13 @@ def fit_rate(xs: np.ndarray, *, double_root: bool = False, floor: float = 1e-150
     return float(math.exp(np.polyfit(t[keep], y, 1)[0]))
 
 
+def _curvatures(problem: SurfaceProblem) -> tuple[float, float]:
+    curv = problem.curvatures()
+    if curv is None:
+        raise ConfigError(f"{problem.name} has no constant curvatures")
+    return curv
+
+
 def _rel(measured: float, theory: float) -> float:
     return abs(measured - theory) / abs(theory)
 
@@ -78,7 +85,7 @@ LR_EXP = Experiment(
 
 
 def _lr_too_large(device: str | None = None) -> dict[str, Any]:
-    L, mu = QUAD.curvatures()
+    L, mu = _curvatures(QUAD)
     out = compute(LR_EXP, device=device)
     rates = [[fit_rate(out.path_params[:, i, d]) for d in (0, 1)] for i in range(len(GD_LRS))]
     theory = [[abs(1 - lr * lam) for lam in (L, mu)] for lr in GD_LRS]
@@ -117,7 +124,7 @@ ILL = SurfaceProblem("quadratic", {"kappa": KAPPA, "angle": 0.0})  # L = 1, mu =
 
 
 def _momentum_experiment() -> Experiment:
-    L, mu = ILL.curvatures()
+    L, mu = _curvatures(ILL)
     alpha, beta = sweeps.polyak_heavy_ball(L, mu)
     return Experiment(
         ILL,
@@ -134,7 +141,7 @@ MOMENTUM_EXP = _momentum_experiment()
 
 
 def _optimal_momentum(device: str | None = None) -> dict[str, Any]:
-    L, mu = ILL.curvatures()
+    L, mu = _curvatures(ILL)
     alpha, beta = sweeps.polyak_heavy_ball(L, mu)
     out = compute(MOMENTUM_EXP, device=device)
     root = math.sqrt(KAPPA)
