@@ -164,3 +164,20 @@ def test_a_link_opens_its_classic_and_the_run_opens_in_the_surfaces_page():
     at.button(key="cl.open").click().run()
     _ok(at)
     assert at.query_params["surface"] in ("himmelblau", ["himmelblau"])
+
+
+def test_fractal_page_zooms_into_a_clicked_window(monkeypatch):
+    """A small grid (AppTest cannot click inside Plotly: the click's window goes in as state)."""
+    from dataclasses import replace
+
+    small = replace(CLASSICS["fractal-trainability"], run=lambda device=None: classics._fractal(num=32, steps=30))
+    monkeypatch.setitem(CLASSICS, "fractal-trainability", small)
+    at = _classics_page({"classic": "fractal-trainability"})
+    _ok(at)
+    assert at.success or at.error  # a verdict either way at this size
+    assert any("Click a cell to zoom in" in c.value for c in at.caption)
+    at.session_state["cl.zoom"] = (0.5, -0.25, 0.1)
+    at.run()
+    _ok(at)
+    assert len(at.get("plotly_chart")) == 2
+    assert any("Zoomed in" in m.value and "0.5000" in m.value for m in at.markdown)
