@@ -63,8 +63,9 @@ def test_a_hand_written_clamped_loop_agrees(variant):
     problem = PROBLEMS[variant]
     ours = run(problem, RUNS[:2], steps=600, dtype="float64", device="cpu")
     for i, config in enumerate(RUNS[:2]):
-        np.testing.assert_allclose(ours.arrays["params"][:, i, 0], _clamped_torch_loop(problem, config, 600),
-                                   rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(
+            ours.arrays["params"][:, i, 0], _clamped_torch_loop(problem, config, 600), rtol=1e-12, atol=1e-14
+        )
 
 
 def test_the_cyclic_gradients():
@@ -119,13 +120,16 @@ def test_registered_as_a_kind_with_json_and_links():
     assert decoded == exp and not warnings
 
 
-@pytest.mark.parametrize("params, match", [
-    ({"period": 1}, "period must be at least 2"),
-    ({"p": 1.5}, "p must be between 0 and 1"),
-    ({"radius": 0.0}, "radius must be > 0"),
-    ({"big": "x"}, "cannot read 'x'"),
-    ({"steps": 3}, "has no parameter 'steps'"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"period": 1}, "period must be at least 2"),
+        ({"p": 1.5}, "p must be between 0 and 1"),
+        ({"radius": 0.0}, "radius must be > 0"),
+        ({"big": "x"}, "cannot read 'x'"),
+        ({"steps": 3}, "has no parameter 'steps'"),
+    ],
+)
 def test_bad_parameters_say_what_is_wrong(params, match):
     with pytest.raises(ConfigError, match=match):
         OnlineProblem("cyclic", params)
