@@ -15,6 +15,7 @@ from .widgets import cached, plain
 
 KEY = "cl.id"
 ZOOM = "cl.zoom"  # the fractal entry's clicked window, if any
+LAST = "cl.last_click"  # the last click handled, per chart
 
 
 def _computed(key: Any, compute) -> Any:
@@ -44,16 +45,28 @@ def _gallery() -> None:
             st.session_state.pop(ZOOM, None)
 
 
-def _fractal_zoom(data: dict[str, Any], event) -> None:
-    """A click on a grid opens a window four times smaller around the clicked cell."""
+def _new_click(chart: str, event) -> tuple[float, ...] | None:
+    """The clicked marker's customdata if it is a new click on ``chart``: a selection stays in
+    the chart's state across reruns, and must not undo a deeper zoom each time."""
     points = ((event or {}).get("selection") or {}).get("points") or []
     clicked = next((p.get("customdata") for p in points if p.get("customdata") is not None), None)
-    if clicked is not None:
-        if isinstance(clicked, dict):
-            clicked = [clicked[k] for k in sorted(clicked, key=int)]
-        x, y, panel = (float(v) for v in clicked[:3])
-        half = data["grids"][int(panel)]["window"].half / 4
-        st.session_state[ZOOM] = (x, y, half)
+    if clicked is None:
+        return None
+    if isinstance(clicked, dict):
+        clicked = [clicked[k] for k in sorted(clicked, key=int)]
+    value = tuple(float(v) for v in clicked[:3])
+    if st.session_state.get(f"{LAST}.{chart}") == value:
+        return None
+    st.session_state[f"{LAST}.{chart}"] = value
+    return value
+
+
+def _fractal_zoom(data: dict[str, Any], event) -> None:
+    """A click on a grid opens a window four times smaller around the clicked cell; a click on
+    the zoomed grid zooms in again."""
+    if (clicked := _new_click("chart", event)) is not None:
+        x, y, panel = clicked
+        st.session_state[ZOOM] = (x, y, data["grids"][int(panel)]["window"].half / 4)
     zoom = st.session_state.get(ZOOM)
     if zoom is None:
         st.caption("Click a cell to zoom in four times around it: the boundary keeps its detail.")
@@ -63,9 +76,18 @@ def _fractal_zoom(data: dict[str, Any], event) -> None:
     grid = _computed(("fractal", window, num, steps), lambda: classics.fractal_grid(window, num, steps))
     st.markdown(
         f"**Zoomed in** around log10 lr₁ = {window.x:.4f}, log10 lr₂ = {window.y:.4f}: box-counting "
-        f"dimension {grid['dimension']:.2f}."
+        f"dimension {grid['dimension']:.2f}. Click again to zoom further."
     )
-    st.plotly_chart(fractal_figure({"grids": [grid]}, height=420), key="cl.zoomed", theme=None)
+    zoomed = st.plotly_chart(
+        fractal_figure({"grids": [grid]}, height=420),
+        key="cl.zoomed",
+        on_select="rerun",
+        selection_mode="points",
+        theme=None,
+    )
+    if (clicked := _new_click("zoomed", zoomed)) is not None:
+        st.session_state[ZOOM] = (clicked[0], clicked[1], window.half / 4)
+        st.rerun()
 
 
 def classics_page() -> None:
