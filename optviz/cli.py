@@ -183,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     _problem_arguments(cp)
     compare.add_arguments(cp)
+    cl = sub.add_parser("classics", help="reproduce the classic results and print each verdict (exit 1 if one fails)")
+    cl.add_argument("names", nargs="*", metavar="NAME", help="which classics (default: all; see optviz/classics.py)")
+    cl.add_argument("--device", default=None, help="cpu or cuda (default: cpu)")
 
     ls = sub.add_parser("list", help="list " + ", ".join(LISTS), epilog=EPILOG_LIST,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -372,12 +375,19 @@ def _compare_command(args, problem: ProblemConfig) -> int:
     return command(args, problem)
 
 
+def _cmd_classics(args) -> int:
+    from . import classics
+
+    return classics.main(args.names, args.device)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         commands = {"run": _cmd_run, "train": _cmd_run, "sweep": _cmd_sweep, "list": _cmd_list,
-                    "compare": lambda a: _compare_command(a, problem_from_args(a))}
+                    "compare": lambda a: _compare_command(a, problem_from_args(a)),
+                    "classics": _cmd_classics}
         return commands[args.command](args)
     except ConfigError as exc:
         print(f"optviz: error: {exc}", file=sys.stderr)

@@ -469,6 +469,7 @@ class Stepper:
         contexts = [Context(problem.layout, self._closure(g.rows)) for g in plan.groups]
         # Loss-and-gradient evaluations per run by each point: what an x-axis of work counts.
         self._evals = torch.zeros(runs, dtype=torch.int64, device=device)
+        project = getattr(problem, "project", None)  # onto a feasible set, after every update
         # Time spent on all runs together (gradients, bookkeeping) and per group (updates).
         shared_time, group_time = 0.0, [0.0] * len(plan.groups)
 
@@ -531,6 +532,8 @@ class Stepper:
                     tock = time.perf_counter()
                     group_time[k] += tock - tick
                     tick = tock
+                if project is not None:
+                    project(params)
                 for cols, plateau in plateaus:
                     plateau.step(loss[cols.to(device)].cpu())
                 if "evals" in self.record:

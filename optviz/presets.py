@@ -217,6 +217,17 @@ PRESETS: dict[str, Preset] = {
                        R("Adam", {"lr": 0.01}, label="Adam")]),
             ),
         ),
+        Preset(
+            "edge-of-stability",
+            "The edge of stability",
+            "Full-batch GD with MSE on one-hot targets (Cohen et al. 2021): the loss falls, but not "
+            "monotonically; it spikes and recovers while the sharpness hovers at 2/lr (the Classics page measures it).",
+            Experiment(
+                Task(DataConfig("digits", test_fraction=0.4), "mlp", {"hidden": (32, 32), "activation": "tanh"},
+                     "onehot_mse", batch_size=0, epochs=500),
+                _runs([R("SGD", {"lr": 2.5}, label="full-batch GD lr=2.5")]),
+            ),
+        ),
     ]
 }
 

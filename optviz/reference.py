@@ -29,13 +29,14 @@ def _needs_closure(optimizer: torch.optim.Optimizer) -> bool:
     return closure is not None and closure.default is inspect.Parameter.empty
 
 
-def torch_loop(optimizer, scheduler, stateful: bool, closure, steps: int, at_point) -> list[float]:
+def torch_loop(optimizer, scheduler, stateful: bool, closure, steps: int, at_point, project=None) -> list[float]:
     """Step torch's optimizer and scheduler ``steps`` times, as a user's loop does.
 
     ``closure(t)`` zeroes the gradients, computes the loss at point ``t`` and its
     gradients; ``at_point(t, loss)`` records point ``t`` (``0..steps``). The
     scheduler steps after each update, ReduceLROnPlateau with the loss before
-    it. Returns the LR each update used.
+    it. ``project()``, if given, runs after each ``optimizer.step()`` (a clamp onto a
+    feasible set). Returns the LR each update used.
     """
     use_closure = _needs_closure(optimizer)
     lrs = []
@@ -49,6 +50,8 @@ def torch_loop(optimizer, scheduler, stateful: bool, closure, steps: int, at_poi
             optimizer.step(lambda t=t: closure(t))
         else:
             optimizer.step()
+        if project is not None:
+            project()
         if stateful:
             scheduler.step(loss.item())
         else:
@@ -117,7 +120,15 @@ def reference_run(
         losses.append(loss.detach().clone())
         grads.append(flat(p.grad for p in tensors))
 
-    lrs = torch_loop(optimizer, scheduler, schedule.stateful, closure, steps, at_point)
+    @torch.no_grad()
+    def project() -> None:  # the problem's projection of the point, written back: p.clamp_() for a box
+        point = flat(tensors).unsqueeze(0)
+        problem.project(point)  # type: ignore[attr-defined]
+        for p, part in zip(tensors, point[0].split([p.numel() for p in tensors])):
+            p.copy_(part.reshape(p.shape))
+
+    projects = getattr(problem, "project", None) is not None
+    lrs = torch_loop(optimizer, scheduler, schedule.stateful, closure, steps, at_point, project if projects else None)
     state = {
         key: torch.cat([optimizer.state[p][key].expand(p.shape).flatten() for p in tensors]).double().numpy()
         for key in spec.state_keys

@@ -72,6 +72,7 @@ TASKS = {
     "mlp-huber": _task("linear", "mlp", "huber", 20, model_params={"hidden": (4, 4), "activation": "elu"}),
     "mlp-ce-leaky": _task("circles", "mlp", "cross_entropy", 50,
                           model_params={"hidden": (8,), "activation": "leaky_relu"}),
+    "mlp-onehot-mse": _task("iris", "mlp", "onehot_mse", 16, model_params={"hidden": (8,), "activation": "tanh"}),
 }
 PROBLEMS = {**SURFACES, **MATRICES, **{f"model:{k}": ModelProblem(t) for k, t in TASKS.items()}}
 MODELS = [k for k in PROBLEMS if k.startswith("model:")]

@@ -8,11 +8,13 @@ HTML export, the CLI and notebooks draw the same pictures:
   the data as the model sees it, train/test loss and accuracy);
 * :func:`lr_sweep_figure`, :func:`basin_figure`, :func:`heatmap_figure`: sweeps;
 * :func:`compare_race_figure`, :func:`sensitivity_figure`: a fair comparison.
+* :func:`classic_figure`: a classic's own figure (:mod:`optviz.classics`).
 
 Figures animate in the browser (Play and a step slider move every view together).
 """
 
 from ..analysis import level_lines, thin
+from .classics import classic_figure
 from .common import (
     DASHES, FONT, PALETTE, AnimatedFigure, Grid, Style, frame_steps, last_finite, steps_to_reach, styles, to_html,
 )
@@ -23,7 +25,7 @@ from .training import metric_name, progress_figure, training_figure
 
 __all__ = [
     "COLOR_BY", "DASHES", "FONT", "PALETTE", "AnimatedFigure", "Grid", "Style", "basin_figure",
-    "compare_race_figure", "frame_steps", "sensitivity_figure",
+    "classic_figure", "compare_race_figure", "frame_steps", "sensitivity_figure",
     "heatmap_figure", "last_finite", "level_lines", "lr_sweep_figure", "metric_name", "progress_figure",
     "race_figure", "steps_to_reach", "styles", "surface_grid", "thin", "to_html", "training_figure",
 ]

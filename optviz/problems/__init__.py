@@ -5,7 +5,8 @@
 * ``surface``: a registered 2-D surface (:mod:`.surfaces`) with its parameters;
 * ``formula``: a surface the user types, in the safe expression language;
 * ``train``: a dataset, a model and a loss (:mod:`.datasets`, :mod:`.models`,
-  :mod:`.losses`), trained in mini-batches.
+  :mod:`.losses`), trained in mini-batches;
+* ``online``: a loss that changes every step, on a feasible set (:mod:`.online`).
 
 Each config class implements :class:`~.base.ProblemConfig`; ``build()`` gives
 the engine's :class:`~.base.Problem`.
@@ -19,10 +20,11 @@ from typing import Any
 from ..params import ConfigError, lookup
 from .base import Problem, ProblemConfig, Query
 from .formula import FormulaProblem
+from .online import OnlineProblem
 from .surface import SurfaceProblem
 from .training import ModelProblem, Task
 
-KINDS: dict[str, type] = {cls.kind: cls for cls in (SurfaceProblem, FormulaProblem, Task)}
+KINDS: dict[str, type] = {cls.kind: cls for cls in (SurfaceProblem, FormulaProblem, Task, OnlineProblem)}
 
 
 def from_dict(data: Any) -> ProblemConfig:
@@ -42,5 +44,5 @@ def kind_of_query(query: Query, default: str) -> str:
     return next((kind for kind, cls in KINDS.items() if cls.query_key in query), default)
 
 
-__all__ = ["KINDS", "FormulaProblem", "ModelProblem", "Problem", "ProblemConfig", "Query", "SurfaceProblem", "Task", "from_dict",
-           "kind_of_query"]
+__all__ = ["KINDS", "FormulaProblem", "ModelProblem", "OnlineProblem", "Problem", "ProblemConfig", "Query",
+           "SurfaceProblem", "Task", "from_dict", "kind_of_query"]

@@ -47,6 +47,7 @@ class LossSpec(HasParams):
     elementwise: Callable[..., Tensor] | None  # f(out, target, **params) -> per element, for one-output losses
     params: tuple[HParam, ...] = ()
     binary_only: bool = False
+    one_hot: bool = False  # classes as one-hot float rows: MSE on a classification dataset
 
     def check(self, values: Mapping[str, Any]) -> str | None:
         bad = [name for name, v in values.items() if not v > 0]  # every loss parameter is a positive scale
@@ -67,7 +68,9 @@ class LossSpec(HasParams):
         return None
 
     def target(self, y: Tensor, n_out: int, dtype: torch.dtype) -> Tensor:
-        """Labels as the torch loss takes them: class indices, or a float column."""
+        """Labels as the torch loss takes them: class indices, one-hot rows, or a float column."""
+        if self.one_hot:
+            return F.one_hot(y.long(), n_out).to(dtype)
         if n_out > 1:
             return y.long()
         return y.to(dtype).unsqueeze(-1)
@@ -77,6 +80,9 @@ class LossSpec(HasParams):
         runs, batch, n_out = out.shape
         if n_out == 1:
             t = self.target(y, 1, out.dtype).expand_as(out)
+            return self.elementwise(out, t, **params).mean((1, 2))
+        if self.one_hot:
+            t = self.target(y, n_out, out.dtype).expand_as(out)
             return self.elementwise(out, t, **params).mean((1, 2))
         if self.id == "cross_entropy":
             return F.cross_entropy(out.transpose(1, 2), y.long().expand(runs, batch), reduction="none").mean(1)
@@ -127,6 +133,11 @@ LOSSES: dict[str, LossSpec] = {
         LossSpec("cross_entropy", "Cross-entropy", "−log softmax of the right class's logit.",
                  r"-\tfrac1n\sum_i \log \frac{e^{z_{i,y_i}}}{\sum_k e^{z_{i,k}}}", "classification", CLASSES,
                  lambda n_out: nn.CrossEntropyLoss(), None),
+        LossSpec("onehot_mse", "MSE on one-hot targets",
+                 "Squared error between the class scores and the one-hot class: how Cohen et al. (2021) train "
+                 "classifiers at the edge of stability.",
+                 r"\tfrac1{nC}\sum_i \lVert z_i - e_{y_i} \rVert^2", "classification", CLASSES,
+                 lambda n_out: nn.MSELoss(), lambda o, t: F.mse_loss(o, t, reduction="none"), one_hot=True),
         LossSpec("hinge", "Hinge (SVM)",
                  "Zero once the right class wins by the margin: a support-vector machine's loss "
                  "(one logit: max(0, m − s·z); one per class: torch's MultiMarginLoss).",

@@ -7,6 +7,7 @@ import torch
 
 from ..engine import run
 from .compare import compare_page
+from .classics import classics_page
 from .explore import DATASETS, SURFACES
 from .persist import keep_widget_values
 from .sweeps import sweeps_page
@@ -38,5 +39,6 @@ def main() -> None:
         st.Page(DATASETS, title="Datasets", icon=":material/model_training:", url_path="datasets"),
         st.Page(sweeps_page, title="Sweeps", icon=":material/grid_on:", url_path="sweeps"),
         st.Page(compare_page, title="Compare", icon=":material/leaderboard:", url_path="compare"),
+        st.Page(classics_page, title="Classics", icon=":material/school:", url_path="classics"),
     ]
     st.navigation(pages, position="top").run()

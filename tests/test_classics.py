@@ -1,0 +1,183 @@
+"""The classics: every entry's verdict is a test (a change that breaks the physics fails here),
+plus the pieces they stand on: the rate fit, the box-counting dimension, the per-layer GD
+held to torch's SGD with two param groups, and the CLI's exit status."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from optviz import classics
+from optviz.classics import CLASSICS, FractalNet, Verdict, box_dimension, fit_rate, train_grid
+from optviz.cli import main as cli_main
+from optviz.engine import intra_op_threads
+from optviz.experiment import Experiment
+
+SLOW = {"adam-amsgrad", "edge-of-stability", "rosenbrock", "fractal-trainability"}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with intra_op_threads(1):
+        yield
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in CLASSICS])
+def test_each_classic_is_reproduced(name):
+    data, verdict = classics.judge(CLASSICS[name])
+    assert isinstance(verdict, Verdict) and isinstance(verdict.reproduced, bool)
+    assert verdict.reproduced, verdict.text
+    assert re.search(r"\d", verdict.text)  # the sentence carries the measured numbers
+
+
+@pytest.mark.parametrize("name", list(CLASSICS))
+def test_each_entry_states_claim_source_and_two_sentences_of_outcome(name):
+    c = CLASSICS[name]
+    assert c.id == name and c.title and c.claim and c.source
+    assert len(re.findall(r"[.!?](?:\s|$)", c.expected)) == 2, c.expected
+    if c.experiment is not None:
+        assert isinstance(c.experiment, Experiment) and c.experiment.runs
+        c.experiment.problem.build()
+
+
+def test_fit_rate_of_a_geometric_and_a_double_root_sequence():
+    t = np.arange(200)
+    assert math.isclose(fit_rate(3 * (-0.9) ** t), 0.9, rel_tol=1e-12)
+    assert math.isclose(fit_rate((2 + 5 * t) * 0.8**t, double_root=True), 0.8, rel_tol=2e-3)
+
+
+def test_box_dimension_of_a_line_and_a_filled_square():
+    line = np.zeros((128, 128), dtype=bool)
+    line[64] = True
+    assert abs(box_dimension(line) - 1) < 0.05
+    assert abs(box_dimension(np.ones((128, 128), dtype=bool)) - 2) < 0.05
+
+
+def test_per_layer_gd_equals_torch_sgd_with_two_param_groups():
+    """A few cells of the fractal grid, each against torch's SGD with one param group per layer."""
+    net = FractalNet()
+    lr1, lr2 = torch.tensor([0.05, 0.5, 2.0, 8.0]), torch.tensor([0.3, 0.02, 1.0, 6.0])
+    steps = 30
+    diverged_at, speed = train_grid(net, lr1, lr2, steps)
+    x, y, w1_0, w2_0 = net.data()
+    for k in range(len(lr1)):
+        w1, w2 = w1_0.clone().requires_grad_(), w2_0.clone().requires_grad_()
+        opt = torch.optim.SGD([{"params": [w1], "lr": float(lr1[k])}, {"params": [w2], "lr": float(lr2[k])}])
+        logs, first, div = [], None, -1
+        for t in range(steps):
+            opt.zero_grad()
+            loss = ((torch.tanh(x @ w1) @ w2 - y) ** 2).mean()
+            first = loss.item() if first is None else first
+            if not math.isfinite(loss.item()) or loss.item() > 1e6 * first:
+                div = t
+                break
+            logs.append(math.log10(loss.item()))
+            loss.backward()
+            opt.step()
+        assert diverged_at[k] == div
+        assert math.isclose(speed[k], float(np.mean(logs)), rel_tol=1e-10, abs_tol=1e-12)
+    assert (diverged_at < 0).any() and (diverged_at >= 0).any()  # both outcomes among these cells
+
+
+def test_lbfgs_evaluations_are_counted_by_the_closure_and_by_torch_alike():
+    out = classics.lbfgs_evaluations()
+    assert out["calls"] == out["func_evals"] and out["loss"] < 1e-8 and out["calls"] < 100
+
+
+def test_the_cli_prints_verdicts_and_exits_1_when_one_is_not_reproduced(monkeypatch, capsys):
+    assert cli_main(["classics", "optimal-momentum"]) == 0
+    assert "optimal-momentum: reproduced: heavy ball contracts by 0.818" in capsys.readouterr().out
+    broken = classics.Classic(
+        "broken", "t", "c", "s", "One. Two.", lambda device=None: {}, lambda d: Verdict(False, "measured 0")
+    )
+    monkeypatch.setitem(CLASSICS, "broken", broken)
+    assert cli_main(["classics", "broken"]) == 1
+    assert "broken: NOT reproduced: measured 0" in capsys.readouterr().out
+    assert cli_main(["classics", "nope"]) == 2
+    assert "unknown classic 'nope'" in capsys.readouterr().err
+
+
+# -- figures and the page ----------------------------------------------------------------------
+
+
+def test_every_classic_has_a_figure():
+    from optviz.charts.classics import FIGURES
+
+    assert set(FIGURES) == set(CLASSICS)
+
+
+@pytest.mark.parametrize("name", ["lr-too-large", "optimal-momentum", "himmelblau-basins"])
+def test_quick_figures_draw_the_measured_paths(name):
+    from optviz.charts.classics import classic_figure
+
+    fig = classic_figure(name, CLASSICS[name].run())
+    assert fig.data and all(len(t.x) for t in fig.data if t.x is not None)
+
+
+def test_fractal_figure_colours_cells_by_outcome():
+    from optviz.charts.classics import fractal_figure, fractal_z
+
+    grid = classics.fractal_grid(classics.FRACTAL_VIEW, 24, 40)
+    z = fractal_z(grid)
+    assert ((z >= 1) == grid["diverged"]).all() and ((0 <= z) & (z <= 2)).all()
+    fig = fractal_figure({"grids": [grid]})
+    assert fig.data[0].type == "heatmap" and fig.data[1].customdata.shape[1] == 3
+
+
+APP = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "app.py")
+
+
+def _classics_page(query: dict | None = None):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at._page_hash = next(h for h, i in at._registered_pages.items() if i.get("url_pathname") == "classics")
+    at.query_params = dict(query or {})
+    return at.run()
+
+
+def _ok(at) -> None:
+    assert not at.exception, at.exception
+
+
+def test_page_runs_a_classic_in_one_click_and_shows_the_verdict():
+    at = _classics_page()
+    _ok(at)
+    assert "Classics" in at.markdown[0].value and at.info
+    at.button(key="cl.run.optimal-momentum").click().run()
+    _ok(at)
+    assert at.query_params["classic"] == ["optimal-momentum"] or at.query_params["classic"] == "optimal-momentum"
+    assert "Reproduced" in at.success[0].value and "0.818" in at.success[0].value
+    assert any("Polyak" in m.value for m in at.markdown)
+    assert len(at.get("plotly_chart")) == 1
+    assert at.button(key="cl.open")
+
+
+def test_a_link_opens_its_classic_and_the_run_opens_in_the_surfaces_page():
+    at = _classics_page({"classic": "himmelblau-basins"})
+    _ok(at)
+    assert "4 of 4 minima reached" in at.success[0].value
+    at.button(key="cl.open").click().run()
+    _ok(at)
+    assert at.query_params["surface"] in ("himmelblau", ["himmelblau"])
+
+
+def test_fractal_page_zooms_into_a_clicked_window(monkeypatch):
+    """A small grid (AppTest cannot click inside Plotly: the click's window goes in as state)."""
+    from dataclasses import replace
+
+    small = replace(CLASSICS["fractal-trainability"], run=lambda device=None: classics._fractal(num=32, steps=30))
+    monkeypatch.setitem(CLASSICS, "fractal-trainability", small)
+    at = _classics_page({"classic": "fractal-trainability"})
+    _ok(at)
+    assert at.success or at.error  # a verdict either way at this size
+    assert any("Click a cell to zoom in" in c.value for c in at.caption)
+    at.session_state["cl.zoom"] = (0.5, -0.25, 0.1)
+    at.run()
+    _ok(at)
+    assert len(at.get("plotly_chart")) == 2
+    assert any("Zoomed in" in m.value and "0.5000" in m.value for m in at.markdown)
