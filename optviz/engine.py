@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import config
+from . import config, cost
 from .config import Limits
 from .optim import base, get as get_optimizer
 from .optim import schedules as sched
@@ -327,9 +327,12 @@ def choose_device(device: str, work: int) -> torch.device:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError("device 'cuda' was asked for, but CUDA is not available here")
     try:
-        return torch.device(device)
-    except RuntimeError as exc:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
         raise ConfigError(f"unknown device {device!r}: {exc}") from None
+    if chosen.type not in ("cpu", "cuda"):  # meta, mps, xla, ...: no data to read back, or not here
+        raise ConfigError(f"device {device!r} is not one optviz computes on: auto, cpu or cuda")
+    return chosen
 
 
 def _dtype(dtype: str | torch.dtype) -> torch.dtype:
@@ -408,7 +411,7 @@ class Stepper:
             raise ConfigError("no runs to compute")
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ConfigError(f"steps must be a whole number >= 1, got {steps!r}")
-        limits.check(len(configs), steps)
+        limits.check(len(configs), steps)  # before anything is built
         unknown = set(record) - set(RECORDABLE)
         if unknown:
             raise ConfigError(f"cannot record {sorted(unknown)}; choose from {RECORDABLE}")
@@ -416,6 +419,8 @@ class Stepper:
         self.chunk = max(1, int(chunk or steps))
         self.keep_every = max(1, int(keep_every))
         self.dtype = _dtype(dtype)
+        limits.check(len(configs), steps, cost.estimate(problem, configs, steps, dtype=str(self.dtype), record=record,
+                                                        keep_every=self.keep_every, allowed=limits.optimizer_modules))
         dims = sum(math.prod(s) for s in problem.layout)
         self.device = choose_device(device or limits.device, len(configs) * dims)
         self.plan = _plan(problem, list(configs), steps, self.device, self.dtype, limits.optimizer_modules)

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from . import config, engine
-from .config import Limits
+from . import config, cost, engine
+from .config import NO_LIMITS, Cost, Limits
 from .engine import Progress, Result, RunConfig
 from .params import ConfigError
 from .problems import ProblemConfig, SurfaceProblem, Task
@@ -209,38 +209,36 @@ def keep_interval(steps: int, runs: int, dims: int) -> int:
     return max(1, math.ceil((steps + 1) / keep))
 
 
-# CPU figures for a rough time estimate: Python and kernel overhead per step (and per run-step),
-# and multiply-adds per second where a problem counts its work.
-SECONDS_PER_STEP, SECONDS_PER_RUN_STEP, FLOPS = 1e-4, 1e-7, 2e9
+def estimate(exp: Experiment, limits: Limits | None = None, record: tuple[str, ...] = engine.DEFAULT_RECORD
+             ) -> Cost:
+    """What computing ``exp`` costs (:func:`optviz.cost.estimate`): evaluations per step,
+    multiply-adds, CPU seconds and memory; ConfigError for a value that cannot run."""
+    limits = limits or config.limits()
+    problem = exp.problem.build()
+    steps, runs = exp.n_steps, len(exp.runs)
+    dims = sum(math.prod(s) for s in problem.layout)
+    return cost.estimate(problem, exp.runs, steps, dtype=exp.dtype, record=record,
+                         keep_every=keep_interval(steps, runs, dims), allowed=limits.optimizer_modules)
 
 
 def estimate_seconds(exp: Experiment) -> float:
-    """A rough CPU time: a cost per step and per run-step (the problem's own, where it
-    states them), times the most gradient evaluations a step makes, plus counted work."""
-    from .optim import get as get_optimizer
-
-    problem = exp.problem.build()
-    runs = len(exp.runs)
-    evals = 1
-    for run in exp.runs:
-        try:
-            spec = get_optimizer(run.optimizer)
-            evals = max(evals, spec.evals_per_step(spec.resolve(run.hp)))
-        except ConfigError:
-            pass
-    per_step = getattr(problem, "seconds_per_step", SECONDS_PER_STEP)
-    per_run_step = getattr(problem, "seconds_per_run_step", SECONDS_PER_RUN_STEP)
-    work = getattr(problem, "work", None)
-    return exp.n_steps * evals * (per_step + per_run_step * runs) + (work(runs, exp.n_steps) / FLOPS if work else 0.0)
+    """A rough CPU time, an upper bound: every step makes its most evaluations (LBFGS's max_eval)."""
+    return estimate(exp, NO_LIMITS).seconds
 
 
-def check(exp: Experiment, limits: Limits | None = None) -> None:
-    """Refuse an experiment the server would take too long over (ConfigError says what to change)."""
+def check(exp: Experiment, limits: Limits | None = None, record: tuple[str, ...] = engine.DEFAULT_RECORD) -> None:
+    """Refuse an experiment the server would take too long over, or that cannot run at all,
+    before any work: the checks the engine makes, with ConfigError saying what to change."""
     limits = limits or config.limits()
+    if isinstance(exp.n_steps, bool) or not isinstance(exp.n_steps, int) or exp.n_steps < 1:
+        raise ConfigError(f"steps must be a whole number >= 1, got {exp.n_steps!r}")
+    limits.check(len(exp.runs), exp.n_steps)
     problem = exp.problem.build()
     check_work = getattr(problem, "check_work", None)
-    if check_work is not None:
+    if check_work is not None:  # a training's own words: epochs and batches
         check_work(len(exp.runs), exp.n_steps, limits.max_steps)
+    if exp.runs:
+        limits.check(len(exp.runs), exp.n_steps, estimate(exp, limits, record))
 
 
 def compute(
@@ -263,7 +261,7 @@ def compute(
         raise ConfigError("no runs to compute")
     problem = exp.problem.build()
     steps, runs = exp.n_steps, len(exp.runs)
-    check(exp, limits)
+    check(exp, limits, record)
     dims = sum(math.prod(s) for s in problem.layout)
     small = getattr(problem, "small_step", None)
     threads = 1 if small is None or small(runs) else None

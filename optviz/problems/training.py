@@ -36,7 +36,7 @@ from .datasets import REGRESSION, DataConfig, Split
 # Work per evaluation chunk: rows x samples x widest layer, in floats.
 EVAL_CHUNK = 1 << 22
 MAX_EPOCHS = 10_000
-MAX_SEED = 2**32 - 1  # numpy's and sklearn's seeds are 32-bit
+MAX_SEED = datasets.MAX_SEED  # numpy's and sklearn's seeds are 32-bit
 
 
 def _whole(value: Any, name: str, low: int, high: int | None = None) -> int:

@@ -171,6 +171,10 @@ def _on_upload(k: Key) -> None:
         s[k("csv")] = ""
         s[k("csv_error")] = f"{upload.name} is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8"
         return
+    if not text.strip():
+        s[k("csv")] = ""
+        s[k("csv_error")] = f"{upload.name} is empty: a CSV needs a header row and data rows"
+        return
     s[k("csv")], s[k("csv_name")], s[k("csv_target")], s[k("csv_task")] = text, upload.name, "", "auto"
     fit_model_and_loss(k)
 
