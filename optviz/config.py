@@ -79,10 +79,10 @@ class Limits:
         """
         if steps > self.max_steps:
             raise ConfigError(
-                f"{steps:,} steps is more than this server allows ({self.max_steps:,}; OPTVIZ_MAX_STEPS)"
+                f"{_count(steps)} steps is more than this server allows ({self.max_steps:,}; OPTVIZ_MAX_STEPS)"
             )
         if runs > self.max_runs:
-            raise ConfigError(f"{runs:,} runs is more than this server allows ({self.max_runs:,}; OPTVIZ_MAX_RUNS)")
+            raise ConfigError(f"{_count(runs)} runs is more than this server allows ({self.max_runs:,}; OPTVIZ_MAX_RUNS)")
         evals = cost.evals_per_step if cost is not None else 1
         if evals > self.max_evals:
             raise ConfigError(
@@ -116,6 +116,11 @@ class Limits:
                 f"{runs:,} runs x {steps:,} steps would need about {cost.memory / 1e6:,.0f} MB of memory; this "
                 f"server allows {self.max_memory / 1e6:,.0f} MB (OPTVIZ_MAX_MEMORY). Use fewer runs or steps."
             )
+
+
+def _count(n: int) -> str:
+    """A count for a message; a huge one (10**5000) cannot be written out, and need not be."""
+    return f"{n:,}" if n.bit_length() <= 128 else f"a number of {n.bit_length():,} bits"
 
 
 def _duration(seconds: float) -> str:

@@ -464,6 +464,10 @@ class Stepper:
         best = torch.full((runs,), math.inf, dtype=dtype, device=device)
         best_step = torch.zeros(runs, dtype=torch.int64, device=device)
         bound = problem.divergence_bound
+        # A problem may also bound the loss, relative to each run's first (a model's: its
+        # weights may stay finite while the loss explodes, and swamp every chart).
+        loss_factor = getattr(problem, "divergence_loss_factor", None)
+        loss_cap = torch.full((runs,), math.inf, dtype=dtype, device=device)
         plateaus = [
             (cols, sched.Plateau(plan.base_lr[cols], args))
             for spec, args, cols in plan.schedule_cols
@@ -492,7 +496,9 @@ class Stepper:
                 if plan.noise_table is not None:
                     grad = grad + plan.noise_std * plan.noise_table[plan.noise_index, t]
                 # NaN fails every comparison, so one test catches NaN, inf and escape.
-                alive &= torch.isfinite(loss) & (params.abs().amax(1) <= bound)
+                if t == 0 and loss_factor is not None:
+                    loss_cap = loss_factor * torch.where(torch.isfinite(loss), loss.abs(), 0.0).clamp(min=1.0)
+                alive &= torch.isfinite(loss) & (params.abs().amax(1) <= bound) & (loss <= loss_cap)
                 alive_steps += alive
                 masked_loss = torch.where(alive, loss, nan)
                 best_step = torch.where(masked_loss < best, t, best_step)

@@ -96,11 +96,22 @@ def from_dict(data: Any) -> Experiment:
     )
 
 
+MAX_JSON_DIGITS = 100  # a whole number longer than this is no count a config needs
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_JSON_DIGITS:
+        raise ConfigError(f"a whole number of {len(text.lstrip('-')):,} digits is larger than any count a config needs")
+    return int(text)
+
+
 def from_json(text: str) -> Experiment:
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_json_int)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid JSON: {exc}") from None
+    except RecursionError:  # json's C scanner stops cleanly at Python's recursion limit
+        raise ConfigError("not a config: its lists or objects are nested too deeply") from None
     return from_dict(data)
 
 
@@ -145,6 +156,8 @@ def _is_number(v: Any) -> bool:
 
 
 def _int(v: Any, name: str) -> int:
+    if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > 63:
+        raise ConfigError(f"'{name}' must be a whole number below 2**63, got one of {v.bit_length():,} bits")
     if isinstance(v, bool) or not (isinstance(v, int) or (isinstance(v, float) and v.is_integer())):
         raise ConfigError(f"'{name}' must be a whole number, got {v!r}")
     return int(v)

@@ -40,6 +40,8 @@ MAX_SEED = datasets.MAX_SEED  # numpy's and sklearn's seeds are 32-bit
 
 
 def _whole(value: Any, name: str, low: int, high: int | None = None) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 63:
+        raise ConfigError(f"{name} must be a whole number below 2**63, got one of {value.bit_length():,} bits")
     if isinstance(value, bool) or not isinstance(value, int | float) or not float(value).is_integer():
         raise ConfigError(f"{name} must be a whole number, got {value!r}")
     value = int(value)
@@ -308,6 +310,9 @@ class ModelProblem:
     """The engine's view of a task: ``loss(params (runs, P), step) -> (runs,)``."""
 
     divergence_bound = 1e8  # |weight| beyond this counts as diverged
+    # A loss above this many times max(1, the run's first loss) counts as diverged too: an
+    # lr of 1e6 can keep the weights finite while the loss reaches millions.
+    divergence_loss_factor = 1e3
     # Python and kernel overhead of a step, and of each run in it (a rough CPU figure).
     seconds_per_step, seconds_per_run_step = 3e-4, 1e-4
 
