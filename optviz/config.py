@@ -82,7 +82,9 @@ class Limits:
                 f"{_count(steps)} steps is more than this server allows ({self.max_steps:,}; OPTVIZ_MAX_STEPS)"
             )
         if runs > self.max_runs:
-            raise ConfigError(f"{_count(runs)} runs is more than this server allows ({self.max_runs:,}; OPTVIZ_MAX_RUNS)")
+            raise ConfigError(
+                f"{_count(runs)} runs is more than this server allows ({self.max_runs:,}; OPTVIZ_MAX_RUNS)"
+            )
         evals = cost.evals_per_step if cost is not None else 1
         if evals > self.max_evals:
             raise ConfigError(

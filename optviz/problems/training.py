@@ -36,6 +36,7 @@ from .datasets import REGRESSION, DataConfig, Split
 # Work per evaluation chunk: rows x samples x widest layer, in floats.
 EVAL_CHUNK = 1 << 22
 MAX_EPOCHS = 10_000
+MAX_BATCH = 4096  # a link and the widget alike; 0 is the whole training set
 MAX_SEED = datasets.MAX_SEED  # numpy's and sklearn's seeds are 32-bit
 
 
@@ -218,7 +219,8 @@ class Task:
             query.warn(f"dataset ignored: {exc}")
             data = base.data
         return cls(data, model, mparams, loss, lparams,
-                   batch_size=query.read("batch", base.batch_size, lambda t: whole(t, 0), "a batch size"),
+                   batch_size=query.read("batch", base.batch_size, lambda t: whole(t, 0, MAX_BATCH),
+                                         f"a batch size from 0 (the whole set) to {MAX_BATCH:,}"),
                    epochs=query.read("epochs", base.epochs, lambda t: whole(t, 1, MAX_EPOCHS),
                                      f"a whole number of epochs from 1 to {MAX_EPOCHS:,}"),
                    shuffle_seed=query.read("shuffle", 0, _seed, f"a seed from 0 to {MAX_SEED}"),

@@ -16,6 +16,7 @@ from ...codec import View, common_start
 from ...experiment import Experiment, Outcome
 from ...params import ConfigError
 from ...problems import FormulaProblem, SurfaceProblem, surfaces
+from ...problems.datasets import MAX_SEED
 from ...problems.formula import EXAMPLE
 from ..widgets import param_widget, plain, set_value
 
@@ -175,7 +176,7 @@ def sidebar(k: Key) -> None:
     with st.expander("Gradient noise"):
         st.number_input("σ (std of noise added to each gradient)", min_value=0.0, key=k("noise"), format="%g",
                         help="Simulates the noise of mini-batch SGD on an analytic surface.")
-        st.number_input("Seed", min_value=0, step=1, key=k("seed"),
+        st.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key=k("seed"),
                         help="Runs with the same seed see the same noise: a fair race.")
 
 
