@@ -138,7 +138,7 @@ def _problem_ui(section: str) -> None:
         training.sidebar(_tk(prefix))
         return
     surface.surface_picker(_sk(prefix), on_change=lambda: _on_surface_change(prefix))
-    st.number_input("Steps", key=f"{prefix}.steps", min_value=1, max_value=config.limits().max_steps, step=50)
+    st.number_input("Steps", key=f"{prefix}.steps", min_value=1, step=50)
 
 
 def _steps(prefix: str, problem: ProblemConfig) -> int | None:
