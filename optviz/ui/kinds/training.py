@@ -17,7 +17,7 @@ from ...params import ConfigError, HParam
 from ...problems import ModelProblem, Task, datasets, losses, models
 from ...problems.datasets import DATASETS, DataConfig
 from ...problems.training import MAX_BATCH, MAX_EPOCHS, suggest, why_not
-from ..widgets import param_widget, set_value
+from ..widgets import param_widget, plain, set_value
 
 Key = Callable[[str], str]
 TITLE = "Datasets"
@@ -361,7 +361,7 @@ def caption(outcome: Outcome, extra: Views) -> str:
         text += f" (train metrics on {outcome.train_subset:,} rows)"
     text += "."
     if extra.landscape is not None:
-        text += " " + extra.landscape.named([r.label or r.optimizer for r in outcome.experiment.runs]).note
+        text += " " + extra.landscape.named([plain(r.label or r.optimizer) for r in outcome.experiment.runs]).note
     return text
 
 
