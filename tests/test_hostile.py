@@ -382,6 +382,7 @@ LIMIT_CASES = [
 ]
 
 
+@pytest.mark.slow  # an app start per case: CI runs them, the inner loop leaves them out
 @pytest.mark.parametrize(("page", "query", "env", "needle"), LIMIT_CASES)
 def test_a_limit_breach_names_its_variable_never_an_exception(monkeypatch, page, query, env, needle):
     for name, value in env.items():
@@ -398,6 +399,7 @@ BAD_SETTINGS = [
 ]
 
 
+@pytest.mark.slow  # an app start per case: CI runs them, the inner loop leaves them out
 @pytest.mark.parametrize("env", BAD_SETTINGS, ids=lambda e: "-".join(f"{k}={v}" for k, v in e.items()))
 def test_bad_settings_are_reported_at_start_up_and_pages_still_open(monkeypatch, env):
     for name, value in env.items():
