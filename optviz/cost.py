@@ -45,9 +45,16 @@ ITEMSIZE = {"float32": 4, "float64": 8}
 INT_MAX = 2**63 - 1  # torch's int64
 
 
-def estimate(problem: Any, configs: Sequence[Any], steps: int, *, dtype: str = "float32",
-             record: Sequence[str] = ("params", "loss", "lr"), keep_every: int = 1,
-             allowed: tuple[str, ...] = ("",)) -> Cost:
+def estimate(
+    problem: Any,
+    configs: Sequence[Any],
+    steps: int,
+    *,
+    dtype: str = "float32",
+    record: Sequence[str] = ("params", "loss", "lr"),
+    keep_every: int = 1,
+    allowed: tuple[str, ...] = ("",),
+) -> Cost:
     """The cost of stepping ``configs`` on ``problem`` (a built Problem) for ``steps``.
 
     Raises ConfigError for an optimizer or value that cannot run at all (an unknown
@@ -97,8 +104,9 @@ def estimate(problem: Any, configs: Sequence[Any], steps: int, *, dtype: str = "
 
     # Time: every evaluation pays the step overhead and each run's share; a kept history
     # is walked once per inner iteration; a model adds its multiply-adds.
-    per_eval = getattr(problem, "seconds_per_step", SECONDS_PER_STEP) \
-        + runs * (getattr(problem, "seconds_per_run_step", SECONDS_PER_RUN_STEP) + dims * SECONDS_PER_COORDINATE)
+    per_eval = getattr(problem, "seconds_per_step", SECONDS_PER_STEP) + runs * (
+        getattr(problem, "seconds_per_run_step", SECONDS_PER_RUN_STEP) + dims * SECONDS_PER_COORDINATE
+    )
     per_iteration = history * (SECONDS_PER_HISTORY_ENTRY + runs * dims * SECONDS_PER_HISTORY_COORDINATE)
     work = getattr(problem, "work", None)
     flops = float(work(runs, steps)) * evals if work is not None else 0.0
@@ -107,8 +115,12 @@ def estimate(problem: Any, configs: Sequence[Any], steps: int, *, dtype: str = "
     # Memory: the batch's tensors and optimizer state, a history, what is recorded, the noise.
     size = ITEMSIZE[dtype]
     tensors = runs * dims * size * (WORKING_COPIES + state_slots + 2 * history)
-    per_point = sum(1 for k in ("loss", "lr") if k in record) + dims * ("grad" in record) \
-        + dims * state_slots * ("state" in record) + (dims / max(1, keep_every)) * ("params" in record)
+    per_point = (
+        sum(1 for k in ("loss", "lr") if k in record)
+        + dims * ("grad" in record)
+        + dims * state_slots * ("state" in record)
+        + (dims / max(1, keep_every)) * ("params" in record)
+    )
     recorded = (steps + 1) * runs * per_point * size * RECORD_COPIES
     noise = len(noisy) * (steps + 1) * dims * size
     activations = 0.0
@@ -144,11 +156,14 @@ def _check_numbers(owner: str, values: dict[str, Any], dtype: str) -> None:
             if isinstance(v, float) and not math.isfinite(v):
                 raise ConfigError(f"{owner}: {name} must be a finite number, got {v!r}")
             if isinstance(v, int) and abs(v) > INT_MAX:
-                raise ConfigError(f"{owner}: {name}={v:.3g} is beyond the whole numbers torch counts with "
-                                  f"(at most {INT_MAX:,})")
+                raise ConfigError(
+                    f"{owner}: {name}={v:.3g} is beyond the whole numbers torch counts with (at most {INT_MAX:,})"
+                )
             if abs(v) > largest:
-                raise ConfigError(f"{owner}: {name}={v:.3g} is beyond {dtype}'s range (at most {largest:.3g})"
-                                  + ("; use float64 or a smaller value" if dtype == "float32" else ""))
+                raise ConfigError(
+                    f"{owner}: {name}={v:.3g} is beyond {dtype}'s range (at most {largest:.3g})"
+                    + ("; use float64 or a smaller value" if dtype == "float32" else "")
+                )
 
 
 def _check_schedule(name: str, args: dict[str, Any], lrs: list[float], steps: int, dtype: str) -> None:
@@ -166,9 +181,15 @@ def _check_schedule(name: str, args: dict[str, Any], lrs: list[float], steps: in
         raise ConfigError(f"{spec.name}: cannot compute its lr with {_args_text(args)}: {exc}") from None
     if not largest <= DTYPE_MAX[dtype]:  # NaN too
         step = int(torch.nonzero(~(values.abs() <= DTYPE_MAX[dtype]))[0, 0])
-        raise ConfigError(f"{spec.name}: its lr grows beyond {dtype}'s range ({DTYPE_MAX[dtype]:.3g}) at step "
-                          f"{step:,}" + ("; use float64, fewer steps or a gentler schedule" if dtype == "float32"
-                                         else "; use fewer steps or a gentler schedule"))
+        raise ConfigError(
+            f"{spec.name}: its lr grows beyond {dtype}'s range ({DTYPE_MAX[dtype]:.3g}) at step "
+            f"{step:,}"
+            + (
+                "; use float64, fewer steps or a gentler schedule"
+                if dtype == "float32"
+                else "; use fewer steps or a gentler schedule"
+            )
+        )
 
 
 def _args_text(args: dict[str, Any]) -> str:

@@ -35,8 +35,18 @@ from optviz.problems.datasets import MAX_SEED, DataConfig, csv_data
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 180
-SMALL_TRAIN = ["--dataset", "moons", "--data-set", "n_samples=80", "--model-set", "hidden=4", "--epochs", "2",
-               "--batch-size", "20"]
+SMALL_TRAIN = [
+    "--dataset",
+    "moons",
+    "--data-set",
+    "n_samples=80",
+    "--model-set",
+    "hidden=4",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "20",
+]
 
 
 def _cli(capsys, *argv: str) -> tuple[int, str]:
@@ -117,7 +127,9 @@ CONFIG_CASES = {
     "nested 50k deep": ("[" * 50_000 + "]" * 50_000, "nested too deeply"),
     "steps of 5000 digits": (json.dumps(SURFACE_CONFIG).replace('"steps": 5', '"steps": ' + "9" * 5000), "digits"),
     "epochs of 5000 digits": (
-        '{"task": {"data": {"dataset": "moons"}, "epochs": 1' + "0" * 5000 + '}, "runs": ["SGD"]}', "digits"),
+        '{"task": {"data": {"dataset": "moons"}, "epochs": 1' + "0" * 5000 + '}, "runs": ["SGD"]}',
+        "digits",
+    ),
     "a million runs": (json.dumps({**SURFACE_CONFIG, "runs": ["SGD"] * 1_000_000}), "larger than 1 MB"),
     "steps beyond the limit": (json.dumps({**SURFACE_CONFIG, "steps": 10**15}), "OPTVIZ_MAX_STEPS"),
     "not JSON": ("{runs: [SGD]", "not valid JSON"),
@@ -241,7 +253,7 @@ def test_a_model_whose_loss_explodes_is_flagged_as_diverged():
 
 # -- CSV formula injection ----------------------------------------------------------------
 
-INJECTIONS = ["=HYPERLINK(\"https://evil.example\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "x\n=1", " =1"]
+INJECTIONS = ['=HYPERLINK("https://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "x\n=1", " =1"]
 
 
 @pytest.mark.slow
@@ -353,9 +365,11 @@ EVIL = ["![t](https://evil.example/t.png)", "[x](https://evil.example)", "# head
 
 @pytest.mark.parametrize("page", ["surfaces", "datasets"])
 def test_link_text_is_shown_as_plain_text(page):
-    query = {"run": [f"SGD;lr=0.01;label={quote(t, safe='')}" for t in EVIL],
-             "surface": EVIL[0]} if page == "surfaces" else {
-        "dataset": EVIL[0], "run": [f"Adam;label={quote(t, safe='')}" for t in EVIL]}
+    query = (
+        {"run": [f"SGD;lr=0.01;label={quote(t, safe='')}" for t in EVIL], "surface": EVIL[0]}
+        if page == "surfaces"
+        else {"dataset": EVIL[0], "run": [f"Adam;label={quote(t, safe='')}" for t in EVIL]}
+    )
     at = _page_app(page, query)
     assert not at.exception, [e.value for e in at.exception]
     texts = _texts(at)
@@ -394,8 +408,13 @@ def test_a_limit_breach_names_its_variable_never_an_exception(monkeypatch, page,
 
 
 BAD_SETTINGS = [
-    {"OPTVIZ_MAX_RUNS": "3"}, {"OPTVIZ_MAX_STEPS": "1"}, {"OPTVIZ_DEVICE": "cuda:7"}, {"OPTVIZ_DEVICE": "tpu"},
-    {"OPTVIZ_MAX_STEPS": "lots"}, {"OPTVIZ_MAX_GRID": "1"}, {"OPTVIZ_MAX_MEMORY": "-5"},
+    {"OPTVIZ_MAX_RUNS": "3"},
+    {"OPTVIZ_MAX_STEPS": "1"},
+    {"OPTVIZ_DEVICE": "cuda:7"},
+    {"OPTVIZ_DEVICE": "tpu"},
+    {"OPTVIZ_MAX_STEPS": "lots"},
+    {"OPTVIZ_MAX_GRID": "1"},
+    {"OPTVIZ_MAX_MEMORY": "-5"},
 ]
 
 
@@ -426,8 +445,13 @@ def test_settings_are_read_once_each_way(monkeypatch):
 def test_the_warm_up_survives_any_limits(monkeypatch):
     from optviz.ui.app import _warm_up
 
-    for env in ({"OPTVIZ_MAX_RUNS": "1"}, {"OPTVIZ_MAX_STEPS": "1"}, {"OPTVIZ_MAX_WORK": "1"},
-                {"OPTVIZ_DEVICE": "cuda"}, {"OPTVIZ_MAX_SECONDS": "1e-9"}):
+    for env in (
+        {"OPTVIZ_MAX_RUNS": "1"},
+        {"OPTVIZ_MAX_STEPS": "1"},
+        {"OPTVIZ_MAX_WORK": "1"},
+        {"OPTVIZ_DEVICE": "cuda"},
+        {"OPTVIZ_MAX_SECONDS": "1e-9"},
+    ):
         with monkeypatch.context() as m:
             for name, value in env.items():
                 m.setenv(name, value)
@@ -437,19 +461,52 @@ def test_the_warm_up_survives_any_limits(monkeypatch):
 
 # -- fuzzing ------------------------------------------------------------------------------
 
-HOSTILE_NUMBERS = ["0", "-1", "1", "1e308", "-1e308", "1e30", "nan", "inf", "-inf", "1e-320", str(2**64),
-                   str(-(2**63)), "9" * 400, "0x10", "1_0", "", " ", "1e3", "2.5", "True", "None"]
+HOSTILE_NUMBERS = [
+    "0",
+    "-1",
+    "1",
+    "1e308",
+    "-1e308",
+    "1e30",
+    "nan",
+    "inf",
+    "-inf",
+    "1e-320",
+    str(2**64),
+    str(-(2**63)),
+    "9" * 400,
+    "0x10",
+    "1_0",
+    "",
+    " ",
+    "1e3",
+    "2.5",
+    "True",
+    "None",
+]
 NAMES = ["SGD", "Adam", "LBFGS", "torch.optim.SparseAdam", "this.X", "os.path.X", "", "..", "Rprop", "AdamW"]
 FLAGS = {
-    "--lr": HOSTILE_NUMBERS, "--steps": HOSTILE_NUMBERS, "--seed": HOSTILE_NUMBERS, "--noise": HOSTILE_NUMBERS,
-    "--optimizer": NAMES, "--device": ["cpu", "meta", "mps", "cuda", "xla", "", "cpu:1"],
-    "--dtype": ["float32", "float64", "float16", ""], "--surface": ["rosenbrock", "nope", "", "../../etc"],
+    "--lr": HOSTILE_NUMBERS,
+    "--steps": HOSTILE_NUMBERS,
+    "--seed": HOSTILE_NUMBERS,
+    "--noise": HOSTILE_NUMBERS,
+    "--optimizer": NAMES,
+    "--device": ["cpu", "meta", "mps", "cuda", "xla", "", "cpu:1"],
+    "--dtype": ["float32", "float64", "float16", ""],
+    "--surface": ["rosenbrock", "nope", "", "../../etc"],
     "--schedule": ["StepLR", "ExponentialLR", "OneCycleLR", "MultiStepLR", "nope", "ReduceLROnPlateau"],
-    "--schedule-set": [f"{k}={v}" for k in ("step_size", "gamma", "milestones", "max_lr", "total_steps")
-                       for v in ("1e30", "1e308", "-1", "0", "2")],
-    "--set": [f"{k}={v}" for k in ("momentum", "weight_decay", "max_iter", "max_eval", "betas", "history_size")
-              for v in ("1e308", "-1", "0", "1000000", "0.9,0.99", "nan")],
-    "--start": ["1e308 1e308", "nan 0", "0 0"], "--format": ["json", "csv", "xml"],
+    "--schedule-set": [
+        f"{k}={v}"
+        for k in ("step_size", "gamma", "milestones", "max_lr", "total_steps")
+        for v in ("1e30", "1e308", "-1", "0", "2")
+    ],
+    "--set": [
+        f"{k}={v}"
+        for k in ("momentum", "weight_decay", "max_iter", "max_eval", "betas", "history_size")
+        for v in ("1e308", "-1", "0", "1000000", "0.9,0.99", "nan")
+    ],
+    "--start": ["1e308 1e308", "nan 0", "0 0"],
+    "--format": ["json", "csv", "xml"],
 }
 FUZZ_ENV = {"OPTVIZ_MAX_STEPS": "30", "OPTVIZ_MAX_RUNS": "20", "OPTVIZ_MAX_WORK": "3000", "OPTVIZ_MAX_EVALS": "30"}
 FUZZ_SETTINGS = dict(max_examples=200, deadline=10_000, suppress_health_check=list(HealthCheck), derandomize=True)
@@ -485,28 +542,76 @@ def test_fuzz_cli(fuzz_limits, capsys, args):
         assert len(err.strip().splitlines()) == 1, (args, err)
 
 
-JSON_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-                        st.floats(allow_nan=True, allow_infinity=True), st.text(string.printable, max_size=12),
-                        st.sampled_from(NAMES + ["surface", "formula", "train", "rosenbrock", "moons", "float64"]))
-JSON_VALUES = st.recursive(JSON_LEAVES, lambda inner: st.lists(inner, max_size=3)
-                           | st.dictionaries(st.sampled_from(["optimizer", "hparams", "lr", "steps", "kind", "surface",
-                                                              "schedule", "schedule_args", "seed", "noise", "start",
-                                                              "label", "formula", "data", "dataset", "epochs"]),
-                                             inner, max_size=4), max_leaves=12)
+JSON_LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(string.printable, max_size=12),
+    st.sampled_from(NAMES + ["surface", "formula", "train", "rosenbrock", "moons", "float64"]),
+)
+JSON_VALUES = st.recursive(
+    JSON_LEAVES,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "optimizer",
+                    "hparams",
+                    "lr",
+                    "steps",
+                    "kind",
+                    "surface",
+                    "schedule",
+                    "schedule_args",
+                    "seed",
+                    "noise",
+                    "start",
+                    "label",
+                    "formula",
+                    "data",
+                    "dataset",
+                    "epochs",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
 
 
 @st.composite
 def configs(draw):
-    base = {"problem": draw(st.sampled_from([{"kind": "surface", "surface": "rosenbrock"},
-                                             {"kind": "formula", "formula": "x^2 + y^2"}]))}
-    runs = draw(st.lists(st.one_of(st.sampled_from(NAMES), st.fixed_dictionaries(
-        {"optimizer": st.sampled_from(NAMES)}, optional={"hparams": JSON_VALUES, "seed": JSON_LEAVES,
-                                                         "schedule": st.sampled_from(FLAGS["--schedule"]),
-                                                         "schedule_args": JSON_VALUES, "noise": JSON_LEAVES})),
-        max_size=3))
+    base = {
+        "problem": draw(
+            st.sampled_from([{"kind": "surface", "surface": "rosenbrock"}, {"kind": "formula", "formula": "x^2 + y^2"}])
+        )
+    }
+    runs = draw(
+        st.lists(
+            st.one_of(
+                st.sampled_from(NAMES),
+                st.fixed_dictionaries(
+                    {"optimizer": st.sampled_from(NAMES)},
+                    optional={
+                        "hparams": JSON_VALUES,
+                        "seed": JSON_LEAVES,
+                        "schedule": st.sampled_from(FLAGS["--schedule"]),
+                        "schedule_args": JSON_VALUES,
+                        "noise": JSON_LEAVES,
+                    },
+                ),
+            ),
+            max_size=3,
+        )
+    )
     data = {**base, "runs": runs, "steps": draw(st.one_of(st.integers(-3, 40), JSON_LEAVES))}
-    for key, value in draw(st.dictionaries(st.sampled_from(["problem", "dtype", "version", "task"]), JSON_VALUES,
-                                           max_size=1)).items():
+    for key, value in draw(
+        st.dictionaries(st.sampled_from(["problem", "dtype", "version", "task"]), JSON_VALUES, max_size=1)
+    ).items():
         data[key] = value
     return data
 
@@ -522,16 +627,53 @@ def test_fuzz_config(fuzz_limits, data):
         pass
 
 
-LINK_KEYS = ["steps", "seed", "noise", "start", "dtype", "view", "tol", "surface", "formula", "run", "dataset",
-             "batch", "epochs", "dseed", "mode", "grid", "lrs", "x", "y", "opt", "color", "test"]
-LINK_VALUES = st.one_of(st.sampled_from(HOSTILE_NUMBERS + NAMES + EVIL), st.text(max_size=20),
-                        st.sampled_from(["SGD;lr=1e308", "LBFGS;max_iter=1e9", "Adam;label=%3D1", "lr:0:1e308:1e9:log",
-                                         "1e-5,1,1e9", "torch.optim.SparseAdam;lr=0.01", "SGD;betas=1,2,3"]))
+LINK_KEYS = [
+    "steps",
+    "seed",
+    "noise",
+    "start",
+    "dtype",
+    "view",
+    "tol",
+    "surface",
+    "formula",
+    "run",
+    "dataset",
+    "batch",
+    "epochs",
+    "dseed",
+    "mode",
+    "grid",
+    "lrs",
+    "x",
+    "y",
+    "opt",
+    "color",
+    "test",
+]
+LINK_VALUES = st.one_of(
+    st.sampled_from(HOSTILE_NUMBERS + NAMES + EVIL),
+    st.text(max_size=20),
+    st.sampled_from(
+        [
+            "SGD;lr=1e308",
+            "LBFGS;max_iter=1e9",
+            "Adam;label=%3D1",
+            "lr:0:1e308:1e9:log",
+            "1e-5,1,1e9",
+            "torch.optim.SparseAdam;lr=0.01",
+            "SGD;betas=1,2,3",
+        ]
+    ),
+)
 
 
 @settings(**{**FUZZ_SETTINGS, "max_examples": 150})
-@given(params=st.dictionaries(st.sampled_from(LINK_KEYS), st.one_of(LINK_VALUES, st.lists(LINK_VALUES, max_size=3)),
-                              max_size=5))
+@given(
+    params=st.dictionaries(
+        st.sampled_from(LINK_KEYS), st.one_of(LINK_VALUES, st.lists(LINK_VALUES, max_size=3)), max_size=5
+    )
+)
 def test_fuzz_links(fuzz_limits, params):
     for kind in ("surface", "train"):
         codec.decode(params, replace(presets.DEFAULTS[kind]))
