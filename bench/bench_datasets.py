@@ -35,7 +35,7 @@ from optviz.optim import get as get_optimizer  # noqa: E402
 from optviz.problems import ModelProblem, Task  # noqa: E402
 from optviz.problems.datasets import DataConfig  # noqa: E402
 
-UNLIMITED = Limits(max_runs=10**8, max_work=10**12, max_steps=10**7)
+UNLIMITED = Limits(max_runs=10**8, max_work=10**12, max_steps=10**7, max_seconds=float("inf"), max_memory=float("inf"))
 SIX = [
     RunConfig("SGD", {"lr": 0.1}, label="SGD"),
     RunConfig("SGD", {"lr": 0.05, "momentum": 0.9}, label="SGD + momentum"),

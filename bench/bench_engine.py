@@ -27,7 +27,7 @@ from optviz.optim import get as get_optimizer  # noqa: E402
 from optviz.problems import SurfaceProblem  # noqa: E402
 from optviz.problems.surfaces import SURFACES  # noqa: E402
 
-UNLIMITED = Limits(max_runs=10**8, max_work=10**12)
+UNLIMITED = Limits(max_runs=10**8, max_work=10**12, max_seconds=float("inf"), max_memory=float("inf"))
 
 
 def naive_run(surface: str, optimizer: str, hparams: dict, start, steps: int) -> torch.Tensor:

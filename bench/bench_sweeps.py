@@ -32,7 +32,7 @@ from optviz.config import Limits  # noqa: E402
 from optviz.engine import RunConfig  # noqa: E402
 from optviz.problems import SurfaceProblem  # noqa: E402
 
-UNLIMITED = Limits(max_runs=10**8, max_work=10**13, max_grid=10**4)
+UNLIMITED = Limits(max_runs=10**8, max_work=10**13, max_grid=10**4, max_seconds=float("inf"), max_memory=float("inf"))
 
 
 def naive_seconds(problem, runs: list[RunConfig], steps: int, sample: int, repeat: int) -> float:

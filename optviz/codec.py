@@ -30,6 +30,7 @@ from .optim import schedules
 from .params import ConfigError, finite, whole
 from .problems import KINDS, ProblemConfig, SurfaceProblem, kind_of_query
 from .problems.base import Query, number_text, point, value_text
+from .problems.datasets import MAX_SEED
 from .sweeps import Axis
 
 VIEWS = ("contour", "3d")
@@ -117,7 +118,7 @@ def decode(
     start = query.read("start", None, lambda t: point(t, size=size),
                        f"{size} numbers like -1.5,2" if size else "numbers like -1.5,2")
     noise = query.read("noise", 0.0, _nonnegative, "a number >= 0")
-    seed = query.read("seed", 0, lambda t: whole(t, 0, 2**63 - 1), "a whole number >= 0")
+    seed = query.read("seed", 0, lambda t: whole(t, 0, MAX_SEED), f"a seed from 0 to {MAX_SEED:,}")
     dtype = query.choice("dtype", default.dtype, DTYPES, "dtype")
     view = View(query.choice("view", View.view, VIEWS, "view"),
                 query.read("tol", View.tol, _positive, "a number > 0"))
@@ -380,7 +381,7 @@ def decode_sweep(params: Mapping[str, Any], allowed: tuple[str, ...] = ("torch.o
         if text is not None:
             try:
                 lo, hi, num = text.split(",")
-                lo, hi, num = finite(lo), finite(hi), whole(num, 1, MAX_LRS)
+                lo, hi, num = finite(lo), finite(hi), whole(num, 2, MAX_LRS)
                 if not 0 < lo <= hi:
                     raise ValueError(text)
                 changes.update(lo=lo, hi=hi, num=num)

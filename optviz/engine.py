@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import config
+from . import config, cost
 from .config import Limits
 from .optim import base, get as get_optimizer
 from .optim import schedules as sched
@@ -328,9 +328,12 @@ def choose_device(device: str, work: int) -> torch.device:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError("device 'cuda' was asked for, but CUDA is not available here")
     try:
-        return torch.device(device)
-    except RuntimeError as exc:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
         raise ConfigError(f"unknown device {device!r}: {exc}") from None
+    if chosen.type not in ("cpu", "cuda"):  # meta, mps, xla, ...: no data to read back, or not here
+        raise ConfigError(f"device {device!r} is not one optviz computes on: auto, cpu or cuda")
+    return chosen
 
 
 def _dtype(dtype: str | torch.dtype) -> torch.dtype:
@@ -409,7 +412,7 @@ class Stepper:
             raise ConfigError("no runs to compute")
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ConfigError(f"steps must be a whole number >= 1, got {steps!r}")
-        limits.check(len(configs), steps)
+        limits.check(len(configs), steps)  # before anything is built
         unknown = set(record) - set(RECORDABLE)
         if unknown:
             raise ConfigError(f"cannot record {sorted(unknown)}; choose from {RECORDABLE}")
@@ -417,6 +420,8 @@ class Stepper:
         self.chunk = max(1, int(chunk or steps))
         self.keep_every = max(1, int(keep_every))
         self.dtype = _dtype(dtype)
+        limits.check(len(configs), steps, cost.estimate(problem, configs, steps, dtype=str(self.dtype), record=record,
+                                                        keep_every=self.keep_every, allowed=limits.optimizer_modules))
         dims = sum(math.prod(s) for s in problem.layout)
         self.device = choose_device(device or limits.device, len(configs) * dims)
         self.plan = _plan(problem, list(configs), steps, self.device, self.dtype, limits.optimizer_modules)
@@ -460,6 +465,10 @@ class Stepper:
         best = torch.full((runs,), math.inf, dtype=dtype, device=device)
         best_step = torch.zeros(runs, dtype=torch.int64, device=device)
         bound = problem.divergence_bound
+        # A problem may also bound the loss, relative to each run's first (a model's: its
+        # weights may stay finite while the loss explodes, and swamp every chart).
+        loss_factor = getattr(problem, "divergence_loss_factor", None)
+        loss_cap = torch.full((runs,), math.inf, dtype=dtype, device=device)
         plateaus = [
             (cols, sched.Plateau(plan.base_lr[cols], args))
             for spec, args, cols in plan.schedule_cols
@@ -491,7 +500,9 @@ class Stepper:
                 if plan.noise_table is not None:
                     grad = grad + plan.noise_std * plan.noise_table[plan.noise_index, t]
                 # NaN fails every comparison, so one test catches NaN, inf and escape.
-                alive &= torch.isfinite(loss) & (params.abs().amax(1) <= bound)
+                if t == 0 and loss_factor is not None:
+                    loss_cap = loss_factor * torch.where(torch.isfinite(loss), loss.abs(), 0.0).clamp(min=1.0)
+                alive &= torch.isfinite(loss) & (params.abs().amax(1) <= bound) & (loss <= loss_cap)
                 alive_steps += alive
                 masked_loss = torch.where(alive, loss, nan)
                 best_step = torch.where(masked_loss < best, t, best_step)

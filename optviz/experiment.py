@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from . import config, engine
-from .config import Limits
+from . import config, cost, engine
+from .config import NO_LIMITS, Cost, Limits
 from .engine import Progress, Result, RunConfig
 from .params import ConfigError
 from .problems import ProblemConfig, SurfaceProblem, Task
@@ -96,11 +96,22 @@ def from_dict(data: Any) -> Experiment:
     )
 
 
+MAX_JSON_DIGITS = 100  # a whole number longer than this is no count a config needs
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_JSON_DIGITS:
+        raise ConfigError(f"a whole number of {len(text.lstrip('-')):,} digits is larger than any count a config needs")
+    return int(text)
+
+
 def from_json(text: str) -> Experiment:
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_json_int)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid JSON: {exc}") from None
+    except RecursionError:  # json's C scanner stops cleanly at Python's recursion limit
+        raise ConfigError("not a config: its lists or objects are nested too deeply") from None
     return from_dict(data)
 
 
@@ -145,6 +156,8 @@ def _is_number(v: Any) -> bool:
 
 
 def _int(v: Any, name: str) -> int:
+    if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > 63:
+        raise ConfigError(f"'{name}' must be a whole number below 2**63, got one of {v.bit_length():,} bits")
     if isinstance(v, bool) or not (isinstance(v, int) or (isinstance(v, float) and v.is_integer())):
         raise ConfigError(f"'{name}' must be a whole number, got {v!r}")
     return int(v)
@@ -209,38 +222,36 @@ def keep_interval(steps: int, runs: int, dims: int) -> int:
     return max(1, math.ceil((steps + 1) / keep))
 
 
-# CPU figures for a rough time estimate: Python and kernel overhead per step (and per run-step),
-# and multiply-adds per second where a problem counts its work.
-SECONDS_PER_STEP, SECONDS_PER_RUN_STEP, FLOPS = 1e-4, 1e-7, 2e9
+def estimate(exp: Experiment, limits: Limits | None = None, record: tuple[str, ...] = engine.DEFAULT_RECORD
+             ) -> Cost:
+    """What computing ``exp`` costs (:func:`optviz.cost.estimate`): evaluations per step,
+    multiply-adds, CPU seconds and memory; ConfigError for a value that cannot run."""
+    limits = limits or config.limits()
+    problem = exp.problem.build()
+    steps, runs = exp.n_steps, len(exp.runs)
+    dims = sum(math.prod(s) for s in problem.layout)
+    return cost.estimate(problem, exp.runs, steps, dtype=exp.dtype, record=record,
+                         keep_every=keep_interval(steps, runs, dims), allowed=limits.optimizer_modules)
 
 
 def estimate_seconds(exp: Experiment) -> float:
-    """A rough CPU time: a cost per step and per run-step (the problem's own, where it
-    states them), times the most gradient evaluations a step makes, plus counted work."""
-    from .optim import get as get_optimizer
-
-    problem = exp.problem.build()
-    runs = len(exp.runs)
-    evals = 1
-    for run in exp.runs:
-        try:
-            spec = get_optimizer(run.optimizer)
-            evals = max(evals, spec.evals_per_step(spec.resolve(run.hp)))
-        except ConfigError:
-            pass
-    per_step = getattr(problem, "seconds_per_step", SECONDS_PER_STEP)
-    per_run_step = getattr(problem, "seconds_per_run_step", SECONDS_PER_RUN_STEP)
-    work = getattr(problem, "work", None)
-    return exp.n_steps * evals * (per_step + per_run_step * runs) + (work(runs, exp.n_steps) / FLOPS if work else 0.0)
+    """A rough CPU time, an upper bound: every step makes its most evaluations (LBFGS's max_eval)."""
+    return estimate(exp, NO_LIMITS).seconds
 
 
-def check(exp: Experiment, limits: Limits | None = None) -> None:
-    """Refuse an experiment the server would take too long over (ConfigError says what to change)."""
+def check(exp: Experiment, limits: Limits | None = None, record: tuple[str, ...] = engine.DEFAULT_RECORD) -> None:
+    """Refuse an experiment the server would take too long over, or that cannot run at all,
+    before any work: the checks the engine makes, with ConfigError saying what to change."""
     limits = limits or config.limits()
+    if isinstance(exp.n_steps, bool) or not isinstance(exp.n_steps, int) or exp.n_steps < 1:
+        raise ConfigError(f"steps must be a whole number >= 1, got {exp.n_steps!r}")
+    limits.check(len(exp.runs), exp.n_steps)
     problem = exp.problem.build()
     check_work = getattr(problem, "check_work", None)
-    if check_work is not None:
+    if check_work is not None:  # a training's own words: epochs and batches
         check_work(len(exp.runs), exp.n_steps, limits.max_steps)
+    if exp.runs:
+        limits.check(len(exp.runs), exp.n_steps, estimate(exp, limits, record))
 
 
 def compute(
@@ -263,7 +274,7 @@ def compute(
         raise ConfigError("no runs to compute")
     problem = exp.problem.build()
     steps, runs = exp.n_steps, len(exp.runs)
-    check(exp, limits)
+    check(exp, limits, record)
     dims = sum(math.prod(s) for s in problem.layout)
     small = getattr(problem, "small_step", None)
     threads = 1 if small is None or small(runs) else None

@@ -172,8 +172,11 @@ def coordinate_names(problem: Any, dims: int) -> list[str]:
 
 def safe_cell(text: str) -> str:
     """Text a spreadsheet shows as text: a leading ``= + - @``, tab or CR would start a
-    formula, so it gets a ``'`` in front (OWASP's advice against CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    formula, so it gets a ``'`` in front (OWASP's advice against CSV injection). A line
+    break would start a new row whose first cell is the rest of the label: a label is one
+    line, so CR and LF become spaces, and blanks before a formula do not hide it."""
+    text = text.replace("\r", " ").replace("\n", " ")
+    return "'" + text if text.lstrip(" ")[:1] in ("=", "+", "-", "@", "\t") else text
 
 
 def _cell(v) -> str:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LIMIT_VARS = ["OPTVIZ_MAX_STEPS", "OPTVIZ_MAX_RUNS", "OPTVIZ_MAX_WORK", "OPTVIZ_MAX_GRID", "OPTVIZ_DEVICE"]
+LIMIT_VARS = ["OPTVIZ_MAX_STEPS", "OPTVIZ_MAX_RUNS", "OPTVIZ_MAX_WORK", "OPTVIZ_MAX_GRID", "OPTVIZ_MAX_EVALS",
+              "OPTVIZ_MAX_TRAIN_WORK", "OPTVIZ_MAX_SECONDS", "OPTVIZ_MAX_MEMORY", "OPTVIZ_DEVICE"]
 
 
 def _hadolint() -> str | None:
@@ -84,6 +85,21 @@ def test_replicas_compose_file():
     assert proxy["depends_on"]["optviz"]["condition"] == "service_healthy"
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
     assert "server optviz:8501;" in conf and "listen 80;" in conf
+    # No other site frames the app, and the page loads nothing from elsewhere.
+    assert 'X-Frame-Options "SAMEORIGIN" always' in conf
+    csp = re.search(r'Content-Security-Policy "([^"]+)" always', conf).group(1)
+    assert "frame-ancestors 'self'" in csp and "img-src 'self' data: blob:;" in csp and "object-src 'none'" in csp
+
+
+def test_compose_defaults_are_the_code_defaults():
+    """docker-compose.yml's limits say what optviz/config.py does when they are unset."""
+    from optviz import config
+
+    yaml = pytest.importorskip("yaml", reason="pyyaml not installed (requirements-dev.txt)")
+    env = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["optviz"]["environment"]
+    default = config.Limits()
+    for name, field, _, unit in config.SETTINGS:
+        assert float(env[name]) * unit == getattr(default, field), name
 
 
 def test_streamlit_config_names_real_options():

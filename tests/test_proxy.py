@@ -82,6 +82,10 @@ def test_first_visit_gets_a_route_cookie(proxy):
     status, headers, _ = get(f"{proxy.url}/")
     assert status == 200
     assert "optviz_route=" in (headers.get("Set-Cookie") or "")
+    # No other site may frame the app; the page renders under this policy (the browser test
+    # below fails on any console error, a refused script or style among them).
+    assert headers.get("X-Frame-Options") == "SAMEORIGIN"
+    assert "frame-ancestors 'self'" in (headers.get("Content-Security-Policy") or "")
 
 
 def test_same_cookie_same_replica_and_cookies_spread(proxy):

@@ -34,6 +34,9 @@ MAX_CSV_BYTES = 5_000_000
 MAX_CSV_ROWS = 10_000
 MAX_CSV_COLUMNS = 101  # 100 features and a target
 MAX_CLASSES = 20
+# Every seed (data, split, shuffling, initial weights, gradient noise): what numpy,
+# scikit-learn (random_state) and torch.Generator all accept.
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -345,6 +348,8 @@ class DataConfig:
             raise ConfigError(f"test fraction must be between 0 and 0.5, got {self.test_fraction!r}")
         if spec.source == "upload" and not self.csv:
             raise ConfigError("no file uploaded yet")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"data seed must be a whole number from 0 to {MAX_SEED:,}, got {self.seed!r}")
 
     @property
     def spec(self) -> DatasetSpec:
@@ -413,15 +418,30 @@ def prepare(config: DataConfig) -> Split:
         raise ConfigError("the training rows hold only one class; use more data or a smaller test fraction")
     x_scaler = y_scaler = None
     if config.standardize:
-        x_scaler = StandardScaler().fit(X_train)
-        X_train, X_test = x_scaler.transform(X_train), _transform(x_scaler, X_test)
-        if data.task == REGRESSION:
-            y_scaler = StandardScaler().fit(y_train[:, None])
-            y_train, y_test = y_scaler.transform(y_train[:, None])[:, 0], _transform(y_scaler, y_test[:, None])[:, 0]
+        with np.errstate(over="ignore", invalid="ignore"):  # said below, naming the column
+            x_scaler = StandardScaler().fit(X_train)
+            X_train, X_test = x_scaler.transform(X_train), _transform(x_scaler, X_test)
+            if data.task == REGRESSION:
+                y_scaler = StandardScaler().fit(y_train[:, None])
+                y_train = y_scaler.transform(y_train[:, None])[:, 0]
+                y_test = _transform(y_scaler, y_test[:, None])[:, 0]
+    _check_finite(data, X_train, X_test, y_train, y_test, config.standardize)
     arrays = [np.ascontiguousarray(a) for a in (X_train, y_train, X_test, y_test)]
     for a in arrays:
         a.setflags(write=False)  # shared through the cache
     return Split(data, *arrays, x_scaler, y_scaler)
+
+
+def _check_finite(data: Data, X_train, X_test, y_train, y_test, standardized: bool) -> None:
+    """Refuse values that overflowed (a column of 1e308s has no finite mean or spread), naming the column."""
+    columns = [(name, X_train[:, j], X_test[:, j]) for j, name in enumerate(data.feature_names)]
+    if data.task == REGRESSION:
+        columns.append((data.target_name, y_train, y_test))
+    for name, train, test in columns:
+        if not (np.isfinite(train).all() and np.isfinite(test).all()):
+            how = "standardising" if standardized else "reading"
+            raise ConfigError(f"column {name!r} is not finite after {how} it: its values are too large "
+                              "(their mean or spread overflows); rescale that column")
 
 
 def _transform(scaler: "StandardScaler", X: np.ndarray) -> np.ndarray:

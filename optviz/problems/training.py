@@ -36,10 +36,13 @@ from .datasets import REGRESSION, DataConfig, Split
 # Work per evaluation chunk: rows x samples x widest layer, in floats.
 EVAL_CHUNK = 1 << 22
 MAX_EPOCHS = 10_000
-MAX_SEED = 2**32 - 1  # numpy's and sklearn's seeds are 32-bit
+MAX_BATCH = 4096  # a link and the widget alike; 0 is the whole training set
+MAX_SEED = datasets.MAX_SEED  # numpy's and sklearn's seeds are 32-bit
 
 
 def _whole(value: Any, name: str, low: int, high: int | None = None) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 63:
+        raise ConfigError(f"{name} must be a whole number below 2**63, got one of {value.bit_length():,} bits")
     if isinstance(value, bool) or not isinstance(value, int | float) or not float(value).is_integer():
         raise ConfigError(f"{name} must be a whole number, got {value!r}")
     value = int(value)
@@ -216,7 +219,8 @@ class Task:
             query.warn(f"dataset ignored: {exc}")
             data = base.data
         return cls(data, model, mparams, loss, lparams,
-                   batch_size=query.read("batch", base.batch_size, lambda t: whole(t, 0), "a batch size"),
+                   batch_size=query.read("batch", base.batch_size, lambda t: whole(t, 0, MAX_BATCH),
+                                         f"a batch size from 0 (the whole set) to {MAX_BATCH:,}"),
                    epochs=query.read("epochs", base.epochs, lambda t: whole(t, 1, MAX_EPOCHS),
                                      f"a whole number of epochs from 1 to {MAX_EPOCHS:,}"),
                    shuffle_seed=query.read("shuffle", 0, _seed, f"a seed from 0 to {MAX_SEED}"),
@@ -308,6 +312,9 @@ class ModelProblem:
     """The engine's view of a task: ``loss(params (runs, P), step) -> (runs,)``."""
 
     divergence_bound = 1e8  # |weight| beyond this counts as diverged
+    # A loss above this many times max(1, the run's first loss) counts as diverged too: an
+    # lr of 1e6 can keep the weights finite while the loss reaches millions.
+    divergence_loss_factor = 1e3
     # Python and kernel overhead of a step, and of each run in it (a rough CPU figure).
     seconds_per_step, seconds_per_run_step = 3e-4, 1e-4
 

@@ -11,19 +11,33 @@ from .classics import classics_page
 from .explore import DATASETS, SURFACES
 from .persist import keep_widget_values
 from .sweeps import sweeps_page
+from .widgets import plain
 
 
 @st.cache_resource(show_spinner=False)
-def _warm_up() -> None:
+def _warm_up() -> tuple[str, ...]:
     """Pay torch's one-time costs (first kernels, first autograd call) once per server,
-    not on the first visitor's first click."""
-    from ..presets import DEFAULTS
+    not on the first visitor's first click; and check the operator's settings once,
+    returning what is wrong with them (also written to the server log)."""
+    from dataclasses import replace
+
+    from .. import config
+    from ..presets import DEFAULTS, PRESETS
 
     # One intra-op thread: a page's tensors are tiny, and with several students'
     # sessions in parallel, threads inside each op only contend for the cores.
     torch.set_num_threads(1)
+    needs = {p.title: (len(p.experiment.runs), p.experiment.steps) for p in PRESETS.values()}
+    needs |= {f"the {kind} page": (len(e.runs), e.steps) for kind, e in DEFAULTS.items()}
+    notices = tuple(config.startup_report(needs))
+    # The warm-up is the server's own work, not a request: the operator's limits do not
+    # bound it, and nothing in it may stop a page from showing.
     exp = DEFAULTS["surface"]
-    run(exp.problem.build(), exp.runs, steps=2)
+    try:
+        run(exp.problem.build(), exp.runs[:1], steps=2, limits=replace(config.NO_LIMITS, device=config.limits().device))
+    except Exception:  # noqa: BLE001 -- logged; the first click pays the warm-up instead
+        config.log.exception("warm-up failed; the pages still work, the first click is slower")
+    return notices
 
 
 def main() -> None:
@@ -32,7 +46,8 @@ def main() -> None:
     st.set_page_config(page_title="optviz", page_icon="📉", layout="wide")
     # Less empty space above the first element: on a 768-pixel projector the chart starts higher.
     st.html("<style>[data-testid='stMainBlockContainer']{padding-top:3.5rem;padding-bottom:2rem}</style>")
-    _warm_up()
+    for notice in _warm_up():
+        st.sidebar.caption(f"⚠ Server setting: {plain(notice)}")
     keep_widget_values()  # each page's widgets keep their values while another page is shown
     pages = [
         st.Page(SURFACES, title="Surfaces", icon=":material/landscape:", url_path="surfaces", default=True),

@@ -247,7 +247,7 @@ class RunEditor:
             self.select(ids[0])
 
         # Labels now, not in format_func: it may be called outside this script run (AppTest).
-        names = {rid: f"{'⚠ ' if rid in errors else ''}{n}. {self.model[rid].label or self.model[rid].optimizer}"
+        names = {rid: f"{'⚠ ' if rid in errors else ''}{n}. {plain(self.model[rid].label or self.model[rid].optimizer)}"
                  for n, rid in enumerate(ids, 1)}
 
         c1, c2 = st.columns([5, 1], vertical_alignment="bottom")

@@ -138,7 +138,7 @@ def _problem_ui(section: str) -> None:
         training.sidebar(_tk(prefix))
         return
     surface.surface_picker(_sk(prefix), on_change=lambda: _on_surface_change(prefix))
-    st.number_input("Steps", key=f"{prefix}.steps", min_value=1, max_value=config.limits().max_steps, step=50)
+    st.number_input("Steps", key=f"{prefix}.steps", min_value=1, step=50)
 
 
 def _steps(prefix: str, problem: ProblemConfig) -> int | None:
@@ -443,7 +443,7 @@ def basin_section() -> None:
     with st.sidebar:
         st.markdown("### Basin map")
         _problem_ui("basin")
-        st.number_input("Starts per side", key="sw.bm.grid", min_value=2, max_value=limits.max_grid, step=10,
+        st.number_input("Starts per side", key="sw.bm.grid", min_value=2, step=10,
                         help=f"An n × n grid of start points over the surface's domain; at most "
                              f"{limits.max_grid} × {limits.max_grid} (OPTVIZ_MAX_GRID)")
     sides = st.columns(BASIN_SLOTS, gap="large")
@@ -493,7 +493,6 @@ def basin_section() -> None:
 
 
 def heatmap_section() -> None:
-    limits = config.limits()
     with st.sidebar:
         st.markdown("### Hyperparameter heatmap")
         _problem_ui("heatmap")
@@ -511,7 +510,7 @@ def heatmap_section() -> None:
         a1.selectbox(title, choices, key=f"sw.hm.{key}", on_change=on_axis_change, args=(key,))
         a2.number_input("from", key=f"sw.hm.{key}lo", format="%g")
         a3.number_input("to", key=f"sw.hm.{key}hi", format="%g")
-        a4.number_input("values", key=f"sw.hm.{key}n", min_value=2, max_value=limits.max_grid)
+        a4.number_input("values", key=f"sw.hm.{key}n", min_value=2)
         a5.toggle("log", key=f"sw.hm.{key}log")
     settings, errors = collect("heatmap")
     sync_url(encode_sweep("heatmap", settings))

@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from ... import charts, config
+from ... import charts
 from ...codec import View, common_start
 from ...experiment import Experiment, Outcome
 from ...params import ConfigError
@@ -171,7 +171,7 @@ def sidebar(k: Key) -> None:
     c1, c2 = st.columns(2)
     c1.number_input("x", key=k("start_x"), format="%g")
     c2.number_input("y", key=k("start_y"), format="%g")
-    st.number_input("Steps", min_value=1, max_value=config.limits().max_steps, step=50, key=k("steps"))
+    st.number_input("Steps", min_value=1, step=50, key=k("steps"))
     st.caption("Gradient noise is each run's own setting, below the chart.")
 
 

@@ -16,7 +16,7 @@ from ...experiment import Experiment, Outcome
 from ...params import ConfigError, HParam
 from ...problems import ModelProblem, Task, datasets, losses, models
 from ...problems.datasets import DATASETS, DataConfig
-from ...problems.training import suggest, why_not
+from ...problems.training import MAX_BATCH, MAX_EPOCHS, suggest, why_not
 from ..widgets import param_widget, plain, set_value
 
 Key = Callable[[str], str]
@@ -171,6 +171,10 @@ def _on_upload(k: Key) -> None:
         s[k("csv")] = ""
         s[k("csv_error")] = f"{upload.name} is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8"
         return
+    if not text.strip():
+        s[k("csv")] = ""
+        s[k("csv_error")] = f"{upload.name} is empty: a CSV needs a header row and data rows"
+        return
     s[k("csv")], s[k("csv_name")], s[k("csv_target")], s[k("csv_task")] = text, upload.name, "", "auto"
     fit_model_and_loss(k)
 
@@ -236,7 +240,7 @@ def sidebar(k: Key) -> None:
     st.toggle("Standardize features", key=k("std"),
               help="Shift and scale each feature (and a regression target) to mean 0, std 1, using training "
                    "rows only. Off, unequal feature scales make the loss an elongated valley.")
-    st.number_input("Data seed", min_value=0, step=1, key=k("dseed"),
+    st.number_input("Data seed", min_value=0, max_value=datasets.MAX_SEED, step=1, key=k("dseed"),
                     help="Seeds the synthetic data and the train/test split.")
 
     st.markdown("### Model and loss")
@@ -267,14 +271,14 @@ def sidebar(k: Key) -> None:
                          help="Full batch: gradient descent on all training rows each step. Mini-batch: a "
                               "shuffled slice each step. Single sample: one row per step (classic SGD).")
     if s.get(k("batch_mode")) == "mini":
-        st.number_input("Batch size", min_value=2, max_value=4096, step=8, key=k("batch"))
-    st.number_input("Epochs", min_value=1, max_value=10_000, step=5, key=k("epochs"),
+        st.number_input("Batch size", min_value=2, max_value=MAX_BATCH, step=8, key=k("batch"))
+    st.number_input("Epochs", min_value=1, max_value=MAX_EPOCHS, step=5, key=k("epochs"),
                     help="Passes over the training rows.")
     st.caption("Weight decay (L2) is each optimizer's own `weight_decay`, in its run below.")
     with st.expander("Seeds"):
-        st.number_input("Shuffle seed", min_value=0, step=1, key=k("shuffle"),
+        st.number_input("Shuffle seed", min_value=0, max_value=datasets.MAX_SEED, step=1, key=k("shuffle"),
                         help="Orders the mini-batches. Every run sees the same batches: a fair race.")
-        st.number_input("Init seed", min_value=0, step=1, key=k("init"),
+        st.number_input("Init seed", min_value=0, max_value=datasets.MAX_SEED, step=1, key=k("init"),
                         help="Draws the model's initial weights (torch's default init). Every run starts there.")
 
 
@@ -364,7 +368,7 @@ def caption(outcome: Outcome, extra: Views) -> str:
         text += "; data points are filled for training rows, hollow for test rows"
     text += "."
     if extra.landscape is not None:
-        text += " " + extra.landscape.named([r.label or r.optimizer for r in outcome.experiment.runs]).note
+        text += " " + extra.landscape.named([plain(r.label or r.optimizer) for r in outcome.experiment.runs]).note
     return text
 
 
