@@ -186,3 +186,11 @@ def test_no_preset_run_diverges_unless_its_note_says_so(pid):
     for i, run in enumerate(o.experiment.runs):
         if o.result.diverged_at[i] >= 0:
             assert "diverge" in note or "off the picture" in note, f"{run.label} diverges and the note does not say"
+
+
+def test_edge_of_stability():
+    """The sharpness half of the note is the Classics entry's verdict (tests/test_classics.py)."""
+    o = outcome("edge-of-stability")
+    loss = o.result.arrays["loss"][:, 0]
+    assert np.isfinite(loss).all() and loss[-1] < 0.2 * loss[0], "the loss falls"
+    assert (np.diff(loss) > 0).sum() > 10, "but not monotonically: it spikes and recovers"
