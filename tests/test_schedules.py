@@ -277,3 +277,37 @@ def test_registry_metadata():
                 assert a.low is not None and a.high is not None, f"{spec.name}.{a.name} has no widget range"
         for variant in SCHEDULE_CASES[spec.name]:
             spec.resolve(variant)
+
+
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("LambdaLR", {"lr_lambda": "where(epoch % 10 == 0 and epoch > 5, 0.5, 1) * (1+epoch)^-0.5"}),
+        ("MultiplicativeLR", {"lr_lambda": "where(epoch <= 100, 1, 0.98)"}),
+        ("CyclicLR", {"scale_fn": "where(x % 2 == 0, 0.5, 1)", "scale_mode": "iterations"}),
+        ("SequentialLR", {"schedulers": "LambdaLR(lr_lambda=min(1, (epoch+1)/10)), CosineAnnealingLR(eta_min=1e-4)",
+                          "milestones": "10"}),
+        ("ChainedScheduler", {"schedulers": "MultiplicativeLR(lr_lambda=where(epoch % 3 == 0, 0.9, 1)), "
+                                            "StepLR(step_size=30, gamma=0.5)"}),
+    ],
+)
+def test_formulas_and_parts_survive_the_link(name, args):
+    """A schedule argument that is a formula or a list of schedules (with %, =, commas and
+    parentheses) comes back from a link as it went in."""
+    from urllib.parse import parse_qs
+
+    from optviz.codec import decode_run, encode_run, query_string
+
+    spec = SCHEDULES[name]
+    given = {k: v for k, v in spec.resolve(args).items() if v != spec.defaults.get(k)}
+    config = RunConfig("SGD", {"lr": 0.1}, name, given)
+    link = query_string({"run": encode_run(config)})
+    assert decode_run(parse_qs(link[1:])["run"][0], ("",)) == config
+
+
+@pytest.mark.parametrize("text,message", [("epoch > 5 & epoch < 9", "'&' at column 11 is not allowed: write 'and'"),
+                                          ("0.9; 1", "';' at column 4 is not allowed")])
+def test_link_breakers_in_a_formula_are_named(text, message):
+    with pytest.raises(ConfigError, match="^LambdaLR: lr_lambda: ") as err:
+        resolve(PROBLEM, RunConfig("SGD", {"lr": 0.1}, "LambdaLR", {"lr_lambda": text}), steps=10)
+    assert message in str(err.value)
