@@ -420,3 +420,81 @@ def test_lbfgs_beyond_two_coordinates(problem_id):
         np.testing.assert_allclose(ours.arrays["params"][:, i], ref["params"], rtol=1e-3, atol=1e-6)
         alone = run(problem, [config], steps=steps, dtype="float64", device="cpu")
         np.testing.assert_array_equal(ours.arrays["params"][:, i], alone.arrays["params"][:, 0])
+
+
+# -- README "What decides a result": a plain torch script that follows it ----------------------
+
+
+def test_the_readme_recipe_replays_a_training():
+    """A user's own script, written from the README's rules alone (data split and scaling,
+    model initialisation, mini-batch order, ReduceLROnPlateau once per epoch), trains the
+    same weights as optviz (to the summation order of the batched loss)."""
+    import math
+
+    from sklearn.datasets import load_iris
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    epochs, batch, lr, init_seed, shuffle_seed = 6, 16, 0.5, 3, 4
+    # Data: split, sort, standardize on the training rows.
+    X, y = load_iris(return_X_y=True)
+    n = len(y)
+    train, _ = train_test_split(np.arange(n), test_size=math.ceil(0.25 * n), random_state=0, stratify=y)
+    train = np.sort(train)
+    X_train = torch.tensor(StandardScaler().fit(X[train]).transform(X[train]), dtype=torch.float64)
+    y_train = torch.tensor(y[train])
+    # Model: float64 Linear layers in order, after manual_seed(init_seed) in a forked RNG.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(init_seed)
+        model = torch.nn.Sequential(torch.nn.Linear(4, 8, dtype=torch.float64), torch.nn.Tanh(),
+                                    torch.nn.Linear(8, 3, dtype=torch.float64))
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, factor=0.5)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    m = len(train)
+    path = [torch.cat([p.detach().flatten() for p in model.parameters()])]
+    for epoch in range(epochs):
+        order = np.random.default_rng([shuffle_seed, epoch]).permutation(m)
+        running = 0.0
+        for k in range(math.ceil(m / batch)):
+            rows = torch.as_tensor(order[k * batch : (k + 1) * batch])
+            optimizer.zero_grad()
+            loss = loss_fn(model(X_train[rows]), y_train[rows])
+            loss.backward()
+            optimizer.step()
+            running += loss.item()
+            path.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+        scheduler.step(running / math.ceil(m / batch))
+    task = Task(DataConfig("iris"), "mlp", {"hidden": (8,), "activation": "tanh"}, "cross_entropy",
+                batch_size=batch, epochs=epochs, init_seed=init_seed, shuffle_seed=shuffle_seed)
+    problem = ModelProblem(task)
+    ours = run(problem, [RunConfig("SGD", {"lr": lr, "momentum": 0.9}, "ReduceLROnPlateau",
+                                   {"patience": 0, "factor": 0.5})],
+               steps=problem.steps, dtype="float64", device="cpu")
+    assert ours.arrays["lr"][:, 0].min() < lr, "the plateau never cut the lr: a weak replay"
+    np.testing.assert_allclose(ours.arrays["params"][:, 0], torch.stack(path).numpy(), rtol=1e-9, atol=1e-9)
+
+
+def test_the_readme_recipe_replays_noise_and_divergence():
+    """Gradient noise σ·default_rng([seed, t]).standard_normal(2) at each point, and the
+    divergence bound (1000 x the domain's largest |coordinate|), in a plain loop."""
+    sigma, seed, steps = 0.5, 3, 60
+    p = torch.tensor([-1.2, 1.0], dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([p], lr=1e-3, momentum=0.9)
+    path = [p.detach().clone()]
+    for t in range(steps):
+        optimizer.zero_grad()
+        x, y = p[0], p[1]
+        ((1.0 - x) ** 2 + 100.0 * (y - x**2) ** 2).backward()
+        p.grad.add_(sigma * torch.as_tensor(np.random.default_rng([seed, t]).standard_normal(2)))
+        optimizer.step()
+        path.append(p.detach().clone())
+    config = RunConfig("SGD", {"lr": 1e-3, "momentum": 0.9}, noise=sigma, seed=seed)
+    ours = run(SURFACES["rosenbrock"], [config], steps=steps, dtype="float64", device="cpu")
+    np.testing.assert_array_equal(ours.arrays["params"][:, 0], torch.stack(path).numpy())
+    # Diverged at the first point beyond 1000 x 3 (Rosenbrock's domain reaches |3|).
+    assert SURFACES["rosenbrock"].divergence_bound == 3000.0
+    blown = run(SURFACES["rosenbrock"], [RunConfig("SGD", {"lr": 0.01})], steps=20, dtype="float64", device="cpu")
+    norms = np.abs(reference_run(SURFACES["rosenbrock"], RunConfig("SGD", {"lr": 0.01}), steps=20)["params"])
+    first = int(np.argmax((norms.max(1) > 3000) | ~np.isfinite(norms).all(1)))
+    assert blown.diverged_at[0] == first > 0
