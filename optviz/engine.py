@@ -639,7 +639,7 @@ class Stepper:
             """Loss and gradient at ``params``: the group's runs, or its ``rows`` alone."""
             t = self._t
             loss, grad = _loss_and_grad(problem, params, t)
-            if plan.noise_std is not None:
+            if plan.noise_std is not None and plan.noise_index is not None:
                 sel = group_rows if rows is None else torch.as_tensor(rows) + group_rows.start
                 grad = grad + plan.noise_std[sel] * self._noise[plan.noise_index[sel], t - self._noise_start]
             return loss, grad

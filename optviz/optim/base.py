@@ -28,7 +28,7 @@ import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import torch
 from torch import Tensor
@@ -195,6 +195,10 @@ def _merge(values: Sequence[Any], like: Tensor) -> Any:
     return torch.tensor(values, dtype=torch.float64, device=like.device).unsqueeze(1)
 
 
+@overload
+def cast(value: Tensor, like: Tensor) -> Tensor: ...
+@overload
+def cast(value: float, like: Tensor) -> float: ...
 def cast(value: Scalar, like: Tensor) -> Scalar:
     """``value`` as a kernel on ``like`` receives it: a Python number as it is (the
     kernel rounds it to ``like``'s dtype), a per-run float64 column rounded to

@@ -752,6 +752,9 @@ def _build_chained(optimizer, a, steps):
 
 # -- the registry ----------------------------------------------------------------
 
+# ReduceLROnPlateau's arguments that are optviz's, not torch's: how it is fed.
+PLATEAU_OWN = ("step_every", "watch")
+
 _LAMBDA = formula("(1+epoch)^-0.5", "epoch").text
 _MULTIPLICATIVE = formula("0.99", "epoch").text
 _SEQUENCE = "LinearLR(start_factor=0.1), CosineAnnealingLR"
@@ -1128,10 +1131,6 @@ def lr_table(spec: ScheduleSpec, args: Mapping[str, Any], lr: Tensor, t0: int, t
     values, momentum = spec.lr_at(t, lr, spec.bind(args, steps))
     shape = (t1 - t0, lr.shape[1])
     return values.expand(shape), None if momentum is None else momentum.expand(shape)
-
-
-# ReduceLROnPlateau's arguments that are optviz's, not torch's: how it is fed.
-PLATEAU_OWN = ("step_every", "watch")
 
 
 def plateau_period(args: Mapping[str, Any], problem: Any) -> int:
