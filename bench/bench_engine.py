@@ -112,8 +112,12 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--gpu", action="store_true", help="also run the 10^6-run sweep on CUDA")
-    ap.add_argument("--grads", nargs="*", metavar="SURFACE",
-                    help="only: the surfaces' gradients (all, or those named), hand-written against autograd")
+    ap.add_argument(
+        "--grads",
+        nargs="*",
+        metavar="SURFACE",
+        help="only: the surfaces' gradients (all, or those named), hand-written against autograd",
+    )
     args = ap.parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cuda={torch.cuda.is_available()}")
     if args.grads is not None:

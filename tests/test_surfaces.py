@@ -200,8 +200,10 @@ def _assert_equal(what, ours, ref, xy):
     bad = torch.nonzero(ours != ref).flatten()
     if len(bad):
         i = int(bad[0])
-        raise AssertionError(f"{what} at {xy[i].tolist()}: {ours[i].item()!r} vs autograd {ref[i].item()!r} "
-                             f"({len(bad)} of {len(xy)} points differ)")
+        raise AssertionError(
+            f"{what} at {xy[i].tolist()}: {ours[i].item()!r} vs autograd {ref[i].item()!r} "
+            f"({len(bad)} of {len(xy)} points differ)"
+        )
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
@@ -243,8 +245,11 @@ def test_engine_path_matches_torch_on_every_surface(s, dtype):
     # SGD's first step is at most 1e-3 long: it stays finite on Beale's and Goldstein-Price's walls.
     _, gx, gy = s.value_and_grad(*torch.tensor(s.start, dtype=torch.float64), **s.defaults)
     sgd_lr = 1e-3 / max(1.0, torch.hypot(gx, gy).item())
-    configs = [RunConfig("Adam", {"lr": 1e-2}), RunConfig("SGD", {"lr": sgd_lr, "momentum": 0.9}),
-               RunConfig("Adamax", {"lr": 2e-3, "betas": (0.9, 0.0)})]
+    configs = [
+        RunConfig("Adam", {"lr": 1e-2}),
+        RunConfig("SGD", {"lr": sgd_lr, "momentum": 0.9}),
+        RunConfig("Adamax", {"lr": 2e-3, "betas": (0.9, 0.0)}),
+    ]
     check_against_torch(problem, configs, steps=300, rtol=0.0, atol=0.0, what=s.id, dtype=dtype)
 
 
@@ -253,8 +258,7 @@ def test_the_chaotic_beale_run_is_torchs(dtype):
     """The issue's case: Adamax, lr 0.02, betas (0.9, 0.0) from (2, -1) on Beale parted from
     torch's autograd loop by step 150 and was reported diverged; now it is torch's, bit for bit."""
     config = RunConfig("Adamax", {"lr": 0.02, "betas": (0.9, 0.0)}, start=(2.0, -1.0))
-    check_against_torch(SurfaceProblem("beale"), [config], steps=400, rtol=0.0, atol=0.0, what="beale",
-                        dtype=dtype)
+    check_against_torch(SurfaceProblem("beale"), [config], steps=400, rtol=0.0, atol=0.0, what="beale", dtype=dtype)
 
 
 @pytest.mark.parametrize("s, over", [c for c in CASES if c.values[0].curvatures is not None])
