@@ -2,6 +2,7 @@
 
     python bench/bench_engine.py            # all cases, CPU (or CUDA if present)
     python bench/bench_engine.py --gpu      # add the 10^6-run sweep on CUDA
+    python bench/bench_engine.py --grads [SURFACE ...]  # only: hand-written gradients against autograd
 
 The naive loop is what a user writes by hand: one torch.optim optimizer per run,
 stepping in Python. It is timed on a sample of runs and scaled to the full count.
@@ -73,12 +74,55 @@ def case(name, problem, configs, steps, record, naive_sample, repeat, device=Non
     return batched
 
 
+class AutogradSurface(SurfaceProblem):
+    """The same surface, its gradient from autograd on ``fn`` (the hand-written one ignored)."""
+
+    def loss_and_grad(self, params, step=0):
+        return None
+
+
+def gradient_cost(repeat: int, only=()) -> None:
+    """What autograd costs against each hand-written gradient: the engine on 4 runs
+    (a class comparison) and on 1000 (a sweep), 500 steps, everything recorded.
+    Median and maximum of ``repeat`` timings after a warm-up."""
+    for sid, spec in SURFACES.items():
+        if (only and sid not in only) or spec.value_and_grad is None:
+            continue
+        for runs in (4, 1000):
+            configs = [RunConfig("Adam", {"lr": float(lr)}) for lr in np.logspace(-4, -1, runs)]
+            figures = []
+            for p in (SurfaceProblem(sid), AutogradSurface(sid)):
+                run(p, configs, steps=500, limits=UNLIMITED, device="cpu")  # warm-up
+                times = []
+                for _ in range(repeat):
+                    start = time.perf_counter()
+                    run(p, configs, steps=500, limits=UNLIMITED, device="cpu")
+                    times.append(time.perf_counter() - start)
+                figures.append((statistics.median(times), max(times)))
+            (hand, hand_max), (auto, auto_max) = figures
+            print(
+                f"5. gradient {sid:18} runs={runs:>5} steps=500  hand median {hand * 1e3:7.1f} ms "
+                f"(max {hand_max * 1e3:7.1f})  autograd median {auto * 1e3:7.1f} ms (max {auto_max * 1e3:7.1f})"
+                f"  ratio {auto / hand:5.2f}",
+                flush=True,
+            )
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--gpu", action="store_true", help="also run the 10^6-run sweep on CUDA")
+    ap.add_argument(
+        "--grads",
+        nargs="*",
+        metavar="SURFACE",
+        help="only: the surfaces' gradients (all, or those named), hand-written against autograd",
+    )
     args = ap.parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cuda={torch.cuda.is_available()}")
+    if args.grads is not None:
+        gradient_cost(args.repeat, args.grads)
+        return
 
     rosen = SurfaceProblem("rosenbrock")
     lrs = np.logspace(-5, 0, 1000)

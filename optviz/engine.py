@@ -28,7 +28,8 @@ from torch import Tensor
 
 from . import config, cost
 from .config import Limits
-from .optim import base, get as get_optimizer
+from .optim import base
+from .optim import get as get_optimizer
 from .optim import schedules as sched
 from .optim.base import Context, OptimizerSpec
 from .params import ConfigError, freeze
@@ -177,8 +178,8 @@ class _Plan:
     base_lr: Tensor  # (runs,) in batch order
     schedule_cols: list[tuple[sched.ScheduleSpec, dict[str, Any], Tensor]]  # rows per config
     noise_std: Tensor | None
-    noise_table: Tensor | None  # (seeds, steps, dims)
-    noise_index: Tensor | None  # (runs,)
+    noise_seeds: list[int]  # the distinct seeds of the noisy runs
+    noise_index: Tensor | None  # (runs,): each run's row in noise_seeds
 
 
 def resolve(
@@ -300,25 +301,29 @@ def _plan(problem, configs, steps, device, dtype, allowed) -> _Plan:
         for (name, args), rows in by_schedule.items()
     ]
 
-    noise_std = noise_table = noise_index = None
+    noise_std, seeds, noise_index = None, [], None
     noisy = [r["noise"] for r in (resolved[i] for i in order)]
     if any(noisy):
         seeds = sorted({resolved[i]["seed"] for i in order})
-        dims = starts.shape[1]
-        noise_table = torch.stack([gradient_noise(s, steps + 1, dims, dtype) for s in seeds]).to(device)
         noise_index = torch.tensor([seeds.index(resolved[i]["seed"]) for i in order], device=device)
         noise_std = torch.tensor(noisy, dtype=dtype, device=device).unsqueeze(1)
-    return _Plan(order, resolved, groups, starts, base_lr, schedule_cols, noise_std, noise_table, noise_index)
+    return _Plan(order, resolved, groups, starts, base_lr, schedule_cols, noise_std, seeds, noise_index)
 
 
-def gradient_noise(seed: int, steps: int, dims: int, dtype=torch.float64) -> Tensor:
-    """The standard-normal noise added to the gradient at each step, for a seed.
+def gradient_noise(seed: int, steps: int, dims: int, dtype=torch.float64, start: int = 0) -> Tensor:
+    """The standard-normal noise added to the gradient at points ``start ..
+    start + steps - 1``, for a seed: ``(steps, dims)``.
 
-    One draw per seed, so runs that share a seed see the same noise (a fair
-    comparison) and a batch gives each run what it would get alone.
+    Counter-based: the noise at point ``t`` is
+    ``numpy.random.default_rng([seed % 2**64, t]).standard_normal(dims)``, drawn in
+    float64 and rounded to ``dtype``. It depends on the seed and the point alone,
+    so step 100 is the same in a run of 100 steps or 300, a chunk of a stream
+    draws only its own points, and runs that share a seed see the same noise
+    (a fair comparison) whatever else is in the batch.
     """
-    generator = torch.Generator().manual_seed(int(seed))
-    return torch.randn((steps, dims), generator=generator, dtype=torch.float64).to(dtype)
+    key = int(seed) % 2**64
+    rows = [np.random.default_rng([key, t]).standard_normal(dims) for t in range(start, start + steps)]
+    return torch.as_tensor(np.array(rows, dtype=np.float64).reshape(steps, dims)).to(dtype)
 
 
 def choose_device(device: str, work: int) -> torch.device:
@@ -470,7 +475,7 @@ class Stepper:
         loss_factor = getattr(problem, "divergence_loss_factor", None)
         loss_cap = torch.full((runs,), math.inf, dtype=dtype, device=device)
         plateaus = [
-            (cols, sched.Plateau(plan.base_lr[cols], args))
+            (cols, sched.Plateau(plan.base_lr[cols], args, sched.plateau_period(args, problem)))
             for spec, args, cols in plan.schedule_cols
             if spec.stateful
         ]
@@ -487,6 +492,7 @@ class Stepper:
             last = t1 == self.steps
             n_points = t1 - t0 + (1 if last else 0)
             lr_tab, mom_tab = self._schedule_tables(t0, t1)
+            self._noise_at(t0, n_points)
             lr_dev = lr_tab.to(device, dtype)
             group_lr = [None if plateaus else self._compact(lr_tab[:, g.rows]) for g in plan.groups]
             group_mom = [self._momentum(mom_tab, g) for g in plan.groups]
@@ -497,8 +503,8 @@ class Stepper:
                 i, self._t = t - t0, t
                 step_started = time.perf_counter()
                 loss, grad = _loss_and_grad(problem, params, t)
-                if plan.noise_table is not None:
-                    grad = grad + plan.noise_std * plan.noise_table[plan.noise_index, t]
+                if plan.noise_std is not None:
+                    grad = grad + plan.noise_std * self._noise[plan.noise_index, t - t0]
                 # NaN fails every comparison, so one test catches NaN, inf and escape.
                 if t == 0 and loss_factor is not None:
                     loss_cap = loss_factor * torch.where(torch.isfinite(loss), loss.abs(), 0.0).clamp(min=1.0)
@@ -546,7 +552,7 @@ class Stepper:
                 if project is not None:
                     project(params)
                 for cols, plateau in plateaus:
-                    plateau.step(loss[cols.to(device)].cpu())
+                    plateau.observe(loss[cols.to(device)].cpu())
                 if "evals" in self.record:
                     self._count_evals()
                 if "state" in self.record:
@@ -607,6 +613,17 @@ class Stepper:
                 mom.index_copy_(1, cols, momentum.contiguous())
         return lr, mom
 
+    def _noise_at(self, t0: int, n_points: int) -> None:
+        """Each seed's noise for points ``t0 ..`` of this chunk: ``(seeds, n_points, dims)``."""
+        plan = self.plan
+        if plan.noise_std is None:
+            return
+        dims = plan.starts.shape[1]
+        self._noise_start = t0
+        self._noise = torch.stack(
+            [gradient_noise(s, n_points, dims, self.dtype, start=t0) for s in plan.noise_seeds]
+        ).to(self.device)
+
     def _run_time(self, shared: float, per_group: list[float]) -> Tensor:
         """Each run's share: the common work split evenly, plus its group's updates split evenly."""
         runs = len(self.configs)
@@ -617,10 +634,11 @@ class Stepper:
 
     def _compact(self, cols: Tensor):
         """Per-step values for a group's runs: floats when they agree (torch's own
-        double-precision arithmetic), else an ``(n, runs, 1)`` tensor."""
+        double-precision arithmetic), else an ``(n, runs, 1)`` float64 tensor (the
+        optimizers round it to the runs' dtype where torch rounds a Python number)."""
         if bool((cols == cols[:, :1]).all()):
             return cols[:, 0].tolist()
-        return cols.to(self.device, self.dtype).unsqueeze(2)
+        return cols.to(self.device, torch.float64).unsqueeze(2)
 
     def _momentum(self, mom_tab, g: _Group):
         """Cycled momentum (or beta1) for a group, or None if no run of it cycles."""
@@ -654,9 +672,9 @@ class Stepper:
             # An optimizer stepped run by run (a dotted path): each of its calls counts.
             if rows is not None and "evals" in self.record:
                 self._evals[torch.as_tensor(rows) + group_rows.start] += 1
-            if plan.noise_table is not None:
+            if plan.noise_std is not None and plan.noise_index is not None:
                 sel = group_rows if rows is None else torch.as_tensor(rows) + group_rows.start
-                grad = grad + plan.noise_std[sel] * plan.noise_table[plan.noise_index[sel], t]
+                grad = grad + plan.noise_std[sel] * self._noise[plan.noise_index[sel], t - self._noise_start]
             return loss, grad
 
         return closure

@@ -29,17 +29,21 @@ def _needs_closure(optimizer: torch.optim.Optimizer) -> bool:
     return closure is not None and closure.default is inspect.Parameter.empty
 
 
-def torch_loop(optimizer, scheduler, stateful: bool, closure, steps: int, at_point, project=None) -> list[float]:
+def torch_loop(optimizer, scheduler, plateau: tuple[int, str] | None, closure, steps: int, at_point,
+               project=None) -> list[float]:
     """Step torch's optimizer and scheduler ``steps`` times, as a user's loop does.
 
     ``closure(t)`` zeroes the gradients, computes the loss at point ``t`` and its
     gradients; ``at_point(t, loss)`` records point ``t`` (``0..steps``). The
-    scheduler steps after each update, ReduceLROnPlateau with the loss before
-    it. ``project()``, if given, runs after each ``optimizer.step()`` (a clamp onto a
+    scheduler steps after each update; ReduceLROnPlateau (``plateau`` is its
+    ``(period, watch)``) every ``period`` updates, with the mean of their losses
+    (each taken before its update, as ``running_loss += loss.item()``) or the last.
+    ``project()``, if given, runs after each ``optimizer.step()`` (a clamp onto a
     feasible set). Returns the LR each update used.
     """
     use_closure = _needs_closure(optimizer)
     lrs = []
+    running, count = 0.0, 0
     for t in range(steps + 1):
         loss = closure(t)
         at_point(t, loss)
@@ -52,8 +56,12 @@ def torch_loop(optimizer, scheduler, stateful: bool, closure, steps: int, at_poi
             optimizer.step()
         if project is not None:
             project()
-        if stateful:
-            scheduler.step(loss.item())
+        if plateau is not None:
+            period, watch = plateau
+            running, count = running + loss.item(), count + 1
+            if count == period:
+                scheduler.step(running / count if watch == "mean" else loss.item())
+                running, count = 0.0, 0
         else:
             scheduler.step()
     return lrs
@@ -128,7 +136,11 @@ def reference_run(
             p.copy_(part.reshape(p.shape))
 
     projects = getattr(problem, "project", None) is not None
-    lrs = torch_loop(optimizer, scheduler, schedule.stateful, closure, steps, at_point, project if projects else None)
+    plateau = None
+    if schedule.stateful:
+        args = resolved["schedule_args"]
+        plateau = (sched.plateau_period(args, problem), args["watch"])
+    lrs = torch_loop(optimizer, scheduler, plateau, closure, steps, at_point, project if projects else None)
     state = {
         key: torch.cat([optimizer.state[p][key].expand(p.shape).flatten() for p in tensors]).double().numpy()
         for key in spec.state_keys

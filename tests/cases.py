@@ -172,9 +172,12 @@ SCHEDULE_CASES = {
         {'mode': 'triangular2', 'step_size_up': 20, 'step_size_down': 40},
         {'mode': 'exp_range', 'gamma': 0.99, 'step_size_up': 30},
         {'mode': 'exp_range', 'gamma': 0.7, 'scale_mode': 'cycle', 'step_size_up': 15},
-        {'mode': 'triangular2', 'scale_mode': 'iterations', 'step_size_up': 10},
+        {'mode': 'triangular2', 'scale_mode': 'iterations', 'step_size_up': 10},  # torch ignores scale_mode here
         {'cycle_momentum': False, 'step_size_up': 10, 'step_size_down': 5},
         {'base_lr': 0.0001, 'max_lr': 0.005, 'step_size_up': 50, 'base_momentum': 0.5},
+        {'scale_fn': '1/2^(x-1)', 'scale_mode': 'iterations', 'step_size_up': 10},
+        {'scale_fn': '1/(1 + x/3)', 'step_size_up': 15, 'step_size_down': 5, 'mode': 'exp_range'},
+        {'scale_fn': 'where(x % 2 == 0, 0.5, 1)', 'scale_mode': 'cycle', 'step_size_up': 8},
     ),
     'ReduceLROnPlateau': (
         {},
@@ -190,5 +193,37 @@ SCHEDULE_CASES = {
         {},
         {'warmup_steps': 50, 'start_factor': 0.1, 'T_max': 100, 'eta_min': 0.0001},
         {'warmup_steps': 0, 'T_max': 80},
+    ),
+    'LambdaLR': (
+        {},
+        {'lr_lambda': '0.95^epoch'},
+        {'lr_lambda': 'min(1, (epoch+1)/10)'},
+        {'lr_lambda': 'where(epoch % 50 < 25, 1, 0.3) * exp(-epoch/500)'},
+    ),
+    'MultiplicativeLR': (
+        {},
+        {'lr_lambda': 'where(epoch < 100, 1, 0.98)'},
+        {'lr_lambda': '1 - 0.5/(epoch + 10)'},
+    ),
+    'SequentialLR': (
+        {},
+        {'schedulers': 'LinearLR(start_factor=0.01, total_iters=20), ExponentialLR(gamma=0.99), '
+                       'ConstantLR(factor=0.5, total_iters=1000)', 'milestones': '20,150'},
+        {'schedulers': 'LambdaLR(lr_lambda=min(1, (epoch+1)/10)), CosineAnnealingLR(eta_min=1e-4)',
+         'milestones': '10'},
+        {'schedulers': 'ConstantLR(factor=0.5, total_iters=5), MultiplicativeLR(lr_lambda=0.97), '
+                       'StepLR(step_size=30, gamma=0.5), MultiStepLR(milestones=0,10, gamma=0.5)',
+         'milestones': '40,100,200'},
+        {'schedulers': 'CosineAnnealingWarmRestarts(T_0=20, T_mult=2), PolynomialLR(power=2), constant, '
+                       'InverseSqrtLR(timescale=10)', 'milestones': '60,120,120'},
+    ),
+    'ChainedScheduler': (
+        {},
+        {'schedulers': 'LinearLR(start_factor=0.1, total_iters=30), CosineAnnealingLR(T_max=100), '
+                       'StepLR(step_size=40, gamma=0.5)'},
+        {'schedulers': 'LambdaLR(lr_lambda=0.99^epoch), ExponentialLR(gamma=0.99)'},
+        {'schedulers': 'MultiplicativeLR(lr_lambda=0.995), PolynomialLR(total_iters=250, power=1.5), '
+                       'CosineAnnealingLR(T_max=50, eta_min=1e-4)'},
+        {'schedulers': 'CosineAnnealingWarmRestarts(T_0=30), MultiStepLR(milestones=50,100,100, gamma=0.7)'},
     ),
 }

@@ -190,3 +190,23 @@ def test_intra_op_threads_stays_in_its_thread():
     t.start()
     t.join()
     assert seen[0] == 1 and torch.get_num_threads() == before
+
+
+# -- gradient noise: counter-based, per (seed, step) ------------------------------------------
+
+
+def test_gradient_noise_is_the_same_in_any_prefix():
+    """Step 100 of a 100-step run is step 100 of a 300-step run; runs under 8 steps get the
+    same draws as the first steps of longer ones; a chunk draws only its own points."""
+    long = engine.gradient_noise(7, 301, 2)
+    for steps in (1, 3, 7, 8, 101):
+        np.testing.assert_array_equal(engine.gradient_noise(7, steps, 2).numpy(), long[:steps].numpy())
+    np.testing.assert_array_equal(engine.gradient_noise(7, 50, 2, start=120).numpy(), long[120:170].numpy())
+    assert not torch.equal(engine.gradient_noise(8, 5, 2), long[:5])
+    # In a run: the path of 100 noisy steps is the start of the path of 300.
+    configs = [RunConfig("SGD", {"lr": 1e-3, "momentum": 0.9}, noise=2.0, seed=s) for s in (0, 5)]
+    short = run(ROSENBROCK, configs, steps=100, dtype="float64", device="cpu")
+    longer = run(ROSENBROCK, configs, steps=300, dtype="float64", device="cpu")
+    np.testing.assert_array_equal(short.arrays["params"], longer.arrays["params"][:101])
+    streamed = run(ROSENBROCK, configs, steps=300, dtype="float64", device="cpu", chunk=37)
+    np.testing.assert_array_equal(streamed.arrays["params"], longer.arrays["params"])

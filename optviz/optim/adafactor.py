@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from .base import OptimizerSpec, add_, smax, smin, torch_hparams, views
+from .base import OptimizerSpec, add_, mul_, smax, smin, torch_hparams, views
 
 
 def init(params, hp):
@@ -23,8 +23,8 @@ def init(params, hp):
 
 def _rms(x, n):
     """Per-run ``x.norm(2) / sqrt(numel)`` of a flat ``(runs, n)`` slice, as torch
-    divides ``.item()`` by ``numel ** 0.5``."""
-    return torch.linalg.vector_norm(x, dim=1, keepdim=True) / (n**0.5)
+    divides ``.item()`` (a Python float) by ``numel ** 0.5``."""
+    return torch.linalg.vector_norm(x, dim=1, keepdim=True).double() / (n**0.5)
 
 
 def update(params, grads, state, hp, step, ctx):
@@ -50,7 +50,7 @@ def update(params, grads, state, hp, step, ctx):
         n = param.shape[1]
         alpha = smax(eps2, _rms(param, n)) * rho_t
         if isinstance(weight_decay, torch.Tensor) or weight_decay != 0:
-            param.mul_(1 - lr * weight_decay)
+            mul_(param, 1 - lr * weight_decay)
         if len(shape) > 1:
             row_var, col_var = state["row_var"][i], state["col_var"][i]
             row_var.lerp_(torch.norm(g, dim=-1, keepdim=True).square_().div_(g.size(-1)), one_minus_beta2_t)
@@ -64,7 +64,7 @@ def update(params, grads, state, hp, step, ctx):
             var_estimate = variance.clone()
         upd = var_estimate.clamp_(min=eps1 * eps1).rsqrt_()
         upd.mul_(grad)
-        denom = smax(1.0, torch.linalg.vector_norm(upd, dim=1, keepdim=True) / ((n**0.5) * d))
+        denom = smax(1.0, torch.linalg.vector_norm(upd, dim=1, keepdim=True).double() / ((n**0.5) * d))
         add_(param, upd, -alpha / denom)
 
 

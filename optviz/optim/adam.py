@@ -8,7 +8,11 @@ from .base import (
     OptimizerSpec,
     addcdiv_,
     addcmul_,
+    cast,
     decayed_grad,
+    div,
+    lerp_,
+    mul_,
     scalar_state,
     sdiv,
     spow,
@@ -33,8 +37,8 @@ def _update(params, grads, state, hp, step, decoupled):
     beta1, beta2 = hp["betas"]
     grad = decayed_grad(grads, params, hp, decoupled)
     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-    exp_avg.lerp_(grad, 1 - beta1)
-    addcmul_(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)
+    lerp_(exp_avg, grad, 1 - beta1)
+    addcmul_(mul_(exp_avg_sq, beta2), grad, grad, 1 - beta2)
     bias_correction1 = 1 - spow(beta1, step)
     bias_correction2 = 1 - spow(beta2, step)
     step_size = sdiv(lr, bias_correction1)
@@ -44,7 +48,7 @@ def _update(params, grads, state, hp, step, decoupled):
         torch.maximum(second, exp_avg_sq, out=second)
     else:
         second = exp_avg_sq
-    denom = (second.sqrt() / bias_correction2_sqrt).add_(hp["eps"])
+    denom = div(second.sqrt(), bias_correction2_sqrt).add_(cast(hp["eps"], second))
     addcdiv_(params, exp_avg, denom, -step_size)
 
 
@@ -68,11 +72,11 @@ def nadam_update(params, grads, state, hp, step, ctx):
     mu = beta1 * (1.0 - 0.5 * spow(0.96, step * psi))
     mu_next = beta1 * (1.0 - 0.5 * spow(0.96, (step + 1) * psi))
     # torch's float32 mu_product times a Python float: the float is rounded first.
-    mu_product.mul_(mu.to(mu_product.dtype) if isinstance(mu, torch.Tensor) else mu)
-    exp_avg.lerp_(grad, 1 - beta1)
-    addcmul_(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)
-    denom = exp_avg_sq.div(bias_correction2).sqrt().add_(hp["eps"])
-    product = mu_product.to(params.dtype)  # torch reads it as a Python float
+    mul_(mu_product, mu)
+    lerp_(exp_avg, grad, 1 - beta1)
+    addcmul_(mul_(exp_avg_sq, beta2), grad, grad, 1 - beta2)
+    denom = div(exp_avg_sq, bias_correction2).sqrt().add_(cast(hp["eps"], exp_avg_sq))
+    product = mu_product.double()  # torch reads it as a Python float
     addcdiv_(params, grad, denom, sdiv(-lr * (1.0 - mu), 1.0 - product))
     addcdiv_(params, exp_avg, denom, sdiv(-lr * mu_next, 1.0 - product * mu_next))
 
@@ -85,23 +89,24 @@ def radam_update(params, grads, state, hp, step, ctx):
     lr, (beta1, beta2) = hp["lr"], hp["betas"]
     grad = decayed_grad(grads, params, hp, hp["decoupled_weight_decay"])
     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-    exp_avg.lerp_(grad, 1 - beta1)
-    addcmul_(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)
+    lerp_(exp_avg, grad, 1 - beta1)
+    addcmul_(mul_(exp_avg_sq, beta2), grad, grad, 1 - beta2)
     bias_correction1 = 1 - spow(beta1, step)
     bias_correction2 = 1 - spow(beta2, step)
-    bias_corrected_exp_avg = exp_avg / bias_correction1
+    bias_corrected_exp_avg = div(exp_avg, bias_correction1)
     # Length of the approximated simple moving average, and its limit.
     rho_inf = sdiv(2, 1 - beta2) - 1
     rho_t = rho_inf - 2 * step * spow(beta2, step) / bias_correction2
 
     def rectified(p):
         # torch's ``number / tensor`` is ``tensor.reciprocal() * number``.
-        adaptive_lr = exp_avg_sq.sqrt().add_(hp["eps"]).reciprocal_() * spow(bias_correction2, 0.5)
+        eps = cast(hp["eps"], p)
+        adaptive_lr = exp_avg_sq.sqrt().add_(eps).reciprocal_() * cast(spow(bias_correction2, 0.5), p)
         rect = spow((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t), 0.5)
-        return p.add_(bias_corrected_exp_avg * lr * adaptive_lr * rect, alpha=-1.0)
+        return p.add_(bias_corrected_exp_avg * cast(lr, p) * adaptive_lr * cast(rect, p), alpha=-1.0)
 
     # Until the variance estimate is trustworthy (rho_t > 5), plain momentum.
-    where_(params, rho_t > 5.0, rectified, lambda p: p.add_(bias_corrected_exp_avg * lr, alpha=-1.0))
+    where_(params, rho_t > 5.0, rectified, lambda p: p.add_(bias_corrected_exp_avg * cast(lr, p), alpha=-1.0))
 
 
 def adamax_init(params, hp):
@@ -112,8 +117,8 @@ def adamax_update(params, grads, state, hp, step, ctx):
     beta1, beta2 = hp["betas"]
     grad = decayed_grad(grads, params, hp)
     exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
-    exp_avg.lerp_(grad, 1 - beta1)
-    torch.maximum(exp_inf.mul_(beta2), grad.abs().add_(hp["eps"]), out=exp_inf)
+    lerp_(exp_avg, grad, 1 - beta1)
+    torch.maximum(mul_(exp_inf, beta2), grad.abs().add_(cast(hp["eps"], grad)), out=exp_inf)
     clr = sdiv(hp["lr"], 1 - spow(beta1, step))
     addcdiv_(params, exp_avg, exp_inf, -clr)
 

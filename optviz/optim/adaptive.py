@@ -5,7 +5,20 @@ from __future__ import annotations
 
 import torch
 
-from .base import OptimizerSpec, add_, addcdiv_, addcmul_, decayed_grad, fill_, sdiv, torch_hparams, where_
+from .base import (
+    OptimizerSpec,
+    add_,
+    addcdiv_,
+    addcmul_,
+    cast,
+    decayed_grad,
+    fill_,
+    lerp_,
+    mul_,
+    sdiv,
+    torch_hparams,
+    where_,
+)
 
 
 def adagrad_init(params, hp):
@@ -17,7 +30,7 @@ def adagrad_update(params, grads, state, hp, step, ctx):
     clr = sdiv(hp["lr"], 1 + (step - 1) * hp["lr_decay"])
     state_sum = state["sum"]
     state_sum.addcmul_(grad, grad, value=1)
-    std = state_sum.sqrt().add_(hp["eps"])
+    std = state_sum.sqrt().add_(cast(hp["eps"], state_sum))
     addcdiv_(params, grad, std, -clr)
 
 
@@ -32,18 +45,18 @@ def rmsprop_update(params, grads, state, hp, step, ctx):
     grad = decayed_grad(grads, params, hp)
     lr, alpha, momentum = hp["lr"], hp["alpha"], hp["momentum"]
     square_avg = state["square_avg"]
-    addcmul_(square_avg.mul_(alpha), grad, grad, 1 - alpha)
+    addcmul_(mul_(square_avg, alpha), grad, grad, 1 - alpha)
     if hp["centered"]:
         grad_avg = state["grad_avg"]
-        grad_avg.lerp_(grad, 1 - alpha)
+        lerp_(grad_avg, grad, 1 - alpha)
         avg = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()
     else:
         avg = square_avg.sqrt()
-    avg.add_(hp["eps"])
+    avg.add_(cast(hp["eps"], avg))
     if isinstance(momentum, torch.Tensor) or momentum > 0:
         # Made on first use: a cycling schedule may raise momentum from 0.
         buf = state.setdefault("momentum_buffer", torch.zeros_like(params))
-        buf.mul_(momentum).addcdiv_(grad, avg)
+        mul_(buf, momentum).addcdiv_(grad, avg)
     # Without momentum torch divides in the update itself, which rounds differently.
     where_(params, momentum > 0, lambda p: add_(p, buf, -lr), lambda p: addcdiv_(p, grad, avg, -lr))
 
@@ -56,10 +69,11 @@ def adadelta_update(params, grads, state, hp, step, ctx):
     grad = decayed_grad(grads, params, hp)
     rho, eps = hp["rho"], hp["eps"]
     square_avg, acc_delta = state["square_avg"], state["acc_delta"]
-    addcmul_(square_avg.mul_(rho), grad, grad, 1 - rho)
+    addcmul_(mul_(square_avg, rho), grad, grad, 1 - rho)
+    eps = cast(eps, square_avg)
     std = square_avg.add(eps).sqrt_()
     delta = acc_delta.add(eps).sqrt_().div_(std).mul_(grad)
-    addcmul_(acc_delta.mul_(rho), delta, delta, 1 - rho)
+    addcmul_(mul_(acc_delta, rho), delta, delta, 1 - rho)
     add_(params, delta, -hp["lr"])
 
 

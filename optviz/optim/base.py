@@ -11,9 +11,15 @@ Every optimizer here is a pair of functions over a *batch of runs*:
   would dominate the cost of small problems.
 
 A hyperparameter in ``hp`` is a Python ``float`` when every run shares it (then
-the arithmetic is exactly torch's, in double precision) or a ``(runs, 1)`` tensor
-when runs differ (an LR sweep, say). Booleans, ints and choices are the same for
-every run of a batch; the engine groups runs by them.
+the arithmetic is exactly torch's, in double precision) or a ``(runs, 1)``
+float64 tensor when runs differ (an LR sweep, say). torch computes with its
+hyperparameters in Python doubles and rounds a number to the tensor's dtype only
+where it hands it to a kernel; so a per-run column stays float64 through that
+arithmetic and meets a tensor through :func:`cast` (``add_``, ``addcmul_``,
+``addcdiv_``, ``fill_``, ``mul_``, ``lerp_`` and ``div`` do it for you). Then a
+float32 run in a sweep equals the same run alone and torch's float32 loop.
+Booleans, ints and choices are the same for every run of a batch; the engine
+groups runs by them.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import torch
 from torch import Tensor
@@ -162,7 +168,8 @@ def batch_hparams(
     """Merge the runs' hyperparameters into one ``hp`` for a batched update.
 
     A value all runs share stays a Python number; one that differs becomes a
-    ``(runs, 1)`` tensor. Structural values (bool, int, choice) must agree.
+    ``(runs, 1)`` float64 tensor on ``like``'s device. Structural values (bool,
+    int, choice) must agree.
     """
     hp: dict[str, Any] = {}
     for h in hparams:
@@ -184,30 +191,60 @@ def _merge(values: Sequence[Any], like: Tensor) -> Any:
     first = values[0]
     if all(v == first for v in values):
         return first
-    return torch.tensor(values, dtype=like.dtype, device=like.device).unsqueeze(1)
+    # float64 whatever the runs' dtype: Python's doubles, as torch computes with them.
+    return torch.tensor(values, dtype=torch.float64, device=like.device).unsqueeze(1)
+
+
+@overload
+def cast(value: Tensor, like: Tensor) -> Tensor: ...
+@overload
+def cast(value: float, like: Tensor) -> float: ...
+def cast(value: Scalar, like: Tensor) -> Scalar:
+    """``value`` as a kernel on ``like`` receives it: a Python number as it is (the
+    kernel rounds it to ``like``'s dtype), a per-run float64 column rounded to
+    ``like``'s dtype, as torch rounds the number it stands for."""
+    if isinstance(value, Tensor) and value.dtype != like.dtype:
+        return value.to(like.dtype)
+    return value
 
 
 # Float-or-tensor arithmetic. Torch's kernels take a Python number for
-# ``alpha``/``value`` and fuse it into a multiply-add; these forms give the very
-# same rounding with a per-run tensor, so a run in a sweep equals the run alone.
+# ``alpha``/``value``, round it to the tensor's dtype and fuse it into a
+# multiply-add; these forms give the very same rounding with a per-run tensor,
+# so a run in a sweep equals the run alone.
 
 
 def add_(x: Tensor, y: Tensor, alpha: Scalar = 1.0) -> Tensor:
     if isinstance(alpha, Tensor):
-        return x.addcmul_(y, alpha)
+        return x.addcmul_(y, cast(alpha, x))
     return x.add_(y, alpha=alpha)
 
 
 def addcmul_(x: Tensor, a: Tensor, b: Tensor, value: Scalar = 1.0) -> Tensor:
     if isinstance(value, Tensor):
-        return x.addcmul_(a * value, b)
+        return x.addcmul_(a * cast(value, x), b)
     return x.addcmul_(a, b, value=value)
 
 
 def addcdiv_(x: Tensor, a: Tensor, b: Tensor, value: Scalar = 1.0) -> Tensor:
     if isinstance(value, Tensor):
-        return x.addcdiv_(a * value, b)
+        return x.addcdiv_(a * cast(value, x), b)
     return x.addcdiv_(a, b, value=value)
+
+
+def mul_(x: Tensor, value: Scalar) -> Tensor:
+    """``x.mul_(value)`` for a float or a per-run column."""
+    return x.mul_(cast(value, x))
+
+
+def lerp_(x: Tensor, end: Tensor, weight: Scalar) -> Tensor:
+    """``x.lerp_(end, weight)`` for a float or a per-run column."""
+    return x.lerp_(end, cast(weight, x))
+
+
+def div(x: Tensor, value: Scalar) -> Tensor:
+    """``x / value``: torch divides by the number rounded to ``x``'s dtype."""
+    return x / cast(value, x)
 
 
 def _tensors(a: Scalar, b: Scalar) -> tuple[Tensor, Tensor]:
@@ -266,7 +303,7 @@ def spow(base: Scalar, exp: Scalar) -> Scalar:
 
 def fill_(x: Tensor, value: Scalar) -> Tensor:
     """``x.fill_(value)`` for a float or a per-run ``(runs, 1)`` tensor."""
-    return x.copy_(value) if isinstance(value, Tensor) else x.fill_(value)
+    return x.copy_(value) if isinstance(value, Tensor) else x.fill_(value)  # copy_ rounds once, as fill_
 
 
 def where_(x: Tensor, cond: bool | Tensor, if_true: Branch, if_false: Branch) -> Tensor:
@@ -323,7 +360,7 @@ def decayed_grad(grad: Tensor, param: Tensor, hp: Mapping[str, Any], decoupled: 
     weight_decay = hp.get("weight_decay", 0.0)
     if isinstance(weight_decay, Tensor) or weight_decay != 0:
         if decoupled:
-            param.mul_(1 - hp["lr"] * weight_decay)
+            mul_(param, 1 - hp["lr"] * weight_decay)
         else:
             grad = add_(grad.clone(), param, weight_decay)
     return grad

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import OptimizerSpec, add_, dot, torch_hparams
+from .base import OptimizerSpec, add_, cast, dot, torch_hparams
 
 
 def _pick(mask: Tensor, new: Tensor, old: Tensor) -> Tensor:
@@ -255,9 +255,11 @@ def _direction(state, flat_grad):
 
 
 def update(params, grads, state, hp, step, ctx):
-    lr, max_iter = hp["lr"], hp["max_iter"]
+    # LBFGS keeps its scalars in the params' dtype (torch's are 0-d tensors or
+    # Python floats; in float64 the two agree, in float32 see LINE_SEARCH_FLOAT32).
+    lr, max_iter = cast(hp["lr"], params), hp["max_iter"]
     max_eval = max_eval_of(hp)
-    tolerance_grad, tolerance_change = hp["tolerance_grad"], hp["tolerance_change"]
+    tolerance_grad, tolerance_change = cast(hp["tolerance_grad"], params), cast(hp["tolerance_change"], params)
     closure = ctx.closure
 
     def evaluate(x):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import OptimizerSpec, decayed_grad, fill_, smax, smin, torch_hparams
+from .base import OptimizerSpec, cast, decayed_grad, fill_, smax, smin, torch_hparams
 
 
 def init(params, hp):
@@ -14,8 +14,10 @@ def init(params, hp):
 
 def update(params, grads, state, hp, step, ctx):
     grad = decayed_grad(grads, params, hp)
-    etaminus, etaplus = hp["etas"]
-    step_size_min, step_size_max = hp["step_sizes"]
+    # torch writes the etas into a tensor of the params' dtype and clamps with the
+    # bounds rounded to it: per-run columns round the same way first.
+    etaminus, etaplus = (cast(v, params) for v in hp["etas"])
+    step_size_min, step_size_max = (cast(v, params) for v in hp["step_sizes"])
     prev, step_size = state["prev"], state["step_size"]
     if step == 1:
         fill_(step_size, hp["lr"])  # torch makes its state at the first step, with that step's lr

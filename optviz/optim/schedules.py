@@ -11,6 +11,13 @@ Schedules that cycle momentum (OneCycleLR, CyclicLR) also return the momentum
 (or Adam's beta1) per step. ReduceLROnPlateau depends on the loss, so it is the
 one stateful schedule (:class:`Plateau`).
 
+torch's recursive schedulers (MultiplicativeLR, and SequentialLR and
+ChainedScheduler, which step other schedulers) are replayed step by step by
+:func:`recursion`: each sub-schedule's ``get_lr`` as torch writes it, on every
+run's lr at once (a loop over steps, never over runs). A formula a user types
+(LambdaLR's ``lr_lambda``, CyclicLR's ``scale_fn``) is read by
+:mod:`optviz.expr` and evaluated in Python doubles, as torch calls a lambda.
+
 Arguments torch requires but a user should not have to type default to None and
 follow the run: its length (T_max, total_iters, total_steps: :meth:`ScheduleSpec.bind`
 fills them in) or its lr (OneCycleLR's max_lr, CyclicLR's base_lr and max_lr:
@@ -20,17 +27,30 @@ None, so a config means the same thing at any number of steps.
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Callable, Mapping
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import torch
 from torch import Tensor
 from torch.optim import lr_scheduler as tls
 
-from ..params import HasParams, HParam, lookup
+from .. import expr
+from ..params import ConfigError, HasParams, HParam, lookup
 
+# get_lr(e, lr, base, args, initial) -> the lr torch's scheduler sets at its epoch ``e``
+# from the current lr (``initial``: in its constructor's step), for every run:
+# ``lr`` and ``base`` are (runs,) float64. Specs that have one can be parts of a
+# SequentialLR or a ChainedScheduler.
+GetLr = Callable[[int, Tensor, Tensor, Mapping[str, Any], bool], Tensor]
+# closed_form(e, base, args): torch's ``_get_closed_form_lr``, which SequentialLR
+# uses at a milestone (None where torch has none).
+Closed = Callable[[int, Tensor, Mapping[str, Any]], Tensor]
 # lr_at(t, lr, args) -> (lr per step, momentum per step or None), each
 # broadcastable to (steps, runs). ``t`` is a (steps, 1) float64 tensor, ``lr`` a
 # (1, runs) one (the runs' own lrs) and ``args`` has its run-length defaults filled in.
@@ -52,6 +72,8 @@ class ScheduleSpec(HasParams):
     formula: str = ""
     stateful: bool = False
     fill: Fill | None = None
+    get_lr: GetLr | None = None
+    closed_form: Closed | None = None
 
     noun = "argument"
 
@@ -75,6 +97,58 @@ class ScheduleSpec(HasParams):
     def torch_factory(self, optimizer: torch.optim.Optimizer, args: Mapping[str, Any], steps: int):
         """torch's own scheduler for a run of ``steps`` updates: the oracle."""
         return self.build(optimizer, self.bind(args, steps), steps)
+
+
+@dataclass(frozen=True)
+class FormulaArg(HParam):
+    """An argument that is a formula in ``variable`` (LambdaLR's ``lr_lambda`` in
+    ``epoch``, CyclicLR's ``scale_fn`` in ``x``), in optviz's safe language.
+
+    Its value is the formula's normalised text: it reads back the same from a
+    link or a JSON file, and a page shows it in a text field.
+    """
+
+    variable: str = "epoch"
+
+    def parse(self, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
+            if self.default is None:
+                return None
+            raise ConfigError(f"{self.name}: needs a formula in {self.variable}, e.g. {self.default}")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = repr(float(value))
+        if not isinstance(value, str):
+            raise ConfigError(f"{self.name}: cannot read {value!r} as {self.describe()}")
+        try:
+            return formula(value, self.variable).text
+        except ConfigError as exc:
+            raise ConfigError(f"{self.name}: {exc}") from None
+
+    def describe(self) -> str:
+        return f"a formula in {self.variable}"
+
+
+@lru_cache(maxsize=256)
+def formula(text: str, variable: str) -> expr.Expr:
+    """A schedule's formula, parsed once (FormulaError if it cannot be)."""
+    return expr.parse(text, (variable,))
+
+
+def _values(text: str, variable: str, points: Tensor) -> Tensor:
+    """The formula at each point, in Python doubles as torch calls a lambda (with an int)."""
+    fn = formula(text, variable)
+    unique, inverse = torch.unique(points, return_inverse=True)
+    values = [fn.value(**{variable: int(x)}) for x in unique.tolist()]
+    return torch.tensor(values, dtype=torch.float64)[inverse]
+
+
+def _check_factors(name: str, text: str, variable: str, points: range, what: str = "factor") -> None:
+    """Refuse a formula that is not a finite number >= 0 somewhere in the run."""
+    fn = formula(text, variable)
+    for x in points:
+        v = fn.value(**{variable: x})
+        if not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"{name} = {text} is {v:.6g} at {variable} = {x}: the {what} must be a finite number >= 0")
 
 
 def _arg(name, default, kind, help="", **kw) -> HParam:
@@ -158,22 +232,29 @@ def _restarts(t, lr, a):
     return _cosine(T_cur, lr, a["eta_min"], T_i), None
 
 
-def _scale_fn(mode: str, gamma: float) -> Callable:
-    """CyclicLR's built-in amplitude scalings (for floats and tensors alike)."""
+def _scale_fn(a) -> Callable:
+    """CyclicLR's amplitude scaling: the user's ``scale_fn`` formula, else the
+    mode's own (for floats and tensors alike)."""
+    if a["scale_fn"] is not None:
+        text = a["scale_fn"]
+        return lambda x: _values(text, "x", x) if isinstance(x, Tensor) else formula(text, "x").value(x=x)
+    gamma = a["gamma"]
     return {
         "triangular": lambda x: 1.0,
         "triangular2": lambda x: 1 / (2.0 ** (x - 1)),
         "exp_range": lambda x: gamma**x,
-    }[mode]
+    }[a["mode"]]
 
 
 def _cyclic_period(a) -> tuple[float, float, bool]:
     """Steps up, steps per cycle, and whether the scaling counts steps (else cycles)."""
     up = float(a["step_size_up"])
     total = up + (float(a["step_size_down"]) if a["step_size_down"] is not None else up)
-    # Without a scale_fn torch ignores scale_mode: exp_range counts steps, the others cycles.
-    scale_mode = a["scale_mode"] or ("iterations" if a["mode"] == "exp_range" else "cycle")
-    return up, total, scale_mode == "iterations"
+    # As torch: scale_mode applies to a scale_fn; without one, the mode decides
+    # (exp_range counts steps, triangular and triangular2 cycles).
+    if a["scale_fn"] is not None:
+        return up, total, a["scale_mode"] == "iterations"
+    return up, total, a["mode"] == "exp_range"
 
 
 def _cyclic(t, lr, a):
@@ -184,7 +265,7 @@ def _cyclic(t, lr, a):
     cycle = torch.floor(1 + t / total)
     x = 1.0 + t / total - cycle
     rise = torch.where(x <= ratio, x / ratio, (x - 1) / (ratio - 1))
-    scale = _scale_fn(a["mode"], a["gamma"])(t if iterations else cycle)
+    scale = _scale_fn(a)(t if iterations else cycle)
     lr_t = base + (top - base) * rise * scale
     if not a["cycle_momentum"]:
         return lr_t, None
@@ -263,14 +344,18 @@ def _check_polynomial(a, steps):
 
 
 def _check_cyclic_scale(a, steps):
-    # The scale functions are monotonic, so the run's last step is the extreme one.
     _, total, iterations = _cyclic_period(a)
-    x = steps if iterations else math.floor(1 + steps / total)
+    last = steps if iterations else math.floor(1 + steps / total)
+    if a["scale_fn"] is not None:
+        first = 0 if iterations else 1
+        _check_factors("scale_fn", a["scale_fn"], "x", range(first, last + 1), "scale")
+        return
+    # The built-in scalings are monotonic, so the run's last step is the extreme one.
     try:
-        _scale_fn(a["mode"], a["gamma"])(x)
+        _scale_fn(a)(last)
     except OverflowError:
         raise ValueError(
-            f"{a['mode']}'s scale overflows a float at {'step' if iterations else 'cycle'} {x}: "
+            f"{a['mode']}'s scale overflows a float at {'step' if iterations else 'cycle'} {last}: "
             "torch raises OverflowError there"
         ) from None
 
@@ -281,11 +366,8 @@ def _build_cyclic(optimizer, a, steps):
     kw = dict(a)
     kw["base_lr"] = run_lrs if a["base_lr"] is None else a["base_lr"]
     kw["max_lr"] = [10 * lr for lr in run_lrs] if a["max_lr"] is None else a["max_lr"]
-    if a["scale_mode"] is None:
-        del kw["scale_mode"]  # torch's default: the mode picks it
-    else:
-        # torch honours scale_mode only with a scale_fn: pass the mode's own.
-        kw["scale_fn"] = _scale_fn(a["mode"], a["gamma"])
+    if a["scale_fn"] is not None:
+        kw["scale_fn"] = _scale_fn(a)  # a Python lambda over the formula, as a user passes one
     return tls.CyclicLR(optimizer, **kw)
 
 
@@ -327,7 +409,356 @@ def _fill_warmup_cosine(a, steps):
     return {"warmup_steps": w, "T_max": max(1, steps - w)}
 
 
+# -- torch's recursive forms: what a scheduler's step does to the current lr --------
+#
+# Mirrors of each scheduler's ``get_lr`` (and ``_get_closed_form_lr``), in torch's
+# order of operations with Python numbers for its scalars, so that replaying them
+# rounds as torch does. ``e`` is the scheduler's ``last_epoch``.
+
+
+def _keep(lr):
+    return lr
+
+
+def _lambda_get_lr(e, lr, base, a, initial):
+    return base * formula(a["lr_lambda"], "epoch").value(epoch=e)
+
+
+def _multiplicative_get_lr(e, lr, base, a, initial):
+    return _keep(lr) if initial else lr * formula(a["lr_lambda"], "epoch").value(epoch=e)
+
+
+def _step_get_lr(e, lr, base, a, initial):
+    return lr if e == 0 or e % a["step_size"] != 0 else lr * a["gamma"]
+
+
+def _multistep_get_lr(e, lr, base, a, initial):
+    counts = Counter(a["milestones"])
+    return lr if e not in counts else lr * a["gamma"] ** counts[e]
+
+
+def _exponential_get_lr(e, lr, base, a, initial):
+    return lr if initial else lr * a["gamma"]
+
+
+def _constant_get_lr(e, lr, base, a, initial):
+    if e == 0:
+        return lr * a["factor"]
+    return lr if e != a["total_iters"] else lr * (1.0 / a["factor"])
+
+
+def _linear_get_lr(e, lr, base, a, initial):
+    s, end, n = a["start_factor"], a["end_factor"], a["total_iters"]
+    if e == 0:
+        return lr * s
+    if initial or e > n:
+        return lr
+    return lr * (1.0 + (end - s) / (n * s + (e - 1) * (end - s)))
+
+
+def _polynomial_get_lr(e, lr, base, a, initial):
+    n = a["total_iters"]
+    if initial or e > n:
+        return lr
+    return lr * ((1.0 - e / n) / (1.0 - (e - 1) / n)) ** a["power"]
+
+
+def _cosine_get_lr(e, lr, base, a, initial):
+    T, eta_min = a["T_max"], a["eta_min"]
+    if initial:
+        return lr
+    if (e - 1 - T) % (2 * T) == 0:
+        return lr + (base - eta_min) * (1 - math.cos(math.pi / T)) / 2
+    return (1 + math.cos(math.pi * e / T)) / (1 + math.cos(math.pi * (e - 1) / T)) * (lr - eta_min) + eta_min
+
+
+def _restarts_get_lr(e, lr, base, a, initial):
+    T_cur, T_i = e, a["T_0"]
+    while T_cur >= T_i:  # torch's T_cur and T_i after e steps
+        T_cur, T_i = T_cur - T_i, T_i * a["T_mult"]
+    return a["eta_min"] + (base - a["eta_min"]) * (1 + math.cos(math.pi * T_cur / T_i)) / 2
+
+
+def _constant_closed(e, base, a):
+    return base * (a["factor"] + (e >= a["total_iters"]) * (1 - a["factor"]))
+
+
+def _linear_closed(e, base, a):
+    s, n = a["start_factor"], a["total_iters"]
+    return base * (s + (a["end_factor"] - s) * min(n, e) / n)
+
+
+class _Part:
+    """One scheduler inside a replay: its spec, bound arguments and ``last_epoch``."""
+
+    def __init__(self, spec: ScheduleSpec, args: Mapping[str, Any]):
+        self.spec, self.args, self.e = spec, args, -1
+        assert spec.get_lr is not None, spec.name
+
+    def initial(self, lr, base):
+        """The constructor's step."""
+        self.e = 0
+        return self.spec.get_lr(0, lr, base, self.args, True)
+
+    def step(self, lr, base):
+        self.e += 1
+        return self.spec.get_lr(self.e, lr, base, self.args, False)
+
+    def restart(self, lr, base):
+        """SequentialLR at a milestone: ``_update_lr(0)``, the closed form where torch has one."""
+        self.e = 0
+        if self.spec.closed_form is not None:
+            return self.spec.closed_form(0, base, self.args)
+        return self.spec.get_lr(0, lr, base, self.args, False)
+
+
+@lru_cache(maxsize=32)
+def recursion(kind: str, parts: tuple[tuple[str, tuple], ...], milestones: tuple[int, ...],
+              lrs: tuple[float, ...], n: int) -> Tensor:
+    """The lr of updates ``0 .. n-1`` for runs with base lrs ``lrs``: ``(n, runs)`` float64.
+
+    ``kind`` is ``"chain"`` (torch's ChainedScheduler: every part steps, in
+    order; one part alone is that scheduler) or ``"sequential"`` (SequentialLR:
+    the part whose milestones the step has reached, restarted at its milestone).
+    ``parts`` are ``(name, bound args)``.
+    """
+    base = torch.tensor(lrs, dtype=torch.float64)
+    steppers = [_Part(SCHEDULES[name], dict(args)) for name, args in parts]
+    out = torch.empty((n, len(lrs)), dtype=torch.float64)
+    lr = base.clone()
+    if kind == "chain":
+        for p in steppers:
+            lr = p.initial(lr, base)
+    else:
+        lr = steppers[bisect.bisect_right(milestones, 0)].initial(lr, base)
+    if n:
+        out[0] = lr
+    for t in range(1, n):
+        if kind == "chain":
+            for p in steppers:
+                lr = p.step(lr, base)
+        else:
+            i = bisect.bisect_right(milestones, t)
+            lr = steppers[i].restart(lr, base) if i > 0 and milestones[i - 1] == t else steppers[i].step(lr, base)
+        out[t] = lr
+    return out
+
+
+def _replay(t, lr, kind, parts, milestones, n):
+    """lr_at for a replayed schedule: rows ``t`` of its :func:`recursion` table."""
+    n = max(n, int(t.max()) + 1 if t.numel() else 0)
+    table = recursion(kind, parts, tuple(milestones), tuple(lr.reshape(-1).tolist()), n)
+    return table[t.reshape(-1).long()], None
+
+
+# -- formulas and composites: LambdaLR, MultiplicativeLR, SequentialLR, ChainedScheduler --
+
+
+def _lambda_lr(t, lr, a):
+    return lr * _values(a["lr_lambda"], "epoch", t), None
+
+
+def _check_lambda(a, steps):
+    _check_factors("lr_lambda", a["lr_lambda"], "epoch", range(steps))
+
+
+def _build_lambda(optimizer, a, steps):
+    _check_lambda(a, steps)
+    fn = formula(a["lr_lambda"], "epoch")
+    return tls.LambdaLR(optimizer, lambda epoch: fn.value(epoch=epoch))
+
+
+def _multiplicative(t, lr, a):
+    return _replay(t, lr, "chain", (("MultiplicativeLR", _frozen(a)),), (), a["_steps"])
+
+
+def _build_multiplicative(optimizer, a, steps):
+    _check_lambda(a, steps)
+    # Each factor is finite and >= 0; their product may still leave the float range.
+    product = 1.0
+    for epoch in range(1, steps):
+        product *= formula(a["lr_lambda"], "epoch").value(epoch=epoch)
+        if not math.isfinite(product):
+            raise ValueError(f"lr_lambda's product passes the float range at epoch {epoch}: the lr becomes inf")
+    fn = formula(a["lr_lambda"], "epoch")
+    return tls.MultiplicativeLR(optimizer, lambda epoch: fn.value(epoch=epoch))
+
+
+def _frozen(a: Mapping[str, Any]) -> tuple:
+    return tuple(sorted((k, v) for k, v in a.items() if not k.startswith("_")))
+
+
+def _fill_steps(a, steps):
+    return {"_steps": steps}
+
+
+MAX_PARTS = 8
+MAX_PARTS_TEXT = 1000
+_NO_PART = {
+    "CyclicLR": "it sets the momentum and the optimizer's initial lr itself, which torch then shares "
+    "with the other schedules",
+    "OneCycleLR": "it sets the momentum and the optimizer's initial lr itself, which torch then shares "
+    "with the other schedules",
+    "ReduceLROnPlateau": "torch's SequentialLR and ChainedScheduler refuse it: it needs the loss at each step",
+    "WarmupCosineLR": "it is a SequentialLR already: list LinearLR and CosineAnnealingLR instead",
+    "SequentialLR": "a composite inside a composite: list its parts instead",
+    "ChainedScheduler": "a composite inside a composite: list its parts instead",
+}
+_ARG_START = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")
+
+
+def _split_top(text: str, sep: str = ",") -> list[str]:
+    """``text`` split at ``sep`` outside parentheses (ValueError if they do not balance)."""
+    out, depth, start = [], 0, 0
+    for i, c in enumerate(text):
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth < 0:
+                raise ValueError("a ')' without its '('")
+        elif c == sep and depth == 0:
+            out.append(text[start:i])
+            start = i + 1
+    if depth:
+        raise ValueError("a '(' without its ')'")
+    return [*out, text[start:]]
+
+
+def parse_parts(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """``"LinearLR(start_factor=0.1, total_iters=10), CosineAnnealingLR"`` as
+    ``[(name, args), ...]``, each part's arguments checked by its spec (ConfigError)."""
+    if len(text) > MAX_PARTS_TEXT:
+        raise ConfigError(f"the list of schedules is longer than {MAX_PARTS_TEXT} characters")
+    try:
+        items = [item.strip() for item in _split_top(text)]
+    except ValueError as exc:
+        raise ConfigError(f"cannot read {text!r}: {exc}") from None
+    if not all(items):
+        raise ConfigError(f"cannot read {text!r}: an empty schedule between commas; write e.g. "
+                          "LinearLR(start_factor=0.1, total_iters=10), CosineAnnealingLR")
+    if len(items) > MAX_PARTS:
+        raise ConfigError(f"at most {MAX_PARTS} schedules, got {len(items)}")
+    parts = []
+    for item in items:
+        name, paren, rest = item.partition("(")
+        name = name.strip()
+        if paren and not rest.rstrip().endswith(")"):
+            raise ConfigError(f"cannot read {item!r}: write Name(arg=value, ...)")
+        spec = get(name)
+        if spec.get_lr is None:
+            raise ConfigError(
+                f"{spec.name} cannot be part of a SequentialLR or ChainedScheduler: {_NO_PART[spec.name]}"
+            )
+        raw: dict[str, str] = {}
+        body = rest.rstrip()[:-1] if paren else ""
+        last = None
+        for piece in _split_top(body) if body.strip() else []:
+            match = _ARG_START.match(piece)
+            if match:
+                last = match.group(1)
+                if last in raw:
+                    raise ConfigError(f"{spec.name}: {last} is given twice")
+                raw[last] = piece[match.end():].strip()
+            elif last is not None:
+                raw[last] += "," + piece  # a list such as milestones=30,60
+            else:
+                raise ConfigError(f"cannot read {piece.strip()!r} in {item!r}: write arg=value")
+        parts.append((spec.name, spec.resolve(raw)))
+    return parts
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, tuple | list):
+        return ",".join(_text(x) for x in v)
+    return "none" if v is None else str(v)
+
+
+def parts_text(parts: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
+    """The canonical text of ``parts``: arguments that differ from their defaults, in order."""
+    out = []
+    for name, args in parts:
+        spec = get(name)
+        given = [f"{h.name}={_text(args[h.name])}" for h in spec.args if args.get(h.name, h.default) != h.default]
+        out.append(f"{name}({', '.join(given)})" if given else name)
+    return ", ".join(out)
+
+
+@dataclass(frozen=True)
+class PartsArg(HParam):
+    """The schedules a SequentialLR or ChainedScheduler steps, as text:
+    ``LinearLR(start_factor=0.1, total_iters=10), CosineAnnealingLR(eta_min=1e-4)``."""
+
+    def parse(self, value: Any) -> Any:
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            value = ", ".join(value)
+        if not isinstance(value, str):
+            raise ConfigError(f"{self.name}: cannot read {value!r} as {self.describe()}")
+        try:
+            return parts_text(parse_parts(value))
+        except ConfigError as exc:
+            raise ConfigError(f"{self.name}: {exc}") from None
+
+    def describe(self) -> str:
+        return "schedules like LinearLR(start_factor=0.1), CosineAnnealingLR"
+
+
+def _segments(a, steps) -> list[int]:
+    """Each part's share of the run: from its milestone to the next (at least 1)."""
+    bounds = [0, *a["milestones"], steps]
+    return [max(1, bounds[i + 1] - bounds[i]) for i in range(len(bounds) - 1)]
+
+
+def _bound_parts(a, steps, kind) -> tuple[tuple[str, tuple], ...]:
+    parts = parse_parts(a["schedulers"])
+    if kind == "sequential" and len(parts) == len(a["milestones"]) + 1:
+        lengths = _segments(a, steps)
+    else:
+        lengths = [steps] * len(parts)
+    return tuple((name, _frozen(SCHEDULES[name].bind(args, n))) for (name, args), n in zip(parts, lengths))
+
+
+def _fill_sequential(a, steps):
+    k = len(parse_parts(a["schedulers"]))
+    return {"milestones": tuple(i * steps // k for i in range(1, k)), "_steps": steps}
+
+
+def _sequential(t, lr, a):
+    return _replay(t, lr, "sequential", _bound_parts(a, a["_steps"], "sequential"), a["milestones"], a["_steps"])
+
+
+def _chained(t, lr, a):
+    return _replay(t, lr, "chain", _bound_parts(a, a["_steps"], "chain"), (), a["_steps"])
+
+
+def _build_parts(optimizer, a, steps, kind):
+    parts = _bound_parts(a, steps, kind)
+    lengths = _segments(a, steps) if kind == "sequential" and len(parts) == len(a["milestones"]) + 1 \
+        else [steps] * len(parts)
+    return [SCHEDULES[name].build(optimizer, dict(args), n) for (name, args), n in zip(parts, lengths)]
+
+
+def _build_sequential(optimizer, a, steps):
+    return tls.SequentialLR(optimizer, _build_parts(optimizer, a, steps, "sequential"), list(a["milestones"]))
+
+
+def _build_chained(optimizer, a, steps):
+    return tls.ChainedScheduler(_build_parts(optimizer, a, steps, "chain"), optimizer)
+
+
 # -- the registry ----------------------------------------------------------------
+
+# ReduceLROnPlateau's arguments that are optviz's, not torch's: how it is fed.
+PLATEAU_OWN = ("step_every", "watch")
+
+_LAMBDA = formula("(1+epoch)^-0.5", "epoch").text
+_MULTIPLICATIVE = formula("0.99", "epoch").text
+_SEQUENCE = "LinearLR(start_factor=0.1), CosineAnnealingLR"
+_CHAIN = "ConstantLR(factor=0.1, total_iters=20), ExponentialLR(gamma=0.99)"
 
 _RUN = "None: the run's number of steps"
 
@@ -349,6 +780,7 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             summary="The learning rate stays at lr: the baseline to compare schedules against.",
             lr_at=lambda t, lr, a: (lr, None),
             build=lambda optimizer, a, steps: tls.LambdaLR(optimizer, lambda t: 1.0),
+            get_lr=lambda e, lr, base, a, initial: base * 1.0,
             formula=r"\eta_t = \eta_0",
         ),
         ScheduleSpec(
@@ -360,6 +792,8 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             summary="Multiply the LR by gamma every step_size steps: the classic staircase decay.",
             lr_at=_step_lr,
             build=_torch(tls.StepLR, _check_step),
+            get_lr=_step_get_lr,
+            closed_form=lambda e, base, a: base * a["gamma"] ** (e // a["step_size"]),
             formula=r"\eta_t = \eta_0\,\gamma^{\lfloor t / s \rfloor}",
         ),
         ScheduleSpec(
@@ -377,6 +811,8 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             "quarters of the run): the staircase of ResNet-style training.",
             lr_at=_multistep,
             build=_torch(tls.MultiStepLR),
+            get_lr=_multistep_get_lr,
+            closed_form=lambda e, base, a: base * a["gamma"] ** bisect.bisect_right(sorted(a["milestones"]), e),
             fill=lambda a, steps: {"milestones": (steps // 2, 3 * steps // 4)},
             formula=r"\eta_t = \eta_0\,\gamma^{\#\{m \in \text{milestones}\,:\, m \le t\}}",
         ),
@@ -386,6 +822,8 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             summary="Multiply the LR by gamma every step: smooth exponential decay.",
             lr_at=lambda t, lr, a: (lr * a["gamma"] ** t, None),
             build=_torch(tls.ExponentialLR),
+            get_lr=_exponential_get_lr,
+            closed_form=lambda e, base, a: base * a["gamma"] ** e,
             formula=r"\eta_t = \eta_0\,\gamma^{t}",
         ),
         ScheduleSpec(
@@ -405,6 +843,8 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             "run), then at lr: a crude warmup.",
             lr_at=_constant_lr,
             build=_torch(tls.ConstantLR, _check_constant),
+            get_lr=_constant_get_lr,
+            closed_form=_constant_closed,
             fill=lambda a, steps: {"total_iters": max(1, steps // 4)},
             formula=r"\eta_t = \eta_0 \cdot \begin{cases} f & t < T \\ 1 & t \ge T \end{cases}",
         ),
@@ -419,6 +859,8 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             "total_iters steps (by default the whole run): linear warmup, or linear decay to zero.",
             lr_at=_linear,
             build=_torch(tls.LinearLR),
+            get_lr=_linear_get_lr,
+            closed_form=_linear_closed,
             fill=lambda a, steps: {"total_iters": steps},
             formula=r"\eta_t = \eta_0\left(s + (e - s)\,\frac{\min(t, T)}{T}\right)",
         ),
@@ -432,6 +874,8 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             "(1 - t/T)^power: the 'poly' schedule of segmentation and BERT-style training.",
             lr_at=_polynomial,
             build=_torch(tls.PolynomialLR, _check_polynomial),
+            get_lr=_polynomial_get_lr,
+            closed_form=lambda e, base, a: base * (1.0 - min(a["total_iters"], e) / a["total_iters"]) ** a["power"],
             fill=lambda a, steps: {"total_iters": steps},
             formula=r"\eta_t = \eta_0\left(1 - \frac{\min(t, T)}{T}\right)^{p}",
         ),
@@ -446,6 +890,9 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             "default for training from scratch.",
             lr_at=lambda t, lr, a: (_cosine(t, lr, a["eta_min"], a["T_max"]), None),
             build=_torch(tls.CosineAnnealingLR, _check_cosine),
+            get_lr=_cosine_get_lr,
+            closed_form=lambda e, base, a: a["eta_min"]
+            + (base - a["eta_min"]) * (1 + math.cos(math.pi * e / a["T_max"])) / 2,
             fill=lambda a, steps: {"T_max": steps},
             formula=r"\eta_t = " + _cosine_tex("t", "T_{max}"),
         ),
@@ -460,6 +907,7 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             "T_mult times longer (SGDR); the first cycle is by default a quarter of the run.",
             lr_at=_restarts,
             build=_torch(tls.CosineAnnealingWarmRestarts),
+            get_lr=_restarts_get_lr,
             fill=lambda a, steps: {"T_0": max(1, steps // 4)},
             formula=r"\eta_t = " + _cosine_tex("T_{cur}", "T_i") + r",\ T_i = T_0\,T_{mult}^{\,i}",
         ),
@@ -501,11 +949,17 @@ SCHEDULES: dict[str, ScheduleSpec] = {
                     choices=("triangular", "triangular2", "exp_range"),
                 ),
                 _arg("gamma", 1.0, "float", "exp_range's decay per step", low=0.9, high=1.0),
+                FormulaArg(
+                    "scale_fn", None, "text",
+                    "your own amplitude scaling, a formula in x, e.g. 0.5^(x - 1) or 1/(1 + x/1000) "
+                    "(None: the mode's; with one, the mode is ignored, as in torch)",
+                    variable="x",
+                ),
                 _arg(
-                    "scale_mode", None, "choice",
-                    "what the mode's scaling counts: cycle or iterations (None: torch's choice for the "
-                    "mode, cycle for triangular/triangular2, iterations for exp_range)",
-                    choices=(None, "cycle", "iterations"),
+                    "scale_mode", "cycle", "choice",
+                    "what scale_fn's x counts: the cycle (from 1) or the iterations (from 0); as in "
+                    "torch, used only with a scale_fn (the modes pick their own)",
+                    choices=("cycle", "iterations"),
                 ),
                 *_MOMENTUM,
                 _arg("base_momentum", 0.8, "float", "momentum at the lr's peak", low=0.0, high=1.0),
@@ -513,13 +967,14 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             ),
             summary="Bounce the LR in a triangle wave between base_lr (by default the run's lr) and "
             "max_lr (by default 10 x the run's lr), cycling momentum the other way: Smith's cyclical "
-            "learning rates, to spend less time tuning the lr.",
+            "learning rates, to spend less time tuning the lr. A scale_fn formula replaces the mode's "
+            "amplitude scaling.",
             lr_at=_cyclic,
             build=_build_cyclic,
             formula=r"c = \left\lfloor 1 + \tfrac{t}{u + d} \right\rfloor,\ x = 1 + \tfrac{t}{u + d} - c,\ "
             r"h = \begin{cases} \frac{x (u + d)}{u} & x \le \frac{u}{u + d} \\ \frac{(1 - x)(u + d)}{d}"
             r" & \text{else} \end{cases},\ \eta_t = \eta_{base} + (\eta_{max} - \eta_{base})\,h\,s,\ "
-            r"s = 1,\ 2^{1 - c},\ \gamma^t",
+            r"s = 1,\ 2^{1 - c},\ \gamma^t \text{ or scale\_fn}(c \text{ or } t)",
         ),
         ScheduleSpec(
             name="ReduceLROnPlateau",
@@ -532,12 +987,28 @@ SCHEDULES: dict[str, ScheduleSpec] = {
                 _arg("cooldown", 0, "int", "steps to wait after a reduction", low=0, high=1000),
                 _arg("min_lr", 0.0, "float", "the lr never goes below this", low=0.0, high=1.0),
                 _arg("eps", 1e-8, "float", "smaller reductions are skipped", low=0.0, high=1e-3),
+                _arg(
+                    "step_every", None, "int",
+                    "updates between two scheduler.step(loss) calls (None: once per epoch on a dataset, "
+                    "as a training loop does; every update on a surface)",
+                    low=1, high=100000,
+                ),
+                _arg(
+                    "watch", "mean", "choice",
+                    "the loss it is given: mean, the mean of the losses of the updates since it last "
+                    "stepped (an epoch's training loss, as a loop summing loss.item() has it); last, the "
+                    "loss of the last update alone",
+                    choices=("mean", "last"),
+                ),
             ),
-            summary="Cut the LR by factor when the loss has not improved for patience steps: the "
-            "adaptive decay for when you do not know the run's length. Here it watches each "
-            "run's loss before the step.",
+            summary="Cut the LR by factor when the loss has not improved for patience steps of the "
+            "scheduler: the adaptive decay for when you do not know the run's length. On a dataset "
+            "it steps once per epoch on the epoch's training loss (scheduler.step(loss) after each "
+            "epoch); on a surface, after every update on the loss before it.",
             lr_at=None,
-            build=_torch(tls.ReduceLROnPlateau),
+            build=lambda optimizer, a, steps: tls.ReduceLROnPlateau(
+                optimizer, **{k: v for k, v in a.items() if k not in PLATEAU_OWN}
+            ),
             formula=r"\eta \leftarrow \max(f\,\eta,\ \eta_{min})\ \text{after more than } p"
             r"\text{ steps without improvement}",
             stateful=True,
@@ -551,6 +1022,7 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             "schedule after warmup, for runs with no fixed end.",
             lr_at=lambda t, lr, a: (lr * (1 + t / a["timescale"]) ** -0.5, None),
             build=_build_inverse_sqrt,
+            get_lr=lambda e, lr, base, a, initial: base * (1 + e / a["timescale"]) ** -0.5,
             formula=r"\eta_t = \frac{\eta_0}{\sqrt{1 + t/\tau}}",
         ),
         ScheduleSpec(
@@ -571,6 +1043,78 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             + _cosine_tex("(t - w)", "T_{max}")
             + r" & t \ge w \end{cases}",
         ),
+        ScheduleSpec(
+            name="LambdaLR",
+            args=(
+                FormulaArg(
+                    "lr_lambda", _LAMBDA, "text",
+                    "the lr multiplier, a formula in epoch (the step), e.g. (1+epoch)^-0.5, 0.95^epoch "
+                    "or min(1, (epoch+1)/10)",
+                ),
+            ),
+            summary="The LR is lr times your formula in epoch (the step number): torch's LambdaLR with "
+            "a lambda you type, such as (1+epoch)^-0.5, 0.95^epoch, or a warmup min(1, (epoch+1)/10).",
+            lr_at=_lambda_lr,
+            build=_build_lambda,
+            get_lr=_lambda_get_lr,
+            formula=r"\eta_t = \eta_0\,\lambda(t)",
+        ),
+        ScheduleSpec(
+            name="MultiplicativeLR",
+            args=(
+                FormulaArg(
+                    "lr_lambda", _MULTIPLICATIVE, "text",
+                    "the factor the lr is multiplied by at each step, a formula in epoch, e.g. 0.99 or "
+                    "where(epoch < 100, 1, 0.98)",
+                ),
+            ),
+            summary="Multiply the LR by your formula in epoch at every step after the first: torch's "
+            "MultiplicativeLR (0.99 is ExponentialLR with gamma 0.99).",
+            lr_at=_multiplicative,
+            build=_build_multiplicative,
+            fill=_fill_steps,
+            get_lr=_multiplicative_get_lr,
+            formula=r"\eta_t = \eta_{t-1}\,\lambda(t),\ \eta_0 = \eta",
+        ),
+        ScheduleSpec(
+            name="SequentialLR",
+            args=(
+                PartsArg(
+                    "schedulers", _SEQUENCE, "text",
+                    "the schedules in turn, with their arguments, e.g. LinearLR(start_factor=0.1), "
+                    "CosineAnnealingLR(eta_min=1e-4); a length left None is that part's share of the run",
+                ),
+                _arg(
+                    "milestones", None, "ints",
+                    "the steps at which the next schedule takes over, one fewer than the schedules "
+                    "(None: equal shares of the run)",
+                ),
+            ),
+            summary="Run several schedules one after the other, the next taking over at each milestone "
+            "(restarted from the base lr, as torch's SequentialLR does): warmup, then cosine, then a "
+            "constant tail.",
+            lr_at=_sequential,
+            build=_build_sequential,
+            fill=_fill_sequential,
+            formula=r"\eta_t = \text{schedule}_k(t - m_k)\ \text{for } m_k \le t < m_{k+1}",
+        ),
+        ScheduleSpec(
+            name="ChainedScheduler",
+            args=(
+                PartsArg(
+                    "schedulers", _CHAIN, "text",
+                    "the schedules that all step together, in order, with their arguments, e.g. "
+                    "ConstantLR(factor=0.1, total_iters=20), ExponentialLR(gamma=0.99)",
+                ),
+            ),
+            summary="Step several schedules together, each acting on the lr the one before it set "
+            "(torch's ChainedScheduler): multiplicative ones compose, e.g. a ConstantLR warmup times an "
+            "exponential decay. A LambdaLR or a cosine in the chain resets the lr from the base lr, as in torch.",
+            lr_at=_chained,
+            build=_build_chained,
+            fill=_fill_steps,
+            formula=r"\eta_t = s_K(\cdots s_2(s_1(\eta_{t-1})))",
+        ),
     ]
 }
 
@@ -589,16 +1133,41 @@ def lr_table(spec: ScheduleSpec, args: Mapping[str, Any], lr: Tensor, t0: int, t
     return values.expand(shape), None if momentum is None else momentum.expand(shape)
 
 
-class Plateau:
-    """ReduceLROnPlateau for a batch of runs, each with its own counters."""
+def plateau_period(args: Mapping[str, Any], problem: Any) -> int:
+    """Updates between ReduceLROnPlateau's steps: ``step_every``, else an epoch
+    (a problem's ``steps_per_epoch``; 1 on a surface)."""
+    every = args.get("step_every")
+    return int(every) if every is not None else int(getattr(problem, "steps_per_epoch", 1))
 
-    def __init__(self, lr: Tensor, args: Mapping[str, Any]):
-        self.args = args
+
+class Plateau:
+    """ReduceLROnPlateau for a batch of runs, each with its own counters.
+
+    :meth:`observe` takes each update's loss and calls :meth:`step` every
+    ``period`` updates with what a training loop hands ``scheduler.step``: the
+    mean of the period's losses (summed in Python doubles, in order, then
+    divided) or the last one.
+    """
+
+    def __init__(self, lr: Tensor, args: Mapping[str, Any], period: int = 1):
+        self.args, self.period = args, period
         self.lr = lr.to(torch.float64).clone()
         worse = math.inf if args["mode"] == "min" else -math.inf
         self.best = torch.full_like(self.lr, worse)
         self.num_bad_epochs = torch.zeros_like(self.lr)
         self.cooldown_counter = torch.zeros_like(self.lr)
+        self._sum = torch.zeros_like(self.lr)
+        self._count = 0
+
+    def observe(self, loss: Tensor) -> None:
+        """The loss before one update (the update itself done)."""
+        loss = loss.to(torch.float64)
+        self._sum = self._sum + loss
+        self._count += 1
+        if self._count == self.period:
+            mean = self.args.get("watch", "mean") == "mean"
+            self.step(self._sum / self._count if mean else loss)
+            self._sum, self._count = torch.zeros_like(self.lr), 0
 
     def step(self, metric: Tensor) -> None:
         a = self.args

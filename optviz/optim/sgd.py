@@ -10,6 +10,7 @@ from .base import (
     add_,
     decayed_grad,
     fill_,
+    mul_,
     scalar_state,
     sdiv,
     smax,
@@ -33,7 +34,7 @@ def update(params, grads, state, hp, step, ctx):
             # torch starts the buffer at the first gradient, not at zero.
             buf.copy_(grad)
         else:
-            add_(buf.mul_(momentum), grad, 1 - hp["dampening"])
+            add_(mul_(buf, momentum), grad, 1 - hp["dampening"])
         direction = add_(grad.clone(), buf, momentum) if hp["nesterov"] else buf
     # torch skips the buffer, dampening and all, for a run whose momentum is 0.
     where_(params, momentum != 0, lambda p: add_(p, direction, -lr), lambda p: add_(p, grad, -lr))
@@ -50,8 +51,8 @@ def asgd_update(params, grads, state, hp, step, ctx):
     ax, eta, mu = state["ax"], state["eta"], state["mu"]
     if step == 1:
         fill_(eta, lr)  # torch makes its state at the first step, with that step's lr
-    eta_value = eta.to(params.dtype)  # a float32 tensor in torch, read as a Python float
-    params.mul_(1 - lambd * eta_value)
+    eta_value = eta.double()  # a float32 tensor in torch, read as a Python float
+    mul_(params, 1 - lambd * eta_value)
     add_(params, grad, -eta_value)
     # torch copies rather than averages while mu is 1 (before step t0).
     where_(ax, mu != 1, lambda a: a.add_(params.sub(a).mul_(mu)), lambda a: a.copy_(params))

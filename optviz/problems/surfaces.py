@@ -133,8 +133,10 @@ def beale_vg(x, y):
     y2 = y * y
     y3 = y2 * y
     p, q, r = 1.5 - x + x * y, 2.25 - x + x * y2, 2.625 - x + x * y3
-    gx = 2 * (p * (y - 1) + q * (y2 - 1) + r * (y3 - 1))
-    gy = (2 * x) * (p + y * (2 * q + (3 * y) * r))
+    dp, dq, dr = 2 * p, 2 * q, 2 * r
+    # Autograd's terms, summed in the order its backward pass delivers them (last term first).
+    gx = dr * y3 - dr + dq * y2 - dq + dp * y - dp
+    gy = (dr * x) * (3 * y2) + (dq * x) * (2 * y) + dp * x
     return p * p + q * q + r * r, gx, gy
 
 
@@ -201,15 +203,30 @@ def goldstein_price(x, y):
 
 
 def goldstein_price_vg(x, y):
-    # Both factors depend on one combination each: the first on u = x + y,
-    # the second on t = 2x - 3y. So f = A(u) B(t), and the chain rule is short.
-    u, t = x + y, 2 * x - 3 * y
-    u1 = u + 1
-    a = 1 + u1 * u1 * ((3 * u - 14) * u + 19)
-    b = 30 + t * t * ((3 * t - 16) * t + 18)
-    da = (12 * u1) * (u - 1) * (u - 2) * b  # A'(u) B
-    db = a * (12 * t) * (t - 1) * (t - 3)  # A B'(t)
-    return a * b, da + 2 * db, da - 3 * db
+    # The function's own ops; then autograd's chain-rule products, summed in the order
+    # its backward pass delivers them (the second factor's terms first, each factor's last
+    # term first), so the gradient is autograd's to the last bit.
+    s2 = x + y + 1
+    P = s2**2
+    m4 = 6 * x
+    Q = 19 - 14 * x + 3 * x**2 - 14 * y + m4 * y + 3 * y**2
+    a = 1 + P * Q
+    t = 2 * x - 3 * y
+    T = t**2
+    k4 = 36 * x
+    R = 18 - 32 * x + 12 * x**2 + 48 * y - k4 * y + 27 * y**2
+    b = 30 + T * R
+    aT, aR, bP, bQ = a * T, a * R, b * P, b * Q
+    g_t, g_s2 = aR * (2 * t), bQ * (2 * s2)
+    gx = (
+        ((-aT) * y) * 36 + (aT * 12) * (2 * x) + (-aT) * 32 + g_t * 2
+        + (bP * y) * 6 + (bP * 3) * (2 * x) + (-bP) * 14 + g_s2
+    )
+    gy = (
+        (aT * 27) * (2 * y) + (-aT) * k4 + aT * 48 + (-g_t) * 3
+        + (bP * 3) * (2 * y) + bP * m4 + (-bP) * 14 + g_s2
+    )
+    return a * b, gx, gy
 
 
 def three_hump_camel(x, y):
@@ -217,9 +234,11 @@ def three_hump_camel(x, y):
 
 
 def three_hump_camel_vg(x, y):
-    x2 = x * x
-    f = ((x2 / 6 - 1.05) * x2 + 2) * x2 + (x + y) * y
-    return f, ((x2 - 4.2) * x2 + 4) * x + y, x + 2 * y
+    # The function's own ops, and autograd's terms in the order its backward pass sums them.
+    f = three_hump_camel(x, y)
+    sixth = torch.ones_like(x) / 6
+    gx = y + sixth * (6 * x**5) + -1.05 * (4 * (x * x * x)) + 2 * (2 * x)
+    return f, gx, 2 * y + x
 
 
 def mccormick(x, y):
@@ -229,7 +248,8 @@ def mccormick(x, y):
 def mccormick_vg(x, y):
     s, d = x + y, x - y
     c, d2 = torch.cos(s), 2 * d
-    return torch.sin(s) + d * d - 1.5 * x + 2.5 * y + 1, c + d2 - 1.5, c - d2 + 2.5
+    # Autograd's terms in the order its backward pass sums them.
+    return torch.sin(s) + d * d - 1.5 * x + 2.5 * y + 1, (d2 - 1.5) + c, (2.5 - d2) + c
 
 
 def levi13(x, y):
@@ -247,9 +267,9 @@ def levi13_vg(x, y):
     dx2, dy2 = dx * dx, dy * dy
     mv, mw = 1 + sv * sv, 1 + sw * sw
     f = su * su + dx2 * mv + dy2 * mw
-    # (sin^2 u)' = 2 sin u cos u, multiplied in autograd's order.
-    gx = su * torch.cos(u) * (6 * PI) + 2 * (dx * mv)
-    gy = sv * dx2 * torch.cos(v) * (6 * PI) + 2 * (dy * mw) + sw * dy2 * torch.cos(w) * (4 * PI)
+    # Autograd's chain-rule products, summed in the order its backward pass delivers them.
+    gx = mv * (2 * dx) + (2 * su) * torch.cos(u) * (3 * PI)
+    gy = (dy2 * (2 * sw)) * torch.cos(w) * (2 * PI) + mw * (2 * dy) + (dx2 * (2 * sv)) * torch.cos(v) * (3 * PI)
     return f, gx, gy
 
 
@@ -258,9 +278,11 @@ def styblinski_tang(x, y):
 
 
 def styblinski_tang_vg(x, y):
-    x2, y2 = x * x, y * y
-    f = 0.5 * ((x2 - 16) * x2 + 5 * x + (y2 - 16) * y2 + 5 * y)
-    return f, (2 * x2 - 16) * x + 2.5, (2 * y2 - 16) * y + 2.5
+    # The function's own ops, and autograd's terms in the order its backward pass sums them.
+    f = styblinski_tang(x, y)
+    gx = -8 * (2 * x) + 2.5 + 0.5 * (4 * (x * x * x))
+    gy = -8 * (2 * y) + 2.5 + 0.5 * (4 * (y * y * y))
+    return f, gx, gy
 
 
 def easom(x, y):
