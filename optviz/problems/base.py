@@ -39,9 +39,21 @@ class Problem(Protocol):
     form the tests' oracle loop steps).
     """
 
-    layout: Layout  # the shapes that a flat parameter vector packs
-    start: tuple[float, ...]  # default start point
-    divergence_bound: float  # |param| beyond this counts as diverged
+    # Read-only members: a problem may hold them as fields, properties or class constants.
+    @property
+    def layout(self) -> Layout:
+        """The shapes that a flat parameter vector packs."""
+        ...
+
+    @property
+    def start(self) -> tuple[float, ...]:
+        """The default start point."""
+        ...
+
+    @property
+    def divergence_bound(self) -> float:
+        """|param| beyond this counts as diverged."""
+        ...
 
     def loss(self, params: Tensor, step: int) -> Tensor:
         """``(runs, dims) -> (runs,)``; ``step`` picks the mini-batch or time, if any."""
@@ -61,12 +73,12 @@ class ProblemConfig(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ProblemConfig: ...
+    def from_dict(cls, data: Mapping[str, Any], /) -> ProblemConfig: ...
 
     def to_query(self) -> dict[str, str]: ...
 
     @classmethod
-    def from_query(cls, query: Query, default: Any) -> ProblemConfig: ...
+    def from_query(cls, query: Query, default: Any, /) -> ProblemConfig: ...
 
     def build(self) -> Problem: ...
 

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any, TypeVar
 
@@ -58,9 +60,18 @@ def read_value(key: str, h: HParam) -> Any:
     return value
 
 
-def _step(h: HParam) -> float | None:
-    if h.low is not None and h.high is not None and not h.log:
-        return (h.high - h.low) / 100 or None
+def _step(h: HParam, value: Any) -> float | None:
+    """What + and - add. A log-scaled value (an lr) steps by its decade's unit, 0.01 -> 0.02
+    up and 0.01 -> 0.009 down, so clicks scale it and never reach 0. A ranged one steps by a
+    round hundredth of its range (0.01 for momentum, not 0.00999)."""
+    if h.log:
+        if isinstance(value, int | float) and math.isfinite(value) and value > 0:
+            return float(f"{10.0 ** (math.ceil(math.log10(value)) - 1):.0e}")
+        return None
+    if h.low is not None and h.high is not None and h.high > h.low:
+        raw = (h.high - h.low) / 100
+        unit = 10.0 ** math.floor(math.log10(raw))
+        return next(m * unit for m in (1, 2, 5, 10) if m * unit >= raw * 0.99)
     return None
 
 
@@ -76,10 +87,14 @@ def param_widget(key: str, h: HParam, *, label: str | None = None, disabled: boo
     helptext = h.help or None
     lo = h.low if bounded else None
     hi = h.high if bounded else None
+    if h.kind == "float" and h.low == 0 and not h.log:
+        lo = 0.0  # momentum, weight_decay, dampening: torch refuses a negative one
+    if h.name == "momentum" and hi is None:
+        hi = h.high  # momentum stays below 1: at 1 the buffer never forgets
     if h.kind == "bool":
         st.checkbox(label, key=key, help=helptext, disabled=disabled)
     elif h.kind == "float":
-        st.number_input(label, key=key, format="%g", help=helptext, step=_step(h), min_value=lo, max_value=hi,
+        st.number_input(label, key=key, format="%g", help=helptext, step=_step(h, st.session_state.get(key)), min_value=lo, max_value=hi,
                         disabled=disabled, placeholder=auto)
     elif h.kind == "int":
         st.number_input(label, key=key, step=1, help=helptext, min_value=None if lo is None else int(lo),

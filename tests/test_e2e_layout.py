@@ -1,0 +1,66 @@
+"""Every page on a projector (1024×768) and a phone (390×844): screenshots, and no text that
+overlaps other text in a chart (subplot titles, axis titles, the legend, colour bars, the
+Play and Pause buttons, the step slider's label, Plotly's toolbar).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SIZES = {"projector": (1024, 768), "phone": (390, 844)}
+PAGES = ["", "datasets", "sweeps", "compare", "classics"]
+
+# Each chart's labelled boxes, in page pixels. Plotly draws them as SVG groups: what must
+# not overlap is the text a reader reads, and the controls a teacher clicks.
+BOXES = """() => [...document.querySelectorAll('.js-plotly-plot')].map(gd => {
+  const pick = (sel, kind) => [...gd.querySelectorAll(sel)].map(el => {
+    const r = el.getBoundingClientRect();
+    return {kind, text: (el.textContent || '').trim().slice(0, 40), x: r.x, y: r.y, w: r.width, h: r.height};
+  }).filter(b => b.w > 1 && b.h > 1);
+  return [
+    ...pick('.infolayer .annotation', 'title'),
+    ...pick('.infolayer .g-gtitle', 'title'),
+    ...pick('.infolayer .g-xtitle, .infolayer [class^="g-x"][class$="title"]', 'axis title'),
+    ...pick('.infolayer .g-ytitle, .infolayer [class^="g-y"][class$="title"]', 'axis title'),
+    ...pick('.infolayer .legend .bg', 'legend'),
+    ...pick('.infolayer .colorbar', 'colour bar'),
+    ...pick('.menulayer .updatemenu-button', 'button'),
+    ...pick('.menulayer .slider-container .slider-current-value', 'slider label'),
+    ...pick('.modebar', 'toolbar'),
+  ];
+})"""
+
+
+def _overlaps(boxes: list[dict]) -> list[str]:
+    found = []
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            if a["kind"] == b["kind"] == "button":
+                continue  # Play and Pause sit side by side by design
+            dx = min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"])
+            dy = min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"])
+            if dx > 2 and dy > 2:  # a shared pixel edge is not an overlap
+                found.append(f"{a['kind']} {a['text']!r} overlaps {b['kind']} {b['text']!r}")
+    return found
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("path", PAGES)
+def test_no_text_overlaps_on_a_projector_or_a_phone(chromium, app_server, path, size):
+    width, height = SIZES[size]
+    context = chromium.new_context(viewport={"width": width, "height": height})
+    console = browser.ConsoleLog()
+    console.block_external(context)
+    page = context.new_page()
+    console.attach(page)
+    try:
+        shot = browser.assert_app_rendered(page, f"{app_server.url}/{path}", console, f"layout-{path or 'surfaces'}-{size}")
+        charts = page.evaluate(BOXES)
+        problems = [p for boxes in charts for p in _overlaps(boxes)]
+        assert not problems, f"{path or 'surfaces'} at {width}×{height}: {problems}; see {shot}"
+    finally:
+        context.close()

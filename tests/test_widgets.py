@@ -1,0 +1,26 @@
+"""How number fields step when a teacher clicks + and -."""
+
+from __future__ import annotations
+
+import pytest
+
+from optviz.optim import get
+from optviz.ui.widgets import _step
+
+SGD = {h.name: h for h in get("SGD").hparams}
+
+
+@pytest.mark.parametrize("lr", [10.0, 1.0, 0.3, 0.1, 0.02, 0.01, 1e-3, 1.5e-5])
+def test_lr_steps_by_its_decade_and_never_reaches_zero(lr):
+    step = _step(SGD["lr"], lr)
+    assert 0 < lr - step < lr < lr + step <= 10 * lr
+    down = lr
+    for _ in range(40):  # forty clicks on -
+        down -= _step(SGD["lr"], down)
+        assert down > 0
+
+
+def test_ranged_values_step_by_a_round_hundredth():
+    assert _step(SGD["momentum"], 0.9) == 0.01  # not 0.00999
+    assert _step(SGD["weight_decay"], 0.0) == 0.01
+    assert _step(SGD["lr"], None) is None  # an empty field: Streamlit's own step
