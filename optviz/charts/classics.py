@@ -19,7 +19,7 @@ from .common import FONT, PALETTE
 def _layout(fig: go.Figure, height: int, **kw) -> go.Figure:
     fig.update_layout(
         height=height,
-        margin=dict(l=60, r=20, t=50, b=50),
+        margin=dict(l=60, r=44, t=50, b=50), modebar=dict(orientation="v"),
         font=FONT,
         legend=dict(orientation="h", y=-0.18),
         template="plotly_white",

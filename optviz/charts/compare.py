@@ -135,7 +135,7 @@ def compare_race_figure(
         template="plotly_white",
         hoverlabel=dict(font_size=15),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=15)),
-        margin=dict(l=70, r=20, t=70, b=60),
+        margin=dict(l=70, r=44, t=70, b=60), modebar=dict(orientation="v"),
         title=None,
     )
     return fig
@@ -158,15 +158,20 @@ def trial_values(result: CompareResult) -> tuple[np.ndarray, bool, str]:
 
 
 def sensitivity_figure(
-    result: CompareResult, colors: Sequence[str] | None = None, height: int = 420, x: str = "lr"
+    result: CompareResult, colors: Sequence[str] | None = None, height: int = 420, x: str = "lr",
+    columns: int | None = None,
 ) -> go.Figure:
     """Every trial's score (its median over the seeds) against its lr, one panel per
-    optimizer on a shared y-axis: a wide low floor is a forgiving optimizer."""
+    optimizer on a shared y-axis: a wide low floor is a forgiving optimizer. ``columns``
+    wraps the panels into rows (a phone: one a row)."""
     colors = _colors(result, colors)
     K = len(result.tuned)
     values, log, what = trial_values(result)
     titles = [result.label(k) for k in range(K)]
-    fig = make_subplots(rows=1, cols=K, shared_yaxes=True, horizontal_spacing=0.06, subplot_titles=titles)
+    cols = max(1, min(K, columns or K))
+    rows = math.ceil(K / cols)
+    fig = make_subplots(rows=rows, cols=cols, shared_yaxes=True, horizontal_spacing=0.06,
+                        vertical_spacing=min(0.3, 0.5 / rows), subplot_titles=titles)
     finite = values[np.isfinite(values)]
     if log:
         finite = np.log10(finite[finite > 0])
@@ -200,8 +205,8 @@ def sensitivity_figure(
                 marker=dict(size=9, color=colors[k], opacity=0.75, line=dict(color="white", width=0.5)),
                 hovertemplate=hover,
             ),
-            row=1,
-            col=k + 1,
+            row=k // cols + 1,
+            col=k % cols + 1,
         )
         if (~ok).any():
             fig.add_trace(
@@ -217,8 +222,8 @@ def sensitivity_figure(
                     hovertemplate=f"<b>{result.label(k)}</b><br>%{{text}}<br>{_no_value(result)}"
                     "<br><i>click: watch this trial</i><extra></extra>",
                 ),
-                row=1,
-                col=k + 1,
+                row=k // cols + 1,
+                col=k % cols + 1,
             )
         b = int(result.tuned[k])
         if np.isfinite(ys[b]):
@@ -235,8 +240,8 @@ def sensitivity_figure(
                     hovertemplate=f"<b>{result.label(k)}: tuned</b><br>%{{text}}<br>{what} %{{y:.4g}}"
                     "<br><i>click: watch this trial</i><extra></extra>",
                 ),
-                row=1,
-                col=k + 1,
+                row=k // cols + 1,
+                col=k % cols + 1,
             )
         r = c.space[j]
         # Narrow panels (three or more side by side): a tick every second decade, so labels never touch.
@@ -247,8 +252,8 @@ def sensitivity_figure(
             title_text=r.name,
             dtick=2 if r.log and K >= 3 and decades > 3 else None,
             nticks=None if r.log else 4,
-            row=1,
-            col=k + 1,
+            row=k // cols + 1,
+            col=k % cols + 1,
         )
     ymin, ymax = (min(lo, band_y), max(hi, band_y))
     pad = 0.08 * (ymax - ymin or 1.0)
@@ -258,13 +263,14 @@ def sensitivity_figure(
         range=[ymin - pad, ymax + pad],
         dtick=max(1, math.ceil((ymax - ymin) / 8)) if log else None,
     )
-    fig.update_yaxes(title_text=what, row=1, col=1)
+    for row in range(1, rows + 1):
+        fig.update_yaxes(title_text=what, row=row, col=1)
     fig.update_layout(
-        height=height,
+        height=height if rows == 1 else 80 + rows * (height - 80) * 3 // 4,
         font=FONT,
         template="plotly_white",
         hoverlabel=dict(font_size=15),
-        margin=dict(l=70, r=20, t=50, b=60),
+        margin=dict(l=70, r=44, t=50, b=60), modebar=dict(orientation="v"),
     )
     fig.update_annotations(font_size=15)
     return fig

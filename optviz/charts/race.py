@@ -284,7 +284,7 @@ def _race_layout(problem, grid, view, total, log_loss, lr, loss_range, panels: P
         font=FONT,
         template=TEMPLATE,
         margin=dict(l=64, r=44, t=72, b=panels.bottom),
-        legend=dict(orientation="h", yanchor="bottom", y=1.06, x=0, font=dict(size=16)),
+        legend=dict(orientation="h", yanchor="bottom", y=1 + 34 / (panels.height - 72 - panels.bottom), x=0, font=dict(size=16)),  # above the panel titles
         # A vertical tool bar in the right margin: it covers no legend entry.
         modebar=dict(orientation="v"),
         hoverlabel=dict(font_size=15),

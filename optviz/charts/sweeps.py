@@ -91,7 +91,7 @@ def lr_sweep_figure(sweep: LRSweep, colors: Sequence[str] | None = None, height:
     what = loss_name(sweep.problem, log)
     fig = make_subplots(
         rows=1, cols=2, horizontal_spacing=0.09,
-        subplot_titles=(f"Final loss {what} after {sweep.steps} steps", f"Best loss {what} along the way"),
+        subplot_titles=(f"Final loss {what}<br>after {sweep.steps} steps", f"Best loss {what}<br>along the way"),
     )
     # The "diverged" band: one row of crosses per config above every curve, in axis
     # units (log10 on a log axis). A diverged run has no final loss to plot.
@@ -150,7 +150,7 @@ def lr_sweep_figure(sweep: LRSweep, colors: Sequence[str] | None = None, height:
     fig.update_layout(
         height=height, font=FONT, template="plotly_white", hoverlabel=dict(font_size=15),
         legend=dict(orientation="h", yanchor="bottom", y=1.1, x=0, font=dict(size=16)),
-        margin=dict(l=60, r=20, t=100, b=60),
+        margin=dict(l=60, r=44, t=100, b=60), modebar=dict(orientation="v"),
     )
     return fig
 
@@ -257,7 +257,7 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
     fig.update_layout(
         height=height, font=FONT, template="plotly_white", hoverlabel=dict(font_size=15),
         legend=dict(orientation="h", yanchor="top", y=-0.12, x=0, font=dict(size=15)),
-        margin=dict(l=60, r=20, t=80, b=90), plot_bgcolor="white",
+        margin=dict(l=60, r=44, t=80, b=90), modebar=dict(orientation="v"), plot_bgcolor="white",
     )
     return fig
 
@@ -402,6 +402,6 @@ def heatmap_figure(hm: Heatmap, polyak: tuple[float, float] | None = None, heigh
         title=dict(text=f"<b>{hm.config.label or hm.config.optimizer}</b>: final loss after {hm.steps} steps",
                    font=dict(size=17)),
         legend=dict(orientation="h", yanchor="top", y=-0.16, x=0, font=dict(size=15)),
-        margin=dict(l=70, r=20, t=60, b=110), plot_bgcolor="white",
+        margin=dict(l=70, r=44, t=60, b=110), modebar=dict(orientation="v"), plot_bgcolor="white",
     )
     return fig

@@ -370,7 +370,7 @@ def progress_figure(arrays: dict[str, np.ndarray], steps_per_epoch: int, runs: S
     for r, style in enumerate(runs):
         fig.add_trace(go.Scatter(x=t / steps_per_epoch, y=f32(loss[t, r]), mode="lines", name=style.label,
                                  line=dict(color=style.color, width=2, dash=style.dash)))
-    fig.update_layout(height=height, font=FONT, template="plotly_white", margin=dict(l=60, r=20, t=50, b=40),
+    fig.update_layout(height=height, font=FONT, template="plotly_white", margin=dict(l=60, r=44, t=50, b=40), modebar=dict(orientation="v"),
                       title=dict(text="Mini-batch loss so far", font=dict(size=16)),
                       xaxis=dict(title="epoch", range=[0, total_steps / steps_per_epoch]),
                       yaxis=dict(type="log" if _log_axis(loss) else "linear", exponentformat="power"),

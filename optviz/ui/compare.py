@@ -26,7 +26,7 @@ from ..experiment import Experiment
 from ..optim import OPTIMIZERS
 from ..params import ConfigError
 from ..problems import ProblemConfig, Task, surfaces
-from . import guard
+from . import guard, viewport
 from .explore import DATASETS
 from .kinds import surface, training
 from .sweeps import open_runs
@@ -498,7 +498,9 @@ def compare_page() -> None:
         )
     )
     event = st.plotly_chart(
-        charts.sensitivity_figure(result, colors),
+        charts.sensitivity_figure(
+            result, colors, columns=1 if viewport.layout(_k("viewport")) == "stacked" else None
+        ),
         key=_k("sens"),
         on_select="rerun",
         selection_mode="points",
