@@ -43,6 +43,9 @@ class View:
 
     view: str = "contour"
     tol: float = 1e-3  # "steps to reach": f - f* <= tol
+    # Arrows, the state panel and curvature: off by default, because recording the
+    # gradient and the optimizer's state costs compute that the plain race does not need.
+    inside: bool = False
 
 
 def encode(exp: Experiment, view: View = View()) -> dict[str, str | list[str]]:
@@ -60,6 +63,8 @@ def encode(exp: Experiment, view: View = View()) -> dict[str, str | list[str]]:
         params["view"] = view.view
     if view.tol != View.tol:
         params["tol"] = number_text(view.tol)
+    if view.inside:
+        params["inside"] = "1"
     params["run"] = [encode_run(r, start) for r in runs]
     return params
 
@@ -120,7 +125,8 @@ def decode(
     seed = query.read("seed", 0, lambda t: whole(t, 0, 2**63 - 1), "a whole number >= 0")
     dtype = query.choice("dtype", default.dtype, DTYPES, "dtype")
     view = View(query.choice("view", View.view, VIEWS, "view"),
-                query.read("tol", View.tol, _positive, "a number > 0"))
+                query.read("tol", View.tol, _positive, "a number > 0"),
+                query.choice("inside", "0", ("0", "1"), "inside") == "1")
     runs = decode_runs(query, "run", default.runs if same else (), allowed)
     # Links before per-run noise carried one noise and seed for every run.
     runs = [replace(r, start=r.start or start, noise=r.noise or noise, seed=r.seed or seed) for r in runs]
