@@ -208,20 +208,23 @@ def step_values(arrays: Mapping[str, np.ndarray], run: int, step: int) -> dict[s
 
 
 def sharpness_figure(sharpness: np.ndarray, thresholds: Sequence[tuple[np.ndarray, str] | None],
-                     runs: Sequence[Style], *, step: int | None = None) -> AnimatedFigure:
+                     runs: Sequence[Style], *, step: int | None = None, measures: Sequence[str] | None = None
+                     ) -> AnimatedFigure:
     """λ_max of the exact Hessian along each run's path (log), with each run's stability
     threshold (2/η, 2(1+β)/η, ...) as a dotted line of its colour.
 
     ``sharpness`` is ``(points, runs)``; ``thresholds[r]`` is ``(values (steps,), label)``
-    or None where the run's optimizer has no such line.
+    or None where the run's optimizer has no such line; ``measures[r]`` names what
+    ``sharpness[:, r]`` is (Adam's is preconditioned).
     """
     points = sharpness.shape[0]
     t = thin(points)
     data = []
     for r, style in enumerate(runs):
         values = sharpness[t, r]
+        name = f"{style.label}: {measures[r]}" if measures else style.label
         data.append(dict(type="scatter", x=t, y=np.where(np.isfinite(values), values, None).tolist(), mode="lines",
-                         name=style.label, line=dict(color=style.color, width=2.5, dash=style.dash),
+                         name=name, line=dict(color=style.color, width=2.5, dash=style.dash),
                          legendgroup=f"run{r}",
                          hovertemplate=f"{style.label}<br>step %{{x}}<br>λ_max %{{y:.4g}}<extra></extra>"))
         if thresholds[r] is not None:
@@ -240,7 +243,7 @@ def sharpness_figure(sharpness: np.ndarray, thresholds: Sequence[tuple[np.ndarra
         height=420, font=FONT, template=TEMPLATE, margin=dict(l=64, r=24, t=48, b=48),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=13)),
         xaxis=dict(title=dict(text="step"), range=[0, max(points - 1, 1)]),
-        yaxis=dict(title=dict(text="λ_max of the Hessian"), type="log" if log else "linear", exponentformat="power"),
+        yaxis=dict(title=dict(text="sharpness λ_max"), type="log" if log else "linear", exponentformat="power"),
         shapes=shapes,
     )
     return AnimatedFigure(spec=dict(data=data, layout=layout))
