@@ -44,6 +44,23 @@ ARROW_KINDS = (
 )
 
 
+def as_torch_keeps(arrays: Mapping[str, np.ndarray], resolved: Sequence[Mapping]) -> dict[str, np.ndarray]:
+    """The arrays with each buffer torch would not keep blanked out (NaN).
+
+    A batch shares one state across a group (plain SGD beside SGD with momentum), but
+    torch keeps a ``momentum_buffer`` only where ``momentum`` is not 0: without one,
+    plain SGD shows no momentum arrow and its card no ``b``.
+    """
+    out = dict(arrays)
+    key = "state/momentum_buffer"
+    if key in out:
+        none = [r for r, res in enumerate(resolved) if not res["hparams"].get("momentum")]
+        if none:
+            out[key] = out[key].copy()
+            out[key][:, none] = np.nan
+    return out
+
+
 def first_moment(arrays: Mapping[str, np.ndarray]) -> np.ndarray | None:
     """Each run's momentum (or first-moment) buffer, ``(steps, runs, dims)``: the first of
     :data:`FIRST_MOMENT` that the run's optimizer keeps; NaN for a run with none."""

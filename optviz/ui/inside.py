@@ -35,7 +35,7 @@ def section(k: Callable[[str], str], outcome: Outcome, styles) -> None:
     step = c2.slider("Update number t (from point t to t + 1)", 0, max(last, 1), key=k("inside.step"),
                      disabled=last == 0)
     step = min(step, last)
-    arrays = result.arrays
+    arrays = inside.as_torch_keeps(result.arrays, result.resolved)
     st.plotly_chart(inside.state_figure(arrays, run, styles[run], step=step), theme=None,
                     key=k("inside.state_fig"), config={"displaylogo": False})
     resolved = result.resolved[run]

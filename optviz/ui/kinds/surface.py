@@ -12,6 +12,7 @@ from typing import Any
 import streamlit as st
 
 from ... import charts, config
+from ...charts import state as inside
 from ...codec import View, common_start
 from ...experiment import Experiment, Outcome
 from ...params import ConfigError
@@ -217,7 +218,10 @@ def progress_figure(exp: Experiment, arrays: dict, styles, total: int, view: Vie
 
 
 def figure(outcome: Outcome, extra: Any, styles, view: View, layout: str = "wide"):
-    return charts.race_figure(outcome.experiment.problem, outcome.result.arrays, styles, grid=extra, view=view.view,
+    arrays = outcome.result.arrays
+    if view.inside:
+        arrays = inside.as_torch_keeps(arrays, outcome.result.resolved)
+    return charts.race_figure(outcome.experiment.problem, arrays, styles, grid=extra, view=view.view,
                               clickable=view.view == "contour", layout=layout, arrows=view.inside)
 
 
