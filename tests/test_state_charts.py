@@ -80,6 +80,9 @@ def test_effective_lr_is_lr_for_sgd_and_adams_rescaling(recorded):
     np.testing.assert_allclose(inside.state_series(a, 0)["cosine"]["cos(−g, update)"], 1.0)
     fig = inside.state_figure(a, 2, charts.styles(["Adam"])[0], step=7).to_dict()
     assert fig["layout"]["shapes"][0]["x0"] == 7
+    # SGD's step ÷ g is lr up to rounding: its axis spans a decade, not the rounding.
+    low, high = inside.state_figure(a, 0, charts.styles(["SGD"])[0]).to_dict()["layout"]["yaxis2"]["range"]
+    assert high - low >= 1 and low < -3 < high
 
 
 @pytest.mark.parametrize("r", [1, 2])

@@ -196,14 +196,28 @@ def state_figure(arrays: Mapping[str, np.ndarray], run: int, style: Style, *, st
         legend=dict(orientation="h", yanchor="bottom", y=1.04, x=0, font=dict(size=14)),
         title=dict(text=f"Inside {style.label}", font=dict(size=16), x=0, y=0.995),
         xaxis=dict(anchor="y3", title=dict(text="step"), range=[0, max(steps, 1)]),
-        yaxis=dict(domain=domains["y"], type="log", exponentformat="power", title=dict(text="norm")),
-        yaxis2=dict(domain=domains["y2"], type="log", exponentformat="power", title=dict(text="step ÷ g")),
+        yaxis=dict(domain=domains["y"], type="log", exponentformat="power", title=dict(text="norm"),
+                   range=log_range(series["norms"])),
+        yaxis2=dict(domain=domains["y2"], type="log", exponentformat="power", title=dict(text="step ÷ g"),
+                    range=log_range(series["effective"])),
         yaxis3=dict(domain=domains["y3"], range=[-1.1, 1.1], title=dict(text="cosine")),
         shapes=shapes,
         annotations=[dict(text=text, x=0, y=domains[axis][1], xref="paper", yref="paper", xanchor="left",
                           yanchor="bottom", showarrow=False, font=dict(size=14)) for _, axis, text in panels[1:]],
     )
     return AnimatedFigure(spec=dict(data=data, layout=layout))
+
+
+def log_range(series: Mapping[str, np.ndarray], decades: float = 1.0) -> list[float] | None:
+    """A log axis's range (log10 units) over the positive finite values, at least ``decades``
+    wide: float32's rounding must not fill a panel (SGD's step ÷ g is lr to 7 digits)."""
+    values = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in series.values()])
+    values = values[np.isfinite(values) & (values > 0)]
+    if not values.size:
+        return None
+    lo, hi = np.log10(values.min()), np.log10(values.max())
+    pad = max(0.0, (decades - (hi - lo)) / 2)
+    return [float(lo - pad - 0.05), float(hi + pad + 0.05)]
 
 
 def step_values(arrays: Mapping[str, np.ndarray], run: int, step: int) -> dict[str, np.ndarray | float]:
