@@ -60,6 +60,12 @@ def test_race_figure_moves_the_arrows_with_its_frames_and_states_their_scales(re
     direction = np.array([seg["x"][1] - seg["x"][0], seg["y"][1] - seg["y"][0]])
     g = -result.arrays["grad"][k, 0]
     assert np.dot(direction, g) / (np.linalg.norm(direction) * np.linalg.norm(g)) == pytest.approx(1.0)
+    # Hovering the path shows the recorded state of each point.
+    path = next(t for t in fig["data"] if t.get("name") == "Adam" and t.get("mode") == "lines")
+    assert "exp_avg_sq = " in path["hovertemplate"] and "lr = " in path["hovertemplate"]
+    hover, template = inside.path_hover(result.arrays, 2, np.arange(5))
+    assert hover.shape == (5, 2 + 2 + 1 + 4) and template.count("customdata") == 1 + 1 + 2 + 1 + 4
+    np.testing.assert_allclose(hover[3, 7:9], result.arrays["state/exp_avg_sq"][3, 2], rtol=1e-6)
     plain = charts.race_figure(problem, result.arrays, styles).to_dict()
     assert not any(t.get("marker", {}).get("symbol") == "arrow" for t in plain["data"])
 

@@ -130,7 +130,10 @@ def race_figure(
             data.append(dict(type=kind, **whole, mode="lines", line=dict(color=style.color, width=5), opacity=0.6,
                              customdata=t, hovertemplate=hover, **common))
         else:
-            data.append(dict(type=kind, **whole, mode="lines", line=line, opacity=0.8, customdata=t,
+            custom = t
+            if arrows and "grad" in arrays:  # the recorded state at every point, on hover
+                custom, hover = inside.path_hover(arrays, r, t)
+            data.append(dict(type=kind, **whole, mode="lines", line=line, opacity=0.8, customdata=custom,
                              hovertemplate=hover, **common, **xy_axes))
             data.append(dict(type=kind, x=[path[0, 0]], y=[path[0, 1]], mode="markers", showlegend=False,
                              hoverinfo="skip", marker=dict(color="white", size=11, line=dict(color=style.color, width=3)),

@@ -118,6 +118,34 @@ def arrow_xy(point: np.ndarray, vector: np.ndarray, scale: float) -> dict:
     return dict(x=[float(point[0]), float(tip[0])], y=[float(point[1]), float(tip[1])])
 
 
+def path_hover(arrays: Mapping[str, np.ndarray], run: int, idx: np.ndarray) -> tuple[np.ndarray, str]:
+    """Hover for a run's path at points ``idx``: ``customdata`` rows and a template showing the
+    step, θ, the loss, ∇f, and the lr and every buffer of the update made from that point."""
+    params = arrays["params"][:, run]
+    points = len(params)
+    cols = [idx.astype(np.float64), arrays["loss"][idx, run]]
+    lines = ["step %{customdata[0]}", "θ = (%{x:.4g}, %{y:.4g})", "f = %{customdata[1]:.4g}"]
+
+    def add(name: str, values: np.ndarray) -> None:
+        padded = np.full((points, 2), np.nan)
+        padded[: len(values)] = values[:points, run, :2]
+        k = len(cols)
+        cols.extend([padded[idx, 0], padded[idx, 1]])
+        lines.append(f"{name} = (%{{customdata[{k}]:.4g}}, %{{customdata[{k + 1}]:.4g}})")
+
+    add("∇f", arrays["grad"])
+    if "lr" in arrays:
+        lr = np.full(points, np.nan)
+        lr[: len(arrays["lr"])] = arrays["lr"][:, run]
+        lines.append(f"lr = %{{customdata[{len(cols)}]:.4g}}")
+        cols.append(lr[idx])
+    for key in sorted(k for k in arrays if k.startswith("state/")):
+        if np.isfinite(arrays[key][:, run]).any():
+            add(key.removeprefix("state/"), arrays[key])
+    template = "<b>%{fullData.name}</b><br>" + "<br>".join(lines) + "<extra></extra>"
+    return np.stack(cols, 1).astype(np.float32), template
+
+
 # -- the state panel -------------------------------------------------------------------
 
 
