@@ -511,7 +511,7 @@ def sharpness_along_path(
 # -- on a surface, along every path -------------------------------------------------
 
 
-def surface_hessians(fn: Callable[[Tensor], Tensor], path_params: np.ndarray) -> Hessian2D:
+def surface_hessians(fn: Callable[..., Tensor], path_params: np.ndarray) -> Hessian2D:
     """The exact Hessian at every point of every run: ``hessian (points, runs, 2, 2)``,
     ``eigenvalues (points, runs, 2)``, ...; all ``points * runs`` points are one batch of
     :func:`hessian_2d`, NaN where a run had diverged."""
@@ -566,7 +566,7 @@ class PathCurvature(NamedTuple):
     lines: list[tuple[np.ndarray, str] | None]  # per run: the stable limit at each step, and its formula
 
 
-def path_curvature(fn: Callable[[Tensor], Tensor], arrays: dict[str, np.ndarray],
+def path_curvature(fn: Callable[..., Tensor], arrays: dict[str, np.ndarray],
                    resolved: list[dict[str, Any]]) -> PathCurvature:
     """Sharpness along every run's recorded path and each run's stability line.
 

@@ -192,6 +192,11 @@ def state_series(arrays: Mapping[str, np.ndarray], run: int) -> dict[str, dict[s
     return {"norms": norms, "effective": per_coord, "cosine": {"cos(−g, update)": cosine(-grad[:steps], taken)}}
 
 
+def _nulls(values: np.ndarray) -> list[float | None]:
+    """Plotly's gaps: None where a value is not finite (JSON has no NaN)."""
+    return [float(v) if np.isfinite(v) else None for v in values]
+
+
 def state_figure(arrays: Mapping[str, np.ndarray], run: int, style: Style, *, step: int | None = None
                  ) -> AnimatedFigure:
     """The chosen run's state over steps: three stacked panels sharing the step axis.
@@ -211,7 +216,7 @@ def state_figure(arrays: Mapping[str, np.ndarray], run: int, style: Style, *, st
     for name, axis, _ in panels:
         for i, (label, values) in enumerate(series[name].items()):
             line = dict(color=style.color if label != "lr" else "#555", dash=dashes[i % len(dashes)], width=2.5)
-            data.append(dict(type="scatter", x=t, y=np.where(np.isfinite(values[t]), values[t], None).tolist(),
+            data.append(dict(type="scatter", x=t, y=_nulls(values[t]),
                              mode="lines", name=label, line=line, xaxis="x", yaxis=axis, legendgroup=name,
                              hovertemplate=f"{label}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"))
     shapes = []
@@ -282,12 +287,13 @@ def sharpness_figure(sharpness: np.ndarray, thresholds: Sequence[tuple[np.ndarra
     for r, style in enumerate(runs):
         values = sharpness[t, r]
         name = f"{style.label}: {measures[r]}" if measures else style.label
-        data.append(dict(type="scatter", x=t, y=np.where(np.isfinite(values), values, None).tolist(), mode="lines",
+        data.append(dict(type="scatter", x=t, y=_nulls(values), mode="lines",
                          name=name, line=dict(color=style.color, width=2.5, dash=style.dash),
                          legendgroup=f"run{r}",
                          hovertemplate=f"{style.label}<br>step %{{x}}<br>λ_max %{{y:.4g}}<extra></extra>"))
-        if thresholds[r] is not None:
-            values, label = thresholds[r]
+        line = thresholds[r]
+        if line is not None:
+            values, label = line
             lt = thin(len(values))
             data.append(dict(type="scatter", x=lt, y=values[lt].tolist(), mode="lines", name=f"{label} ({style.label})",
                              line=dict(color=style.color, width=1.5, dash="dot"), legendgroup=f"run{r}",
