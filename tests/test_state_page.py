@@ -44,3 +44,21 @@ def test_a_link_with_inside_opens_with_it_on():
     _ok(at)
     assert at.toggle(key="s.inside").value
     assert any("Inside the optimizer" in m.value for m in at.markdown)
+
+
+def test_the_datasets_page_ignores_inside_in_a_link():
+    """Only surfaces record the state: a model's would be its every weight at every step."""
+    from tests.test_pages import _app
+
+    at = _app("train", {"inside": "1", "epochs": "1"})
+    _ok(at)
+    assert not any("Inside the optimizer" in m.value for m in at.markdown)
+
+
+def test_a_diverged_run_says_so_instead_of_showing_nan():
+    at = _surfaces({"steps": "30", "inside": "1", "run": "SGD;lr=0.5;label=wild"})
+    _ok(at)
+    at.slider(key="s.inside.step").set_value(20).run()
+    _ok(at)
+    assert any("diverged at point" in i.value for i in at.info)
+    assert not any("nan" in x.value for x in at.latex)

@@ -226,7 +226,9 @@ class ExperimentPage:
             progress.progress(p.fraction, text=f"computing… step {p.done:,} of {total:,}")
             chart.plotly_chart(self.ui.progress_figure(run_exp, p.arrays(), styles, total, view, layout), theme=None)
 
-        record = inside.RECORD if view.inside else DEFAULT_RECORD
+        # Only a kind that draws the inside view records for it: a model's state is its every weight, every step.
+        look_inside = view.inside and getattr(self.ui, "INSIDE", False)
+        record = inside.RECORD if look_inside else DEFAULT_RECORD
         bundle = compute(run_exp, on_progress, progress, record)
         progress.empty()
         outcome = bundle.outcome.relabelled(run_exp)
@@ -244,7 +246,7 @@ class ExperimentPage:
         st.caption(text + (" " + more(outcome, bundle.extra) if more else ""))
         self.ui.about(run_exp, self.k)
         st.dataframe(summary_frame(outcome, self.ui, view), hide_index=True)
-        if view.inside and "grad" in result.arrays:
+        if look_inside:
             inside.section(self.k, outcome, styles)
         rules_ui(runs)
         downloads_ui(self.k, outcome, fig)

@@ -39,10 +39,15 @@ def section(k: Callable[[str], str], outcome: Outcome, styles) -> None:
     st.plotly_chart(inside.state_figure(arrays, run, styles[run], step=step), theme=None,
                     key=k("inside.state_fig"), config={"displaylogo": False})
     resolved = result.resolved[run]
-    st.markdown(f"**The update that made point {step + 1}**, with torch's recorded numbers "
-                "(state after the update):")
-    for line in step_latex(resolved["optimizer"], resolved["hparams"], inside.step_values(arrays, run, step), step + 1):
-        st.latex(line)
+    diverged = int(result.diverged_at[run])
+    if 0 <= diverged <= step + 1:
+        st.info(f"{labels[run]} diverged at point {diverged}: from there on it has no numbers to show.")
+    else:
+        st.markdown(f"**The update that made point {step + 1}**, with torch's recorded numbers "
+                    "(state after the update):")
+        values = inside.step_values(arrays, run, step)
+        for line in step_latex(resolved["optimizer"], resolved["hparams"], values, step + 1):
+            st.latex(line)
     if st.toggle("Curvature along the paths (exact 2×2 Hessian)", key=k("inside.curvature")):
         curvature_ui(outcome, styles, labels, step)
 
