@@ -62,3 +62,14 @@ def test_a_diverged_run_says_so_instead_of_showing_nan():
     _ok(at)
     assert any("diverged at point" in i.value for i in at.info)
     assert not any("nan" in x.value for x in at.latex)
+
+
+def test_the_toggle_survives_a_visit_to_another_page():
+    at = _surfaces({"steps": "30"})
+    at.toggle(key="s.inside").set_value(True).run()
+    at.session_state["page"] = "elsewhere"
+    at.run()
+    at.session_state["page"] = "surface"
+    at.run()
+    _ok(at)
+    assert at.toggle(key="s.inside").value and at.query_params["inside"] == "1"
