@@ -154,3 +154,11 @@ def test_the_inside_view_is_kept_in_the_link():
     assert "inside" not in codec.encode(exp, codec.View())
     _, view, warnings = codec.decode({**params, "inside": "yes"}, exp)
     assert not view.inside and warnings
+
+
+def test_a_scalar_state_is_shown_as_itself_not_as_a_norm():
+    problem = SurfaceProblem("rosenbrock").build()
+    result = run(problem, [RunConfig("ASGD", {"lr": 1e-3})], steps=5, record=RECORD, dtype="float64")
+    norms = inside.state_series(result.arrays, 0)["norms"]
+    assert "eta" in norms and "‖ax‖" in norms
+    np.testing.assert_allclose(norms["eta"], result.arrays["state/eta"][:, 0, 0])

@@ -180,8 +180,13 @@ def state_series(arrays: Mapping[str, np.ndarray], run: int) -> dict[str, dict[s
     norms = {"‖g‖": np.linalg.norm(grad[:steps], axis=-1)}
     for key in sorted(k for k in arrays if k.startswith("state/")):
         value = arrays[key][:steps, run]
-        if np.isfinite(value).any():
-            norms[f"‖{key.removeprefix('state/')}‖"] = np.linalg.norm(value, axis=-1)
+        if not np.isfinite(value).any():
+            continue
+        name = key.removeprefix("state/")
+        if (value == value[:, :1]).all() and value.shape[-1] > 1:
+            norms[name] = value[:, 0]  # a scalar per run (ASGD's eta, NAdam's mu_product): itself, not √dims × it
+        else:
+            norms[f"‖{name}‖"] = np.linalg.norm(value, axis=-1)
     eff = effective_lr(arrays)[:, run]
     names = "xyzw" if eff.shape[-1] <= 4 else None
     per_coord = {f"{names[i] if names else i}": eff[:, i] for i in range(min(eff.shape[-1], 4))}
@@ -201,7 +206,7 @@ def state_figure(arrays: Mapping[str, np.ndarray], run: int, style: Style, *, st
                  ) -> AnimatedFigure:
     """The chosen run's state over steps: three stacked panels sharing the step axis.
 
-    Top: ‖g‖ and each state buffer's norm (log). Middle: the effective learning rate
+    Top: ‖g‖ and each state buffer's norm (a scalar state: its value; log). Middle: the effective learning rate
     per coordinate (log; a gap is a step that went against the gradient) with the
     scheduled lr. Bottom: cos(−g, update), 1 for plain SGD. A dashed line marks
     ``step``.
