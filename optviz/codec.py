@@ -126,11 +126,17 @@ def decode(
     dtype = query.choice("dtype", default.dtype, DTYPES, "dtype")
     view = View(query.choice("view", View.view, VIEWS, "view"),
                 query.read("tol", View.tol, _positive, "a number > 0"),
-                query.choice("inside", "0", ("0", "1"), "inside") == "1")
+                query.read("inside", "0", _flag, "0 or 1 (the optimizer's state hidden or shown)") == "1")
     runs = decode_runs(query, "run", default.runs if same else (), allowed)
     # Links before per-run noise carried one noise and seed for every run.
     runs = [replace(r, start=r.start or start, noise=r.noise or noise, seed=r.seed or seed) for r in runs]
     return Experiment(problem, tuple(runs), steps, dtype), view, query.warnings
+
+
+def _flag(text: str) -> str:
+    if text.strip() not in ("0", "1"):
+        raise ValueError(text)
+    return text.strip()
 
 
 def read_problem(query: Query, default: ProblemConfig) -> ProblemConfig:
