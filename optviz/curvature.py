@@ -602,6 +602,6 @@ def stability_rows(pc: PathCurvature, labels: list[str], step: int) -> list[dict
         line = pc.lines[r]
         limit = float(line[0][min(step, len(line[0]) - 1)]) if line is not None and len(line[0]) else math.nan
         ok = "—" if not (math.isfinite(s) and math.isfinite(limit)) else ("pass" if s < limit else "fail")
-        rows.append({"run": label, "sharpness": pc.measure[r], "value": s, "stable below": limit,
-                     "rule": line[1] if line is not None else "—", "stable": ok})
+        rows.append({"run": label, "stable": ok, "sharpness": pc.measure[r], "value": s, "stable below": limit,
+                     "rule": line[1] if line is not None else "—"})
     return rows

@@ -62,4 +62,7 @@ def curvature_ui(outcome: Outcome, styles, labels: list[str], step: int) -> None
     st.caption("Dotted: each run's stable limit at its step size (2/η for gradient descent, 2(1+β)/η for heavy "
                "ball; Adam's 38/η bounds its preconditioned sharpness λ_max(P⁻¹H), P = diag(√v̂) + ε). Above "
                "the line, the step overshoots along the sharpest direction.")
-    st.dataframe(pd.DataFrame(curvature.stability_rows(pc, labels, step)), hide_index=True)
+    rows = [{key: f"{v:.4g}" if isinstance(v, float) and v == v else ("—" if isinstance(v, float) else v)
+             for key, v in row.items()} for row in curvature.stability_rows(pc, labels, step)]
+    st.markdown(f"**Local stability at point {step}**")
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
