@@ -44,6 +44,9 @@ class View:
 
     view: str = "contour"
     tol: float = 1e-3  # "steps to reach": f - f* <= tol
+    # Arrows, the state panel and curvature: off by default, because recording the
+    # gradient and the optimizer's state costs compute that the plain race does not need.
+    inside: bool = False
 
 
 def encode(exp: Experiment, view: View = View()) -> dict[str, str | list[str]]:
@@ -61,6 +64,8 @@ def encode(exp: Experiment, view: View = View()) -> dict[str, str | list[str]]:
         params["view"] = view.view
     if view.tol != View.tol:
         params["tol"] = number_text(view.tol)
+    if view.inside:
+        params["inside"] = "1"
     params["run"] = [encode_run(r, start) for r in runs]
     return params
 
@@ -121,11 +126,18 @@ def decode(
     seed = query.read("seed", 0, lambda t: whole(t, 0, MAX_SEED), f"a seed from 0 to {MAX_SEED:,}")
     dtype = query.choice("dtype", default.dtype, DTYPES, "dtype")
     view = View(query.choice("view", View.view, VIEWS, "view"),
-                query.read("tol", View.tol, _positive, "a number > 0"))
+                query.read("tol", View.tol, _positive, "a number > 0"),
+                query.read("inside", "0", _flag, "0 or 1 (the optimizer's state hidden or shown)") == "1")
     runs = decode_runs(query, "run", default.runs if same else (), allowed)
     # Links before per-run noise carried one noise and seed for every run.
     runs = [replace(r, start=r.start or start, noise=r.noise or noise, seed=r.seed or seed) for r in runs]
     return Experiment(problem, tuple(runs), steps, dtype), view, query.warnings
+
+
+def _flag(text: str) -> str:
+    if text.strip() not in ("0", "1"):
+        raise ValueError(text)
+    return text.strip()
 
 
 def read_problem(query: Query, default: ProblemConfig) -> ProblemConfig:

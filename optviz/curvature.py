@@ -506,3 +506,102 @@ def sharpness_along_path(
             out = top_eigenvalue(loss_fn, flat[r], step=step, iters=iters, tol=tol, v0=v0)
             flat_values[r], flat_converged[r] = out.values, out.converged
     return SharpnessPath(values, converged)
+
+
+# -- on a surface, along every path -------------------------------------------------
+
+
+def surface_hessians(fn: Callable[..., Tensor], path_params: np.ndarray) -> Hessian2D:
+    """The exact Hessian at every point of every run: ``hessian (points, runs, 2, 2)``,
+    ``eigenvalues (points, runs, 2)``, ...; all ``points * runs`` points are one batch of
+    :func:`hessian_2d`, NaN where a run had diverged."""
+    points, runs, dims = path_params.shape
+    flat = torch.as_tensor(np.asarray(path_params, dtype=np.float64)).reshape(points * runs, dims)
+    out = hessian_2d(fn, flat)
+    return Hessian2D(*(x.reshape(points, runs, *x.shape[1:]) for x in out))
+
+
+def adam_sharpness(hessian: Tensor, exp_avg_sq: np.ndarray, beta2: float, eps: float) -> np.ndarray:
+    r"""Adam's preconditioned sharpness :math:`\lambda_{\max}(P_t^{-1} H_t)` of one run at each update,
+    with :math:`P_t = \operatorname{diag}(\sqrt{\hat v_t}) + \epsilon` from the recorded ``exp_avg_sq``
+    (Cohen et al. 2022): what :func:`adam_threshold`'s ``38/η`` bounds.
+
+    Args:
+        hessian: ``(points, 2, 2)``, the run's exact Hessians; exp_avg_sq: ``(steps, 2)``.
+
+    Returns:
+        ``(steps,)``.
+    """
+    steps = len(exp_avg_sq)
+    t = np.arange(1, steps + 1)[:, None]
+    p = np.sqrt(exp_avg_sq / (1 - beta2**t)) + eps
+    scale = torch.as_tensor(1 / np.sqrt(p), dtype=hessian.dtype)
+    h = hessian[:steps] * scale[:, :, None] * scale[:, None, :]  # P^{-1/2} H P^{-1/2}: same eigenvalues
+    return eig_2x2(h)[0][:, 1].numpy()
+
+
+def stability_line(optimizer: str, hp: dict[str, Any], lr: np.ndarray) -> tuple[np.ndarray, str] | None:
+    """The largest stable :math:`\\lambda_{\\max}` at each step's ``lr`` for a run, and its name,
+    where a classical result gives one: ``2/η`` (SGD), ``2(1+β)/η`` (heavy ball), the Nesterov
+    bound; None otherwise. Adam's ``38/η`` bounds the *preconditioned* sharpness, so it is not
+    drawn against :math:`\\lambda_{\\max}(H)` but against :func:`adam_sharpness` (see :func:`adam_threshold`)."""
+    if optimizer in ("Adam", "AdamW") and not hp.get("amsgrad"):
+        return adam_threshold(lr, hp["betas"][0]), "(2+2β₁)/((1−β₁)η)"
+    if optimizer != "SGD" or hp.get("weight_decay"):
+        return None
+    with np.errstate(divide="ignore"):
+        momentum = float(hp.get("momentum", 0.0))
+        if not momentum:
+            return gd_threshold(lr), "2/η"
+        line = heavy_ball_threshold(lr, momentum, dampening=float(hp.get("dampening", 0.0)),
+                                    nesterov=bool(hp.get("nesterov")))
+    return line, "2(1+β)/((1+2β)η)" if hp.get("nesterov") else "2(1+β)/η"
+
+
+class PathCurvature(NamedTuple):
+    """What the curvature panel shows for runs on a surface."""
+
+    sharpness: np.ndarray  # (points, runs): lambda_max(H), or Adam's lambda_max(P^-1 H) (NaN at the last point)
+    measure: list[str]  # per run: which sharpness
+    lines: list[tuple[np.ndarray, str] | None]  # per run: the stable limit at each step, and its formula
+
+
+def path_curvature(fn: Callable[..., Tensor], arrays: dict[str, np.ndarray],
+                   resolved: list[dict[str, Any]]) -> PathCurvature:
+    """Sharpness along every run's recorded path and each run's stability line.
+
+    ``arrays`` as the engine records them (``params``, ``lr``; ``state/exp_avg_sq`` for
+    Adam's preconditioner); ``resolved`` is each run's resolved config.
+    """
+    hess = surface_hessians(fn, arrays["params"])
+    sharp = hess.eigenvalues[..., 1].numpy().copy()
+    measure, lines = [], []
+    for r, res in enumerate(resolved):
+        name, hp = res["optimizer"], res["hparams"]
+        line = stability_line(name, hp, arrays["lr"][:, r])
+        if line is not None and name in ("Adam", "AdamW") and "state/exp_avg_sq" in arrays:
+            sharp[:, r] = np.nan
+            steps = len(arrays["lr"])
+            sharp[:steps, r] = adam_sharpness(hess.hessian[:, r], arrays["state/exp_avg_sq"][:, r], hp["betas"][1],
+                                              hp["eps"])
+            measure.append("λ_max(P⁻¹H)")
+        else:
+            measure.append("λ_max(H)")
+            if name in ("Adam", "AdamW"):
+                line = None
+        lines.append(line)
+    return PathCurvature(sharp, measure, lines)
+
+
+def stability_rows(pc: PathCurvature, labels: list[str], step: int) -> list[dict[str, Any]]:
+    """Per run at point ``step``: its sharpness, the stable limit, and pass or fail
+    (sharpness below the limit); "—" where a run has no classical limit or no value."""
+    rows = []
+    for r, label in enumerate(labels):
+        s = float(pc.sharpness[min(step, len(pc.sharpness) - 1), r])
+        line = pc.lines[r]
+        limit = float(line[0][min(step, len(line[0]) - 1)]) if line is not None and len(line[0]) else math.nan
+        ok = "—" if not (math.isfinite(s) and math.isfinite(limit)) else ("pass" if s < limit else "fail")
+        rows.append({"run": label, "stable": ok, "sharpness": pc.measure[r], "value": s, "stable below": limit,
+                     "rule": line[1] if line is not None else "—"})
+    return rows

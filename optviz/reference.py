@@ -94,7 +94,8 @@ def reference_run(
     Returns numpy arrays ``params`` (steps+1, dims), ``loss`` (steps+1,),
     ``grad`` (steps+1, dims) and ``lr`` (steps,), and ``state``: the final value
     of each of the spec's ``state_keys`` that torch keeps, flat like ``params``
-    (a 0-d state such as ASGD's ``eta`` repeated over its tensor).
+    (a 0-d state such as ASGD's ``eta`` repeated over its tensor); ``states``:
+    the same after every update, a list of ``steps`` dicts (what the app draws).
     """
     resolved = resolve(problem, config, steps)
     spec = get_optimizer(resolved["optimizer"])
@@ -121,12 +122,21 @@ def reference_run(
                 offset += p.numel()
         return loss
 
-    params, losses, grads = [], [], []
+    params, losses, grads, states = [], [], [], []
+
+    def torch_state() -> dict[str, np.ndarray]:
+        return {
+            key: torch.cat([optimizer.state[p][key].expand(p.shape).flatten() for p in tensors]).double().numpy()
+            for key in spec.state_keys
+            if all(isinstance(optimizer.state[p].get(key), torch.Tensor) for p in tensors)
+        }
 
     def at_point(step: int, loss: torch.Tensor) -> None:
         params.append(flat(tensors))
         losses.append(loss.detach().clone())
         grads.append(flat(p.grad for p in tensors))
+        if step > 0:  # the state the update to this point left
+            states.append(torch_state())
 
     @torch.no_grad()
     def project() -> None:  # the problem's projection of the point, written back: p.clamp_() for a box
@@ -141,13 +151,9 @@ def reference_run(
         args = resolved["schedule_args"]
         plateau = (sched.plateau_period(args, problem), args["watch"])
     lrs = torch_loop(optimizer, scheduler, plateau, closure, steps, at_point, project if projects else None)
-    state = {
-        key: torch.cat([optimizer.state[p][key].expand(p.shape).flatten() for p in tensors]).double().numpy()
-        for key in spec.state_keys
-        if all(key in optimizer.state[p] for p in tensors)
-    }
     return {
-        "state": state,
+        "state": torch_state(),
+        "states": states,
         "params": torch.stack(params).numpy(),
         "loss": torch.stack(losses).numpy(),
         "grad": torch.stack(grads).numpy(),

@@ -18,6 +18,7 @@ import torch
 
 from ..analysis import thin
 from ..problems import SurfaceProblem
+from . import state as inside
 from .common import (
     FONT, SURFACE_COLORS, TEMPLATE, AnimatedFigure, Grid, Style, f32s, frame_steps, gapped,
     last_finite,
@@ -78,6 +79,7 @@ def race_figure(
     max_frames: int = 80,
     layout: str = "wide",
     clickable: bool = False,
+    arrows: bool = False,
 ) -> AnimatedFigure:
     """Surface with paths, loss vs step and LR vs step, in one figure.
 
@@ -128,7 +130,10 @@ def race_figure(
             data.append(dict(type=kind, **whole, mode="lines", line=dict(color=style.color, width=5), opacity=0.6,
                              customdata=t, hovertemplate=hover, **common))
         else:
-            data.append(dict(type=kind, **whole, mode="lines", line=line, opacity=0.8, customdata=t,
+            custom = t
+            if arrows and "grad" in arrays:  # the recorded state at every point, on hover
+                custom, hover = inside.path_hover(arrays, r, t)
+            data.append(dict(type=kind, **whole, mode="lines", line=line, opacity=0.8, customdata=custom,
                              hovertemplate=hover, **common, **xy_axes))
             data.append(dict(type=kind, x=[path[0, 0]], y=[path[0, 1]], mode="markers", showlegend=False,
                              hoverinfo="skip", marker=dict(color="white", size=11, line=dict(color=style.color, width=3)),
@@ -157,13 +162,42 @@ def race_figure(
                              **common))
             moving.append(len(data) - 1)
 
+    drawn_arrows = None
+    if arrows and view != "3d" and "grad" in arrays:
+        drawn_arrows = _arrow_traces(problem, arrays, runs, data, moving, points)
     panels = LAYOUTS[layout]
     spec_layout = _race_layout(problem, grid, view, total, log_loss, lr, _loss_range(gap, log_loss, grid), panels)
     fig = AnimatedFigure(spec=dict(data=data, layout=spec_layout))
     fig._click_trace = click_trace
     if animate and points > 1:
-        _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view, panels)
+        _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view, panels, drawn_arrows)
     return fig
+
+
+def _arrow_traces(problem, arrays, runs, data, moving, points):
+    """Arrow traces at each run's last point (a segment with an arrowhead at its tip), and
+    a legend entry per kind stating its scale. Returns what the frames need to move them."""
+    vectors = inside.arrow_vectors(arrays)
+    (x0, x1), (y0, y1) = problem.domain
+    reach = inside.REACH * min(x1 - x0, y1 - y0)
+    params = arrays["params"]
+    kinds = [(kind, vectors[kind.key], inside.arrow_scale(vectors[kind.key], reach))
+             for kind in inside.ARROW_KINDS if kind.key in vectors]
+    for kind, _, scale in kinds:
+        # A legend-only entry: clicking it hides that kind of arrow for every run.
+        data.append(dict(type="scatter", x=[None], y=[None], mode="lines", xaxis="x", yaxis="y",
+                         name=f"{kind.label} {inside.scale_text(scale)}", legendgroup=f"arrow-{kind.key}",
+                         line=dict(color="#444", dash=kind.dash, width=kind.width), hoverinfo="skip"))
+    for r, style in enumerate(runs):
+        end = last_finite(params[:, r], points - 1)
+        for kind, vec, scale in kinds:
+            data.append(dict(type="scatter", **inside.arrow_xy(params[end, r], vec[end, r], scale),
+                             mode="lines+markers", showlegend=False, hoverinfo="skip", xaxis="x", yaxis="y",
+                             legendgroup=f"arrow-{kind.key}",
+                             line=dict(color=style.color, dash=kind.dash, width=kind.width),
+                             marker=dict(symbol="arrow", angleref="previous", size=[0, 13], color=style.color)))
+            moving.append(len(data) - 1)
+    return params, kinds
 
 
 def _click_grid(problem, n: int = 25) -> dict:
@@ -323,7 +357,7 @@ def _race_layout(problem, grid, view, total, log_loss, lr, loss_range, panels: P
     return layout
 
 
-def _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view, panels: Panels):
+def _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view, panels: Panels, arrows=None):
     points, runs = params.shape[:2]
     shown = frame_steps(points, max_frames)
     kind = "scatter3d" if view == "3d" else "scatter"
@@ -339,6 +373,11 @@ def _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view,
             if lr is not None and lr.shape[0]:
                 j = min(end, lr.shape[0] - 1)
                 data.append(dict(type="scatter", x=[j], y=[lr[j, r]]))
+        if arrows is not None:  # their traces come after every run's (see _arrow_traces)
+            for r in range(runs):
+                end = last_finite(params[:, r], int(k))
+                data += [dict(type="scatter", **inside.arrow_xy(params[end, r], vec[end, r], scale))
+                         for _, vec, scale in arrows[1]]
         frames.append(dict(data=data, traces=moving, name=str(int(k))))
     fig._raw_frames = frames
     redraw = view == "3d"  # WebGL scenes only repaint on a full redraw

@@ -26,12 +26,12 @@ import streamlit as st
 
 from .. import charts, codec, experiment, presets
 from ..codec import View
-from ..engine import Cancelled, Progress, RunConfig, resolve
+from ..engine import DEFAULT_RECORD, Cancelled, Progress, RunConfig, resolve
 from ..experiment import Experiment, Outcome
 from ..export import to_csv, to_json
 from ..optim import get as get_optimizer
 from ..params import ConfigError
-from . import guard, viewport
+from . import guard, inside, viewport
 from .kinds import KIND_UI
 from .maths import values_latex
 from .runs import RunEditor
@@ -226,7 +226,10 @@ class ExperimentPage:
             progress.progress(p.fraction, text=f"computing… step {p.done:,} of {total:,}")
             chart.plotly_chart(self.ui.progress_figure(run_exp, p.arrays(), styles, total, view, layout), theme=None)
 
-        bundle = compute(run_exp, on_progress, progress)
+        # Only a kind that draws the inside view records for it: a model's state is its every weight, every step.
+        look_inside = view.inside and getattr(self.ui, "INSIDE", False)
+        record = inside.RECORD if look_inside else DEFAULT_RECORD
+        bundle = compute(run_exp, on_progress, progress, record)
         progress.empty()
         outcome = bundle.outcome.relabelled(run_exp)
         fig = self.ui.figure(outcome, bundle.extra, styles, view, layout)
@@ -243,6 +246,8 @@ class ExperimentPage:
         st.caption(text + (" " + more(outcome, bundle.extra) if more else ""))
         self.ui.about(run_exp, self.k)
         st.dataframe(summary_frame(outcome, self.ui, view), hide_index=True)
+        if look_inside:
+            inside.section(self.k, outcome, styles)
         rules_ui(runs)
         downloads_ui(self.k, outcome, fig)
 
@@ -264,13 +269,14 @@ def run_errors(exp: Experiment) -> dict[int, str]:
     return errors
 
 
-def compute(exp: Experiment, on_progress, notice=None) -> Bundle:
+def compute(exp: Experiment, on_progress, notice=None, record: tuple[str, ...] = DEFAULT_RECORD) -> Bundle:
     """The experiment's outcome and figure extras, from the shared cache or computed now.
 
     Labels and colours are not part of the key: renaming a run does not recompute it.
     A long computation streams partial pictures through ``on_progress``, takes a turn
     on the server (``guard.heavy_slot``: a queue with a notice when it is busy), and
     stops between chunks when its tab closes or its session asks for a new run.
+    ``record`` adds the gradient and the optimizer's state for the inside view.
     """
     key = exp.numbers_only()
 
@@ -290,12 +296,12 @@ def compute(exp: Experiment, on_progress, notice=None) -> Bundle:
                         on_progress(p)
                     return True
 
-                outcome = experiment.compute(key, on_chunk, chunk=chunk)
+                outcome = experiment.compute(key, on_chunk, chunk=chunk, record=record)
         except Cancelled:
             guard.end_run()
         return Bundle(outcome, KIND_UI[key.problem.kind].extras(outcome))
 
-    return cached(("experiment", key), run)
+    return cached(("experiment", key) if record == DEFAULT_RECORD else ("experiment", key, record), run)
 
 
 def fmt(value: Any) -> str:

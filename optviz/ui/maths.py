@@ -58,3 +58,70 @@ def values_latex(spec, hp: dict[str, Any]) -> str:
 
 def rule_latex(spec, hp: dict[str, Any]) -> str:
     return spec.rule.strip() + r"\\[4pt] \text{with } " + values_latex(spec, hp)
+
+
+# -- one step, with its numbers --------------------------------------------------------
+
+STATE_SYMBOLS = {"momentum_buffer": "b", "exp_avg": "m", "exp_avg_sq": "v", "square_avg": "v", "sum": "G",
+                 "grad_avg": r"\bar g", "acc_delta": "u", "exp_inf": "u"}
+
+
+def _state_symbol(key: str) -> str:
+    return STATE_SYMBOLS.get(key, r"\text{" + key.replace("_", r"\_") + "}")
+
+
+def _vec(values) -> str:
+    return r"\begin{pmatrix}" + r" \\ ".join(_number(float(v)) for v in values) + r"\end{pmatrix}"
+
+
+def _substituted(optimizer: str, hp: dict[str, Any], values: dict[str, Any], t: int) -> list[str]:
+    """Per coordinate, the update with this step's numbers in it, where the rule is a
+    short closed form of the recorded buffers (SGD with heavy-ball momentum, Adam, AdamW)."""
+    theta, lr = values["theta"], values.get("lr")
+    if lr is None:
+        return []
+    names = "xy" if len(theta) == 2 else [f"\\theta^{{({i})}}" for i in range(len(theta))]
+    lines = []
+    if optimizer == "SGD" and not hp.get("nesterov") and not hp.get("weight_decay"):
+        buf = values.get("momentum_buffer", values["grad"])
+        symbol = "b" if "momentum_buffer" in values else "g"
+        for i, name in enumerate(names):
+            lines.append(rf"{name}_{{{t}}} = {_number(float(theta[i]))} - {_number(lr)} \cdot "
+                         rf"\underbrace{{{_number(float(buf[i]))}}}_{{{symbol}}} = {_number(float(values['next'][i]))}")
+    elif optimizer in ("Adam", "AdamW") and not hp.get("amsgrad") and "exp_avg" in values:
+        beta1, beta2 = hp["betas"]
+        eps = hp["eps"]
+        c1, c2 = 1 - beta1**t, 1 - beta2**t
+        decoupled = optimizer == "AdamW" or hp.get("decoupled_weight_decay")
+        wd = hp.get("weight_decay", 0.0)
+        if wd and not decoupled:
+            return []  # the decay enters m and v through g: the card would need g + λθ as well
+        for i, name in enumerate(names):
+            start = _number(float(theta[i]))
+            if wd:
+                start = rf"{start}\,(1 - {_number(lr)}\cdot{_number(wd)})"
+            m, v = float(values["exp_avg"][i]), float(values["exp_avg_sq"][i])
+            lines.append(rf"{name}_{{{t}}} = {start} - {_number(lr)} \cdot "
+                         rf"\frac{{{_number(m)} / {_number(c1)}}}{{\sqrt{{{_number(v)} / {_number(c2)}}} + "
+                         rf"{_number(eps)}}} = {_number(float(values['next'][i]))}")
+    return lines
+
+
+def step_latex(optimizer: str, hp: dict[str, Any], values: dict[str, Any], t: int) -> list[str]:
+    """The update that made point ``t`` (torch's step ``t``, from ``θ_{t-1}``), as LaTeX lines:
+    the recorded values (θ, g, lr, every state buffer after the step, the new θ), then, where
+    the rule is a short closed form, each coordinate's update with those numbers substituted.
+
+    ``values`` is :func:`optviz.charts.state.step_values` of update ``t - 1``: nothing is recomputed
+    but the bias corrections ``1 - β^t``.
+    """
+    parts = [rf"\theta_{{{t - 1}}} = {_vec(values['theta'])}", rf"g_{{{t - 1}}} = \nabla f = {_vec(values['grad'])}"]
+    if "lr" in values:
+        parts.append(rf"\gamma_{{{t}}} = {_number(values['lr'])}")
+    recorded = [parts[0] + r",\quad " + parts[1] + (r",\quad " + parts[2] if len(parts) > 2 else "")]
+    buffers = [rf"{_state_symbol(key)}_{{{t}}} = {_vec(value)}" for key, value in values.items()
+               if key not in ("theta", "grad", "next", "lr") and len(value) == len(values["theta"])]
+    if buffers:
+        recorded.append(r",\quad ".join(buffers))
+    recorded.append(rf"\theta_{{{t}}} = {_vec(values['next'])}")
+    return recorded + _substituted(optimizer, hp, values, t)

@@ -12,6 +12,7 @@ from typing import Any
 import streamlit as st
 
 from ... import charts
+from ...charts import state as inside
 from ...codec import View, common_start
 from ...experiment import Experiment, Outcome
 from ...params import ConfigError
@@ -24,10 +25,11 @@ TITLE = "Surfaces"
 FORMULA = "formula"  # the picker's entry for a typed formula
 RUN_STARTS = True  # each run may start at a point of its own
 RUN_NOISE = True  # and have gradient noise of its own
+INSIDE = True  # draws the optimizer's state (arrows, state panel, curvature): see optviz.ui.inside
 CHOICES = [*surfaces.SURFACES, FORMULA]
 VIEW_LABELS = {"contour": "Contour", "3d": "3-D"}
 # Widget keys the page always draws: if any is missing, Streamlit dropped them (see explore.init).
-REQUIRED = ("surface", "start_x", "start_y", "steps", "view", "tol")
+REQUIRED = ("surface", "start_x", "start_y", "steps", "view", "tol", "inside")
 
 
 def load(k: Key, exp: Experiment, view: View) -> None:
@@ -39,6 +41,7 @@ def load(k: Key, exp: Experiment, view: View) -> None:
     s[k("start_x")], s[k("start_y")] = float(start[0]), float(start[1])
     s[k("steps")] = exp.n_steps
     s[k("view")], s[k("tol")] = view.view, view.tol
+    s[k("inside")] = view.inside
 
 
 def _set_surface_params(k: Key, spec: surfaces.Surface, values: dict[str, Any]) -> None:
@@ -145,7 +148,8 @@ def collect(k: Key) -> tuple[SurfaceProblem | FormulaProblem, int, dict[str, Any
     s = st.session_state
     problem, errors = read_surface(k)
     shared = {"start": (float(s[k("start_x")]), float(s[k("start_y")]))}
-    return problem, int(s[k("steps")]), shared, View(s[k("view")], float(s[k("tol")])), errors
+    view = View(s[k("view")], float(s[k("tol")]), bool(s.get(k("inside"), False)))
+    return problem, int(s[k("steps")]), shared, view, errors
 
 
 def _on_surface_change(k: Key) -> None:
@@ -173,6 +177,10 @@ def sidebar(k: Key) -> None:
     c2.number_input("y", key=k("start_y"), format="%g")
     st.number_input("Steps", min_value=1, step=50, key=k("steps"))
     st.caption("Gradient noise is each run's own setting, below the chart.")
+    st.toggle("Show the optimizer's state", key=k("inside"),
+              help="Arrows at each run's point (−gradient, momentum, the update taken), a panel of the state "
+                   "over steps, the update with its numbers, and the curvature. Records the gradient and "
+                   "torch's optimizer state at every step, so it computes a little longer.")
 
 
 def header(exp: Experiment, k: Key) -> None:
@@ -211,8 +219,11 @@ def progress_figure(exp: Experiment, arrays: dict, styles, total: int, view: Vie
 
 
 def figure(outcome: Outcome, extra: Any, styles, view: View, layout: str = "wide"):
-    return charts.race_figure(outcome.experiment.problem, outcome.result.arrays, styles, grid=extra, view=view.view,
-                              clickable=view.view == "contour", layout=layout)
+    arrays = outcome.result.arrays
+    if view.inside:
+        arrays = inside.as_torch_keeps(arrays, outcome.result.resolved)
+    return charts.race_figure(outcome.experiment.problem, arrays, styles, grid=extra, view=view.view,
+                              clickable=view.view == "contour", layout=layout, arrows=view.inside)
 
 
 def summary_columns(outcome: Outcome, i: int, view: View) -> dict[str, Any]:

@@ -1,0 +1,59 @@
+"""What the inside view costs: the default Surfaces comparison computed with the race's
+own record (params, loss, lr) and with the gradient and the optimizer's state as well.
+
+Prints the median and the maximum over repeats, and their ratio (the issue asks <= 2x),
+plus building the race figure with and without the arrows.
+
+    python3 bench/bench_state.py [repeats]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from optviz import charts, experiment, presets  # noqa: E402
+from optviz.charts import state as inside  # noqa: E402
+from optviz.engine import DEFAULT_RECORD  # noqa: E402
+from optviz.ui.inside import RECORD  # noqa: E402
+
+
+def timed(fn, repeats: int) -> list[float]:
+    fn()  # warm: torch's kernels, the resolution cache
+    out = []
+    for _ in range(repeats):
+        tick = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - tick)
+    return out
+
+
+def main(repeats: int = 7) -> None:
+    exp = presets.SURFACE_DEFAULT
+    problem = exp.problem.build()
+    styles = charts.styles([r.label for r in exp.runs])
+    plain = timed(lambda: experiment.compute(exp, record=DEFAULT_RECORD), repeats)
+    state = timed(lambda: experiment.compute(exp, record=RECORD), repeats)
+    outcome = experiment.compute(exp, record=RECORD)
+    arrays = inside.as_torch_keeps(outcome.result.arrays, outcome.result.resolved)
+    grid = charts.surface_grid(problem)
+    fig = timed(lambda: charts.race_figure(problem, arrays, styles, grid=grid).to_dict(), repeats)
+    fig_arrows = timed(lambda: charts.race_figure(problem, arrays, styles, grid=grid, arrows=True).to_dict(), repeats)
+    print(f"default comparison: {len(exp.runs)} runs x {exp.n_steps} steps, {repeats} repeats")
+    rows = [("compute, race record", plain), ("compute, + grad and state", state),
+            ("figure", fig), ("figure + arrows", fig_arrows)]
+    for name, times in rows:
+        print(f"  {name:28s} median {statistics.median(times) * 1e3:8.1f} ms   max {max(times) * 1e3:8.1f} ms")
+    print(f"  compute ratio (state / race): median {statistics.median(state) / statistics.median(plain):.2f}x, "
+          f"max {max(state) / max(plain):.2f}x")
+    total = (statistics.median(state) + statistics.median(fig_arrows)) / (statistics.median(plain)
+                                                                         + statistics.median(fig))
+    print(f"  compute + figure ratio: median {total:.2f}x")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 7)

@@ -1,0 +1,68 @@
+"""The "inside the optimizer" section under a surface race: the state over steps for a
+chosen run, its update at a chosen step with the recorded numbers, and, on request,
+the curvature along every path. Thin: the figures and numbers come from
+:mod:`optviz.charts.state`, :mod:`optviz.curvature` and :mod:`optviz.ui.maths`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import streamlit as st
+
+from .. import curvature
+from ..charts import state as inside
+from ..engine import DEFAULT_RECORD
+from ..experiment import Outcome
+from .maths import step_latex
+from .widgets import cached
+
+# What the inside view needs the engine to record besides the race's own arrays.
+RECORD = (*DEFAULT_RECORD, "grad", "state")
+
+
+def section(k: Callable[[str], str], outcome: Outcome, styles) -> None:
+    result = outcome.result
+    labels = [s.label for s in styles]
+    st.markdown("#### Inside the optimizer")
+    c1, c2 = st.columns([1, 2])
+    run = c1.selectbox("Run", range(len(labels)), format_func=lambda i: labels[i], key=k("inside.run"))
+    run = min(int(run or 0), len(labels) - 1)
+    last = max(result.steps - 1, 0)
+    if k("inside.step") in st.session_state and st.session_state[k("inside.step")] > last:
+        st.session_state[k("inside.step")] = last
+    step = c2.slider("Update number t (from point t to t + 1)", 0, max(last, 1), key=k("inside.step"),
+                     disabled=last == 0)
+    step = min(step, last)
+    arrays = inside.as_torch_keeps(result.arrays, result.resolved)
+    st.plotly_chart(inside.state_figure(arrays, run, styles[run], step=step), theme=None,
+                    key=k("inside.state_fig"), config={"displaylogo": False})
+    resolved = result.resolved[run]
+    diverged = int(result.diverged_at[run])
+    if 0 <= diverged <= step + 1:
+        st.info(f"{labels[run]} diverged at point {diverged}: from there on it has no numbers to show.")
+    else:
+        st.markdown(f"**The update that made point {step + 1}**, with torch's recorded numbers "
+                    "(state after the update):")
+        values = inside.step_values(arrays, run, step)
+        for line in step_latex(resolved["optimizer"], resolved["hparams"], values, step + 1):
+            st.latex(line)
+    if st.toggle("Curvature along the paths (exact 2×2 Hessian)", key=k("inside.curvature")):
+        curvature_ui(outcome, styles, labels, step)
+
+
+def curvature_ui(outcome: Outcome, styles, labels: list[str], step: int) -> None:
+    exp, result = outcome.experiment, outcome.result
+    fn = exp.problem.build().loss
+    pc = cached(("curvature", exp.numbers_only()),
+                lambda: curvature.path_curvature(fn, result.arrays, result.resolved))
+    st.plotly_chart(inside.sharpness_figure(pc.sharpness, pc.lines, styles, step=step, measures=pc.measure),
+                    theme=None, config={"displaylogo": False})
+    st.caption("Dotted: each run's stable limit at its step size (2/η for gradient descent, 2(1+β)/η for heavy "
+               "ball; Adam's 38/η bounds its preconditioned sharpness λ_max(P⁻¹H), P = diag(√v̂) + ε). Above "
+               "the line, the step overshoots along the sharpest direction.")
+    rows = [{key: f"{v:.4g}" if isinstance(v, float) and v == v else ("—" if isinstance(v, float) else v)
+             for key, v in row.items()} for row in curvature.stability_rows(pc, labels, step)]
+    st.markdown(f"**Local stability at point {step}**")
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
