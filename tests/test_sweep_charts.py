@@ -104,7 +104,7 @@ def test_lr_sweep_figure_of_a_training():
     fig = sweep_charts.lr_sweep_figure(sweep)
     star = [t for t in fig.data if t.name == "Adam best lr"]
     assert len(star) == 1 and star[0].x[0] == sweep.best_lr(0)
-    assert fig.layout.yaxis.type == "log" and "Final loss f after 6 steps" in fig.layout.annotations[0].text
+    assert fig.layout.yaxis.type == "log" and "Final loss f<br>after 6 steps" in fig.layout.annotations[0].text
     x, y = sweeps.Axis("lr", 0.01, 1, 3, log=True), sweeps.Axis("betas[0]", 0.5, 0.9, 2)
     hm = sweeps.heatmap(task, RunConfig("Adam"), x, y)
     assert sweep_charts.heatmap_figure(hm).data[0].colorbar.title.text == "final<br>log₁₀(f)"

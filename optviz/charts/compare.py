@@ -50,6 +50,7 @@ def compare_race_figure(
     band: str = "minmax",
     colors: Sequence[str] | None = None,
     height: int = 460,
+    narrow: bool = False,
 ) -> go.Figure:
     """The tuned configurations racing: median over the seeds, and a band over them.
 
@@ -118,7 +119,7 @@ def compare_race_figure(
         )
     fig.update_xaxes(title_text=AXES[axis], rangemode="tozero")
     fig.update_yaxes(
-        title_text=f"{loss_axis_name(result)} (median, {span} of {result.comparison.seeds} seeds)",
+        title_text=f"{loss_axis_name(result)}<br>(median, {span} of {result.comparison.seeds} seeds)",
         type="log" if log else "linear",
         exponentformat="power",
     )
@@ -134,8 +135,10 @@ def compare_race_figure(
         font=FONT,
         template="plotly_white",
         hoverlabel=dict(font_size=15),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=15)),
-        margin=dict(l=70, r=44, t=70, b=60), modebar=dict(orientation="v"),
+        # On a phone the legend wraps to several rows: under the plot, clear of the tool bar.
+        legend=dict(orientation="h", yanchor="top", y=-0.25, x=0, font=dict(size=15)) if narrow
+        else dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=15)),
+        margin=dict(l=80, r=44, t=40 if narrow else 70, b=60), modebar=dict(orientation="v"),
         title=None,
     )
     return fig

@@ -78,7 +78,7 @@ def _log_range(values: np.ndarray, pad: float = 0.3) -> list[float] | None:
     return [math.log10(finite.min()) - pad, math.log10(finite.max()) + pad]
 
 
-def lr_sweep_figure(sweep: LRSweep, colors: Sequence[str] | None = None, height: int = 560) -> go.Figure:
+def lr_sweep_figure(sweep: LRSweep, colors: Sequence[str] | None = None, height: int = 600) -> go.Figure:
     """Final loss (left) and best loss along the way (right) against the lr.
 
     A diverged run has no final loss: it is a cross on a band above the curves
@@ -149,8 +149,10 @@ def lr_sweep_figure(sweep: LRSweep, colors: Sequence[str] | None = None, height:
             fig.update_yaxes(range=rng, dtick=_dtick(rng) if log else None, row=1, col=col)
     fig.update_layout(
         height=height, font=FONT, template="plotly_white", hoverlabel=dict(font_size=15),
-        legend=dict(orientation="h", yanchor="bottom", y=1.1, x=0, font=dict(size=16)),
-        margin=dict(l=60, r=44, t=100, b=60), modebar=dict(orientation="v"),
+        # Under the lr axis' title, one line per optimizer: above the panels, a row of long
+        # "best lr" entries ran under the tool bar on a phone.
+        legend=dict(orientation="v", yanchor="bottom", yref="container", y=0, x=0, font=dict(size=15)),
+        margin=dict(l=60, r=44, t=70, b=70 + 24 * len(sweep.configs)), modebar=dict(orientation="v"),
     )
     return fig
 

@@ -473,12 +473,13 @@ def compare_page() -> None:
     ):
         _open(result, tuned_runs(result))
     colors = [charts.PALETTE[k % len(charts.PALETTE)] for k in range(len(c.contenders))]
+    narrow = viewport.layout(_k("viewport")) == "stacked"  # a phone: legends under, panels one a row
     a1, a2, _ = st.columns([3, 2, 3])
     a1.segmented_control("x-axis", list(AXES), key=_k("axis"), format_func=AXIS_NAMES.get, required=True)
     a2.segmented_control("Band", list(COMPARE_BANDS), key=_k("band"), format_func=BAND_NAMES.get, required=True)
     view = CompareView(st.session_state.get(_k("axis")) or "steps", st.session_state.get(_k("band")) or "minmax")
     st.plotly_chart(
-        charts.compare_race_figure(result, view.axis, view.band, colors),
+        charts.compare_race_figure(result, view.axis, view.band, colors, narrow=narrow),
         key=_k("race"),
         theme=None,
         config={"displaylogo": False},
@@ -498,9 +499,7 @@ def compare_page() -> None:
         )
     )
     event = st.plotly_chart(
-        charts.sensitivity_figure(
-            result, colors, columns=1 if viewport.layout(_k("viewport")) == "stacked" else None
-        ),
+        charts.sensitivity_figure(result, colors, columns=1 if narrow else None),
         key=_k("sens"),
         on_select="rerun",
         selection_mode="points",
