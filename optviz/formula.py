@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .threads import intra_op_threads
 from .expr import Expr
+from .threads import intra_op_threads
 
 Domain = tuple[tuple[float, float], tuple[float, float]]  # ((x_lo, x_hi), (y_lo, y_hi))
 Point = tuple[float, float, float]  # x, y, f(x, y)

@@ -18,9 +18,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks import find_chromium  # noqa: F401  (one search for Chromium, shared with the task runner)
-
 import pytest
+
+from tasks import find_chromium  # noqa: F401  (one search for Chromium, shared with the task runner)
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"

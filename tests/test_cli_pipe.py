@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 LIST = [sys.executable, "-m", "optviz", "list", "schedules", "--format", "json"]
 

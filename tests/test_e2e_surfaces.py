@@ -12,7 +12,6 @@ from optviz.presets import DEFAULTS, PRESETS
 DEFAULT = DEFAULTS["surface"]
 from tests import browser
 
-
 # A journey of several page loads: the full suite (CI) runs it; the inner loop leaves it out.
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -6,12 +6,12 @@ first run's "lr" field, change it, see the rerun's chart and `script_finished`, 
 
 from __future__ import annotations
 
-import pytest
-
 import asyncio
 import concurrent.futures
 import importlib.util
 import sys
+
+import pytest
 
 from tests import browser
 

@@ -18,7 +18,6 @@ import pytest
 
 from tests import browser
 
-
 # A journey of several page loads: the full suite (CI) runs it; the inner loop leaves it out.
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -16,7 +16,17 @@ Figures animate in the browser (Play and a step slider move every view together)
 from ..analysis import level_lines, thin
 from .classics import classic_figure
 from .common import (
-    DASHES, FONT, PALETTE, AnimatedFigure, Grid, Style, frame_steps, last_finite, steps_to_reach, styles, to_html,
+    DASHES,
+    FONT,
+    PALETTE,
+    AnimatedFigure,
+    Grid,
+    Style,
+    frame_steps,
+    last_finite,
+    steps_to_reach,
+    styles,
+    to_html,
 )
 from .compare import compare_race_figure, sensitivity_figure
 from .race import race_figure, surface_grid

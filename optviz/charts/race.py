@@ -20,7 +20,15 @@ from ..analysis import thin
 from ..problems import SurfaceProblem
 from . import state as inside
 from .common import (
-    FONT, SURFACE_COLORS, TEMPLATE, AnimatedFigure, Grid, Style, f32s, frame_steps, gapped,
+    FONT,
+    SURFACE_COLORS,
+    TEMPLATE,
+    AnimatedFigure,
+    Grid,
+    Style,
+    f32s,
+    frame_steps,
+    gapped,
     last_finite,
 )
 

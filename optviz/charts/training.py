@@ -19,8 +19,7 @@ from plotly.subplots import make_subplots
 
 from ..analysis import DataView, Landscape, level_lines, thin, training_frames
 from ..experiment import Outcome
-from .common import (FONT, PALETTE, AnimatedFigure, Grid, Style, f32, gapped, last_finite,
-                     shaded_image)
+from .common import FONT, PALETTE, AnimatedFigure, Grid, Style, f32, gapped, last_finite, shaded_image
 
 # Light class colours (ColorBrewer "Paired", light members): the runs own the saturated palette.
 # Data classes in pale, muted fills with grey edges and a shape each: the saturated

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..params import ConfigError, HParam, lookup
-from .base import Context, OptimizerSpec
 from . import adafactor, adam, adaptive, generic, lbfgs, muon, rprop, sgd
+from .base import Context, OptimizerSpec
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
     spec.name: spec

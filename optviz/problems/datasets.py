@@ -444,5 +444,5 @@ def _check_finite(data: Data, X_train, X_test, y_train, y_test, standardized: bo
                               "(their mean or spread overflows); rescale that column")
 
 
-def _transform(scaler: "StandardScaler", X: np.ndarray) -> np.ndarray:
+def _transform(scaler: StandardScaler, X: np.ndarray) -> np.ndarray:
     return scaler.transform(X) if len(X) else X.astype(np.float64)

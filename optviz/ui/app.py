@@ -6,8 +6,8 @@ import streamlit as st
 import torch
 
 from ..engine import run
-from .compare import compare_page
 from .classics import classics_page
+from .compare import compare_page
 from .explore import DATASETS, SURFACES
 from .persist import keep_widget_values
 from .sweeps import sweeps_page

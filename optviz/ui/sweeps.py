@@ -19,8 +19,22 @@ import numpy as np
 import streamlit as st
 
 from .. import charts, config, sweeps
-from ..codec import (BASIN_SLOTS, COLOR_BY, LR_SLOTS, MAX_LRS, SECTIONS, SWEEP_DEFAULTS, SWEEP_KINDS, View,
-                     decode_sweep, default_axis, encode, encode_sweep, float_hparams, second_axis)
+from ..codec import (
+    BASIN_SLOTS,
+    COLOR_BY,
+    LR_SLOTS,
+    MAX_LRS,
+    SECTIONS,
+    SWEEP_DEFAULTS,
+    SWEEP_KINDS,
+    View,
+    decode_sweep,
+    default_axis,
+    encode,
+    encode_sweep,
+    float_hparams,
+    second_axis,
+)
 from ..engine import Cancelled, Progress, RunConfig
 from ..experiment import Experiment
 from ..optim import OPTIMIZERS
