@@ -251,7 +251,9 @@ def ensure_container_tools() -> None:
         apt_install(missing)
         missing = [t for t in ("buildah", "debootstrap") if shutil.which(t) is None]
     if missing:
-        raise TaskError(f"docker-test needs {' and '.join(missing)} (Debian/Ubuntu: apt-get install buildah debootstrap)")
+        raise TaskError(
+            f"docker-test needs {' and '.join(missing)} (Debian/Ubuntu: apt-get install buildah debootstrap)"
+        )
 
 
 # ---------------------------------------------------------------- commands
@@ -296,7 +298,11 @@ def cmd_app(args: list[str]) -> int:
     dev = "--dev" in args
     args = [a for a in args if a != "--dev"]
     ensure_deps(RUNTIME_REQS)
-    say("starting Streamlit" + (" with live reload (--dev)" if dev else "") + "; open the URL it prints (Ctrl-C stops it)")
+    say(
+        "starting Streamlit"
+        + (" with live reload (--dev)" if dev else "")
+        + "; open the URL it prints (Ctrl-C stops it)"
+    )
     # Flags the user gives come after ours, and Streamlit keeps the last value of a flag.
     flags = DEV_FLAGS if dev else APP_FLAGS
     # serve.py serves app.py, warmed up at start (see its docstring).
@@ -334,7 +340,10 @@ def cmd_test(args: list[str]) -> int:
 
 def cmd_docker_test(args: list[str]) -> int:
     if os.name != "posix" or os.geteuid() != 0:
-        raise TaskError("docker-test needs root (debootstrap and buildah's chroot isolation); try: sudo python3 tasks.py docker-test")
+        raise TaskError(
+            "docker-test needs root (debootstrap and buildah's chroot isolation); "
+            "try: sudo python3 tasks.py docker-test"
+        )
     ensure_deps(DEV_REQS)
     ensure_container_tools()
     ensure_browser_tools()

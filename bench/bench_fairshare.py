@@ -24,13 +24,13 @@ import sys
 import time
 from pathlib import Path
 
+from playwright.sync_api import sync_playwright
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import sync_playwright
-
-from optviz.ui import guard
-from tests import browser, serverload
+from optviz.ui import guard  # noqa: E402 - needs the repository root on sys.path
+from tests import browser, serverload  # noqa: E402 - needs the repository root on sys.path
 
 LIGHT_SECONDS = 0.3  # CPU per click: about what a quick lr change costs the real engine
 

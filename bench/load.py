@@ -627,7 +627,8 @@ def table(results: list[dict]) -> str:
     for r in results:
         c, d, fl = r["chart_s"], r["done_s"], r["first_load_s"]
         lines.append(
-            f"{_level(r):>4} {r['actions']:>7} {r['actions_per_s']:>5.1f} {f(c['p50']):>9} {f(c['p95']):>6} {f(c['max']):>6} "
+            f"{_level(r):>4} {r['actions']:>7} {r['actions_per_s']:>5.1f} "
+            f"{f(c['p50']):>9} {f(c['p95']):>6} {f(c['max']):>6} "
             f"{f(d['p50']):>8} {f(d['p95']):>6} {f(fl['p50']):>14} {f(fl['p95']):>6} "
             f"{f(r['server_cpu_per_action_s'], '.3f'):>10} {f(r['server_cores']):>9} "
             f"{f(r['peak_rss_mb'], '.0f') + ' MB' if r['peak_rss_mb'] else '-':>8} {f(r['client_cores']):>9} "
@@ -734,8 +735,9 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     meta = {"levels": args.levels, "duration_s": args.duration, "interval_s": args.interval, "ramp_s": args.ramp,
-            "timeout_s": args.timeout, "replicas": args.replicas, "cpus": os.cpu_count(), "loadavg_end": os.getloadavg(), "url": args.url,
-            "options": args.option, "profile": str(args.profile or "")}  # fmt: skip
+            "timeout_s": args.timeout, "replicas": args.replicas, "cpus": os.cpu_count(),
+            "loadavg_end": os.getloadavg(), "url": args.url, "options": args.option,
+            "profile": str(args.profile or "")}  # fmt: skip
     args.json.write_text(json.dumps({"options": meta, "results": results}, indent=1) + "\n")
     print(f"saved {args.json}" + (f"; profile: {args.profile} (python -m pstats)" if args.profile else ""))
     return 1 if any(r["error_count"] for r in results) else 0

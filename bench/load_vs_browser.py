@@ -45,7 +45,9 @@ CHROMIUM_ARGS = [
 RECORD_WS = """(() => {
   const Orig = window.WebSocket;
   const log = window.__ws = {sent: [], recv: []};
-  const b64 = (buf) => { let s = ''; const u = new Uint8Array(buf); for (const c of u) s += String.fromCharCode(c); return btoa(s); };
+  const b64 = (buf) => {
+    let s = ''; const u = new Uint8Array(buf); for (const c of u) s += String.fromCharCode(c); return btoa(s);
+  };
   class Recorded extends Orig {
     constructor(...args) {
       super(...args);

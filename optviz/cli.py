@@ -85,7 +85,8 @@ def _problem_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--surface-set", action="append", metavar="KEY=VALUE", help="a surface parameter, e.g. b=10")
     f = p.add_argument_group("a typed formula in x and y (read safely: never run as code)")
     f.add_argument("--formula", help="e.g. \"(1-x)^2 + b*(y-x^2)^2\"; see the README for the language")
-    f.add_argument("--formula-set", action="append", metavar="NAME=VALUE", help="a parameter of the formula, e.g. b=100")
+    f.add_argument("--formula-set", action="append", metavar="NAME=VALUE",
+                   help="a parameter of the formula, e.g. b=100")
     d = p.add_argument_group("a dataset, a model and a loss")
     d.add_argument("--dataset", help="dataset id (see 'list datasets')")
     d.add_argument("--data-set", action="append", metavar="KEY=VALUE", help="a dataset parameter, e.g. noise=0.3")
@@ -116,9 +117,11 @@ def _optimizer_arguments(p: argparse.ArgumentParser, many: bool) -> None:
     o.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="another hyperparameter, torch's name, e.g. betas=0.9,0.99")
     o.add_argument("--schedule", default="constant", help="an lr_scheduler name (see 'list schedules')")
-    o.add_argument("--schedule-set", action="append", metavar="KEY=VALUE", help="a schedule argument, e.g. step_size=100")
+    o.add_argument("--schedule-set", action="append", metavar="KEY=VALUE",
+                   help="a schedule argument, e.g. step_size=100")
     o.add_argument("--steps", type=int, help="optimizer steps (default: 500 on a surface, the epochs on a dataset)")
-    o.add_argument("--start", nargs=2, type=float, metavar=("X", "Y"), help="start point on a surface (default: its own)")
+    o.add_argument("--start", nargs=2, type=float, metavar=("X", "Y"),
+                   help="start point on a surface (default: its own)")
     o.add_argument("--noise", type=float, default=0.0, help="std of Gaussian noise added to each gradient")
     o.add_argument("--seed", type=int, default=0, help="seed of the gradient noise")
     o.add_argument("--device", default=None, help="auto, cpu or cuda (default: OPTVIZ_DEVICE or auto)")
@@ -168,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lowest and highest lr of the sweep (default 1e-4 1)")
     g.add_argument("--num", type=int, default=50, help="how many log-spaced lrs (default 50)")
     g.add_argument("--lr", type=float, help="with --grid: the one lr (default: torch's)")
-    g.add_argument("--grid", nargs=2, type=int, metavar=("NX", "NY"), help="map start points on an NX x NY grid instead")
+    g.add_argument("--grid", nargs=2, type=int, metavar=("NX", "NY"),
+                   help="map start points on an NX x NY grid instead")
     g.add_argument("--x-range", nargs=2, type=float, metavar=("LO", "HI"),
                    help="with --grid: x range (default: the surface's domain)")
     g.add_argument("--y-range", nargs=2, type=float, metavar=("LO", "HI"),

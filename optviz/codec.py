@@ -10,9 +10,10 @@ The problem writes its own parameters (a surface's ``surface`` and ``sp``, a
 training's ``dataset``, ``model``, ``loss``, ...; see each kind's
 ``to_query``). Each ``run`` holds the optimizer, then ``key=value`` pairs:
 torch's hyperparameter names, ``sched`` and its ``s.``-prefixed arguments,
-``start``, ``noise`` and ``noise_seed`` (gradient noise), ``label`` and ``color``. Only values that differ from the defaults
-are written, so links stay short. Reading a link never raises: a field that
-does not parse falls back to its default and is named in the warnings.
+``start``, ``noise`` and ``noise_seed`` (gradient noise), ``label`` and
+``color``. Only values that differ from the defaults are written, so links
+stay short. Reading a link never raises: a field that does not parse falls
+back to its default and is named in the warnings.
 """
 
 from __future__ import annotations

@@ -415,7 +415,8 @@ def surface_stability(
         :class:`Stability` ``(sharpness, threshold, stable)``.
     """
     sharpness = hessian_2d(fn, params).eigenvalues[:, 1]
-    as_tensor = lambda x: torch.as_tensor(x, dtype=sharpness.dtype, device=sharpness.device).reshape(-1)
+    def as_tensor(x):
+        return torch.as_tensor(x, dtype=sharpness.dtype, device=sharpness.device).reshape(-1)
     lr, momentum, dampening = as_tensor(lr), as_tensor(momentum), as_tensor(dampening)
     if (lr <= 0).any():
         raise ConfigError("learning rates must be > 0 for a stability threshold")

@@ -117,7 +117,7 @@ class LeastSquares:
     def loss(self, params: Tensor, step: int = 0) -> Tensor:
         tensors = views(params, self.layout)
         total = params.new_zeros(params.shape[0])
-        for i, (shape, data) in enumerate(zip(self.layout, self._data(params.dtype, params.device))):
+        for i, (_shape, data) in enumerate(zip(self.layout, self._data(params.dtype, params.device))):
             if data is None:
                 continue
             x, y = data

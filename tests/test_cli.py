@@ -39,7 +39,8 @@ def test_run_writes_the_documented_json(capsys):
 
 def test_run_csv_and_out_file(capsys, tmp_path):
     target = tmp_path / "runs.csv"
-    code, out, _ = _run_cli(capsys, "run", "--optimizer", "Adam", "--steps", "5", "--format", "csv", "--out", str(target))
+    code, out, _ = _run_cli(capsys, "run", "--optimizer", "Adam", "--steps", "5", "--format", "csv",
+                            "--out", str(target))
     assert code == 0 and out == ""
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
     assert len(rows) == 6 and rows[0]["step"] == "0" and rows[-1]["lr"] == ""

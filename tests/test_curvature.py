@@ -64,7 +64,8 @@ def points(rows: int, dims: int, seed: int = 1, scale: float = 1.0) -> torch.Ten
 
 
 def dense_hessians(loss, params):
-    one = lambda p: torch.autograd.functional.hessian(lambda w: loss(w[None])[0], p, vectorize=True)
+    def one(p):
+        return torch.autograd.functional.hessian(lambda w: loss(w[None])[0], p, vectorize=True)
     return torch.stack([one(p) for p in params])
 
 
@@ -114,7 +115,8 @@ def test_rows_are_independent_and_a_diverged_row_gives_nan():
 
 
 def test_a_loss_that_is_nan_at_finite_params_gives_nan_for_that_row_only():
-    f = lambda p, step=0: torch.sqrt(p[:, 0]) * (p[:, 1:] ** 2).sum(1)
+    def f(p, step=0):
+        return torch.sqrt(p[:, 0]) * (p[:, 1:] ** 2).sum(1)
     params = torch.tensor([[4.0, 1.0, 2.0], [-1.0, 1.0, 2.0], [1.0, 0.5, 0.5]], dtype=F64)
     out = top_eigenvalue(f, params, tol=1e-12)
     assert out.values[1].isnan() and not out.converged[1] and out.converged[[0, 2]].all()
@@ -124,7 +126,8 @@ def test_a_loss_that_is_nan_at_finite_params_gives_nan_for_that_row_only():
 
 def test_rows_that_converge_early_leave_the_batch_without_changing_the_others():
     # f = sum_i x_i^4 / 12 has H = diag(x_i^2): isotropic at rows 0-3 (one Lanczos step), spread at rows 4-5.
-    f = lambda p, step=0: (p**4).sum(1) / 12
+    def f(p, step=0):
+        return (p**4).sum(1) / 12
     params = torch.cat([torch.tensor([[1.0], [-2.0], [0.5], [3.0]], dtype=F64) * torch.ones(4, 8, dtype=F64),
                         points(2, 8)])
     out = top_eigenvalue(f, params, tol=1e-12)
@@ -286,7 +289,8 @@ def test_thresholds_separate_torch_sgd_converging_from_diverging(momentum, dampe
 
 def test_surface_stability_per_run():
     # f = (x^2 + 10 y^2) / 2: lambda_max = 10 everywhere, so GD is stable iff lr < 0.2.
-    f = lambda p, step=0: 0.5 * (p[:, 0] ** 2 + 10 * p[:, 1] ** 2)
+    def f(p, step=0):
+        return 0.5 * (p[:, 0] ** 2 + 10 * p[:, 1] ** 2)
     p = points(4, 2)
     lr = torch.tensor([0.1, 0.19, 0.21, 0.21], dtype=F64)
     gd = surface_stability(f, p, lr)

@@ -58,7 +58,8 @@ def test_no_text_overlaps_on_a_projector_or_a_phone(chromium, app_server, path, 
     page = context.new_page()
     console.attach(page)
     try:
-        shot = browser.assert_app_rendered(page, f"{app_server.url}/{path}", console, f"layout-{path or 'surfaces'}-{size}")
+        shot = browser.assert_app_rendered(page, f"{app_server.url}/{path}", console,
+                                           f"layout-{path or 'surfaces'}-{size}")
         charts = page.evaluate(BOXES)
         problems = [p for boxes in charts for p in _overlaps(boxes)]
         assert not problems, f"{path or 'surfaces'} at {width}×{height}: {problems}; see {shot}"

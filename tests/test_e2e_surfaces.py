@@ -8,9 +8,9 @@ import pytest
 
 from optviz import codec
 from optviz.presets import DEFAULTS, PRESETS
+from tests import browser
 
 DEFAULT = DEFAULTS["surface"]
-from tests import browser
 
 # A journey of several page loads: the full suite (CI) runs it; the inner loop leaves it out.
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -231,7 +231,10 @@ def test_pickles_by_reparsing_so_it_can_key_a_cache():
         ("x*2", r"x \cdot 2"),
         ("1e-3*x + 2.5e3", r"10^{-3} x + 2.5 \cdot 10^{3}"),
         ("log(x) + log1p(y) + log2(x)", r"\ln\left(x\right) + \ln\left(1 + y\right) + \log_{2}\left(x\right)"),
-        ("floor(x/10) + x//2 + x%3", r"\left\lfloor \frac{x}{10} \right\rfloor + \left\lfloor \frac{x}{2} \right\rfloor + x \bmod 3"),
+        (
+            "floor(x/10) + x//2 + x%3",
+            r"\left\lfloor \frac{x}{10} \right\rfloor + \left\lfloor \frac{x}{2} \right\rfloor + x \bmod 3",
+        ),
         ("min(1, (x+1)/10)", r"\min\left(1, \frac{x + 1}{10}\right)"),
         (
             "where(0 < x <= 1 and y != 0, x, -y)",

@@ -144,7 +144,8 @@ def race_figure(
             data.append(dict(type=kind, **whole, mode="lines", line=line, opacity=0.8, customdata=custom,
                              hovertemplate=hover, **common, **xy_axes))
             data.append(dict(type=kind, x=[path[0, 0]], y=[path[0, 1]], mode="markers", showlegend=False,
-                             hoverinfo="skip", marker=dict(color="white", size=11, line=dict(color=style.color, width=3)),
+                             hoverinfo="skip",
+                             marker=dict(color="white", size=11, line=dict(color=style.color, width=3)),
                              **common, **xy_axes))
         data.append(dict(type=kind, **tail, mode="lines", showlegend=False, hoverinfo="skip", **common, **xy_axes,
                          line=dict(color=style.color, width=9) if view == "3d" else {**line, "width": 5}))
@@ -326,7 +327,8 @@ def _race_layout(problem, grid, view, total, log_loss, lr, loss_range, panels: P
         font=FONT,
         template=TEMPLATE,
         margin=dict(l=64, r=44, t=72, b=panels.bottom),
-        legend=dict(orientation="h", yanchor="bottom", y=1 + 34 / (panels.height - 72 - panels.bottom), x=0, font=dict(size=16)),  # above the panel titles
+        legend=dict(orientation="h", yanchor="bottom", y=1 + 34 / (panels.height - 72 - panels.bottom), x=0,
+                    font=dict(size=16)),  # above the panel titles
         # A vertical tool bar in the right margin: it covers no legend entry.
         modebar=dict(orientation="v"),
         hoverlabel=dict(font_size=15),
@@ -338,8 +340,8 @@ def _race_layout(problem, grid, view, total, log_loss, lr, loss_range, panels: P
         ],
         xaxis2=dict(domain=panels.curves_x, anchor="y2", range=steps, matches="x3", showticklabels=True,
                     uirevision="steps"),
-        yaxis2=dict(domain=panels.loss_y, anchor="x2", type="log" if log_loss else "linear", exponentformat="power", nticks=5,
-                    range=loss_range),
+        yaxis2=dict(domain=panels.loss_y, anchor="x2", type="log" if log_loss else "linear", exponentformat="power",
+                    nticks=5, range=loss_range),
         xaxis3=dict(domain=panels.curves_x, anchor="y3", range=steps, title=dict(text="step", standoff=4)),
         yaxis3=dict(domain=panels.lr_y, anchor="x3", type=lr_type, exponentformat="power", nticks=4,
                     rangemode="tozero" if lr_type == "linear" else "normal"),

@@ -269,12 +269,12 @@ def _click_grid(fig, xs, ys, custom, hover, col=None, most: int = 70, text=None)
     points, not on heatmap cells. customdata = (j, i, *the cell's own)."""
     jj = np.unique(np.linspace(0, len(ys) - 1, min(len(ys), most)).round().astype(int))
     ii = np.unique(np.linspace(0, len(xs) - 1, min(len(xs), most)).round().astype(int))
-    J, I = np.meshgrid(jj, ii, indexing="ij")
-    data = np.concatenate([np.stack([J, I], -1), custom[J, I]], axis=-1).reshape(-1, 2 + custom.shape[-1])
-    trace = go.Scatter(x=np.asarray(xs)[I.ravel()], y=np.asarray(ys)[J.ravel()], mode="markers",
+    J, cols = np.meshgrid(jj, ii, indexing="ij")
+    data = np.concatenate([np.stack([J, cols], -1), custom[J, cols]], axis=-1).reshape(-1, 2 + custom.shape[-1])
+    trace = go.Scatter(x=np.asarray(xs)[cols.ravel()], y=np.asarray(ys)[J.ravel()], mode="markers",
                        marker=dict(size=12, opacity=0), showlegend=False, name="click",
                        customdata=data.astype(np.float32), hovertemplate=_shift(hover, 2),
-                       text=None if text is None else text[J, I].ravel())
+                       text=None if text is None else text[J, cols].ravel())
     if col is None:
         fig.add_trace(trace)
     else:

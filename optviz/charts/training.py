@@ -167,7 +167,9 @@ def _cell(fig, view: int) -> dict:
 
 def _tail(path: np.ndarray, end: int, training: Outcome) -> np.ndarray:
     """The kept points just before ``end``: about one epoch, at most a few hundred."""
-    span = max(3, min(300, math.ceil(training.steps_per_epoch / max(1, training.path_steps[1] - training.path_steps[0] if len(training.path_steps) > 1 else 1))))
+    span = max(3, min(300, math.ceil(training.steps_per_epoch
+                                     / max(1, training.path_steps[1] - training.path_steps[0]
+                                           if len(training.path_steps) > 1 else 1))))
     return f32(path[max(0, end - span) : end + 1])
 
 
@@ -369,7 +371,8 @@ def progress_figure(arrays: dict[str, np.ndarray], steps_per_epoch: int, runs: S
     for r, style in enumerate(runs):
         fig.add_trace(go.Scatter(x=t / steps_per_epoch, y=f32(loss[t, r]), mode="lines", name=style.label,
                                  line=dict(color=style.color, width=2, dash=style.dash)))
-    fig.update_layout(height=height, font=FONT, template="plotly_white", margin=dict(l=60, r=44, t=50, b=40), modebar=dict(orientation="v"),
+    fig.update_layout(height=height, font=FONT, template="plotly_white", margin=dict(l=60, r=44, t=50, b=40),
+                      modebar=dict(orientation="v"),
                       title=dict(text="Mini-batch loss so far", font=dict(size=16)),
                       xaxis=dict(title="epoch", range=[0, total_steps / steps_per_epoch]),
                       yaxis=dict(type="log" if _log_axis(loss) else "linear", exponentformat="power"),

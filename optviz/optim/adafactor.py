@@ -79,7 +79,8 @@ SPEC = OptimizerSpec(
         # torch computes t ** beta2_decay in Python; a per-run tensor pow can differ in the last bit.
         beta2_decay=dict(low=-1.0, high=0.0, per_run=False, help="second-moment decay: beta2_t = 1 - t^beta2_decay"),
         # eps1 may be None (dtype epsilon), which a per-run tensor cannot hold.
-        eps=dict(per_run=False, help="(eps1 floor on the second moment or None for the dtype's, eps2 floor on param RMS)"),
+        eps=dict(per_run=False,
+                 help="(eps1 floor on the second moment or None for the dtype's, eps2 floor on param RMS)"),
         d=dict(low=1.0, high=10.0, help="clipping threshold on the update's RMS"),
         weight_decay=dict(low=0.0, high=1.0, help="decoupled weight decay"),
         maximize=dict(help="ascend instead of descend"),
@@ -87,7 +88,8 @@ SPEC = OptimizerSpec(
     summary="Memory-light Adam relative: factored second moments, steps relative to the parameter's RMS.",
     rule=r"""
 \begin{aligned}
-\hat\beta_{2,t} &= 1 - t^{\tau},\quad \rho_t = \min(\gamma, 1/\sqrt t),\quad \alpha_t = \max(\epsilon_2, \mathrm{RMS}(\theta_{t-1}))\,\rho_t \\
+\hat\beta_{2,t} &= 1 - t^{\tau},\quad \rho_t = \min(\gamma, 1/\sqrt t),\quad
+\alpha_t = \max(\epsilon_2, \mathrm{RMS}(\theta_{t-1}))\,\rho_t \\
 V_t &\leftarrow \hat\beta_{2,t} V_{t-1} + (1-\hat\beta_{2,t})\, g_t^2
  \quad(\text{matrices: row and column means only}) \\
 U_t &= g_t / \sqrt{\max(V_t, \epsilon_1^2)},\qquad

@@ -294,9 +294,11 @@ def _one_cycle(t, lr, a):
         base_momentum=a["base_momentum"],
     )
     if a["anneal_strategy"] == "cos":
-        anneal = lambda start, end, pct: end + (start - end) / 2.0 * (torch.cos(math.pi * pct) + 1)
+        def anneal(start, end, pct):
+            return end + (start - end) / 2.0 * (torch.cos(math.pi * pct) + 1)
     else:
-        anneal = lambda start, end, pct: (end - start) * pct + start
+        def anneal(start, end, pct):
+            return (end - start) * pct + start
     phases = _one_cycle_phases(a)
     starts = [0.0] + [p[0] for p in phases[:-1]]
     lr_t = mom = None
@@ -764,7 +766,7 @@ _RUN = "None: the run's number of steps"
 
 
 def _cosine_tex(t: str, T: str) -> str:
-    return r"\eta_{min} + \tfrac12(\eta_0 - \eta_{min})\left(1 + \cos\frac{\pi\,%s}{%s}\right)" % (t, T)
+    return r"\eta_{min} + \tfrac12(\eta_0 - \eta_{min})\left(1 + \cos\frac{\pi\," + f"{t}}}{{{T}" + r"}\right)"
 
 _ETA_MIN = _arg("eta_min", 0.0, "float", "the lowest lr of the cosine", low=0.0, high=1.0)
 _MOMENTUM = (

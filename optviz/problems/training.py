@@ -78,7 +78,8 @@ class Task:
     title: ClassVar[str] = "training task"
 
     def __post_init__(self):
-        object.__setattr__(self, "model_params", freeze(models.get(self.model).resolve(dict(freeze(self.model_params)))))
+        object.__setattr__(self, "model_params",
+                           freeze(models.get(self.model).resolve(dict(freeze(self.model_params)))))
         object.__setattr__(self, "loss_params", freeze(losses.get(self.loss).resolve(dict(freeze(self.loss_params)))))
         object.__setattr__(self, "batch_size", _whole(self.batch_size, "batch size", 0))
         object.__setattr__(self, "epochs", _whole(self.epochs, "epochs", 1, MAX_EPOCHS))
@@ -304,7 +305,7 @@ def max_train_work() -> float:
                 return value
         except ValueError:
             pass
-        warnings.warn(f"OPTVIZ_MAX_TRAIN_WORK={text!r} is not a positive number; using the default")
+        warnings.warn(f"OPTVIZ_MAX_TRAIN_WORK={text!r} is not a positive number; using the default", stacklevel=2)
     return 5e11
 
 

@@ -194,7 +194,8 @@ class ExperimentPage:
         if exp is None:
             return
         s[self.k("last")] = (exp, view)  # not a widget key: it outlives a visit to another page
-        colors = {rid: r.color or charts.PALETTE[i % len(charts.PALETTE)] for i, (rid, r) in enumerate(zip(rids, exp.runs))}
+        colors = {rid: r.color or charts.PALETTE[i % len(charts.PALETTE)]
+                  for i, (rid, r) in enumerate(zip(rids, exp.runs))}
         try:
             exp.problem.build()
         except ConfigError:

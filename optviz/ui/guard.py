@@ -234,7 +234,7 @@ def _env_int(name: str, default: int, minimum: int) -> int:
             raise ValueError
         return value
     except ValueError:
-        warnings.warn(f"{name}={text!r} is not a whole number >= {minimum}; using {default}")
+        warnings.warn(f"{name}={text!r} is not a whole number >= {minimum}; using {default}", stacklevel=2)
         return default
 
 

@@ -263,7 +263,8 @@ def collect(section: str) -> tuple[Any, list[str]]:
                              float(state[f"{prefix}.{key}hi"]), int(state[f"{prefix}.{key}n"]),
                              bool(state[f"{prefix}.{key}log"])))
         try:
-            run = RunConfig(name, parse_settings(name, state.get(f"{prefix}.set", ""), skip=(axes[0].name, axes[1].name)))
+            run = RunConfig(name, parse_settings(name, state.get(f"{prefix}.set", ""),
+                                                 skip=(axes[0].name, axes[1].name)))
         except ConfigError as exc:
             errors.append(f"{name}: {exc}")
             run = RunConfig(name)

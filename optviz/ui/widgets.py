@@ -93,8 +93,8 @@ def param_widget(key: str, h: HParam, *, label: str | None = None, disabled: boo
     if h.kind == "bool":
         st.checkbox(label, key=key, help=helptext, disabled=disabled)
     elif h.kind == "float":
-        st.number_input(label, key=key, format="%g", help=helptext, step=_step(h, st.session_state.get(key)), min_value=lo, max_value=hi,
-                        disabled=disabled, placeholder=auto)
+        st.number_input(label, key=key, format="%g", help=helptext, step=_step(h, st.session_state.get(key)),
+                        min_value=lo, max_value=hi, disabled=disabled, placeholder=auto)
     elif h.kind == "int":
         st.number_input(label, key=key, step=1, help=helptext, min_value=None if lo is None else int(lo),
                         max_value=None if hi is None else int(hi), disabled=disabled, placeholder=auto)

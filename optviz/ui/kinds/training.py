@@ -163,7 +163,8 @@ def _on_upload(k: Key) -> None:
     raw = upload.getvalue()
     if len(raw) > datasets.MAX_CSV_BYTES:
         s[k("csv")] = ""
-        s[k("csv_error")] = f"{upload.name} is {len(raw) / 1e6:.1f} MB; the limit is {datasets.MAX_CSV_BYTES / 1e6:g} MB"
+        s[k("csv_error")] = (f"{upload.name} is {len(raw) / 1e6:.1f} MB; "
+                             f"the limit is {datasets.MAX_CSV_BYTES / 1e6:g} MB")
         return
     try:
         text = raw.decode("utf-8-sig")
