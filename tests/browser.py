@@ -206,11 +206,13 @@ def open_app(page, url: str, timeout_s: float = 60.0) -> str:
     ms = timeout_s * 1000
     page.goto(url, wait_until="domcontentloaded", timeout=ms)
     try:
-        page.wait_for_function(
+        # The state the wait saw, not a second look: under load the page may be between two
+        # renders (a rerun the width probe asks for) when a second query comes.
+        finished = page.wait_for_function(
             """() => {
                 const app = document.querySelector('[data-testid="stApp"]');
                 const state = app && app.getAttribute('data-test-script-state');
-                return state === 'notRunning' || state === 'compilationError';
+                return (state === 'notRunning' || state === 'compilationError') && state;
             }""",
             timeout=ms,
         )
@@ -228,7 +230,7 @@ def open_app(page, url: str, timeout_s: float = 60.0) -> str:
             f"(script state {states[0]!r}, connection state {states[1]!r}; a proxy that drops the "
             f"websocket leaves it connecting); see {shot}"
         ) from None
-    return page.locator('[data-testid="stApp"]').get_attribute("data-test-script-state")
+    return finished.json_value()
 
 
 def settle(page, timeout_s: float = 20.0) -> bool:
