@@ -21,16 +21,16 @@ import streamlit as st
 from .. import charts, config
 from ..codec import COMPARE_BANDS, COMPARE_SLOTS, CompareView, View, decode_compare, encode_compare
 from ..compare import AXES, METRICS, CompareResult, Comparison, compare, contender, parse_contender, searchable
-from ..engine import Cancelled, Progress, RunConfig
+from ..engine import RunConfig
 from ..experiment import Experiment
 from ..optim import OPTIMIZERS
 from ..params import ConfigError
 from ..problems import ProblemConfig, Task, surfaces
-from . import guard, viewport
+from . import viewport
 from .explore import DATASETS
 from .kinds import surface, training
 from .sweeps import open_runs
-from .widgets import allowed_modules, cached, plain, query_params, set_value, sync_url
+from .widgets import allowed_modules, computed, plain, query_params, set_value, sync_url
 
 P = "cp"  # every widget key of this page starts with "cp."
 NONE = "—"  # an empty optimizer slot
@@ -261,25 +261,8 @@ def collect() -> tuple[Comparison, CompareView, list[str]]:
 def _compute(c: Comparison) -> CompareResult:
     """The cached result, or the comparison computed with a progress bar, in its turn on the
     server; it stops between chunks when its tab closes or a new click comes."""
-
-    def run():
-        bar = st.empty()
-        try:
-            with guard.heavy_slot(bar) as check:
-
-                def on_progress(p: Progress) -> bool:
-                    if not check(p):
-                        return False
-                    bar.progress(p.fraction, text=f"{p.runs:,} runs in one batch: step {p.done:,} of {p.total:,}")
-                    return True
-
-                return compare(c, on_progress=on_progress, limits=config.limits(), threads=THREADS)
-        except Cancelled:
-            guard.end_run()
-        finally:
-            bar.empty()
-
-    return cached(("compare", c), run)
+    return computed(("compare", c), lambda on_progress: compare(c, on_progress=on_progress, limits=config.limits(),
+                                                                threads=THREADS))
 
 
 def _labelled(run: RunConfig, label: str, color: str) -> RunConfig:

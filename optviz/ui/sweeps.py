@@ -35,7 +35,7 @@ from ..codec import (
     float_hparams,
     second_axis,
 )
-from ..engine import Cancelled, Progress, RunConfig
+from ..engine import RunConfig
 from ..experiment import Experiment
 from ..optim import OPTIMIZERS
 from ..optim import get as get_optimizer
@@ -43,10 +43,9 @@ from ..params import ConfigError
 from ..problems import ProblemConfig, Task, surfaces
 from ..problems.base import value_text
 from ..sweeps import Axis
-from . import guard
 from .explore import DATASETS, SURFACES
 from .kinds import surface, training
-from .widgets import allowed_modules, cached, plain, query_params, set_value, sync_url
+from .widgets import allowed_modules, computed, plain, query_params, set_value, sync_url
 
 # Every sweep here is float64: near a good setting the loss falls below
 # float32's smallest number, and a map of zeros has no best cell.
@@ -315,27 +314,6 @@ def on_axis_change(key: str) -> None:
 # -- computing and opening runs ----------------------------------------------------------------
 
 
-def _compute(key, run):
-    """The cached result for ``key``, or ``run(on_progress)`` with a progress bar, in its
-    turn on the server; it stops between chunks when its tab closes or a new click comes."""
-
-    def compute():
-        bar = st.empty()
-        try:
-            with guard.heavy_slot(bar) as check:
-                def on_progress(p: Progress) -> bool:
-                    if not check(p):
-                        return False
-                    bar.progress(p.fraction, text=f"{p.runs:,} runs in one batch: step {p.done:,} of {p.total:,}")
-                    return True
-
-                return run(on_progress)
-        except Cancelled:
-            guard.end_run()
-        finally:
-            bar.empty()
-
-    return cached(("sweep", key), compute)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -407,7 +385,7 @@ def lr_section() -> None:
         return
     try:
         lrs = sweeps.log_lrs(settings.lo, settings.hi, settings.num)
-        sweep = _compute(("lr", settings), lambda on_progress: sweeps.lr_sweep(
+        sweep = computed(("sweep", "lr", settings), lambda on_progress: sweeps.lr_sweep(
             settings.problem, settings.runs, lrs, settings.steps, on_progress=on_progress, **_options()))
     except ConfigError as exc:
         st.error(plain(str(exc)))
@@ -478,7 +456,7 @@ def basin_section() -> None:
         st.info("Choose an optimizer to map.")
         return
     try:
-        bm = _compute(("basin", settings.problem, settings.runs, settings.grid, settings.steps),
+        bm = computed(("sweep", "basin", settings.problem, settings.runs, settings.grid, settings.steps),
                       lambda on_progress: sweeps.basin_map(settings.problem, settings.runs, settings.steps,
                                                            nx=settings.grid, on_progress=on_progress, **_options()))
     except ConfigError as exc:
@@ -531,7 +509,7 @@ def heatmap_section() -> None:
     sync_url(encode_sweep("heatmap", settings))
     _errors(errors)
     try:
-        hm = _compute(("heatmap", settings), lambda on_progress: sweeps.heatmap(
+        hm = computed(("sweep", "heatmap", settings), lambda on_progress: sweeps.heatmap(
             settings.problem, settings.run, settings.x, settings.y, settings.steps, on_progress=on_progress,
             **_options()))
     except ConfigError as exc:

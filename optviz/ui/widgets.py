@@ -18,8 +18,10 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from .. import config
+from ..engine import Cancelled, Progress
 from ..params import HParam
 from ..problems.base import value_text
+from . import guard
 
 T = TypeVar("T")
 
@@ -170,3 +172,30 @@ def cached(key: Hashable, compute: Callable[[], T]) -> T:
         return _store(key)
     except _Miss:
         return _store(key, _value=compute())
+
+
+# -- long computations ------------------------------------------------------------------------------
+
+
+def computed(key: Hashable, run: Callable[[Callable[[Progress], bool]], T]) -> T:
+    """The cached result for ``key``, or ``run(on_progress)`` with a progress bar, in its
+    turn on the server (``guard.heavy_slot``); it stops between chunks when its tab closes
+    or a new click comes (the run ends there: ``guard.end_run``)."""
+
+    def compute():
+        bar = st.empty()
+        try:
+            with guard.heavy_slot(bar) as check:
+                def on_progress(p: Progress) -> bool:
+                    if not check(p):
+                        return False
+                    bar.progress(p.fraction, text=f"{p.runs:,} runs in one batch: step {p.done:,} of {p.total:,}")
+                    return True
+
+                return run(on_progress)
+        except Cancelled:
+            guard.end_run()
+        finally:
+            bar.empty()
+
+    return cached(key, compute)
