@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PAGES = {"Surfaces": "", "Datasets": "datasets", "Sweeps": "sweeps"}
 LRS = ["0.05", "0.002", "0.3", "0.0125", "1e-3"]
-STEPS = 36
+STEPS = 30
 SEED = 20261201
 
 
@@ -121,4 +121,4 @@ def test_a_random_walk_keeps_every_page_and_its_state(page, app_server):
             shot = browser.screenshot(page, "journey-exception")
             raise AssertionError(f"exception after {trail}: {exceptions.first.inner_text()[:400]}; see {shot}")
         assert page.console.errors == [], f"console errors after {trail}: {page.console.errors}"
-    assert len(trail) >= 30 and len({t.split(':')[0].split(' ')[0] for t in trail}) == 3, trail
+    assert len(trail) == STEPS >= 30 and len({t.split(':')[0].split(' ')[0] for t in trail}) == 3, trail
