@@ -39,9 +39,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import config as _config
 from . import engine
 from .config import Limits
+from .config import limits as server_limits
 from .engine import Progress, RunConfig, finite_or_none
 from .experiment import DTYPES
 from .optim import get as get_optimizer
@@ -305,7 +305,7 @@ class Comparison:
 
     def check(self, limits: Limits | None = None) -> None:
         """Refuse what cannot be run, before any work, with a message fit for a user."""
-        limits = limits or _config.limits()
+        limits = limits or server_limits()
         allowed = limits.optimizer_modules
         if not self.contenders:
             raise ConfigError("choose at least one optimizer to compare")
@@ -422,7 +422,7 @@ class Comparison:
                 if k in data
             },
         )
-        out.check(replace(_config.limits(), optimizer_modules=allowed))
+        out.check(replace(server_limits(), optimizer_modules=allowed))
         return out
 
 
@@ -799,7 +799,7 @@ def compare(
     ConfigError comes before any work if the comparison cannot be run or is over the
     operator's limits; ``on_progress`` returning False cancels (:class:`~optviz.engine.Cancelled`).
     """
-    limits = limits or _config.limits()
+    limits = limits or server_limits()
     comparison.check(limits)
     cmp, problem = comparison, comparison.problem.build()
     K, B, S, steps = len(cmp.contenders), cmp.trials, cmp.seeds, cmp.n_steps
@@ -951,7 +951,7 @@ def command(args: argparse.Namespace, problem: ProblemConfig) -> int:
 
     from .export import write_output
 
-    limits = replace(_config.limits(), optimizer_modules=("",))  # the user's own machine
+    limits = replace(server_limits(), optimizer_modules=("",))  # the user's own machine
     contenders = tuple(parse_contender(t) for t in args.optimizer) if args.optimizer else _default_contenders()
     steps = args.steps if args.steps is not None else (None if problem.own_length else problem.default_steps)
     cmp = Comparison(

@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from . import config as _config
 from . import engine
 from .config import Limits
+from .config import limits as server_limits
 from .engine import Cancelled, Progress, Result, RunConfig, finite_or_none, resolve
 from .optim import get as get_optimizer
 from .params import ConfigError
@@ -153,7 +153,7 @@ def lr_sweep(
     **options: Any,
 ) -> LRSweep:
     """Every config of ``configs`` at every lr of ``lrs``, as one batch."""
-    limits = limits or _config.limits()
+    limits = limits or server_limits()
     configs = tuple(configs)
     steps = _steps(problem, steps)
     lrs = np.sort(np.asarray(lrs, dtype=np.float64).ravel())
@@ -264,7 +264,7 @@ def basin_map(
 ) -> BasinMap:
     """Each config from every start of an ``nx`` x ``ny`` grid over the surface's
     domain (or the given ranges), as one batch: configs side by side on one grid."""
-    limits = limits or _config.limits()
+    limits = limits or server_limits()
     configs = tuple(configs)
     steps = _steps(problem, steps)
     if getattr(problem, "domain", None) is None or problem.start_size != 2:
@@ -397,7 +397,7 @@ def heatmap(
     **options: Any,
 ) -> Heatmap:
     """``config`` at every pair of values of ``x`` and ``y``, as one batch."""
-    limits = limits or _config.limits()
+    limits = limits or server_limits()
     steps = _steps(problem, steps)
     if x.name == y.name:
         raise ConfigError(f"choose two different hyperparameters, not {x.name} twice")
