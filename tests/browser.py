@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,6 +189,22 @@ class ConsoleLog:
             return  # a load we blocked: listed in self.external
         if not any(p.search(text) for p in IGNORED_CONSOLE):
             self.errors.append(text)
+
+
+@contextmanager
+def sized_page(chromium, width: int = 1280, height: int = 800):
+    """A page in a fresh browser context of this size: its console recorded (``page.console``)
+    and requests that would leave the machine blocked. The context closes on exit."""
+    context = chromium.new_context(viewport={"width": width, "height": height})
+    console = ConsoleLog()
+    console.block_external(context)
+    page = context.new_page()
+    page.console = console
+    console.attach(page)
+    try:
+        yield page
+    finally:
+        context.close()
 
 
 def launch_chromium(playwright, executable: str):

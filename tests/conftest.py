@@ -56,15 +56,9 @@ def chromium():
 
 @pytest.fixture
 def page(chromium, request):
-    context = chromium.new_context(viewport={"width": 1280, "height": 800})
-    console = browser.ConsoleLog()
-    console.block_external(context)
-    pg = context.new_page()
-    pg.console = console
-    console.attach(pg)
-    yield pg
-    try:
-        browser.screenshot(pg, f"{request.node.name}-end")
-    except Exception:  # a crashed page must not hide the test's own failure
-        pass
-    context.close()
+    with browser.sized_page(chromium) as pg:
+        yield pg
+        try:
+            browser.screenshot(pg, f"{request.node.name}-end")
+        except Exception:  # a crashed page must not hide the test's own failure
+            pass

@@ -192,12 +192,8 @@ def test_coming_back_from_another_page_keeps_the_comparison():
 @pytest.mark.browser
 def test_the_page_at_1024_by_768(chromium, app_server):
     """A screenshot to look at: nothing may overlap at a laptop's size."""
-    context = chromium.new_context(viewport={"width": 1024, "height": 768})
-    console = browser.ConsoleLog()
-    console.block_external(context)
-    page = context.new_page()
-    console.attach(page)
-    try:
+    with browser.sized_page(chromium, 1024, 768) as page:
+        console = page.console
         # The default four optimizers (four narrow panels side by side), at a small size.
         settings = Comparison(trials=8, seeds=2, steps=60)
         url = app_server.url + "/compare?" + browser_query(encode_compare(settings))
@@ -215,8 +211,6 @@ def test_the_page_at_1024_by_768(chromium, app_server):
         assert page.locator('[data-testid="stPlotlyChart"]').count() == 2, f"see {shot}"
         page.locator('[data-testid="stPlotlyChart"]').nth(1).scroll_into_view_if_needed()
         browser.screenshot(page, "compare-1024x768-charts")
-    finally:
-        context.close()
 
 
 def browser_query(params: dict) -> str:

@@ -52,16 +52,9 @@ def _overlaps(boxes: list[dict]) -> list[str]:
 @pytest.mark.parametrize("path", PAGES)
 def test_no_text_overlaps_on_a_projector_or_a_phone(chromium, app_server, path, size):
     width, height = SIZES[size]
-    context = chromium.new_context(viewport={"width": width, "height": height})
-    console = browser.ConsoleLog()
-    console.block_external(context)
-    page = context.new_page()
-    console.attach(page)
-    try:
-        shot = browser.assert_app_rendered(page, f"{app_server.url}/{path}", console,
+    with browser.sized_page(chromium, width, height) as page:
+        shot = browser.assert_app_rendered(page, f"{app_server.url}/{path}", page.console,
                                            f"layout-{path or 'surfaces'}-{size}")
         charts = page.evaluate(BOXES)
         problems = [p for boxes in charts for p in _overlaps(boxes)]
         assert not problems, f"{path or 'surfaces'} at {width}×{height}: {problems}; see {shot}"
-    finally:
-        context.close()

@@ -77,16 +77,10 @@ def test_share_link_reproduces_the_setup(page, app_server, chromium):
     exp, _, warnings = codec.decode({k: v for k, v in parse_qs(urlsplit(url).query).items()}, DEFAULT)
     assert not warnings and exp == preset
 
-    other = chromium.new_context(viewport={"width": 1280, "height": 800})
-    try:
-        student = other.new_page()
-        console = browser.ConsoleLog()
-        console.attach(student)
-        shot = browser.assert_app_rendered(student, url, console, "e2e-share-second")
+    with browser.sized_page(chromium) as student:  # another browser: a student opening the link
+        shot = browser.assert_app_rendered(student, url, student.console, "e2e-share-second")
         assert _paths(student) == first
-        assert console.errors == []
-    finally:
-        other.close()
+        assert student.console.errors == []
     _assert_clean(page, shot)
 
 

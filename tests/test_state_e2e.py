@@ -19,12 +19,8 @@ ARROWS = """() => {
 
 
 def test_arrows_move_with_the_slider_and_the_state_panel_renders(chromium, app_server):
-    context = chromium.new_context(viewport={"width": 1024, "height": 768})
-    console = browser.ConsoleLog()
-    console.block_external(context)
-    page = context.new_page()
-    console.attach(page)
-    try:
+    with browser.sized_page(chromium, 1024, 768) as page:
+        console = page.console
         browser.assert_app_rendered(page, app_server.url + "/?inside=1&steps=200", console, "inside-1024")
         page.wait_for_function(f"({ARROWS})() !== null && ({ARROWS})().length > 0", timeout=60_000)
         at_end = page.evaluate(ARROWS)
@@ -40,5 +36,3 @@ def test_arrows_move_with_the_slider_and_the_state_panel_renders(chromium, app_s
         assert page.get_by_text("Inside the optimizer").count() >= 1
         assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2  # the race and the state panel
         assert console.errors == [], console.errors
-    finally:
-        context.close()

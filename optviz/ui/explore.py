@@ -235,8 +235,10 @@ class ExperimentPage:
         outcome = bundle.outcome.relabelled(run_exp)
         fig = self.ui.figure(outcome, bundle.extra, styles, view, layout)
         # theme=None keeps the figure's own large, projector-friendly fonts.
+        # No Plotly tool bar on a phone: it sat on the wrapped legend, and a finger has no hover
+        # to reveal it (pinch zooms, a double tap resets).
         event = chart.plotly_chart(fig, key=self.k("figure"), on_select="rerun", selection_mode="points",
-                                   theme=None, config={"displaylogo": False})
+                                   theme=None, config={"displaylogo": False, "displayModeBar": layout == "wide"})
         self.ui.on_click(self.k, event, fig)
         result = outcome.result
         n_div = int((result.diverged_at >= 0).sum())
