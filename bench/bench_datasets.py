@@ -109,16 +109,32 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cpu")
-    task = Task(DataConfig("digits"), "mlp", {"hidden": (64, 64), "activation": "relu"}, "cross_entropy",
-                batch_size=args.batch_size, epochs=args.epochs)
+    task = Task(
+        DataConfig("digits"),
+        "mlp",
+        {"hidden": (64, 64), "activation": "relu"},
+        "cross_entropy",
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+    )
     problem = task.build()
-    print(f"digits: {problem.n_train} training images, MLP 64-64-10 ({problem.dims:,} weights), "
-          f"{problem.steps:,} steps of batch {problem.batch_size}, {len(SIX)} optimizers")
+    print(
+        f"digits: {problem.n_train} training images, MLP 64-64-10 ({problem.dims:,} weights), "
+        f"{problem.steps:,} steps of batch {problem.batch_size}, {len(SIX)} optimizers"
+    )
 
     def batched():
         # As compute() trains: small steps on one intra-op thread (ModelProblem.small_step).
-        return run(problem, SIX, steps=problem.steps, record=("loss",), dtype="float32", device="cpu",
-                   limits=UNLIMITED, threads=1)
+        return run(
+            problem,
+            SIX,
+            steps=problem.steps,
+            record=("loss",),
+            dtype="float32",
+            device="cpu",
+            limits=UNLIMITED,
+            threads=1,
+        )
 
     def one_at_a_time():
         return [naive_run(problem, c) for c in SIX]
@@ -132,8 +148,10 @@ def main(argv=None):
     # Same start, same batches: the engine's losses are the plain loop's.
     ours = batched().arrays["loss"][:-1]
     theirs = np.array(one_at_a_time()).T
-    print(f"max |loss difference| batched vs naive over the first 100 steps (float32): "
-          f"{np.abs(ours - theirs)[:100].max():.1e}")
+    print(
+        f"max |loss difference| batched vs naive over the first 100 steps (float32): "
+        f"{np.abs(ours - theirs)[:100].max():.1e}"
+    )
 
     t_batched = median_time(batched, args.repeat)
     t_naive = median_time(one_at_a_time, args.repeat)
@@ -145,8 +163,10 @@ def main(argv=None):
     print(f"  with DataLoader   {t_loader[0]:8.3f} {t_loader[1]:8.3f}  (the idiomatic loop, same batches)")
     print(f"optviz.compute()    {t_app[0]:8.3f} {t_app[1]:8.3f}  (also keeps weights for the views, evaluates metrics)")
     print(f"ratio one-at-a-time / batched: {t_naive[0] / t_batched[0]:.2f}x wall, {t_naive[1] / t_batched[1]:.2f}x cpu")
-    print(f"ratio with DataLoader / batched: {t_loader[0] / t_batched[0]:.2f}x wall, "
-          f"{t_loader[1] / t_batched[1]:.2f}x cpu")
+    print(
+        f"ratio with DataLoader / batched: {t_loader[0] / t_batched[0]:.2f}x wall, "
+        f"{t_loader[1] / t_batched[1]:.2f}x cpu"
+    )
 
 
 if __name__ == "__main__":

@@ -105,9 +105,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--clicks", type=int, default=5, help="clicks per repetition")
     ap.add_argument("--heavy-seconds", type=float, default=10.0, help="CPU seconds of the closed tab's work")
-    ap.add_argument(
-        "--baseline", action="store_true", help="also measure with the guard off (the server before)"
-    )
+    ap.add_argument("--baseline", action="store_true", help="also measure with the guard off (the server before)")
     args = ap.parse_args()
     modes = (True, False) if args.baseline else (True,)
     print(
@@ -138,9 +136,7 @@ def main() -> None:
                     light = app.open(f"mode=light&seconds={LIGHT_SECONDS}", "chart a")
                     if guarded:
                         idle += click_times(light, args.clicks, f"idle{r}-")
-                    loaded[guarded] += clicks_under_load(
-                        app, light, guarded, args.clicks, f"busy{r}{int(guarded)}-"
-                    )
+                    loaded[guarded] += clicks_under_load(app, light, guarded, args.clicks, f"busy{r}{int(guarded)}-")
                     light.close()
                     if not guarded or serverload.wait_until_idle(app.pid, timeout=5) is None:
                         app.restart()

@@ -44,14 +44,21 @@ def main(repeats: int = 7) -> None:
     fig = timed(lambda: charts.race_figure(problem, arrays, styles, grid=grid).to_dict(), repeats)
     fig_arrows = timed(lambda: charts.race_figure(problem, arrays, styles, grid=grid, arrows=True).to_dict(), repeats)
     print(f"default comparison: {len(exp.runs)} runs x {exp.n_steps} steps, {repeats} repeats")
-    rows = [("compute, race record", plain), ("compute, + grad and state", state),
-            ("figure", fig), ("figure + arrows", fig_arrows)]
+    rows = [
+        ("compute, race record", plain),
+        ("compute, + grad and state", state),
+        ("figure", fig),
+        ("figure + arrows", fig_arrows),
+    ]
     for name, times in rows:
         print(f"  {name:28s} median {statistics.median(times) * 1e3:8.1f} ms   max {max(times) * 1e3:8.1f} ms")
-    print(f"  compute ratio (state / race): median {statistics.median(state) / statistics.median(plain):.2f}x, "
-          f"max {max(state) / max(plain):.2f}x")
-    total = (statistics.median(state) + statistics.median(fig_arrows)) / (statistics.median(plain)
-                                                                         + statistics.median(fig))
+    print(
+        f"  compute ratio (state / race): median {statistics.median(state) / statistics.median(plain):.2f}x, "
+        f"max {max(state) / max(plain):.2f}x"
+    )
+    total = (statistics.median(state) + statistics.median(fig_arrows)) / (
+        statistics.median(plain) + statistics.median(fig)
+    )
     print(f"  compute + figure ratio: median {total:.2f}x")
 
 

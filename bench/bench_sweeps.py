@@ -51,8 +51,10 @@ def case(name, fn, runs, steps, repeat, naive=None, target=None):
     default = median_time(lambda: fn(None), repeat)
     one = median_time(lambda: fn(1), repeat)
     best = min(default, one)
-    line = (f"{name:48} runs={runs:>7} steps={steps}  sweeps {default * 1e3:7.0f} ms"
-            f" ({torch.get_num_threads()} threads), {one * 1e3:7.0f} ms (1 thread)")
+    line = (
+        f"{name:48} runs={runs:>7} steps={steps}  sweeps {default * 1e3:7.0f} ms"
+        f" ({torch.get_num_threads()} threads), {one * 1e3:7.0f} ms (1 thread)"
+    )
     if naive is not None:
         line += f"  naive {naive:7.1f} s  ratio {naive / best:6.0f}x"
     if target is not None:
@@ -75,32 +77,61 @@ def main(argv=None):
     adam = RunConfig("Adam")
     lrs = sweeps.log_lrs(1e-5, 1.0, 1000)
     runs = [RunConfig("Adam", {"lr": float(lr)}) for lr in lrs]
-    case("1. LR sweep: Adam x 1000 lrs (Rosenbrock)",
-         lambda th: sweeps.lr_sweep(rosen, [adam], lrs, steps, threads=th, **opts), 1000, steps, repeat,
-         naive_seconds(rosen, runs, steps, args.sample, repeat), 1.0)
+    case(
+        "1. LR sweep: Adam x 1000 lrs (Rosenbrock)",
+        lambda th: sweeps.lr_sweep(rosen, [adam], lrs, steps, threads=th, **opts),
+        1000,
+        steps,
+        repeat,
+        naive_seconds(rosen, runs, steps, args.sample, repeat),
+        1.0,
+    )
     two = [RunConfig("SGD", {"momentum": 0.9}), adam]
-    case("1b. LR sweep: SGD+momentum and Adam x 1000 lrs",
-         lambda th: sweeps.lr_sweep(rosen, two, lrs, steps, threads=th, **opts), 2000, steps, repeat)
+    case(
+        "1b. LR sweep: SGD+momentum and Adam x 1000 lrs",
+        lambda th: sweeps.lr_sweep(rosen, two, lrs, steps, threads=th, **opts),
+        2000,
+        steps,
+        repeat,
+    )
 
     himmelblau = SurfaceProblem("himmelblau")
     heavy = RunConfig("SGD", {"lr": 0.01, "momentum": 0.9})
     xs = np.linspace(-5, 5, 100)
     runs = [RunConfig("SGD", heavy.hp, start=(float(x), float(y))) for y in xs for x in xs]
-    case("2. basin map: SGD+momentum, 100x100 starts",
-         lambda th: sweeps.basin_map(himmelblau, [heavy], steps, nx=100, threads=th, **opts), 10_000, steps,
-         repeat, naive_seconds(himmelblau, runs, steps, args.sample, repeat), 1.0)
-    case("2b. basin map: two optimizers side by side",
-         lambda th: sweeps.basin_map(himmelblau, [heavy, adam], steps, nx=100, threads=th, **opts), 20_000,
-         steps, repeat)
-    case("2c. basin map: 200x200 starts (the largest grid)",
-         lambda th: sweeps.basin_map(himmelblau, [heavy], steps, nx=200, threads=th, **opts), 40_000, steps,
-         max(1, repeat // 2))
+    case(
+        "2. basin map: SGD+momentum, 100x100 starts",
+        lambda th: sweeps.basin_map(himmelblau, [heavy], steps, nx=100, threads=th, **opts),
+        10_000,
+        steps,
+        repeat,
+        naive_seconds(himmelblau, runs, steps, args.sample, repeat),
+        1.0,
+    )
+    case(
+        "2b. basin map: two optimizers side by side",
+        lambda th: sweeps.basin_map(himmelblau, [heavy, adam], steps, nx=100, threads=th, **opts),
+        20_000,
+        steps,
+        repeat,
+    )
+    case(
+        "2c. basin map: 200x200 starts (the largest grid)",
+        lambda th: sweeps.basin_map(himmelblau, [heavy], steps, nx=200, threads=th, **opts),
+        40_000,
+        steps,
+        max(1, repeat // 2),
+    )
 
     quadratic = SurfaceProblem("quadratic")
     x, y = sweeps.Axis("lr", 0.1, 10, 31, log=True), sweeps.Axis("momentum", 0, 0.95, 20)
-    case("3. heatmap: lr x momentum 31x20 (quadratic, f64)",
-         lambda th: sweeps.heatmap(quadratic, RunConfig("SGD"), x, y, steps, dtype="float64", threads=th, **opts),
-         620, steps, repeat)
+    case(
+        "3. heatmap: lr x momentum 31x20 (quadratic, f64)",
+        lambda th: sweeps.heatmap(quadratic, RunConfig("SGD"), x, y, steps, dtype="float64", threads=th, **opts),
+        620,
+        steps,
+        repeat,
+    )
 
     if args.gpu:
         if not torch.cuda.is_available():
@@ -111,8 +142,11 @@ def main(argv=None):
             sweeps.lr_sweep(rosen, [adam], big, steps, device="cuda", limits=UNLIMITED)
             print(f"   (warm-up {time.perf_counter() - started:.1f} s)")
             t = median_time(lambda: sweeps.lr_sweep(rosen, [adam], big, steps, device="cuda", limits=UNLIMITED), 3)
-            print(f"4. LR sweep on CUDA: Adam x 10^6 lrs x {steps} steps: {t:.2f} s,"
-                  f" {1_000_000 * steps / t:.3g} run-steps per second", flush=True)
+            print(
+                f"4. LR sweep on CUDA: Adam x 10^6 lrs x {steps} steps: {t:.2f} s,"
+                f" {1_000_000 * steps / t:.3g} run-steps per second",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,13 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 # The first run's drawn path, as a string: it changes when the chart shows new data.
 SIGNATURE = """() => {
@@ -46,9 +51,21 @@ def free_port() -> int:
 
 
 def start_app(port: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.headless", "true",
-           "--server.port", str(port), "--server.fileWatcherType", "none",
-           "--browser.gatherUsageStats", "false"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "serve.py"),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -101,8 +118,10 @@ def main(argv=None) -> None:
         if app is not None:
             app.terminate()
             app.wait(timeout=10)
-    print(f"median widget change -> updated chart: {statistics.median(times) * 1e3:.0f} ms "
-          f"(min {min(times) * 1e3:.0f}, max {max(times) * 1e3:.0f}, n={len(times)})")
+    print(
+        f"median widget change -> updated chart: {statistics.median(times) * 1e3:.0f} ms "
+        f"(min {min(times) * 1e3:.0f}, max {max(times) * 1e3:.0f}, n={len(times)})"
+    )
 
 
 if __name__ == "__main__":

@@ -83,8 +83,9 @@ def load(recipe: Recipe, dtype=torch.float64) -> tuple[Tensor, Tensor]:
     X, y = {"digits": datasets.load_digits, "diabetes": datasets.load_diabetes}[recipe.data](return_X_y=True)
     classes = recipe.data == "digits"
     n_test = math.ceil(recipe.test_fraction * len(y))
-    train, _ = train_test_split(np.arange(len(y)), test_size=n_test, random_state=recipe.data_seed,
-                                stratify=y if classes else None)
+    train, _ = train_test_split(
+        np.arange(len(y)), test_size=n_test, random_state=recipe.data_seed, stratify=y if classes else None
+    )
     X, y = X[np.sort(train)], y[np.sort(train)]
     # Several digits pixels are always 0: leave them at 0 rather than divide by 0 (as StandardScaler does).
     std = X.std(0)
@@ -150,8 +151,12 @@ def train(recipe: Recipe) -> dict[str, Any]:
         if t < recipe.steps:
             (grad,) = torch.autograd.grad(value.sum(), q)
             p = p - recipe.lr * grad
-    return {"loss": np.array(losses), "steps": np.arange(0, recipe.steps + 1, recipe.every),
-            "params": torch.stack(kept), "problem": Problem(loss_fn, tuple(shapes))}
+    return {
+        "loss": np.array(losses),
+        "steps": np.arange(0, recipe.steps + 1, recipe.every),
+        "params": torch.stack(kept),
+        "problem": Problem(loss_fn, tuple(shapes)),
+    }
 
 
 def measure(recipe: Recipe, out: dict[str, Any]) -> np.ndarray:
@@ -203,19 +208,29 @@ def main() -> None:
     torch.set_num_threads(1)
     for lr in args.lr:
         for seed in args.seed:
-            recipe = Recipe(data=args.data, test_fraction=args.test_fraction, hidden=tuple(args.hidden),
-                            activation=args.activation, init_seed=seed, lr=lr, steps=args.steps,
-                            every=args.every, tol=args.tol, dtype=args.dtype)
+            recipe = Recipe(
+                data=args.data,
+                test_fraction=args.test_fraction,
+                hidden=tuple(args.hidden),
+                activation=args.activation,
+                init_seed=seed,
+                lr=lr,
+                steps=args.steps,
+                every=args.every,
+                tol=args.tol,
+                dtype=args.dtype,
+            )
             t0, c0 = time.perf_counter(), time.process_time()
             out = train(recipe)
             t1, c1 = time.perf_counter(), time.process_time()
             out["sharpness"] = measure(recipe, out)
             t2, c2 = time.perf_counter(), time.process_time()
             summary = summarize(recipe, out)
-            print(f"{recipe}\n  training {t1 - t0:.2f} s wall ({c1 - c0:.2f} s CPU), "
-                  f"lambda_max {t2 - t1:.2f} s wall ({c2 - c1:.2f} s CPU), one thread")
-            print("  " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                                   for k, v in summary.items()))
+            print(
+                f"{recipe}\n  training {t1 - t0:.2f} s wall ({c1 - c0:.2f} s CPU), "
+                f"lambda_max {t2 - t1:.2f} s wall ({c2 - c1:.2f} s CPU), one thread"
+            )
+            print("  " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items()))
             if args.trace:
                 for step, lam in zip(out["steps"], out["sharpness"]):
                     ratio, value = lam * lr / 2, out["loss"][step]

@@ -65,12 +65,8 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument(
-        "--seconds", type=float, default=60.0, help="how long the session stays idle (default 60)"
-    )
-    ap.add_argument(
-        "--cwd", type=Path, default=ROOT, help="where to run the command (default: this checkout)"
-    )
+    ap.add_argument("--seconds", type=float, default=60.0, help="how long the session stays idle (default 60)")
+    ap.add_argument("--cwd", type=Path, default=ROOT, help="where to run the command (default: this checkout)")
     ap.add_argument("--no-browser", action="store_true", help="measure with no session open")
     ap.add_argument("command", nargs="*", help="server command (default: python3 tasks.py app)")
     args = ap.parse_args(argv)

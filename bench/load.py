@@ -113,9 +113,7 @@ def initial_value(kind: str, el) -> tuple[str, object] | None:
     if kind == "checkbox":
         return "bool_value", el.value if setv else el.default
     if kind == "button_group":
-        return "string_array_value", list(el.raw_values) if setv else [
-            el.options[i].content for i in el.default
-        ]
+        return "string_array_value", list(el.raw_values) if setv else [el.options[i].content for i in el.default]
     if kind == "multiselect":
         return "string_array_value", list(el.raw_values) if setv else [el.options[i] for i in el.default]
     if kind == "date_input":
@@ -173,7 +171,9 @@ class Client:
     def __init__(self, base_url: str, stats: Stats, *, timeout: float, lr_label: str, lr_key_hint: str):
         parts = urlsplit(base_url)
         self.http = f"{parts.scheme}://{parts.netloc}"
-        self.ws_url = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}{parts.path.rstrip('/')}/_stcore/stream"
+        self.ws_url = (
+            f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}{parts.path.rstrip('/')}/_stcore/stream"
+        )
         self.page_url = base_url
         self.query = parts.query
         self.stats = stats
@@ -308,9 +308,7 @@ class Client:
                 self.widgets.pop(w, None)
                 self.states.pop(w, None)
             self.runs_done += 1
-            self.cache = {
-                h: (m, r) for h, (m, r) in self.cache.items() if self.runs_done - r <= self.max_cache_age
-            }
+            self.cache = {h: (m, r) for h, (m, r) in self.cache.items() if self.runs_done - r <= self.max_cache_age}
         elif status == FINISHED.FINISHED_EARLY_FOR_RERUN:
             return  # the script asked for another run; the change shows in that one
         else:
@@ -461,9 +459,7 @@ async def run_level(urls: str | list[str], pids: int | list[int] | None, n: int,
     await asyncio.gather(*(c.close() for c in clients))
     await sampler.stop()
 
-    done = [
-        a for a in stats.actions if a.done is not None and a.status in {FINISHED.Name(s) for s in DONE_OK}
-    ]
+    done = [a for a in stats.actions if a.done is not None and a.status in {FINISHED.Name(s) for s in DONE_OK}]
     chart = [a.chart - a.sent for a in done if a.chart is not None]
     finished = [a.done - a.sent for a in done]
     no_chart = sum(1 for a in done if a.chart is None)
@@ -484,9 +480,7 @@ async def run_level(urls: str | list[str], pids: int | list[int] | None, n: int,
         "first_loads_all_s": round(load_s, 1),
         "server_cpu_s": round(cpu1 - cpu0, 2) if pid else None,
         # Every change sent costs the server, finished or not (a timed-out run still ran).
-        "server_cpu_per_action_s": round((cpu1 - cpu0) / len(stats.actions), 3)
-        if pid and stats.actions
-        else None,
+        "server_cpu_per_action_s": round((cpu1 - cpu0) / len(stats.actions), 3) if pid and stats.actions else None,
         "server_cores": round((cpu1 - cpu0) / window, 2) if pid else None,
         "peak_rss_mb": round(sampler.peak_rss / 2**20) if pid else None,
         "peak_pss_mb": round(sampler.peak_pss / 2**20) if pid else None,  # what replicas really add up to
@@ -568,9 +562,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(
-    port: int, log: Path, profile: Path | None = None, options: list[str] = ()
-) -> subprocess.Popen:
+def start_server(port: int, log: Path, profile: Path | None = None, options: list[str] = ()) -> subprocess.Popen:
     """`streamlit run serve.py` on loopback, configured as `python3 tasks.py app` runs it.
 
     options: more Streamlit options, "section.name=value" (e.g. runner.postScriptGC=false).
@@ -637,12 +629,8 @@ def table(results: list[dict]) -> str:
     lines.append(
         "times in seconds: chart = change sent -> the rerun's Plotly chart received; done = -> script_finished;"
     )
-    lines.append(
-        "first load = connect -> first run finished (all N connecting within --ramp); CPU/change = server"
-    )
-    lines.append(
-        "CPU seconds per change; srv/cli cores = CPU seconds per second of the server and of this process;"
-    )
+    lines.append("first load = connect -> first run finished (all N connecting within --ramp); CPU/change = server")
+    lines.append("CPU seconds per change; srv/cli cores = CPU seconds per second of the server and of this process;")
     lines.append("loadavg = the machine's 1-minute load average at the end (other work on the same cores);")
     lines.append("N/K = N students on K servers (replicas).")
     return "\n".join(lines)
@@ -661,9 +649,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--interval", type=float, default=5.0, help="mean seconds between one student's changes (default 5)"
     )
-    ap.add_argument(
-        "--ramp", type=float, default=10.0, help="seconds over which the N students connect (default 10)"
-    )
+    ap.add_argument("--ramp", type=float, default=10.0, help="seconds over which the N students connect (default 10)")
     ap.add_argument(
         "--timeout",
         type=float,
@@ -671,21 +657,15 @@ def main(argv: list[str] | None = None) -> int:
         help="a change not finished after this is an error (default 30)",
     )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument(
-        "--url", nargs="+", help="measure the server(s) already running here (default: start them)"
-    )
-    ap.add_argument(
-        "--pid", type=int, nargs="+", help="with --url: the servers' pids, for their CPU and memory"
-    )
+    ap.add_argument("--url", nargs="+", help="measure the server(s) already running here (default: start them)")
+    ap.add_argument("--pid", type=int, nargs="+", help="with --url: the servers' pids, for their CPU and memory")
     ap.add_argument(
         "--replicas",
         type=int,
         default=1,
         help="start this many servers; student i stays on server i %% K, as sticky sessions keep them",
     )
-    ap.add_argument(
-        "--reuse-server", action="store_true", help="start the servers once for all levels, not per level"
-    )
+    ap.add_argument("--reuse-server", action="store_true", help="start the servers once for all levels, not per level")
     ap.add_argument("--profile", type=Path, help="profile the server (cProfile, every thread) into this file")
     ap.add_argument(
         "--option",
@@ -694,9 +674,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECTION.NAME=VALUE",
         help="a Streamlit option for the server started here, e.g. runner.postScriptGC=false (repeatable)",
     )
-    ap.add_argument(
-        "--json", type=Path, default=ROOT / "artifacts" / "load-bench.json", help="where to save results"
-    )
+    ap.add_argument("--json", type=Path, default=ROOT / "artifacts" / "load-bench.json", help="where to save results")
     ap.add_argument("--lr-label", default="lr", help="label of the number_input to change (default lr)")
     ap.add_argument("--lr-key", default="s.r0.hp.lr", help="its widget key, used only to break ties")
     args = ap.parse_args(argv)
@@ -715,9 +693,7 @@ def main(argv: list[str] | None = None) -> int:
                     ports = [free_port() for _ in range(args.replicas)]
                     procs = []
                     for k, port in enumerate(ports):  # one at a time: start-ups compete for the same cores
-                        replica_log = (
-                            log if args.replicas == 1 else log.with_name(f"{log.stem}-{k}{log.suffix}")
-                        )
+                        replica_log = log if args.replicas == 1 else log.with_name(f"{log.stem}-{k}{log.suffix}")
                         procs.append(start_server(port, replica_log, args.profile, args.option))
                 urls = [f"http://127.0.0.1:{port}/" for port in ports]
                 pids = [serverstats.find_streamlit(proc.pid) for proc in procs]

@@ -138,9 +138,7 @@ def paired_changes(url: str, pid: int, k: int) -> tuple[dict, dict]:
             page.wait_for_function(IDLE, timeout=60_000)
             page.wait_for_timeout(500)
             b["cpu"].append(serverstats.cpu_seconds(pid) - cpu0)
-            sent, recv = page.evaluate(
-                f"[window.__ws.sent.slice({n_sent}), window.__ws.recv.slice({n_recv})]"
-            )
+            sent, recv = page.evaluate(f"[window.__ws.sent.slice({n_sent}), window.__ws.recv.slice({n_recv})]")
             t_send = sent[0][0]
             after = [r for r in recv if r[0] >= t_send]
             chart = next((t for t, n, _ in after if n > CHART_BYTES), None)
@@ -195,9 +193,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{med(b['bytes']) / 1e3:9.0f} {med(b['cpu']):17.3f}")  # fmt: skip
     print(f"{'protocol client':24} {med(c['chart']):7.3f} {med(c['done']):7.3f} {'-':>7} "
           f"{med(c['bytes']) / 1e3:9.0f} {med(c['cpu']):17.3f}")  # fmt: skip
-    print(
-        f"medians of {args.changes} changes, seconds; chart/done from the rerun message sent, drawn from Enter."
-    )
+    print(f"medians of {args.changes} changes, seconds; chart/done from the rerun message sent, drawn from Enter.")
     return 0
 
 

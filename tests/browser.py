@@ -78,8 +78,9 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
         return r.status, r.read()
 
 
-def wait_for_health(base_url: str, timeout: float, proc: subprocess.Popen | None = None,
-                    log: Path | None = None) -> float:
+def wait_for_health(
+    base_url: str, timeout: float, proc: subprocess.Popen | None = None, log: Path | None = None
+) -> float:
     """Poll <base_url>/_stcore/health until it answers 'ok'. Returns seconds waited."""
     t0 = time.monotonic()
     deadline = t0 + timeout
@@ -126,14 +127,20 @@ class Server:
             self.proc.wait(timeout=grace)
 
 
-def start_server(cmd: list[str], port: int, log: Path, timeout: float, cwd: Path = ROOT,
-                 env: dict | None = None) -> Server:
+def start_server(
+    cmd: list[str], port: int, log: Path, timeout: float, cwd: Path = ROOT, env: dict | None = None
+) -> Server:
     """Start a server command in its own process group; return once its health check says ok."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     server = Server(url=f"http://127.0.0.1:{port}", proc=proc, log=log)
     try:
@@ -310,7 +317,8 @@ def assert_app_rendered(page, url: str, console: ConsoleLog, shot_name: str, tim
     assert APP_TITLE in page.title(), f"document title is {page.title()!r}, expected it to contain {APP_TITLE!r}"
     # The navigation bar names the pages; the page itself starts with its chart, not a title.
     page.locator('[data-testid="stNavigation"], [data-testid="stSidebarNav"], header').first.wait_for(
-        state="attached", timeout=timeout_s * 1000)
+        state="attached", timeout=timeout_s * 1000
+    )
     exceptions = page.locator('[data-testid="stException"]')
     assert exceptions.count() == 0, f"Streamlit shows an exception: {exceptions.first.inner_text()[:500]}; see {shot}"
     assert console.errors == [], "browser console errors:\n" + "\n".join(console.errors)

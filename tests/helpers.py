@@ -45,8 +45,16 @@ def accepts(name: str, hp: dict, layout: Layout) -> bool:
     return True
 
 
-def check_against_torch(problem, configs: list[RunConfig], *, steps: int, rtol: float = RTOL, atol: float = ATOL,
-                        what: str = "", dtype: str = "float64") -> Result:
+def check_against_torch(
+    problem,
+    configs: list[RunConfig],
+    *,
+    steps: int,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    what: str = "",
+    dtype: str = "float64",
+) -> Result:
     """Run ``configs`` as one batch in ``dtype`` and each alone through torch in the same
     dtype; compare params, loss, lr and the gradient at every point, and the optimizer's
     state after every update (what the inside view draws). Every run must stay finite and
@@ -55,8 +63,7 @@ def check_against_torch(problem, configs: list[RunConfig], *, steps: int, rtol: 
     # kernels are tiny, and on shared cores a parallel region mostly waits (torch's Muon
     # on a 3x4 matrix: 16 ms a step on two busy threads, 1 ms on one).
     with intra_op_threads(1):
-        ours = run(problem, configs, steps=steps, dtype=dtype, device="cpu",
-                   record=(*DEFAULT_RECORD, "grad", "state"))
+        ours = run(problem, configs, steps=steps, dtype=dtype, device="cpu", record=(*DEFAULT_RECORD, "grad", "state"))
         tdtype = torch.float32 if dtype == "float32" else torch.float64
         refs = [reference_run(problem, config, steps=steps, dtype=tdtype) for config in configs]
     for i, ref in enumerate(refs):
@@ -65,15 +72,20 @@ def check_against_torch(problem, configs: list[RunConfig], *, steps: int, rtol: 
         for key in ("params", "loss", "lr", "grad"):
             # The lr is recorded in the run's dtype; torch's is a Python double.
             want = ref[key].astype(ours.arrays[key].dtype) if key == "lr" else ref[key]
-            np.testing.assert_allclose(ours.arrays[key][:, i], want, rtol=rtol, atol=atol,
-                                       err_msg=f"{where}: {key}")
+            np.testing.assert_allclose(ours.arrays[key][:, i], want, rtol=rtol, atol=atol, err_msg=f"{where}: {key}")
         for key, value in ref["state"].items():
-            np.testing.assert_allclose(ours.arrays[f"state/{key}"][-1, i], value, rtol=rtol, atol=atol,
-                                       err_msg=f"{where}: state {key}")
+            np.testing.assert_allclose(
+                ours.arrays[f"state/{key}"][-1, i], value, rtol=rtol, atol=atol, err_msg=f"{where}: state {key}"
+            )
         for t, state in enumerate(ref["states"]):
             for key, value in state.items():
-                np.testing.assert_allclose(ours.arrays[f"state/{key}"][t, i], value, rtol=rtol, atol=atol,
-                                           err_msg=f"{where}: state {key} after update {t + 1}")
+                np.testing.assert_allclose(
+                    ours.arrays[f"state/{key}"][t, i],
+                    value,
+                    rtol=rtol,
+                    atol=atol,
+                    err_msg=f"{where}: state {key} after update {t + 1}",
+                )
         moved = np.abs(ref["params"][-1] - ref["params"][0]).max()
         assert moved > 0 or ours.resolved[i]["hparams"]["lr"] < 1e-5, f"{where} never moved"
     return ours

@@ -326,9 +326,7 @@ def _lookalikes(c: str) -> list[str]:
 
 
 def _swap_each_letter(text: str) -> list[str]:
-    return [
-        text[:i] + alt + text[i + 1 :] for i, c in enumerate(text) if c.isalpha() for alt in _lookalikes(c)
-    ]
+    return [text[:i] + alt + text[i + 1 :] for i, c in enumerate(text) if c.isalpha() for alt in _lookalikes(c)]
 
 
 _REFUSED_CHARS = "#;'\"[]{}\\:@&|~$?`\t\n\r\x00\x07\x1b\x7f\u00a0\u2028\u200b\ufeff\u202e\u2212\u00d7\u00b2"
@@ -339,19 +337,9 @@ HOSTILE: list[tuple[str, str]] = [
     *(("limit", t) for t in LIMITS),
     *(("builtin", n) for n in BUILTIN_NAMES),
     *(("builtin call", f"{n}(x)") for n in BUILTIN_NAMES),
-    *(
-        ("attribute", f"x.{n}")
-        for n in ("__class__", "__dict__", "real", "__globals__", "__code__", "__reduce__")
-    ),
-    *(
-        ("look-alike", t)
-        for base in ("x", "sin(x)", "eval(1)", "e", "pi", "exp(y)")
-        for t in _swap_each_letter(base)
-    ),
-    *(
-        ("fullwidth", "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in t))
-        for t in ESCAPES[:20]
-    ),
+    *(("attribute", f"x.{n}") for n in ("__class__", "__dict__", "real", "__globals__", "__code__", "__reduce__")),
+    *(("look-alike", t) for base in ("x", "sin(x)", "eval(1)", "e", "pi", "exp(y)") for t in _swap_each_letter(base)),
+    *(("fullwidth", "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in t)) for t in ESCAPES[:20]),
     # Surrounding tabs and line breaks are stripped like spaces; inside they are refused.
     *(
         ("character", _HOST[:i] + c + _HOST[i:])

@@ -51,9 +51,7 @@ def app_command(script: str, port: int) -> list[str]:
     return browser.streamlit_cmd(port, str(APPS / script))
 
 
-def start_app(
-    script: str, log: Path, env: dict[str, str] | None = None, timeout: float = 90
-) -> browser.Server:
+def start_app(script: str, log: Path, env: dict[str, str] | None = None, timeout: float = 90) -> browser.Server:
     port = browser.free_port()
     full_env = {**os.environ, "PYTHONPATH": str(browser.ROOT), **(env or {})}
     return browser.start_server(app_command(script, port), port, log=log, timeout=timeout, env=full_env)

@@ -85,8 +85,11 @@ def test_figure_json_is_small_and_typed(result):
 
 
 def test_streaming_prefix_draws_without_frames(result):
-    prefix = {"params": result.arrays["params"][:51], "loss": result.arrays["loss"][:51],
-              "lr": result.arrays["lr"][:50]}
+    prefix = {
+        "params": result.arrays["params"][:51],
+        "loss": result.arrays["loss"][:51],
+        "lr": result.arrays["lr"][:50],
+    }
     fig = charts.race_figure(ROSENBROCK, prefix, _styles(), animate=False, total_steps=300)
     assert "frames" not in fig.to_dict()
     assert list(fig.spec["layout"]["xaxis2"]["range"]) == [0, 300]  # the axis already spans the whole run

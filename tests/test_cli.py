@@ -19,8 +19,18 @@ from optviz.problems.datasets import DataConfig
 from optviz.problems.surfaces import SURFACES
 from tests.helpers import run_cli as _run_cli
 
-SMALL = ["--dataset", "moons", "--data-set", "n_samples=80", "--model-set", "hidden=4", "--epochs", "2",
-         "--batch-size", "20"]
+SMALL = [
+    "--dataset",
+    "moons",
+    "--data-set",
+    "n_samples=80",
+    "--model-set",
+    "hidden=4",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "20",
+]
 
 
 def test_run_writes_the_documented_json(capsys):
@@ -39,8 +49,9 @@ def test_run_writes_the_documented_json(capsys):
 
 def test_run_csv_and_out_file(capsys, tmp_path):
     target = tmp_path / "runs.csv"
-    code, out, _ = _run_cli(capsys, "run", "--optimizer", "Adam", "--steps", "5", "--format", "csv",
-                            "--out", str(target))
+    code, out, _ = _run_cli(
+        capsys, "run", "--optimizer", "Adam", "--steps", "5", "--format", "csv", "--out", str(target)
+    )
     assert code == 0 and out == ""
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
     assert len(rows) == 6 and rows[0]["step"] == "0" and rows[-1]["lr"] == ""
@@ -111,7 +122,6 @@ def test_module_entry_point_help_has_examples():
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
 
 
-
 # -- datasets: the same command ------------------------------------------------------------
 
 
@@ -132,9 +142,30 @@ def test_train_writes_json_with_per_step_arrays_and_metrics(capsys, command):
 
 def test_train_csv_with_weights_of_a_small_model(capsys, tmp_path):
     target = tmp_path / "runs.csv"
-    code, out, _ = _run_cli(capsys, "train", "--dataset", "linear", "--model", "linear", "--loss", "mse",
-                            "--batch-size", "0", "--epochs", "4", "--optimizer", "SGD", "--lr", "0.1",
-                            "--record", "loss,lr,metrics,params", "--format", "csv", "--out", str(target))
+    code, out, _ = _run_cli(
+        capsys,
+        "train",
+        "--dataset",
+        "linear",
+        "--model",
+        "linear",
+        "--loss",
+        "mse",
+        "--batch-size",
+        "0",
+        "--epochs",
+        "4",
+        "--optimizer",
+        "SGD",
+        "--lr",
+        "0.1",
+        "--record",
+        "loss,lr,metrics,params",
+        "--format",
+        "csv",
+        "--out",
+        str(target),
+    )
     assert code == 0 and out == ""
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
     assert len(rows) == 5 and rows[-1]["lr"] == "" and rows[0]["w0"] and rows[0]["w1"]
@@ -143,8 +174,10 @@ def test_train_csv_with_weights_of_a_small_model(capsys, tmp_path):
 
 
 def test_train_config_replays_an_experiment(capsys, tmp_path):
-    exp = Experiment(Task(DataConfig("xor", {"n_samples": 60}), "mlp", {"hidden": (4,)}, "bce", batch_size=15,
-                          epochs=2), (RunConfig("Adam", {"lr": 0.05}, label="A"),))
+    exp = Experiment(
+        Task(DataConfig("xor", {"n_samples": 60}), "mlp", {"hidden": (4,)}, "bce", batch_size=15, epochs=2),
+        (RunConfig("Adam", {"lr": 0.05}, label="A"),),
+    )
     path = tmp_path / "exp.json"
     path.write_text(exp.to_json())
     code, out, _ = _run_cli(capsys, "run", "--config", str(path))
@@ -156,20 +189,56 @@ def test_train_config_replays_an_experiment(capsys, tmp_path):
 
 # Configs as the first release wrote them (its TrainExperiment and Experiment .to_json()).
 FIRST_RELEASE_TRAIN = {
-    "version": 1, "kind": "train",
-    "task": {"data": {"dataset": "xor", "params": {"n_samples": 60, "noise": 0.1}, "test_fraction": 0.25,
-                      "standardize": True, "seed": 0},
-             "model": "mlp", "model_params": {"activation": "tanh", "hidden": [4]}, "loss": "bce", "loss_params": {},
-             "batch_size": 15, "epochs": 2, "shuffle_seed": 0, "init_seed": 0},
+    "version": 1,
+    "kind": "train",
+    "task": {
+        "data": {
+            "dataset": "xor",
+            "params": {"n_samples": 60, "noise": 0.1},
+            "test_fraction": 0.25,
+            "standardize": True,
+            "seed": 0,
+        },
+        "model": "mlp",
+        "model_params": {"activation": "tanh", "hidden": [4]},
+        "loss": "bce",
+        "loss_params": {},
+        "batch_size": 15,
+        "epochs": 2,
+        "shuffle_seed": 0,
+        "init_seed": 0,
+    },
     "dtype": "float32",
-    "runs": [{"optimizer": "Adam", "hparams": {"lr": 0.05}, "schedule": "constant", "schedule_args": {},
-              "start": None, "label": "A", "color": ""}],
+    "runs": [
+        {
+            "optimizer": "Adam",
+            "hparams": {"lr": 0.05},
+            "schedule": "constant",
+            "schedule_args": {},
+            "start": None,
+            "label": "A",
+            "color": "",
+        }
+    ],
 }
 FIRST_RELEASE_SURFACE = {
-    "version": 1, "problem": {"surface": "quadratic", "params": {"angle": 30.0, "kappa": 5.0}}, "steps": 12,
+    "version": 1,
+    "problem": {"surface": "quadratic", "params": {"angle": 30.0, "kappa": 5.0}},
+    "steps": 12,
     "dtype": "float32",
-    "runs": [{"optimizer": "Adam", "hparams": {"lr": 0.1}, "schedule": "StepLR", "schedule_args": {"step_size": 5},
-              "start": None, "noise": 0.0, "seed": 0, "label": "A", "color": ""}],
+    "runs": [
+        {
+            "optimizer": "Adam",
+            "hparams": {"lr": 0.1},
+            "schedule": "StepLR",
+            "schedule_args": {"step_size": 5},
+            "start": None,
+            "noise": 0.0,
+            "seed": 0,
+            "label": "A",
+            "color": "",
+        }
+    ],
 }
 
 
@@ -179,20 +248,40 @@ def test_configs_of_the_first_release_still_replay(capsys, tmp_path, old):
     path.write_text(json.dumps(old))
     code, out, _ = _run_cli(capsys, "run", "--config", str(path))
     assert code == 0
-    exp = (Experiment(Task(DataConfig("xor", {"n_samples": 60}), "mlp", {"hidden": (4,)}, "bce", batch_size=15,
-                           epochs=2), (RunConfig("Adam", {"lr": 0.05}, label="A"),))
-           if "task" in old else
-           Experiment(optviz.SurfaceProblem("quadratic", {"kappa": 5}),
-                      (RunConfig("Adam", {"lr": 0.1}, schedule="StepLR", schedule_args={"step_size": 5}, label="A"),),
-                      steps=12))
+    exp = (
+        Experiment(
+            Task(DataConfig("xor", {"n_samples": 60}), "mlp", {"hidden": (4,)}, "bce", batch_size=15, epochs=2),
+            (RunConfig("Adam", {"lr": 0.05}, label="A"),),
+        )
+        if "task" in old
+        else Experiment(
+            optviz.SurfaceProblem("quadratic", {"kappa": 5}),
+            (RunConfig("Adam", {"lr": 0.1}, schedule="StepLR", schedule_args={"step_size": 5}, label="A"),),
+            steps=12,
+        )
+    )
     assert json.loads(out)["experiment"] == exp.to_dict()
 
 
 def test_train_on_a_csv_file(capsys, tmp_path):
     path = tmp_path / "data.csv"
     path.write_text("a,b,y\n" + "\n".join(f"{i % 7},{i % 3},{(i % 7 + i % 3) % 2}" for i in range(40)))
-    code, out, _ = _run_cli(capsys, "train", "--csv", str(path), "--target", "y", "--model", "logistic",
-                            "--loss", "bce", "--epochs", "2", "--optimizer", "Adam")
+    code, out, _ = _run_cli(
+        capsys,
+        "train",
+        "--csv",
+        str(path),
+        "--target",
+        "y",
+        "--model",
+        "logistic",
+        "--loss",
+        "bce",
+        "--epochs",
+        "2",
+        "--optimizer",
+        "Adam",
+    )
     assert code == 0 and json.loads(out)["experiment"]["problem"]["data"]["target"] == "y"
 
 

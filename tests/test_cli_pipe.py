@@ -12,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LIST = [sys.executable, "-m", "optviz", "list", "schedules", "--format", "json"]
 
+
 def test_piped_into_head():
     # What a user types. Whether the writer hits the closed pipe depends on timing (the JSON is
     # ~11 kB), so this can pass by luck; the next test cannot.

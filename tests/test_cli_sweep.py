@@ -20,8 +20,21 @@ from tests.helpers import run_cli as _run_cli
 
 
 def test_sweep_writes_one_entry_per_lr(capsys):
-    code, out, err = _run_cli(capsys, "sweep", "--optimizer", "SGD", "--set", "momentum=0.9", "--lr-range", "1e-5",
-                              "0.1", "--num", "12", "--steps", "60")
+    code, out, err = _run_cli(
+        capsys,
+        "sweep",
+        "--optimizer",
+        "SGD",
+        "--set",
+        "momentum=0.9",
+        "--lr-range",
+        "1e-5",
+        "0.1",
+        "--num",
+        "12",
+        "--steps",
+        "60",
+    )
     assert code == 0 and err == ""
     data = json.loads(out)
     assert data["kind"] == "lr_sweep" and data["optimizer"] == "SGD" and data["hparams"]["momentum"] == 0.9
@@ -40,9 +53,27 @@ def test_sweep_writes_one_entry_per_lr(capsys):
 
 def test_sweep_csv_to_a_file(capsys, tmp_path):
     target = tmp_path / "lrs.csv"
-    code, out, _ = _run_cli(capsys, "sweep", "--optimizer", "Adam", "--lr-range", "0.001", "1", "--num", "4",
-                            "--steps", "10", "--schedule", "StepLR", "--schedule-set", "step_size=5",
-                            "--format", "csv", "--out", str(target))
+    code, out, _ = _run_cli(
+        capsys,
+        "sweep",
+        "--optimizer",
+        "Adam",
+        "--lr-range",
+        "0.001",
+        "1",
+        "--num",
+        "4",
+        "--steps",
+        "10",
+        "--schedule",
+        "StepLR",
+        "--schedule-set",
+        "step_size=5",
+        "--format",
+        "csv",
+        "--out",
+        str(target),
+    )
     assert code == 0 and out == ""
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
     assert len(rows) == 4 and list(rows[0]) == ["lr", "final_loss", "best_loss", "diverged_at"]
@@ -50,8 +81,21 @@ def test_sweep_csv_to_a_file(capsys, tmp_path):
 
 
 def test_grid_writes_one_entry_per_start(capsys):
-    code, out, _ = _run_cli(capsys, "sweep", "--surface", "himmelblau", "--optimizer", "SGD", "--lr", "0.01",
-                            "--grid", "6", "5", "--steps", "200")
+    code, out, _ = _run_cli(
+        capsys,
+        "sweep",
+        "--surface",
+        "himmelblau",
+        "--optimizer",
+        "SGD",
+        "--lr",
+        "0.01",
+        "--grid",
+        "6",
+        "5",
+        "--steps",
+        "200",
+    )
     assert code == 0
     data = json.loads(out)
     assert data["kind"] == "basin_map" and data["hparams"]["lr"] == 0.01
@@ -66,9 +110,29 @@ def test_grid_writes_one_entry_per_start(capsys):
 
 
 def test_grid_csv_with_ranges(capsys):
-    code, out, _ = _run_cli(capsys, "sweep", "--surface", "himmelblau", "--optimizer", "Adam", "--lr", "0.1",
-                            "--grid", "3", "2", "--x-range", "0", "1", "--y-range", "2", "3", "--steps", "5",
-                            "--format", "csv")
+    code, out, _ = _run_cli(
+        capsys,
+        "sweep",
+        "--surface",
+        "himmelblau",
+        "--optimizer",
+        "Adam",
+        "--lr",
+        "0.1",
+        "--grid",
+        "3",
+        "2",
+        "--x-range",
+        "0",
+        "1",
+        "--y-range",
+        "2",
+        "3",
+        "--steps",
+        "5",
+        "--format",
+        "csv",
+    )
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and len(rows) == 6
     assert [(r["x"], r["y"]) for r in rows[:3]] == [("0.0", "2.0"), ("0.5", "2.0"), ("1.0", "2.0")]
@@ -102,9 +166,29 @@ def test_bad_sweeps_give_one_line_and_status_2(capsys, argv, message):
 
 
 def test_sweep_on_a_dataset_takes_its_epochs_of_batches(capsys):
-    code, out, err = _run_cli(capsys, "sweep", "--dataset", "moons", "--data-set", "n_samples=60", "--model",
-                              "logistic", "--loss", "bce", "--batch-size", "15", "--epochs", "2", "--optimizer",
-                              "Adam", "--lr-range", "0.001", "1", "--num", "4")
+    code, out, err = _run_cli(
+        capsys,
+        "sweep",
+        "--dataset",
+        "moons",
+        "--data-set",
+        "n_samples=60",
+        "--model",
+        "logistic",
+        "--loss",
+        "bce",
+        "--batch-size",
+        "15",
+        "--epochs",
+        "2",
+        "--optimizer",
+        "Adam",
+        "--lr-range",
+        "0.001",
+        "1",
+        "--num",
+        "4",
+    )
     assert code == 0 and err == ""
     data = json.loads(out)
     assert data["kind"] == "lr_sweep" and data["steps"] == 6 and data["problem"]["kind"] == "train"

@@ -37,6 +37,7 @@ def one_thread():
     yield
     torch.set_num_threads(threads)
 
+
 # -- test data: one seeded factory -----------------------------------------------
 
 MLP = (4, 6, 3)  # 4*6 + 6 + 6*3 + 3 = 51 weights
@@ -66,6 +67,7 @@ def points(rows: int, dims: int, seed: int = 1, scale: float = 1.0) -> torch.Ten
 def dense_hessians(loss, params):
     def one(p):
         return torch.autograd.functional.hessian(lambda w: loss(w[None])[0], p, vectorize=True)
+
     return torch.stack([one(p) for p in params])
 
 
@@ -117,6 +119,7 @@ def test_rows_are_independent_and_a_diverged_row_gives_nan():
 def test_a_loss_that_is_nan_at_finite_params_gives_nan_for_that_row_only():
     def f(p, step=0):
         return torch.sqrt(p[:, 0]) * (p[:, 1:] ** 2).sum(1)
+
     params = torch.tensor([[4.0, 1.0, 2.0], [-1.0, 1.0, 2.0], [1.0, 0.5, 0.5]], dtype=F64)
     out = top_eigenvalue(f, params, tol=1e-12)
     assert out.values[1].isnan() and not out.converged[1] and out.converged[[0, 2]].all()
@@ -128,8 +131,10 @@ def test_rows_that_converge_early_leave_the_batch_without_changing_the_others():
     # f = sum_i x_i^4 / 12 has H = diag(x_i^2): isotropic at rows 0-3 (one Lanczos step), spread at rows 4-5.
     def f(p, step=0):
         return (p**4).sum(1) / 12
-    params = torch.cat([torch.tensor([[1.0], [-2.0], [0.5], [3.0]], dtype=F64) * torch.ones(4, 8, dtype=F64),
-                        points(2, 8)])
+
+    params = torch.cat(
+        [torch.tensor([[1.0], [-2.0], [0.5], [3.0]], dtype=F64) * torch.ones(4, 8, dtype=F64), points(2, 8)]
+    )
     out = top_eigenvalue(f, params, tol=1e-12)
     assert out.converged.all()
     torch.testing.assert_close(out.values, (params**2).amax(1))
@@ -179,8 +184,13 @@ def test_top_eigenvalue_at_a_saddle_of_the_mlp():
 def test_hessian_2d_is_rosenbrocks_exact_hessian():
     p = torch.tensor([[1.0, 1.0], [0.0, 0.0], [-1.2, 1.0], [0.5, -0.3], [2.0, 4.0]], dtype=F64)
     x, y, b = p[:, 0], p[:, 1], 100.0
-    exact = torch.stack([torch.stack([2 - 4 * b * (y - x**2) + 8 * b * x**2, -4 * b * x], 1),
-                         torch.stack([-4 * b * x, torch.full_like(x, 2 * b)], 1)], 1)
+    exact = torch.stack(
+        [
+            torch.stack([2 - 4 * b * (y - x**2) + 8 * b * x**2, -4 * b * x], 1),
+            torch.stack([-4 * b * x, torch.full_like(x, 2 * b)], 1),
+        ],
+        1,
+    )
     h = hessian_2d(rosenbrock, p)
     torch.testing.assert_close(h.hessian, exact, rtol=1e-12, atol=1e-9)
     torch.testing.assert_close(h.eigenvalues, torch.linalg.eigvalsh(exact), rtol=1e-12, atol=1e-9)
@@ -194,16 +204,19 @@ def test_hessian_2d_is_rosenbrocks_exact_hessian():
 
 
 def test_eig_2x2_keeps_nan_rows_and_handles_diagonal_and_degenerate_matrices():
-    H = torch.tensor([[[2.0, 0.0], [0.0, 5.0]], [[3.0, 0.0], [0.0, 3.0]], [[math.nan, 0.0], [0.0, 1.0]],
-                      [[0.0, -2.0], [-2.0, 0.0]]], dtype=F64)
+    H = torch.tensor(
+        [[[2.0, 0.0], [0.0, 5.0]], [[3.0, 0.0], [0.0, 3.0]], [[math.nan, 0.0], [0.0, 1.0]], [[0.0, -2.0], [-2.0, 0.0]]],
+        dtype=F64,
+    )
     values, vectors = eig_2x2(H)
     expected = torch.tensor([[2.0, 5.0], [3.0, 3.0], [-2.0, 2.0]], dtype=F64)
     torch.testing.assert_close(values[[0, 1, 3]], expected)
     assert values[2].isnan().all()
     torch.testing.assert_close(vectors[0].abs(), torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=F64))
     rows = [0, 1, 3]
-    torch.testing.assert_close(torch.einsum("rij,rjk->rik", H[rows], vectors[rows]),
-                               vectors[rows] * values[rows].unsqueeze(1))
+    torch.testing.assert_close(
+        torch.einsum("rij,rjk->rik", H[rows], vectors[rows]), vectors[rows] * values[rows].unsqueeze(1)
+    )
 
 
 def test_hessian_2d_of_a_linear_surface_is_zero():
@@ -270,8 +283,9 @@ def test_thresholds_formulas():
     torch.testing.assert_close(gd_threshold(lr), torch.tensor([20.0, 10.0]))
 
 
-@pytest.mark.parametrize("momentum, dampening, nesterov", [(0.0, 0.0, False), (0.9, 0.0, False),
-                                                           (0.5, 0.3, False), (0.9, 0.0, True)])
+@pytest.mark.parametrize(
+    "momentum, dampening, nesterov", [(0.0, 0.0, False), (0.9, 0.0, False), (0.5, 0.3, False), (0.9, 0.0, True)]
+)
 def test_thresholds_separate_torch_sgd_converging_from_diverging(momentum, dampening, nesterov):
     """torch.optim.SGD on f = sum_i lambda_i x_i^2 / 2, with lambda 2% either side of the threshold."""
     lr = 0.1
@@ -291,6 +305,7 @@ def test_surface_stability_per_run():
     # f = (x^2 + 10 y^2) / 2: lambda_max = 10 everywhere, so GD is stable iff lr < 0.2.
     def f(p, step=0):
         return 0.5 * (p[:, 0] ** 2 + 10 * p[:, 1] ** 2)
+
     p = points(4, 2)
     lr = torch.tensor([0.1, 0.19, 0.21, 0.21], dtype=F64)
     gd = surface_stability(f, p, lr)

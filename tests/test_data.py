@@ -21,6 +21,7 @@ def why_not_model(kind, model, n_classes):
 def why_not_loss(kind, model, loss, n_classes):
     return losses.get(loss).why_not(kind, models.get(model), n_classes)
 
+
 LOADABLE = [d for d, spec in DATASETS.items() if spec.source != "upload"]
 
 
@@ -58,8 +59,9 @@ def test_synthetic_data_is_seeded_and_sized(dataset):
     np.testing.assert_array_equal(a.X, b.X)
     assert not np.array_equal(a.X, c.X)
     quiet = spec.make(3, **spec.resolve({"n_samples": 123, "noise": 0.0}))
-    assert not np.array_equal(quiet.X if spec.task == "classification" else quiet.y,
-                              a.X if spec.task == "classification" else a.y)
+    assert not np.array_equal(
+        quiet.X if spec.task == "classification" else quiet.y, a.X if spec.task == "classification" else a.y
+    )
 
 
 def test_dataset_parameters_are_checked():
@@ -212,8 +214,9 @@ def test_each_epoch_takes_every_row_once_in_seeded_batches(batch_size):
     expected = n if batch_size in (0, 10**6) else batch_size
     assert problem.batch_size == expected and problem.steps_per_epoch == -(-n // expected)
     for epoch in range(3):
-        rows = np.concatenate([problem.batch(epoch * problem.steps_per_epoch + b)
-                               for b in range(problem.steps_per_epoch)])
+        rows = np.concatenate(
+            [problem.batch(epoch * problem.steps_per_epoch + b) for b in range(problem.steps_per_epoch)]
+        )
         assert sorted(rows.tolist()) == list(range(n))
     if 1 < expected < n:
         assert not np.array_equal(problem.order(0), problem.order(1))  # reshuffled each epoch
@@ -230,8 +233,9 @@ def test_runs_in_a_batch_see_the_same_batches():
     together = run(problem, configs, steps=problem.steps, dtype="float64", device="cpu")
     for i, config in enumerate(configs):
         alone = run(problem, [config], steps=problem.steps, dtype="float64", device="cpu")
-        np.testing.assert_allclose(together.arrays["params"][:, i], alone.arrays["params"][:, 0], rtol=1e-12,
-                                   atol=1e-14)
+        np.testing.assert_allclose(
+            together.arrays["params"][:, i], alone.arrays["params"][:, 0], rtol=1e-12, atol=1e-14
+        )
 
 
 # -- sanity results ---------------------------------------------------------------------
@@ -240,8 +244,14 @@ def test_runs_in_a_batch_see_the_same_batches():
 def test_full_batch_gd_on_linear_regression_reaches_least_squares():
     # Raw x in [0, 5] makes a valley with condition number ~40: a smaller lr and more steps.
     for standardize, lr, epochs in ((True, 0.1, 400), (False, 0.09, 1000)):
-        task = Task(DataConfig("linear", {"noise": 1.5}, standardize=standardize), "linear", {}, "mse",
-                    batch_size=0, epochs=epochs)
+        task = Task(
+            DataConfig("linear", {"noise": 1.5}, standardize=standardize),
+            "linear",
+            {},
+            "mse",
+            batch_size=0,
+            epochs=epochs,
+        )
         problem = ModelProblem(task)
         X, y = problem.split.X_train, problem.split.y_train
         solution, *_ = np.linalg.lstsq(np.column_stack([X, np.ones(len(X))]), y, rcond=None)
@@ -256,8 +266,14 @@ def test_logistic_regression_separates_separable_blobs():
 
 
 def test_mlp_with_adam_learns_digits():
-    task = Task(DataConfig("digits"), "mlp", {"hidden": (64, 64), "activation": "relu"}, "cross_entropy",
-                batch_size=32, epochs=30)
+    task = Task(
+        DataConfig("digits"),
+        "mlp",
+        {"hidden": (64, 64), "activation": "relu"},
+        "cross_entropy",
+        batch_size=32,
+        epochs=30,
+    )
     outcome = compute(Experiment(task, (RunConfig("Adam", {"lr": 1e-3}),)))
     assert outcome.metrics["test_accuracy"][-1, 0] >= 0.95
     assert outcome.eval_steps[-1] == outcome.steps
@@ -268,16 +284,30 @@ def test_mlp_with_adam_learns_digits():
 
 def test_train_experiment_round_trips_through_json():
     exp = Experiment(
-        Task(DataConfig("spiral", {"classes": 2}, 0.3, False, 4), "mlp", {"hidden": (8, 4), "activation": "relu"},
-             "hinge", {"margin": 0.5}, 8, 3, 1, 2),
+        Task(
+            DataConfig("spiral", {"classes": 2}, 0.3, False, 4),
+            "mlp",
+            {"hidden": (8, 4), "activation": "relu"},
+            "hinge",
+            {"margin": 0.5},
+            8,
+            3,
+            1,
+            2,
+        ),
         (RunConfig("SGD", {"lr": 0.1, "momentum": 0.9}, "StepLR", {"step_size": 10}, label="heavy"),),
         dtype="float64",
     )
     assert from_json(exp.to_json()) == exp
     assert from_json(exp.replace(steps=7).to_json()) == exp.replace(steps=7)
     # The first release wrote a training as {"kind": "train", "task": {...}}: it reads the same.
-    old = {"version": 1, "kind": "train", "task": {k: v for k, v in exp.problem.to_dict().items() if k != "kind"},
-           "dtype": "float64", "runs": [r.to_dict() for r in exp.runs]}
+    old = {
+        "version": 1,
+        "kind": "train",
+        "task": {k: v for k, v in exp.problem.to_dict().items() if k != "kind"},
+        "dtype": "float64",
+        "runs": [r.to_dict() for r in exp.runs],
+    }
     assert from_dict(old) == exp
 
 

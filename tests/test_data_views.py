@@ -22,15 +22,21 @@ RUNS = (RunConfig("SGD", {"lr": 0.1}, label="SGD"), RunConfig("Adam", {"lr": 0.0
 TASKS = {
     "linear": Task(DataConfig("linear", {"n_samples": 60}), "linear", {}, "mse", batch_size=8, epochs=5),
     "blobs": Task(DataConfig("blobs", {"n_samples": 80}), "logistic", {"bias": False}, "bce", batch_size=0, epochs=20),
-    "moons": Task(DataConfig("moons", {"n_samples": 120}), "mlp", {"hidden": (8,)}, "cross_entropy",
-                  batch_size=16, epochs=4),
-    "spiral": Task(DataConfig("spiral", {"n_samples": 90}), "mlp", {"hidden": (8,)}, "hinge", batch_size=16,
-                   epochs=3),
+    "moons": Task(
+        DataConfig("moons", {"n_samples": 120}), "mlp", {"hidden": (8,)}, "cross_entropy", batch_size=16, epochs=4
+    ),
+    "spiral": Task(DataConfig("spiral", {"n_samples": 90}), "mlp", {"hidden": (8,)}, "hinge", batch_size=16, epochs=3),
     "diabetes": Task(DataConfig("diabetes"), "mlp", {"hidden": (8,)}, "huber", batch_size=64, epochs=3),
     "iris": Task(DataConfig("iris"), "softmax", {}, "cross_entropy", batch_size=16, epochs=3),
 }
-KIND = {"linear": ("weights", "curve"), "blobs": ("weights", "boundary"), "moons": ("pca", "boundary"),
-        "spiral": ("pca", "boundary"), "diabetes": ("pca", "parity"), "iris": ("pca", None)}
+KIND = {
+    "linear": ("weights", "curve"),
+    "blobs": ("weights", "boundary"),
+    "moons": ("pca", "boundary"),
+    "spiral": ("pca", "boundary"),
+    "diabetes": ("pca", "parity"),
+    "iris": ("pca", None),
+}
 
 
 def _trained(name):
@@ -114,7 +120,8 @@ def test_a_diverged_run_is_drawn_up_to_its_divergence_and_exports_stay_valid_jso
     land, view = landscape(training, problem), data_view(training, problem)
     fig = training_figure(training, land, view, styles(["boom", "Adam"]))
     assert "diverged at epoch" in fig.data[[t.name for t in fig.data].index(fig.data[-1].name)].name or any(
-        "diverged" in (t.name or "") for t in fig.data)
+        "diverged" in (t.name or "") for t in fig.data
+    )
     data = json.loads(to_json(training))
     assert data["runs"][0]["diverged_at"] is not None and data["runs"][0]["final_train_loss"] is None
     rows = list(csv.DictReader(io.StringIO(to_csv(training))))
@@ -135,11 +142,17 @@ def test_a_thinned_path_exports_its_steps_and_a_small_model_its_weights():
     run = data["runs"][0]
     assert data["steps_per_epoch"] == training.steps_per_epoch and "final_batch_loss" not in run
     assert run["final_loss"] == run["loss"][-1] and len(run["params"]) == training.steps + 1  # every point kept
-    thinned = dataclasses.replace(training, result=dataclasses.replace(
-        training.result, params_steps=training.path_steps[::4],
-        arrays={**training.result.arrays, "params": training.path_params[::4]}))
+    thinned = dataclasses.replace(
+        training,
+        result=dataclasses.replace(
+            training.result,
+            params_steps=training.path_steps[::4],
+            arrays={**training.result.arrays, "params": training.path_params[::4]},
+        ),
+    )
     run = json.loads(to_json(thinned))["runs"][0]
     assert run["params"]["step"] == training.path_steps[::4].tolist() and len(run["params"]["values"]) == len(
-        run["params"]["step"])
+        run["params"]["step"]
+    )
     rows = list(csv.DictReader(io.StringIO(to_csv(thinned))))
     assert rows[4]["w0"] and not rows[1]["w0"] and rows[1]["loss"]

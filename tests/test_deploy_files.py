@@ -15,8 +15,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LIMIT_VARS = ["OPTVIZ_MAX_STEPS", "OPTVIZ_MAX_RUNS", "OPTVIZ_MAX_WORK", "OPTVIZ_MAX_GRID", "OPTVIZ_MAX_EVALS",
-              "OPTVIZ_MAX_TRAIN_WORK", "OPTVIZ_MAX_SECONDS", "OPTVIZ_MAX_MEMORY", "OPTVIZ_DEVICE"]
+LIMIT_VARS = [
+    "OPTVIZ_MAX_STEPS",
+    "OPTVIZ_MAX_RUNS",
+    "OPTVIZ_MAX_WORK",
+    "OPTVIZ_MAX_GRID",
+    "OPTVIZ_MAX_EVALS",
+    "OPTVIZ_MAX_TRAIN_WORK",
+    "OPTVIZ_MAX_SECONDS",
+    "OPTVIZ_MAX_MEMORY",
+    "OPTVIZ_DEVICE",
+]
 
 
 def _hadolint() -> str | None:

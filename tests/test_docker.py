@@ -179,8 +179,9 @@ def build_app_image(base: str) -> dict:
 @pytest.fixture(scope="module")
 def image_config():
     if os.name != "posix" or os.geteuid() != 0:
-        browser.skip_or_fail("Docker tests need root (debootstrap, buildah --isolation chroot)",
-                             "OPTVIZ_REQUIRE_DOCKER")
+        browser.skip_or_fail(
+            "Docker tests need root (debootstrap, buildah --isolation chroot)", "OPTVIZ_REQUIRE_DOCKER"
+        )
     missing = [t for t in ("buildah", "debootstrap", "tar") if shutil.which(t) is None]
     if missing:
         browser.skip_or_fail(
@@ -236,8 +237,17 @@ def test_image_healthcheck_passes(container, image_config):
     cmd = test[1:] if test[0] == "CMD" else ["/bin/sh", "-c", test[1]]
     port = container.url.rsplit(":", 1)[1]
     sh(
-        ["buildah", "run", "--isolation", "chroot", "--env", f"STREAMLIT_SERVER_PORT={port}", container.name,
-         "--", *cmd],
+        [
+            "buildah",
+            "run",
+            "--isolation",
+            "chroot",
+            "--env",
+            f"STREAMLIT_SERVER_PORT={port}",
+            container.name,
+            "--",
+            *cmd,
+        ],
         "image HEALTHCHECK",
         timeout=60,
     )

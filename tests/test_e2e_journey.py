@@ -89,9 +89,11 @@ def reload(page, rng) -> str:
     return "reload"
 
 
-EDITS = {"Surfaces": [set_lr, set_lr, preset, add_run, reload],
-         "Datasets": [set_lr, set_lr, preset, add_run, reload],
-         "Sweeps": [sweep_mode, sweep_mode, reload]}
+EDITS = {
+    "Surfaces": [set_lr, set_lr, preset, add_run, reload],
+    "Datasets": [set_lr, set_lr, preset, add_run, reload],
+    "Sweeps": [sweep_mode, sweep_mode, reload],
+}
 
 
 def test_a_random_walk_keeps_every_page_and_its_state(page, app_server):
@@ -105,7 +107,8 @@ def test_a_random_walk_keeps_every_page_and_its_state(page, app_server):
             there = rng.choice([p for p in PAGES if p != here])
             left[here] = _state(page.url)
             page.locator('[data-testid="stTopNavLink"], [data-testid="stSidebarNavLink"]').filter(
-                has_text=there).first.click()
+                has_text=there
+            ).first.click()
             page.wait_for_url(lambda url, there=there: _page_of(url) == there, timeout=30_000)
             _idle(page)
             trail.append(f"{here} -> {there}")
@@ -121,4 +124,4 @@ def test_a_random_walk_keeps_every_page_and_its_state(page, app_server):
             shot = browser.screenshot(page, "journey-exception")
             raise AssertionError(f"exception after {trail}: {exceptions.first.inner_text()[:400]}; see {shot}")
         assert page.console.errors == [], f"console errors after {trail}: {page.console.errors}"
-    assert len(trail) == STEPS >= 30 and len({t.split(':')[0].split(' ')[0] for t in trail}) == 3, trail
+    assert len(trail) == STEPS >= 30 and len({t.split(":")[0].split(" ")[0] for t in trail}) == 3, trail

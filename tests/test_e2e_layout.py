@@ -38,7 +38,7 @@ BOXES = """() => [...document.querySelectorAll('.js-plotly-plot')].map(gd => {
 def _overlaps(boxes: list[dict]) -> list[str]:
     found = []
     for i, a in enumerate(boxes):
-        for b in boxes[i + 1:]:
+        for b in boxes[i + 1 :]:
             if a["kind"] == b["kind"] == "button":
                 continue  # Play and Pause sit side by side by design
             dx = min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"])
@@ -53,8 +53,9 @@ def _overlaps(boxes: list[dict]) -> list[str]:
 def test_no_text_overlaps_on_a_projector_or_a_phone(chromium, app_server, path, size):
     width, height = SIZES[size]
     with browser.sized_page(chromium, width, height) as page:
-        shot = browser.assert_app_rendered(page, f"{app_server.url}/{path}", page.console,
-                                           f"layout-{path or 'surfaces'}-{size}")
+        shot = browser.assert_app_rendered(
+            page, f"{app_server.url}/{path}", page.console, f"layout-{path or 'surfaces'}-{size}"
+        )
         charts = page.evaluate(BOXES)
         problems = [p for boxes in charts for p in _overlaps(boxes)]
         assert not problems, f"{path or 'surfaces'} at {width}×{height}: {problems}; see {shot}"

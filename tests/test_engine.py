@@ -165,8 +165,14 @@ def test_keep_every_thins_the_kept_points_and_keeps_the_last():
 def test_threads_are_set_for_the_run_and_restored():
     before = torch.get_num_threads()
     seen = []
-    run(ROSENBROCK, [RunConfig("Adam")], steps=10, chunk=2, threads=1,
-        on_chunk=lambda p: seen.append(torch.get_num_threads()))
+    run(
+        ROSENBROCK,
+        [RunConfig("Adam")],
+        steps=10,
+        chunk=2,
+        threads=1,
+        on_chunk=lambda p: seen.append(torch.get_num_threads()),
+    )
     assert seen and set(seen) == {1} and torch.get_num_threads() == before
     with pytest.raises(Cancelled):
         run(ROSENBROCK, [RunConfig("Adam")], steps=10, chunk=2, threads=1, on_chunk=lambda p: False)

@@ -46,7 +46,5 @@ def test_two_students_change_the_learning_rate_without_errors():
     assert r["error_count"] == 0, r["error_samples"]
     assert r["first_load_s"]["n"] == 2
     assert r["actions"] >= 2
-    assert r["done_s"]["n"] == r["actions"] and r["chart_s"]["n"] == r["actions"], (
-        "every change redrew the chart"
-    )
+    assert r["done_s"]["n"] == r["actions"] and r["chart_s"]["n"] == r["actions"], "every change redrew the chart"
     assert r["server_cpu_s"] > 0 and r["peak_rss_mb"] > 100

@@ -15,8 +15,12 @@ COEFFICIENTS = (DEFAULT_A, DEFAULT_B, DEFAULT_C)
 # 10x6 (and rarely at 3x4, which the truth tests on "two-matrices" catch).
 # This pins torch's own CPU loops for small bf16 products (torch 2.13).
 # The 3000-matrix cases take seconds each: the full suite runs them, the inner loop the small ones.
-SHAPES = [((3, 4), 300), ((4, 3), 300), ((2, 5), 300),
-          *(pytest.param(shape, 3000, marks=pytest.mark.slow) for shape in ((8, 8), (10, 10), (10, 6)))]
+SHAPES = [
+    ((3, 4), 300),
+    ((4, 3), 300),
+    ((2, 5), 300),
+    *(pytest.param(shape, 3000, marks=pytest.mark.slow) for shape in ((8, 8), (10, 10), (10, 6))),
+]
 
 
 @pytest.mark.parametrize("shape,count", SHAPES)

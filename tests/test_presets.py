@@ -174,7 +174,8 @@ def test_spiral_depth():
     at5 = np.searchsorted(epochs, 5)
     assert acc[at5, sgd] < acc[at5, adam], "Adam's boundary bends early"
     assert epochs[np.argmax(acc[:, sgd] >= 0.95)] > epochs[np.argmax(acc[:, adam] >= 0.95)], (
-        "plain SGD's stays simple for a long time")
+        "plain SGD's stays simple for a long time"
+    )
 
 
 def test_every_preset_is_checked():

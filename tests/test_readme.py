@@ -50,8 +50,7 @@ def test_cli_example_runs_as_written(line, tmp_path):
     if "--out" in argv:  # the file it names goes to a scratch folder, not the checkout
         i = argv.index("--out") + 1
         argv[i] = str(tmp_path / argv[i])
-    res = subprocess.run([sys.executable, "-m", "optviz", *argv], cwd=ROOT, capture_output=True, text=True,
-                         timeout=600)
+    res = subprocess.run([sys.executable, "-m", "optviz", *argv], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() or "--out" in argv
 
@@ -62,6 +61,12 @@ def test_python_api_example_runs_as_written(tmp_path):
     script = tmp_path / "example.py"
     # fig.show() would open a browser: the figure is built, not shown.
     script.write_text(code.replace("fig.show()", "fig.to_dict()"))
-    res = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=600,
-                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    res = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert res.returncode == 0, res.stderr[-2000:]

@@ -106,12 +106,12 @@ def _iris(epochs=30):
     from optviz.problems.datasets import DataConfig
     from optviz.problems.training import ModelProblem
 
-    return ModelProblem(Task(DataConfig("iris", {}), "softmax", {}, "cross_entropy", {}, batch_size=16,
-                             epochs=epochs))
+    return ModelProblem(Task(DataConfig("iris", {}), "softmax", {}, "cross_entropy", {}, batch_size=16, epochs=epochs))
 
 
-@pytest.mark.parametrize("args", [{}, {"patience": 1, "factor": 0.5}, {"watch": "last", "step_every": 5},
-                                  {"step_every": 1, "patience": 3}])
+@pytest.mark.parametrize(
+    "args", [{}, {"patience": 1, "factor": 0.5}, {"watch": "last", "step_every": 5}, {"step_every": 1, "patience": 3}]
+)
 def test_plateau_on_a_dataset_steps_as_a_training_loop(args):
     """Once per epoch on the epoch's mean training loss (or as asked): as torch's
     ReduceLROnPlateau stepped by a user's loop."""
@@ -126,8 +126,13 @@ def test_plateau_on_iris_does_not_collapse_the_lr():
     problem = _iris()
     from optviz.engine import run
 
-    result = run(problem, [RunConfig("SGD", {"lr": 0.5}, "ReduceLROnPlateau")], steps=problem.steps,
-                 dtype="float64", device="cpu")
+    result = run(
+        problem,
+        [RunConfig("SGD", {"lr": 0.5}, "ReduceLROnPlateau")],
+        steps=problem.steps,
+        dtype="float64",
+        device="cpu",
+    )
     lrs = result.arrays["lr"][:, 0]
     assert lrs.min() >= 0.5 * 0.1**1, lrs.min()
     # The lr changes only at epoch boundaries.
@@ -201,9 +206,7 @@ def adagrad(monkeypatch):
 def test_cycle_momentum_needs_momentum(adagrad, name):
     with pytest.raises(ConfigError) as err:
         resolve(PROBLEM, RunConfig("Adagrad", {"lr": 0.1}, schedule=name), steps=100)
-    assert str(err.value) == (
-        f"{name}: optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
-    )
+    assert str(err.value) == (f"{name}: optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
     # Without cycling the combination is fine.
     config = RunConfig("Adagrad", {"lr": 0.1}, schedule=name, schedule_args={"cycle_momentum": False})
     resolve(PROBLEM, config, steps=100)
@@ -230,12 +233,21 @@ def test_cycle_momentum_needs_momentum(adagrad, name):
         ("LambdaLR", {"lr_lambda": "log(epoch)"}, "is -inf at epoch = 0"),
         ("MultiplicativeLR", {"lr_lambda": "2"}, "passes the float range at epoch 1024"),
         # Composites: torch's own checks, and ours on the parts.
-        ("SequentialLR", {"schedulers": "ExponentialLR, StepLR", "milestones": "10,20"},
-         "expects number of schedulers provided to be one more than the number of milestone points"),
-        ("SequentialLR", {"schedulers": "ExponentialLR, LambdaLR(lr_lambda=1 - epoch/10)", "milestones": "50"},
-         "is -0.1 at epoch = 11"),
-        ("SequentialLR", {"schedulers": "ExponentialLR, ConstantLR(factor=0, total_iters=5)", "milestones": "50"},
-         "divides by the factor"),
+        (
+            "SequentialLR",
+            {"schedulers": "ExponentialLR, StepLR", "milestones": "10,20"},
+            "expects number of schedulers provided to be one more than the number of milestone points",
+        ),
+        (
+            "SequentialLR",
+            {"schedulers": "ExponentialLR, LambdaLR(lr_lambda=1 - epoch/10)", "milestones": "50"},
+            "is -0.1 at epoch = 11",
+        ),
+        (
+            "SequentialLR",
+            {"schedulers": "ExponentialLR, ConstantLR(factor=0, total_iters=5)", "milestones": "50"},
+            "divides by the factor",
+        ),
     ],
 )
 def test_torch_refusals_become_config_errors(name, args, message):
@@ -254,8 +266,11 @@ def test_torch_refusals_become_config_errors(name, args, message):
         ("CyclicLR", {"scale_fn": "x;1"}, "scale_fn: ';' at column 2 is not allowed"),
         ("SequentialLR", {"schedulers": "LinearLR, CyclicLR"}, "CyclicLR cannot be part of a SequentialLR"),
         ("SequentialLR", {"schedulers": "LinearLR(start_factor=0.1"}, "a '(' without its ')'"),
-        ("ChainedScheduler", {"schedulers": "ReduceLROnPlateau"},
-         "torch's SequentialLR and ChainedScheduler refuse it"),
+        (
+            "ChainedScheduler",
+            {"schedulers": "ReduceLROnPlateau"},
+            "torch's SequentialLR and ChainedScheduler refuse it",
+        ),
         ("ChainedScheduler", {"schedulers": "SequentialLR"}, "a composite inside a composite"),
         ("ChainedScheduler", {"schedulers": "StepLR(gama=0.5)"}, "StepLR has no argument 'gama'"),
         ("ChainedScheduler", {"schedulers": "StepLR(0.5)"}, "write arg=value"),
@@ -285,10 +300,20 @@ def test_registry_metadata():
         ("LambdaLR", {"lr_lambda": "where(epoch % 10 == 0 and epoch > 5, 0.5, 1) * (1+epoch)^-0.5"}),
         ("MultiplicativeLR", {"lr_lambda": "where(epoch <= 100, 1, 0.98)"}),
         ("CyclicLR", {"scale_fn": "where(x % 2 == 0, 0.5, 1)", "scale_mode": "iterations"}),
-        ("SequentialLR", {"schedulers": "LambdaLR(lr_lambda=min(1, (epoch+1)/10)), CosineAnnealingLR(eta_min=1e-4)",
-                          "milestones": "10"}),
-        ("ChainedScheduler", {"schedulers": "MultiplicativeLR(lr_lambda=where(epoch % 3 == 0, 0.9, 1)), "
-                                            "StepLR(step_size=30, gamma=0.5)"}),
+        (
+            "SequentialLR",
+            {
+                "schedulers": "LambdaLR(lr_lambda=min(1, (epoch+1)/10)), CosineAnnealingLR(eta_min=1e-4)",
+                "milestones": "10",
+            },
+        ),
+        (
+            "ChainedScheduler",
+            {
+                "schedulers": "MultiplicativeLR(lr_lambda=where(epoch % 3 == 0, 0.9, 1)), "
+                "StepLR(step_size=30, gamma=0.5)"
+            },
+        ),
     ],
 )
 def test_formulas_and_parts_survive_the_link(name, args):
@@ -305,8 +330,13 @@ def test_formulas_and_parts_survive_the_link(name, args):
     assert decode_run(parse_qs(link[1:])["run"][0], ("",)) == config
 
 
-@pytest.mark.parametrize("text,message", [("epoch > 5 & epoch < 9", "'&' at column 11 is not allowed: write 'and'"),
-                                          ("0.9; 1", "';' at column 4 is not allowed")])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("epoch > 5 & epoch < 9", "'&' at column 11 is not allowed: write 'and'"),
+        ("0.9; 1", "';' at column 4 is not allowed"),
+    ],
+)
 def test_link_breakers_in_a_formula_are_named(text, message):
     with pytest.raises(ConfigError, match="^LambdaLR: lr_lambda: ") as err:
         resolve(PROBLEM, RunConfig("SGD", {"lr": 0.1}, "LambdaLR", {"lr_lambda": text}), steps=10)

@@ -14,9 +14,11 @@ from optviz.problems import SurfaceProblem
 from optviz.ui.inside import RECORD
 from optviz.ui.maths import step_latex
 
-RUNS = [RunConfig("SGD", {"lr": 1e-3}, label="SGD"),
-        RunConfig("SGD", {"lr": 1e-3, "momentum": 0.9}, label="momentum"),
-        RunConfig("Adam", {"lr": 0.02}, label="Adam")]
+RUNS = [
+    RunConfig("SGD", {"lr": 1e-3}, label="SGD"),
+    RunConfig("SGD", {"lr": 1e-3, "momentum": 0.9}, label="momentum"),
+    RunConfig("Adam", {"lr": 0.02}, label="Adam"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +44,9 @@ def test_arrows_are_the_recorded_vectors(recorded):
 def test_race_figure_moves_the_arrows_with_its_frames_and_states_their_scales(recorded):
     problem, result = recorded
     styles = charts.styles([r.label for r in RUNS])
-    fig = charts.race_figure(problem, inside.as_torch_keeps(result.arrays, result.resolved), styles,
-                             arrows=True).to_dict()
+    fig = charts.race_figure(
+        problem, inside.as_torch_keeps(result.arrays, result.resolved), styles, arrows=True
+    ).to_dict()
     legend = [t["name"] for t in fig["data"] if t.get("legendgroup", "").startswith("arrow-") and "name" in t]
     assert [n.split(" ×")[0] for n in legend] == ["−∇f", "−momentum", "update taken"]
     assert all("× " in n for n in legend)
@@ -126,8 +129,9 @@ def test_sharpness_is_torchs_dense_hessian(recorded):
     assert pc.measure == ["λ_max(H)", "λ_max(H)", "λ_max(P⁻¹H)"]
     assert [line[1] for line in pc.lines] == ["2/η", "2(1+β)/η", "(2+2β₁)/((1−β₁)η)"]
     np.testing.assert_allclose(pc.lines[2][0], 38 / 0.02)
-    inside.sharpness_figure(pc.sharpness, pc.lines, charts.styles(["a", "b", "c"]), step=3,
-                            measures=pc.measure).to_dict()
+    inside.sharpness_figure(
+        pc.sharpness, pc.lines, charts.styles(["a", "b", "c"]), step=3, measures=pc.measure
+    ).to_dict()
 
 
 def test_stability_passes_below_two_over_eta_and_fails_above():
@@ -136,9 +140,13 @@ def test_stability_passes_below_two_over_eta_and_fails_above():
     params = np.zeros((3, 3, 2))
     arrays = {"params": params, "lr": np.full((2, 3), 0.0)}
     arrays["lr"][:] = [0.019, 0.021, 0.03]
-    resolved = [{"optimizer": "SGD", "hparams": {"lr": lr, "momentum": m, "dampening": 0.0, "nesterov": False,
-                                                  "weight_decay": 0.0}}
-                for lr, m in ((0.019, 0.0), (0.021, 0.0), (0.03, 0.9))]
+    resolved = [
+        {
+            "optimizer": "SGD",
+            "hparams": {"lr": lr, "momentum": m, "dampening": 0.0, "nesterov": False, "weight_decay": 0.0},
+        }
+        for lr, m in ((0.019, 0.0), (0.021, 0.0), (0.03, 0.9))
+    ]
     pc = curvature.path_curvature(bowl, arrays, resolved)
     rows = curvature.stability_rows(pc, ["a", "b", "c"], 1)
     assert [row["stable"] for row in rows] == ["pass", "fail", "pass"]

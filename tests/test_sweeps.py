@@ -53,10 +53,13 @@ def _usable(name, problem):
 
 # A step that evaluates the loss many times (LBFGS) makes its sweep, and torch's replays of
 # its diverged runs, the long part of this file: the inner loop leaves it out.
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.slow if spec.evals_per_step(spec.defaults) > 1 else ())
-    for name, spec in OPTIMIZERS.items()
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.slow if spec.evals_per_step(spec.defaults) > 1 else ())
+        for name, spec in OPTIMIZERS.items()
+    ],
+)
 def test_lr_sweep_runs_equal_torch_runs(name):
     if not _usable(name, ROSENBROCK):
         pytest.skip(f"{name} does not run on a 2-D surface")
@@ -77,12 +80,18 @@ def test_lr_sweep_runs_equal_torch_runs(name):
 
 def test_lr_sweep_marks_divergence_as_torch_sees_it():
     steps = 100
-    sweep = sweeps.lr_sweep(ROSENBROCK, [RunConfig("SGD", {"momentum": 0.9})], sweeps.log_lrs(1e-5, 0.1, 30),
-                            steps, dtype="float64", device="cpu")
+    sweep = sweeps.lr_sweep(
+        ROSENBROCK,
+        [RunConfig("SGD", {"momentum": 0.9})],
+        sweeps.log_lrs(1e-5, 0.1, 30),
+        steps,
+        dtype="float64",
+        device="cpu",
+    )
     diverged = sweep.diverged_at[0] >= 0
     assert diverged.any() and not diverged.all(), "the range must straddle the edge of stability"
     # Small lrs converge, large ones diverge: one edge, no islands.
-    assert not diverged[: np.argmax(diverged)].any() and diverged[np.argmax(diverged):].all()
+    assert not diverged[: np.argmax(diverged)].any() and diverged[np.argmax(diverged) :].all()
     assert np.isnan(sweep.final_loss[0, diverged]).all()
     edge = int(np.argmax(diverged))
     for i in (edge - 1, edge, edge + 3, 29):
@@ -97,11 +106,16 @@ def test_lr_sweep_marks_divergence_as_torch_sees_it():
 def test_best_lr_skips_diverged_runs_and_prefers_the_smaller_of_ties():
     lrs = np.array([1e-3, 1e-2, 1e-1, 1.0])
     sweep = sweeps.LRSweep(
-        QUADRATIC, (RunConfig("SGD"), RunConfig("Adam")), 10, lrs,
+        QUADRATIC,
+        (RunConfig("SGD"), RunConfig("Adam")),
+        10,
+        lrs,
         final_loss=np.array([[3.0, 1.0, 1.0, np.nan], [np.nan] * 4]),
         best_loss=np.array([[1.0, 1.0, 1.0, 0.5], [1.0] * 4]),
         diverged_at=np.array([[-1, -1, -1, 4], [2, 2, 2, 2]]),
-        wall_time=0.0, device="cpu", dtype="float64",
+        wall_time=0.0,
+        device="cpu",
+        dtype="float64",
     )
     assert sweep.best_index(0) == 1 and sweep.best_lr(0) == 1e-2
     assert sweep.best_index(1) is None and sweep.best_lr(1) is None
@@ -110,8 +124,10 @@ def test_best_lr_skips_diverged_runs_and_prefers_the_smaller_of_ties():
 
 @pytest.mark.parametrize(
     "config",
-    [RunConfig("SGD", {"lr": 0.01, "momentum": 0.5}), RunConfig("Adam", {"lr": 0.05}, schedule="StepLR",
-                                                                 schedule_args={"step_size": 40})],
+    [
+        RunConfig("SGD", {"lr": 0.01, "momentum": 0.5}),
+        RunConfig("Adam", {"lr": 0.05}, schedule="StepLR", schedule_args={"step_size": 40}),
+    ],
     ids=["SGD-momentum", "Adam-StepLR"],
 )
 def test_basin_map_runs_equal_torch_runs(config):
@@ -154,8 +170,9 @@ def test_heatmap_runs_equal_torch_runs():
     steps = 80
     x = sweeps.Axis("lr", 1e-3, 1.0, 7, log=True)
     y = sweeps.Axis("betas[1]", 0.5, 0.999, 5)
-    hm = sweeps.heatmap(ROSENBROCK, RunConfig("Adam", {"betas": (0.8, 0.9)}), x, y, steps, dtype="float64",
-                        device="cpu")
+    hm = sweeps.heatmap(
+        ROSENBROCK, RunConfig("Adam", {"betas": (0.8, 0.9)}), x, y, steps, dtype="float64", device="cpu"
+    )
     assert hm.final_loss.shape == (5, 7)
     for j, i in [(0, 0), (2, 3), (4, 6), (1, 5)]:
         run = hm.run(j, i)
@@ -203,8 +220,13 @@ def test_heatmap_best_cell_is_next_to_polyaks_heavy_ball(kappa, steps, nx, ny):
 
 @pytest.mark.parametrize(
     "name,message",
-    [("betas", "vary one of them"), ("betas[2]", "vary one of them"), ("amsgrad", "not a number"),
-     ("nope", "no hyperparameter"), ("lr[", "not a hyperparameter name")],
+    [
+        ("betas", "vary one of them"),
+        ("betas[2]", "vary one of them"),
+        ("amsgrad", "not a number"),
+        ("nope", "no hyperparameter"),
+        ("lr[", "not a hyperparameter name"),
+    ],
 )
 def test_heatmap_axis_names(name, message):
     with pytest.raises(ConfigError, match=message):
@@ -254,8 +276,14 @@ def test_work_bound_refuses_before_any_work():
     with pytest.raises(ConfigError, match="OPTVIZ_MAX_WORK"):
         sweeps.basin_map(HIMMELBLAU, [RunConfig("SGD"), RunConfig("Adam")], 20, nx=20, limits=small)
     with pytest.raises(ConfigError, match="OPTVIZ_MAX_GRID"):
-        sweeps.heatmap(QUADRATIC, RunConfig("SGD"), sweeps.Axis("lr", 0.1, 1, 21), sweeps.Axis("momentum", 0, 1, 2),
-                       1, limits=small)
+        sweeps.heatmap(
+            QUADRATIC,
+            RunConfig("SGD"),
+            sweeps.Axis("lr", 0.1, 1, 21),
+            sweeps.Axis("momentum", 0, 1, 2),
+            1,
+            limits=small,
+        )
     with pytest.raises(ConfigError, match="OPTVIZ_MAX_STEPS"):
         sweeps.lr_sweep(problem, [RunConfig("SGD")], [0.1], 30_000)
     # Just inside the bound runs.
@@ -317,16 +345,26 @@ def test_one_thread_gives_the_same_numbers_and_restores_torchs_setting():
     assert torch.get_num_threads() == before
     seen = []
     with pytest.raises(sweeps.Cancelled):  # cancelled mid-way: still restored
-        sweeps.lr_sweep(ROSENBROCK, [RunConfig("Adam")], lrs, 50, chunk=5, device="cpu", threads=1,
-                        on_progress=lambda p: seen.append(torch.get_num_threads()) or p.done < 20)
+        sweeps.lr_sweep(
+            ROSENBROCK,
+            [RunConfig("Adam")],
+            lrs,
+            50,
+            chunk=5,
+            device="cpu",
+            threads=1,
+            on_progress=lambda p: seen.append(torch.get_num_threads()) or p.done < 20,
+        )
     assert seen == [1] * 4 and torch.get_num_threads() == before
 
 
 def test_runs_that_share_a_resolution_still_check_their_own_lr_and_start():
     """The engine resolves a sweep's runs once; each run's lr and start are still its own and checked."""
-    configs = [RunConfig("SGD", {"lr": 0.1, "momentum": 0.5}, start=(0.0, 1.0)),
-               RunConfig("SGD", {"momentum": 0.5}, start=(1.0, 0.0)),
-               RunConfig("SGD", {"lr": "0.002", "momentum": 0.5})]
+    configs = [
+        RunConfig("SGD", {"lr": 0.1, "momentum": 0.5}, start=(0.0, 1.0)),
+        RunConfig("SGD", {"momentum": 0.5}, start=(1.0, 0.0)),
+        RunConfig("SGD", {"lr": "0.002", "momentum": 0.5}),
+    ]
     res = run(ROSENBROCK, configs, steps=2, record=())
     assert [r["hparams"]["lr"] for r in res.resolved] == [0.1, 1e-3, 0.002]
     assert [r["start"] for r in res.resolved] == [[0.0, 1.0], [1.0, 0.0], [-1.2, 1.0]]

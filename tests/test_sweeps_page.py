@@ -80,8 +80,9 @@ def test_widgets_drive_the_link_and_the_link_reproduces_them():
 
 
 def test_link_opens_a_section_with_its_settings():
-    settings = HeatmapSettings(run=RunConfig("Adam"), x=Axis("lr", 1e-3, 1, 6, log=True),
-                                  y=Axis("betas[1]", 0.5, 0.99, 4), steps=30)
+    settings = HeatmapSettings(
+        run=RunConfig("Adam"), x=Axis("lr", 1e-3, 1, 6, log=True), y=Axis("betas[1]", 0.5, 0.99, 4), steps=30
+    )
     at = _sweeps(encode_sweep("heatmap", settings))
     _ok(at)
     assert at.session_state["sw.section"] == "heatmap" and at.session_state["sw.hm.y"] == "betas[1]"
@@ -157,8 +158,9 @@ def test_a_click_on_the_lr_curve_opens_that_run_on_the_surfaces_page():
     assert at.session_state[f"s.r{rid}.hp.lr"] == lr
 
 
-@pytest.mark.parametrize("section,key,data,runs", [("basin", "sw.bm.chart", [10, 20], 2),
-                                                   ("heatmap", "sw.hm.chart", [9, 21], 2)])
+@pytest.mark.parametrize(
+    "section,key,data,runs", [("basin", "sw.bm.chart", [10, 20], 2), ("heatmap", "sw.hm.chart", [9, 21], 2)]
+)
 def test_a_click_on_a_map_opens_those_runs(section, key, data, runs):
     at = _sweeps()
     at.session_state["sw.section"] = section

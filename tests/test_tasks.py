@@ -86,9 +86,7 @@ def test_class_settings_are_values_this_streamlit_knows():
 
 def test_a_child_killed_by_a_signal_exits_as_a_shell_reports_it(monkeypatch):
     monkeypatch.setattr(tasks.signal, "signal", lambda *a: None)  # keep pytest's own SIGTERM handling
-    code = tasks.exec_in_venv(
-        [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"]
-    )
+    code = tasks.exec_in_venv([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"])
     assert code == 128 + signal.SIGTERM
 
 
@@ -101,9 +99,7 @@ def venv_ready() -> bool:
     )
 
 
-needs_venv = pytest.mark.skipif(
-    not venv_ready(), reason="tasks.py's .venv is not installed (python3 tasks.py setup)"
-)
+needs_venv = pytest.mark.skipif(not venv_ready(), reason="tasks.py's .venv is not installed (python3 tasks.py setup)")
 
 
 def tasks_py(*args: str, cwd: Path) -> subprocess.CompletedProcess:

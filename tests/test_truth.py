@@ -51,8 +51,15 @@ START = {"rosenbrock": (-1.2, 1.0), "quadratic": (-2.0, 1.5)}
 
 
 def _task(dataset, model, loss, batch_size, params=None, model_params=None, loss_params=None, epochs=2):
-    return Task(DataConfig(dataset, params or {}), model, model_params or {}, loss, loss_params or {},
-                batch_size=batch_size, epochs=epochs)
+    return Task(
+        DataConfig(dataset, params or {}),
+        model,
+        model_params or {},
+        loss,
+        loss_params or {},
+        batch_size=batch_size,
+        epochs=epochs,
+    )
 
 
 # Every model and every loss at least once, on regression, binary and multiclass
@@ -70,8 +77,9 @@ TASKS = {
     "mlp-ce-digits": _task("digits", "mlp", "cross_entropy", 64, model_params={"hidden": (16,), "activation": "silu"}),
     "softmax-hinge-binary": _task("breast_cancer", "softmax", "hinge", 32, model_params={"bias": False}),
     "mlp-huber": _task("linear", "mlp", "huber", 20, model_params={"hidden": (4, 4), "activation": "elu"}),
-    "mlp-ce-leaky": _task("circles", "mlp", "cross_entropy", 50,
-                          model_params={"hidden": (8,), "activation": "leaky_relu"}),
+    "mlp-ce-leaky": _task(
+        "circles", "mlp", "cross_entropy", 50, model_params={"hidden": (8,), "activation": "leaky_relu"}
+    ),
     "mlp-onehot-mse": _task("iris", "mlp", "onehot_mse", 16, model_params={"hidden": (8,), "activation": "tanh"}),
 }
 PROBLEMS = {**SURFACES, **MATRICES, **{f"model:{k}": ModelProblem(t) for k, t in TASKS.items()}}
@@ -160,15 +168,24 @@ def _schedule_cases():
             for optimizer in ("SGD", "Adam"):
                 hp = {"momentum": 0.5} if optimizer == "SGD" else {}
                 lr = OPTIMIZER_CASES[optimizer].lr
-                configs = [RunConfig(optimizer, {**hp, "lr": lr * f}, schedule=name, schedule_args=args,
-                                     start=START["quadratic"]) for f in (1.0, 3.0)]
+                configs = [
+                    RunConfig(
+                        optimizer, {**hp, "lr": lr * f}, schedule=name, schedule_args=args, start=START["quadratic"]
+                    )
+                    for f in (1.0, 3.0)
+                ]
                 truth = Truth((name, i), "quadratic", configs, STEPS, 1e-8)
                 out.append(_param(truth, i == 0 and optimizer == "SGD", f"-{optimizer}"))
     pid = "model:mlp-ce-leaky"
-    for name, args in (("OneCycleLR", {}), ("StepLR", {"step_size": 5, "gamma": 0.5}),
-                       ("ReduceLROnPlateau", {"patience": 2})):
-        configs = [RunConfig("SGD", {"lr": 0.05, "momentum": 0.9}, name, args),
-                   RunConfig("Adam", {"lr": 0.01}, name, args)]
+    for name, args in (
+        ("OneCycleLR", {}),
+        ("StepLR", {"step_size": 5, "gamma": 0.5}),
+        ("ReduceLROnPlateau", {"patience": 2}),
+    ):
+        configs = [
+            RunConfig("SGD", {"lr": 0.05, "momentum": 0.9}, name, args),
+            RunConfig("Adam", {"lr": 0.01}, name, args),
+        ]
         truth = Truth((name, "training"), pid, configs, PROBLEMS[pid].steps, MODEL_ATOL)
         out.append(_param(truth, name == "StepLR"))
     return out
@@ -217,8 +234,12 @@ def _float32_cases():
     for name, variants in SCHEDULE_CASES.items():
         for i, args in enumerate(variants):
             lr = OPTIMIZER_CASES["SGD"].lr
-            configs = [RunConfig("SGD", {"momentum": 0.5, "lr": lr * f}, schedule=name, schedule_args=args,
-                                 start=START["quadratic"]) for f in (1.0, 3.0)]
+            configs = [
+                RunConfig(
+                    "SGD", {"momentum": 0.5, "lr": lr * f}, schedule=name, schedule_args=args, start=START["quadratic"]
+                )
+                for f in (1.0, 3.0)
+            ]
             out.append(_param(Truth((name, i), "quadratic", configs, STEPS, 0.0), i == 0, "-float32"))
     return out
 
@@ -227,8 +248,9 @@ def _float32_cases():
 def test_matches_torch_in_float32(truth: Truth):
     configs = truth.configs
     what = f"float32 {configs[0].optimizer}{configs[0].hp} {configs[0].schedule}{configs[0].sargs}"
-    ours = check_against_torch(PROBLEMS[truth.problem], configs, steps=truth.steps, what=what, dtype="float32",
-                               **F32_EXACT)
+    ours = check_against_torch(
+        PROBLEMS[truth.problem], configs, steps=truth.steps, what=what, dtype="float32", **F32_EXACT
+    )
     for i, config in enumerate(configs):
         alone = run(PROBLEMS[truth.problem], [config], steps=truth.steps, dtype="float32", device="cpu")
         np.testing.assert_array_equal(ours.arrays["params"][:, i], alone.arrays["params"][:, 0])
@@ -245,8 +267,7 @@ def test_the_readme_batch_in_float32():
         RunConfig("RAdam", {"lr": 1e-3}),
         RunConfig("RAdam", {"lr": 3e-4, "betas": (0.8, 0.99)}),
     ]
-    check_against_torch(SURFACES["rosenbrock"], configs, steps=500, what="README float32", dtype="float32",
-                        **F32_EXACT)
+    check_against_torch(SURFACES["rosenbrock"], configs, steps=500, what="README float32", dtype="float32", **F32_EXACT)
 
 
 def test_lbfgs_strong_wolfe_float32():
@@ -254,9 +275,14 @@ def test_lbfgs_strong_wolfe_float32():
     bit for bit; against torch's float32 loop it is not bitwise (torch's line search mixes
     0-d float32 tensors and Python floats), and stays within 1e-4 over 60 steps (the
     issue measured 2e-2). In float64 it is exact (test_matches_torch)."""
-    configs = [RunConfig("LBFGS", {"lr": 1.0, "line_search_fn": "strong_wolfe", **hp}, start=x)
-               for hp, x in [({}, (-1.2, 1.0)), ({"history_size": 3, "max_iter": 5}, (-1.1, 0.9)),
-                             ({"max_eval": 6}, (-1.4, 1.2))]]
+    configs = [
+        RunConfig("LBFGS", {"lr": 1.0, "line_search_fn": "strong_wolfe", **hp}, start=x)
+        for hp, x in [
+            ({}, (-1.2, 1.0)),
+            ({"history_size": 3, "max_iter": 5}, (-1.1, 0.9)),
+            ({"max_eval": 6}, (-1.4, 1.2)),
+        ]
+    ]
     steps = MANY_EVALS_STEPS
     ours = run(SURFACES["rosenbrock"], configs, steps=steps, dtype="float32", device="cpu")
     for i, config in enumerate(configs):
@@ -273,8 +299,9 @@ def test_every_entry_has_cases():
 
 def test_the_cases_cover_every_optimizer_problem_model_and_loss():
     def covered(truths):
-        return {(t.values[0].configs[0].optimizer, t.values[0].configs[0].schedule, t.values[0].problem)
-                for t in truths}
+        return {
+            (t.values[0].configs[0].optimizer, t.values[0].configs[0].schedule, t.values[0].problem) for t in truths
+        }
 
     optimizers = covered(OPTIMIZER_TRUTHS)
     assert {o for o, _, _ in optimizers} == set(OPTIMIZERS)
@@ -356,8 +383,14 @@ def test_per_run_hyperparameters(name, runs):
 # -- batches and runs alone ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("problem_id", ["rosenbrock", pytest.param("two-matrices", marks=pytest.mark.slow),
-                                        pytest.param("weight+bias", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "problem_id",
+    [
+        "rosenbrock",
+        pytest.param("two-matrices", marks=pytest.mark.slow),
+        pytest.param("weight+bias", marks=pytest.mark.slow),
+    ],
+)
 def test_batched_equals_one_at_a_time(problem_id):
     problem = PROBLEMS[problem_id]
     names = [name for name in OPTIMIZERS if accepts(name, {}, problem.layout)]
@@ -375,10 +408,7 @@ def test_batched_equals_one_at_a_time(problem_id):
 
 
 def test_gradient_noise_matches_torch():
-    configs = [
-        RunConfig("SGD", {"lr": 1e-3, "momentum": 0.9}, noise=2.0, seed=s, start=(-1.2, 1.0))
-        for s in (0, 1)
-    ]
+    configs = [RunConfig("SGD", {"lr": 1e-3, "momentum": 0.9}, noise=2.0, seed=s, start=(-1.2, 1.0)) for s in (0, 1)]
     ours = check_against_torch(SURFACES["rosenbrock"], configs, steps=STEPS, what="noisy SGD")
     assert not np.allclose(ours.arrays["params"][:, 0], ours.arrays["params"][:, 1])
 
@@ -386,8 +416,10 @@ def test_gradient_noise_matches_torch():
 def test_start_point_and_weight_decay_per_run_on_a_model():
     """Runs that start elsewhere or decay differently share one batch and stay exact."""
     problem = PROBLEMS["model:linear-mse"]
-    configs = [RunConfig("SGD", {"lr": 0.05, "weight_decay": wd}, start=start)
-               for wd, start in [(0.0, None), (0.5, (-2.0, 3.0)), (0.1, (1.0, -1.0))]]
+    configs = [
+        RunConfig("SGD", {"lr": 0.05, "weight_decay": wd}, start=start)
+        for wd, start in [(0.0, None), (0.5, (-2.0, 3.0)), (0.1, (1.0, -1.0))]
+    ]
     ours = check_against_torch(problem, configs, steps=problem.steps, atol=MODEL_ATOL, what="starts")
     assert ours.arrays["params"][0, 1].tolist() == [-2.0, 3.0]
 
@@ -410,8 +442,10 @@ def test_lbfgs_beyond_two_coordinates(problem_id):
     """LBFGS on a matrix layout and on a model: as torch's, within BLAS's summation order,
     and a run in a batch exactly as the same run alone."""
     problem = PROBLEMS[problem_id]
-    configs = [RunConfig("LBFGS", {"lr": 0.5, "max_iter": 4, "line_search_fn": "strong_wolfe"}),
-               RunConfig("LBFGS", {"lr": 0.2, "max_iter": 4, "history_size": 3})]
+    configs = [
+        RunConfig("LBFGS", {"lr": 0.5, "max_iter": 4, "line_search_fn": "strong_wolfe"}),
+        RunConfig("LBFGS", {"lr": 0.2, "max_iter": 4, "history_size": 3}),
+    ]
     steps = 10
     ours = run(problem, configs, steps=steps, dtype="float64", device="cpu")
     for i, config in enumerate(configs):
@@ -447,8 +481,9 @@ def test_the_readme_recipe_replays_a_training():
     # Model: float64 Linear layers in order, after manual_seed(init_seed) in a forked RNG.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed)
-        model = torch.nn.Sequential(torch.nn.Linear(4, 8, dtype=torch.float64), torch.nn.Tanh(),
-                                    torch.nn.Linear(8, 3, dtype=torch.float64))
+        model = torch.nn.Sequential(
+            torch.nn.Linear(4, 8, dtype=torch.float64), torch.nn.Tanh(), torch.nn.Linear(8, 3, dtype=torch.float64)
+        )
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, factor=0.5)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -466,12 +501,24 @@ def test_the_readme_recipe_replays_a_training():
             running += loss.item()
             path.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
         scheduler.step(running / math.ceil(m / batch))
-    task = Task(DataConfig("iris"), "mlp", {"hidden": (8,), "activation": "tanh"}, "cross_entropy",
-                batch_size=batch, epochs=epochs, init_seed=init_seed, shuffle_seed=shuffle_seed)
+    task = Task(
+        DataConfig("iris"),
+        "mlp",
+        {"hidden": (8,), "activation": "tanh"},
+        "cross_entropy",
+        batch_size=batch,
+        epochs=epochs,
+        init_seed=init_seed,
+        shuffle_seed=shuffle_seed,
+    )
     problem = ModelProblem(task)
-    ours = run(problem, [RunConfig("SGD", {"lr": lr, "momentum": 0.9}, "ReduceLROnPlateau",
-                                   {"patience": 0, "factor": 0.5})],
-               steps=problem.steps, dtype="float64", device="cpu")
+    ours = run(
+        problem,
+        [RunConfig("SGD", {"lr": lr, "momentum": 0.9}, "ReduceLROnPlateau", {"patience": 0, "factor": 0.5})],
+        steps=problem.steps,
+        dtype="float64",
+        device="cpu",
+    )
     assert ours.arrays["lr"][:, 0].min() < lr, "the plateau never cut the lr: a weak replay"
     np.testing.assert_allclose(ours.arrays["params"][:, 0], torch.stack(path).numpy(), rtol=1e-9, atol=1e-9)
 
