@@ -91,6 +91,24 @@ def test_csv_classification_and_regression():
     assert chosen.target_name == "a" and chosen.feature_names == ("b", "label")
 
 
+PEOPLE = "name,born,height,label\nAda,1815,1.65,0\nAlan,1912,1.78,1\nGrace,1906,1.70,0\nKurt,1906,1.69,1\n"
+
+
+def test_text_columns_can_be_left_out():
+    assert datasets.text_columns(PEOPLE) == ["name"]
+    data = csv_data(PEOPLE, drop=("name",))
+    assert data.feature_names == ("born", "height") and data.X.shape == (4, 2)
+    with pytest.raises(ConfigError, match="'Ada' is not a number; a feature must be numeric: leave the column out"):
+        csv_data(PEOPLE)
+    with pytest.raises(ConfigError, match="no column 'nope' to leave out"):
+        csv_data(PEOPLE, drop=("nope",))
+    with pytest.raises(ConfigError, match="no feature column left"):
+        csv_data(PEOPLE, drop=("name", "born", "height"))
+    # The choice travels with the experiment's JSON.
+    config = DataConfig("csv", csv=PEOPLE, drop=("name",))
+    assert Task.from_dict({"data": config.to_dict()}).data == config
+
+
 @pytest.mark.parametrize(
     "text,kwargs,message",
     [

@@ -272,6 +272,28 @@ def test_an_uploaded_csv_trains_and_a_bad_one_names_the_cell():
     assert any("column 'b', row" in e.value and "'ten' is not a number" in e.value for e in at.error)
 
 
+def test_a_csv_with_a_text_column_trains_with_that_column_left_out():
+    at = _app("train")
+    named = "name," + "\n".join(f"p{i}," + line if i else line for i, line in enumerate(CSV.splitlines())) + "\n"
+    at.session_state["d.csv"], at.session_state["d.csv_name"] = named, "people.csv"
+    at.session_state["d.csv_drop"] = ["name"]  # as the upload leaves text columns out
+    at.selectbox(key="d.dataset").select("csv").run()
+    _ok(at)
+    assert at.multiselect(key="d.csv_drop").value == ["name"]
+    assert at.session_state["d.last"][0].problem.data.drop == ("name",)
+    at.multiselect(key="d.csv_drop").unselect("name").run()
+    assert not at.exception
+    assert any("'p1' is not a number" in e.value and "leave the column out" in e.value for e in at.error)
+
+
+def test_a_csv_sessions_link_keeps_the_model_and_runs_and_asks_for_the_file():
+    at = _app("train", {"dataset": "csv", "model": "logistic", "loss": "bce", "run": ["SGD;lr=0.3", "Adam;lr=0.01"]})
+    assert not at.exception
+    (warning,) = [w.value for w in at.warning]
+    assert "uploaded CSV" in warning and "upload the file again" in warning
+    assert at.selectbox(key="d.model").value == "logistic" and len(at.session_state["d.last"][0].runs) == 2
+
+
 def test_waiting_for_an_upload_is_explained():
     at = _app("train")
     at.selectbox(key="d.dataset").select("csv").run()

@@ -284,9 +284,30 @@ def _numeric(frame, column: str) -> np.ndarray:
     return out
 
 
-def csv_data(text: str, target: str = "", task: str = "auto") -> Data:
+def _feature(frame, column: str) -> np.ndarray:
+    try:
+        return _numeric(frame, column)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; a feature must be numeric: leave the column out") from None
+
+
+def text_columns(text: str) -> list[str]:
+    """The columns that hold something other than numbers (names, dates, categories):
+    they cannot be features, and the page offers to leave them out."""
+    frame = read_csv(text)
+    out = []
+    for column in frame.columns:
+        try:
+            _numeric(frame, str(column))
+        except ConfigError:
+            out.append(str(column))
+    return out
+
+
+def csv_data(text: str, target: str = "", task: str = "auto", drop: tuple[str, ...] = ()) -> Data:
     """An uploaded table as Data: every feature column numeric, the target numeric
-    (regression) or any labels (classification). ``target`` "" is the last column."""
+    (regression) or any labels (classification). ``target`` "" is the last column;
+    the columns in ``drop`` are left out."""
     if task not in TASKS:
         raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
     frame = read_csv(text)
@@ -294,8 +315,12 @@ def csv_data(text: str, target: str = "", task: str = "auto") -> Data:
     target = target or columns[-1]
     if target not in columns:
         raise ConfigError(f"no column {target!r} in the file; its columns are: {', '.join(columns)}")
-    features = [c for c in columns if c != target]
-    X = np.stack([_numeric(frame, c) for c in features], 1)
+    if unknown := [c for c in drop if c not in columns]:
+        raise ConfigError(f"no column {unknown[0]!r} to leave out; the file's columns are: {', '.join(columns)}")
+    features = [c for c in columns if c != target and c not in drop]
+    if not features:
+        raise ConfigError(f"no feature column left besides the target {target!r}: keep at least one")
+    X = np.stack([_feature(frame, c) for c in features], 1)
     raw = frame[target].str.strip()
     empty = np.flatnonzero((raw == "").to_numpy())
     if empty.size:
@@ -340,6 +365,7 @@ class DataConfig:
     csv: str = field(default="", repr=False)  # an uploaded file's text
     target: str = ""  # the uploaded file's target column ("" = the last)
     task: str = "auto"  # the uploaded file's task
+    drop: tuple[str, ...] = ()  # the uploaded file's columns left out
 
     def __post_init__(self):
         spec = get(self.dataset)
@@ -359,7 +385,7 @@ class DataConfig:
         out = {"dataset": self.dataset, "params": dict(self.params), "test_fraction": self.test_fraction,
                "standardize": self.standardize, "seed": self.seed}
         if self.dataset == "csv":
-            out.update(csv=self.csv, target=self.target, task=self.task)
+            out.update(csv=self.csv, target=self.target, task=self.task, drop=list(self.drop))
         return out
 
 
@@ -387,7 +413,7 @@ class Split:
 def load(config: DataConfig) -> Data:
     spec = config.spec
     if spec.source == "upload":
-        return csv_data(config.csv, config.target, config.task)
+        return csv_data(config.csv, config.target, config.task, config.drop)
     return spec.make(config.seed, **dict(config.params))
 
 

@@ -124,8 +124,8 @@ class Task:
         known_fields(task, ("kind", "data", "model", "model_params", "loss", "loss_params", "batch_size", "epochs",
                             "shuffle_seed", "init_seed"), where)
         data = typed(task, "data", Mapping, {}, where)
-        known_fields(data, ("dataset", "params", "test_fraction", "standardize", "seed", "csv", "target", "task"),
-                     f"{where}.data")
+        known_fields(data, ("dataset", "params", "test_fraction", "standardize", "seed", "csv", "target", "task",
+                            "drop"), f"{where}.data")
         w = f"{where}.data"
         config = DataConfig(
             dataset=typed(data, "dataset", str, "moons", w),
@@ -136,6 +136,7 @@ class Task:
             csv=typed(data, "csv", str, "", w),
             target=typed(data, "target", str, "", w),
             task=typed(data, "task", str, "auto", w),
+            drop=_names(typed(data, "drop", (list, tuple), [], w), f"{w}.drop"),
         )
         if config.task not in datasets.TASKS:
             raise ConfigError(f"'{w}.task' must be one of {', '.join(datasets.TASKS)}")
@@ -184,8 +185,10 @@ class Task:
         base = default if isinstance(default, Task) else cls()
         dataset = query.one("dataset") or base.data.dataset
         if dataset == "csv":
-            query.warn("an uploaded CSV cannot travel in a link: upload the file again")
             dataset = base.data.dataset
+            query.warn(f"this link was made on an uploaded CSV, which a link cannot carry: its model, loss and runs "
+                       f"are shown on {datasets.get(dataset).name}; pick '{datasets.get('csv').name}' under Data and "
+                       "upload the file again to train on it")
         elif dataset not in datasets.DATASETS:
             query.warn(f"unknown dataset {dataset!r}; showing {base.data.dataset}")
             dataset = base.data.dataset
@@ -237,6 +240,12 @@ def _fraction(text: str) -> float:
 
 def _seed(text: str) -> int:
     return whole(text, 0, MAX_SEED)
+
+
+def _names(values, where: str) -> tuple[str, ...]:
+    if not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"'{where}' must be a list of column names")
+    return tuple(values)
 
 
 @lru_cache(maxsize=8)

@@ -49,6 +49,7 @@ def load(k: Key, exp: Experiment, view: View) -> None:
     s[k("test")], s[k("std")], s[k("dseed")] = float(data.test_fraction), bool(data.standardize), int(data.seed)
     if data.dataset == "csv":
         s[k("csv")], s[k("csv_target")], s[k("csv_task")] = data.csv, data.target, data.task
+        s[k("csv_drop")] = list(data.drop)
     s[k("model")] = task.model
     _set_params(k, "mp", models.get(task.model).params, dict(task.model_params))
     s[k("loss")] = task.loss
@@ -70,7 +71,8 @@ def data_config(k: Key) -> DataConfig:
     spec = datasets.get(s[k("dataset")])
     extra = {}
     if spec.source == "upload":
-        extra = dict(csv=s.get(k("csv"), ""), target=s.get(k("csv_target")) or "", task=s.get(k("csv_task"), "auto"))
+        extra = dict(csv=s.get(k("csv"), ""), target=s.get(k("csv_target")) or "", task=s.get(k("csv_task"), "auto"),
+                     drop=tuple(c for c in s.get(k("csv_drop"), ()) if c != s.get(k("csv_target"))))
     return DataConfig(spec.id, _read_params(k, "dp", spec), float(s[k("test")]), bool(s[k("std")]),
                       int(s[k("dseed")]), **extra)
 
@@ -177,6 +179,13 @@ def _on_upload(k: Key) -> None:
         s[k("csv_error")] = f"{upload.name} is empty: a CSV needs a header row and data rows"
         return
     s[k("csv")], s[k("csv_name")], s[k("csv_target")], s[k("csv_task")] = text, upload.name, "", "auto"
+    # Text columns (names, dates) cannot be features: leave them out to start with, and say so.
+    try:
+        text_cols = datasets.text_columns(text)
+        last = datasets.csv_columns(text)[-1]
+    except ConfigError:
+        text_cols, last = [], ""
+    s[k("csv_drop")] = [c for c in text_cols if c != last]
     fit_model_and_loss(k)
 
 
@@ -205,6 +214,11 @@ def _csv_ui(k: Key) -> None:
     st.selectbox("Target is", datasets.TASKS, key=k("csv_task"), on_change=fit_model_and_loss, args=(k,),
                  format_func={"auto": "auto (whole numbers: classes)", "regression": "a number (regression)",
                               "classification": "a class (classification)"}.get)
+    features = [c for c in columns if c != s[k("csv_target")]]
+    s[k("csv_drop")] = [c for c in s.get(k("csv_drop"), []) if c in features]
+    st.multiselect("Leave out columns", features, key=k("csv_drop"), on_change=fit_model_and_loss, args=(k,),
+                   help="Columns that are not features: names, dates, identifiers. A feature must be numeric; "
+                        "columns with text in them start left out.")
 
 
 def _unavailable(why: dict[str, str], names) -> None:
