@@ -107,6 +107,19 @@ def test_3d_view_and_click_grid(result):
     assert grid["marker"]["opacity"] == 0 and len(grid["x"]) >= 400
 
 
+@pytest.mark.parametrize("surface", ["rosenbrock", "beale", "quadratic", "himmelblau"])
+def test_3d_surface_has_no_comb_of_spikes(surface):
+    """A grid point just on a valley floor must not plunge below its neighbours (the issue's
+    comb under Rosenbrock's valley): no point lies a decade under all four neighbours."""
+    problem = SurfaceProblem(surface)
+    res = optviz.run(surface, ["Adam"], steps=5)
+    fig = charts.race_figure(problem, res.arrays, charts.styles(["Adam"]), view="3d")
+    z = np.asarray(next(t for t in fig.spec["data"] if t["type"] == "surface")["z"], dtype=float)
+    inner = z[1:-1, 1:-1]
+    neighbours = np.minimum.reduce([z[:-2, 1:-1], z[2:, 1:-1], z[1:-1, :-2], z[1:-1, 2:]])
+    assert not np.any(inner < neighbours - 1.0)
+
+
 def test_surfaces_without_minimum_use_linear_loss_axis():
     res = optviz.run("saddle", ["Adam"], steps=20)
     fig = charts.race_figure(SurfaceProblem("saddle"), res.arrays, charts.styles(["Adam"]))

@@ -150,6 +150,18 @@ class Grid:
         """What the contour and the 3-D height show for loss ``values``."""
         return self.log_gap(values) if self.log else np.asarray(values, dtype=float)
 
+    def height(self, values: np.ndarray) -> np.ndarray:
+        """The 3-D surface's height for loss ``values``: the level, floored on a log grid at
+        the level of its lowest 3% of points. A grid point that falls just on a valley floor
+        would otherwise plunge decades below its neighbours: a comb of spikes under the valley."""
+        level = self.level(values)
+        return np.maximum(level, self.height_floor) if self.log else level
+
+    @cached_property
+    def height_floor(self) -> float:
+        z = self.level(self.z)
+        return float(np.nanpercentile(z, 3)) if np.isfinite(z).any() else 0.0
+
     @property
     def level_title(self) -> str:
         return "log₁₀(f − f*)" if self.log else "f"

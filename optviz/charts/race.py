@@ -268,8 +268,8 @@ def _tail(end: int, points: int, max_frames: int) -> np.ndarray:
 
 def _lift(loss: np.ndarray, grid: Grid) -> np.ndarray:
     """Height of a path drawn on the 3-D surface: the surface's own log-gap, raised a hair."""
-    z = grid.level(grid.z)
-    return grid.level(loss) + 0.02 * (np.nanmax(z) - np.nanmin(z))
+    z = grid.height(grid.z)
+    return grid.height(loss) + 0.02 * (np.nanmax(z) - np.nanmin(z))
 
 
 def _positive(values: np.ndarray) -> np.ndarray:
@@ -282,11 +282,12 @@ def _surface_traces(problem, grid, view) -> list[dict]:
     minima = problem.minima()
     hover = "x=%{x:.3g}<br>y=%{y:.3g}<extra></extra>"
     if view == "3d":
+        z = grid.height(grid.z).astype(np.float32)
         traces = [dict(type="surface", x=grid.x, y=grid.y, z=z, colorscale=SURFACE_COLORS, opacity=0.9,
                        showscale=False, hovertemplate=hover, name="surface")]
         if minima:
             traces.append(dict(type="scatter3d", x=[m[0] for m in minima], y=[m[1] for m in minima],
-                               z=grid.level(np.array([m[2] for m in minima])), mode="markers", name="global minimum",
+                               z=grid.height(np.array([m[2] for m in minima])), mode="markers", name="global minimum",
                                marker=dict(symbol="diamond", size=6, color="black"),
                                hovertemplate="minimum<br>(%{x:.4g}, %{y:.4g})<extra></extra>"))
         return traces
@@ -347,8 +348,8 @@ def _race_layout(problem, grid, view, total, log_loss, lr, loss_range, panels: P
                     rangemode="tozero" if lr_type == "linear" else "normal"),
     )
     if view == "3d":
-        z = grid.level(grid.z)
-        ticks = dict(tickfont=dict(size=14), title=dict(font=dict(size=16)))
+        z = grid.height(grid.z)
+        ticks = dict(tickfont=dict(size=14), title=dict(font=dict(size=16)), nticks=5)
         layout["scene"] = dict(
             domain=dict(x=panels.surface_x, y=panels.surface_y),
             camera=dict(eye=dict(x=1.25, y=-1.35, z=0.9)),  # closer than plotly's default: fills the panel
