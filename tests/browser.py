@@ -185,7 +185,8 @@ class ConsoleLog:
         context.route(EXTERNAL_URL, handle)
 
     def _on_console(self, msg) -> None:
-        if msg.type != "error":
+        # KaTeX warns (not errs) on LaTeX it renders only in part: a formula a class would see broken.
+        if msg.type != "error" and not (msg.type == "warning" and "LaTeX" in msg.text):
             return
         text = f"console.{msg.type}: {msg.text}"
         loc = getattr(msg, "location", None) or {}
