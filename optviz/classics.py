@@ -403,38 +403,69 @@ class FractalNet:
 
 
 def train_grid(
-    net: FractalNet, lr1: torch.Tensor, lr2: torch.Tensor, steps: int, *, bound: float = 1e6, device: str = "cpu"
+    net: FractalNet,
+    lr1: torch.Tensor,
+    lr2: torch.Tensor,
+    steps: int,
+    *,
+    bound: float = 1e6,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    compact_every: int = 8,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Full-batch GD of every (lr1, lr2) pair as one batch (``(runs,)`` tensors), float64.
+    """Full-batch GD of every (lr1, lr2) pair as one batch (``(runs,)`` tensors), in ``dtype``.
 
     Returns per run the step it diverged at (-1 never: loss above ``bound`` times the
     first, or not finite) and the mean of ``log10`` of the loss over the steps it ran
-    (how fast it converged)."""
-    x, y, w1, w2 = net.data(device=device)
+    (how fast it converged).
+
+    The forward and backward passes are written out (no autograd): two 2-D matmuls and a
+    few elementwise ops over all live runs per step, the only Python loop is over steps.
+    Every ``compact_every`` steps the diverged runs are dropped from the batch, as more
+    than half of a typical grid diverges early. float32 (the default) halves the memory
+    traffic; the test against torch's SGD runs in float64.
+    """
+    x, y, w1, w2 = (t.to(dtype) for t in net.data(device=device))
     runs, (n, d), h = len(lr1), x.shape, w1.shape[1]
-    # Every run's first layer side by side, (d, runs * h): one 2-D matmul per step, not a batched one.
-    w1 = w1[:, None, :].expand(d, runs, h).reshape(d, runs * h).clone()
-    w2 = w2[:, 0].expand(runs, h).clone()  # (runs, h)
-    lr1, lr2 = lr1.to(device, torch.float64)[:, None], lr2.to(device, torch.float64)[:, None]
+    # Runs last and contiguous, (d, h, live): x @ w1 is one 2-D matmul per step, and the sums
+    # over n and h run along outer dimensions, which vectorise (einsum's tiny bmms did not).
+    w1 = w1[:, :, None].expand(d, h, runs).clone()
+    w2 = w2.expand(h, runs).clone()  # (h, live)
+    lr1 = lr1.to(device, dtype).view(1, 1, runs)
+    lr2 = lr2.to(device, dtype).view(1, runs)
+    y, xt = y.view(n, 1, 1), x.T.contiguous()
+    live = torch.arange(runs, device=device)  # the global index of each live run
     diverged = torch.full((runs,), -1, dtype=torch.long, device=device)
     log_sum = torch.zeros(runs, dtype=torch.float64, device=device)
     first = None
+    floor = max(torch.finfo(dtype).tiny, 1e-300)  # the loss of a run that fits exactly
     for t in range(steps):
-        act = torch.tanh(x @ w1).view(n, runs, h)
-        err = (act * w2).sum(-1) - y  # (n, runs)
-        loss = (err**2).mean(0)
+        m = len(live)
+        if m == 0:
+            break
+        # tanh(z) = 2 sigmoid(2z) - 1, in place: torch's CPU tanh is three times slower than its sigmoid.
+        act = torch.sigmoid_((x @ w1.view(d, h * m)).mul_(2)).mul_(2).sub_(1).view(n, h, m)
+        err = (act * w2).sum(1, keepdim=True) - y  # (n, 1, live)
+        loss = err.square().mean(0)[0]
         first = loss if first is None else first
+        alive = diverged[live] < 0
         bad = ~torch.isfinite(loss) | (loss > bound * first)
-        diverged = torch.where(bad & (diverged < 0), t, diverged)
-        alive = diverged < 0
-        log_sum += torch.where(alive, torch.log10(loss.clamp_min(1e-300)), 0.0)
-        d_out = (err * (2 / n))[..., None]  # d mean(err^2) / d out, (n, runs, 1)
-        g2 = (act * d_out).sum(0)
-        g1 = x.T @ (d_out * w2 * (1 - act * act)).view(n, runs * h)
-        # A diverged run stops where it was (its step is 0: its numbers no longer matter).
-        step1, step2 = lr1 * alive[:, None], lr2 * alive[:, None]
-        w1 -= (step1.view(1, runs, 1) * g1.view(d, runs, h)).view(d, runs * h)
-        w2 -= step2 * g2
+        diverged[live[bad & alive]] = t
+        ok = alive & ~bad
+        log_sum[live] += torch.where(ok, torch.log10(loss.double().clamp_min(floor)), 0.0)
+        err *= 2 / n  # d mean(err^2) / d out
+        g2 = (act * err).sum(0)  # (h, live)
+        delta = act.square_().neg_().add_(1).mul_(w2).mul_(err)  # back through tanh, in place
+        g1 = (xt @ delta.view(n, h * m)).view(d, h, m)
+        w1.addcmul_(g1, lr1, value=-1)
+        w2.addcmul_(g2, lr2, value=-1)
+        # A diverged run's numbers no longer matter; dropping it costs a copy, so only every few steps.
+        if (t + 1) % compact_every == 0:
+            keep = ok.nonzero().squeeze(1)
+            if len(keep) < m:
+                live, first = live[keep], first[keep]
+                w1, w2 = w1[:, :, keep].contiguous(), w2[:, keep].contiguous()
+                lr1, lr2 = lr1[..., keep], lr2[:, keep]
     ran = torch.where(diverged < 0, steps, diverged.clamp_min(1))
     return diverged.cpu().numpy(), (log_sum / ran).cpu().numpy()
 
