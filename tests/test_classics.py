@@ -204,3 +204,53 @@ def test_fractal_page_zooms_into_a_clicked_window(monkeypatch):
     _ok(at)
     assert len(at.get("plotly_chart")) == 2
     assert any("Zoomed in" in m.value and "0.5000" in m.value for m in at.markdown)
+
+
+def test_a_fractal_link_round_trips_and_bad_values_keep_the_classics_with_a_warning():
+    window = classics.Window(0.123456789012, -1.5, 3.2e-7)
+    back = classics.fractal_from_link({k: [v] for k, v in classics.fractal_link(window, 64, 90).items()})
+    assert back[1:] == (64, 90, []) and abs(back[0].x - window.x) < 1e-10 and back[0].half == window.half
+    w, num, steps, warnings = classics.fractal_from_link({"x": "nope", "half": "-1", "num": "12.5", "steps": "40"})
+    assert (w, num, steps) == (classics.FRACTAL_VIEW, classics.FRACTAL_NUM, 40) and len(warnings) == 3
+
+
+def _sweeps_page(query: dict):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at._page_hash = next(h for h, i in at._registered_pages.items() if i.get("url_pathname") == "sweeps")
+    at.query_params = query
+    return at.run()
+
+
+def test_the_sweeps_page_maps_trainability_from_a_link_and_zooms_on_a_click():
+    window = classics.Window(0.5, -0.25, 0.75)
+    at = _sweeps_page(classics.fractal_link(window, 24, 30))
+    _ok(at)
+    assert not at.error and at.session_state["sw.section"] == "fractal"
+    assert len(at.get("plotly_chart")) == 1
+    assert any("Box-counting dimension" in c.value for c in at.caption)
+    at.session_state["sw.fr.pending"] = (0.6, -0.2, 0.75 / 4)  # what a click on a cell leaves (AppTest cannot click)
+    at.run()
+    _ok(at)
+    assert classics.fractal_from_link(dict(at.query_params))[0] == classics.Window(0.6, -0.2, 0.1875)
+    at.button(key="sw.fr.reset").click().run()
+    _ok(at)
+    assert classics.fractal_from_link(dict(at.query_params))[0] == classics.FRACTAL_VIEW
+
+
+def test_the_fractal_classic_opens_on_the_sweeps_page(monkeypatch):
+    from dataclasses import replace
+
+    small = replace(
+        CLASSICS["fractal-trainability"],
+        run=lambda device=None: classics._fractal(num=24, steps=30),
+        sweep=classics.fractal_link(classics.FRACTAL_VIEW, 24, 30),
+    )
+    monkeypatch.setitem(CLASSICS, "fractal-trainability", small)
+    at = _classics_page({"classic": "fractal-trainability"})
+    _ok(at)
+    at.button(key="cl.open").click().run()
+    _ok(at)
+    assert at.query_params["mode"] in ("fractal", ["fractal"]) and at.session_state["sw.section"] == "fractal"
+    assert len(at.get("plotly_chart")) == 1
