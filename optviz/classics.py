@@ -50,7 +50,7 @@ class Classic:
     run: Callable[..., dict[str, Any]]  # run(device=None, **options) -> the measured data
     verdict: Callable[[dict[str, Any]], Verdict]
     experiment: Experiment | None = None  # opens in the experiment page of its kind
-    sweep: dict[str, str] | None = None  # or opens on the Sweeps page: its link
+    sweep: dict[str, str | list[str]] | None = None  # or opens on the Sweeps page: its link
 
 
 def fit_rate(xs: np.ndarray, *, double_root: bool = False, floor: float = 1e-150) -> float:

@@ -254,3 +254,20 @@ def test_the_fractal_classic_opens_on_the_sweeps_page(monkeypatch):
     _ok(at)
     assert at.query_params["mode"] in ("fractal", ["fractal"]) and at.session_state["sw.section"] == "fractal"
     assert len(at.get("plotly_chart")) == 1
+
+
+def test_a_classic_with_an_engine_sweep_link_opens_that_section(monkeypatch):
+    """The Sweeps page opens any of its links, not only the trainability map's."""
+    from dataclasses import replace
+
+    from optviz.codec import SWEEP_DEFAULTS, encode_sweep
+
+    settings = replace(SWEEP_DEFAULTS["lr"], num=12, steps=40)
+    small = replace(CLASSICS["lr-too-large"], experiment=None, sweep=encode_sweep("lr", settings))
+    monkeypatch.setitem(CLASSICS, "lr-too-large", small)
+    at = _classics_page({"classic": "lr-too-large"})
+    _ok(at)
+    at.button(key="cl.open").click().run()
+    _ok(at)
+    assert at.session_state["sw.section"] == "lr" and at.session_state["sw.settings"]["lr"] == settings
+    assert len(at.get("plotly_chart")) == 1

@@ -344,7 +344,7 @@ def open_runs(problem: ProblemConfig, runs: list[RunConfig], steps: int | None) 
     st.switch_page(st.Page(page, title=page.ui.TITLE, url_path=page.url_path), query_params=encode(exp, View()))
 
 
-def open_sweep(params: dict[str, str]) -> None:
+def open_sweep(params: dict[str, str | list[str]]) -> None:
     """Show a Sweeps-page link (a classic's): load its section's widgets, put it in the address bar, switch."""
     state = st.session_state
     if params.get("mode") == "fractal":
@@ -352,7 +352,7 @@ def open_sweep(params: dict[str, str]) -> None:
         window, num, steps, _ = fractal_from_link(params)
         _load_fractal(window, num, steps)
     else:
-        section, settings, _ = decode_sweep({k: [v] for k, v in params.items()}, allowed_modules())
+        section, settings, _ = decode_sweep(params, allowed_modules())
         state["sw.settings"] = {**state.get("sw.settings", SWEEP_DEFAULTS), section: settings}
         load(section, settings)
     state.setdefault("sw.settings", dict(SWEEP_DEFAULTS))
