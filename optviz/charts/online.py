@@ -77,8 +77,8 @@ def online_figure(
         height=height,
         font=FONT,
         template="plotly_white",
-        margin=dict(l=70, r=30, t=30, b=50),
-        legend=dict(orientation="h", y=-0.15),
+        margin=dict(l=70, r=30, t=50, b=50),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),  # above: clear of the step axis's title
         hovermode="x unified",
     )
     return fig
