@@ -1,12 +1,15 @@
 """The Sweeps page: thousands of runs at once, where batching pays off.
 
-Three sections: an LR sweep (loss against lr, one curve per optimizer), a basin
-map (a run from every start of a grid, two optimizers side by side) and a
+Four sections: an LR sweep (loss against lr, one curve per optimizer), a basin
+map (a run from every start of a grid, two optimizers side by side), a
 hyperparameter heatmap (with Polyak's heavy ball where the curvatures are
-known). The LR sweep and the heatmap run on a surface or on a dataset with a
-model. Each section's settings are one frozen value (:mod:`optviz.codec`) that
-keys the cache and the link; each computation is one engine batch, streamed
-with a progress bar; a click on a run opens its path on the page of its kind.
+known) and a trainability map (per-layer learning rates of a tiny network, from
+:func:`optviz.classics.fractal_grid`). The LR sweep and the heatmap run on a
+surface or on a dataset with a model. Each engine section's settings are one
+frozen value (:mod:`optviz.codec`) that keys the cache and the link; each
+computation is one engine batch, streamed with a progress bar; a click on a run
+opens its path on the page of its kind. The trainability map's link is its own
+(:func:`optviz.classics.fractal_link`), and a click on it zooms in.
 """
 
 from __future__ import annotations
@@ -347,7 +350,7 @@ def open_runs(problem: ProblemConfig, runs: list[RunConfig], steps: int | None) 
 def open_sweep(params: dict[str, str | list[str]]) -> None:
     """Show a Sweeps-page link (a classic's): load its section's widgets, put it in the address bar, switch."""
     state = st.session_state
-    if params.get("mode") == "fractal":
+    if params.get("mode") in ("fractal", ["fractal"]):
         section = "fractal"
         window, num, steps, _ = fractal_from_link(params)
         _load_fractal(window, num, steps)
