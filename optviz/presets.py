@@ -239,7 +239,7 @@ PRESETS: dict[str, Preset] = {
             Experiment(OnlineProblem("cyclic"), _runs([
                 R("Adam", {"lr": 0.5, "betas": (0.9, 0.99)}, "InverseSqrtLR", label="Adam"),
                 R("Adam", {"lr": 0.5, "betas": (0.9, 0.99), "amsgrad": True}, "InverseSqrtLR", label="AMSGrad"),
-            ]), 10_000, "float64"),
+            ], start=OnlineProblem.start), 10_000, "float64"),
         ),
     ]
 }
