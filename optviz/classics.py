@@ -515,13 +515,21 @@ FRACTAL_NET = FractalNet()
 FRACTAL_VIEW = Window(0.0, 0.0, 1.5)  # lrs from 10^-1.5 to 10^1.5 per layer
 
 
+FLOAT32_CELL = 1e-5  # decades: 10^1e-5 - 1 = 2.3e-5, a couple of hundred float32 ulps
+
+
 def fractal_grid(
     window: Window, num: int = 128, steps: int = 200, *, net: FractalNet = FRACTAL_NET, device: str = "cpu"
 ) -> dict[str, Any]:
-    """The ``num`` x ``num`` grid of ``window``: rows are lr2 (y), columns lr1 (x)."""
+    """The ``num`` x ``num`` grid of ``window``: rows are lr2 (y), columns lr1 (x).
+
+    float32, until a cell is narrower than ``FLOAT32_CELL`` decades: there float32's lrs
+    (7 digits) would no longer differ from cell to cell, and a deep zoom runs in float64."""
     lx, ly = window.axes(num)
     g1, g2 = np.meshgrid(10.0**lx, 10.0**ly)
-    diverged_at, speed = train_grid(net, torch.as_tensor(g1.ravel()), torch.as_tensor(g2.ravel()), steps, device=device)
+    dtype = torch.float32 if 2 * window.half / max(num - 1, 1) >= FLOAT32_CELL else torch.float64
+    lr1, lr2 = torch.as_tensor(g1.ravel()), torch.as_tensor(g2.ravel())
+    diverged_at, speed = train_grid(net, lr1, lr2, steps, device=device, dtype=dtype)
     diverged = (diverged_at >= 0).reshape(num, num)
     boundary = boundary_of(diverged)
     return {

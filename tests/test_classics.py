@@ -271,3 +271,20 @@ def test_a_classic_with_an_engine_sweep_link_opens_that_section(monkeypatch):
     _ok(at)
     assert at.session_state["sw.section"] == "lr" and at.session_state["sw.settings"]["lr"] == settings
     assert len(at.get("plotly_chart")) == 1
+
+
+def test_a_deep_zoom_runs_in_float64(monkeypatch):
+    """Past float32's 7 digits neighbouring cells would train at the same lrs."""
+    seen = []
+    real = classics.train_grid
+    monkeypatch.setattr(classics, "train_grid", lambda *a, dtype, **k: seen.append(dtype) or real(*a, dtype=dtype, **k))
+    classics.fractal_grid(classics.FRACTAL_VIEW, 16, 5)
+    classics.fractal_grid(classics.Window(0.3, 0.1, 1e-6), 16, 5)
+    assert seen == [torch.float32, torch.float64]
+
+
+def test_a_hand_edited_trainability_link_is_brought_within_bounds_with_a_warning():
+    at = _sweeps_page({"mode": "fractal", "num": "100000", "steps": "40", "half": "1e-300"})
+    _ok(at)
+    assert any("brought within this server's bounds" in w.value for w in at.warning)
+    assert at.session_state["sw.fr.num"] == 200 and at.session_state["sw.fr.half"] == 1e-12

@@ -217,7 +217,7 @@ def init() -> list[str]:
         if params.get("mode") == ["fractal"]:  # the trainability map: not an engine sweep, a link of its own
             section = "fractal"
             window, num, steps, warnings = fractal_from_link(params)
-            _load_fractal(window, num, steps)
+            _load_fractal(window, num, steps, warnings)
         elif params.get("mode"):
             section, settings, warnings = decode_sweep(params, allowed_modules())
             stored[section] = settings
@@ -588,11 +588,19 @@ def _polyak(settings) -> tuple[float, float] | None:
 
 
 FRACTAL_KEYS = ("x", "y", "half", "num", "steps")
+MIN_HALF = 1e-12  # decades: float64's lrs still differ from cell to cell at this half-width
 
 
-def _load_fractal(window: Window, num: int, steps: int) -> None:
-    """The trainability map's widgets (before they exist); ``sw.fr.last`` outlives a visit elsewhere."""
-    state = st.session_state
+def _load_fractal(window: Window, num: int, steps: int, warnings: list[str] | None = None) -> None:
+    """The trainability map's widgets (before they exist); ``sw.fr.last`` outlives a visit elsewhere.
+    Values past the widgets' bounds (a hand-edited link) are brought inside, with a warning:
+    a number input refuses a value outside its range with an exception."""
+    state, limits = st.session_state, config.limits()
+    fitted = (max(window.half, MIN_HALF), min(max(num, 8), limits.max_grid), min(max(steps, 1), limits.max_steps))
+    if fitted != (window.half, num, steps) and warnings is not None:
+        warnings.append(f"half={window.half:g}, num={num}, steps={steps} brought within this server's bounds: "
+                        f"half={fitted[0]:g}, num={fitted[1]}, steps={fitted[2]}")
+    window, num, steps = Window(window.x, window.y, fitted[0]), fitted[1], fitted[2]
     state["sw.fr.x"], state["sw.fr.y"], state["sw.fr.half"] = float(window.x), float(window.y), float(window.half)
     state["sw.fr.num"], state["sw.fr.steps"] = int(num), int(steps)
     state["sw.fr.last"] = (window, int(num), int(steps))
@@ -607,7 +615,7 @@ def fractal_section() -> None:
     c1, c2, c3, c4, c5 = st.columns(5)
     c1.number_input("Centre: log10 lr₁", key="sw.fr.x", format="%.6g", help="The first layer's learning rate")
     c2.number_input("Centre: log10 lr₂", key="sw.fr.y", format="%.6g", help="The second layer's learning rate")
-    c3.number_input("Half-width (decades)", key="sw.fr.half", format="%.4g", min_value=1e-12)
+    c3.number_input("Half-width (decades)", key="sw.fr.half", format="%.4g", min_value=MIN_HALF)
     c4.number_input("Cells per side", key="sw.fr.num", min_value=8, max_value=limits.max_grid, step=16,
                     help=f"At most {limits.max_grid} (OPTVIZ_MAX_GRID)")
     c5.number_input("Steps", key="sw.fr.steps", min_value=1, max_value=limits.max_steps, step=50)
