@@ -112,3 +112,13 @@ def test_the_adam_amsgrad_classic_opens_on_the_online_page(monkeypatch):
     assert at.query_params["online"] in ("cyclic", ["cyclic"])
     assert list(_table(at)["run"]) == ["Adam", "AMSGrad"]
     assert len(at.get("plotly_chart")) == 1
+
+
+def test_a_link_past_the_parameters_hints_opens_and_a_refused_one_says_why():
+    wide = replace(SMALL, problem=OnlineProblem("cyclic", {"big": 1e6, "period": 100_000, "radius": 500.0}))
+    at = _online(codec.encode(wide))
+    _ok(at)
+    assert at.session_state["o.op.big"] == 1e6 and len(at.get("plotly_chart")) == 1
+    at.session_state["o.op.period"] = 1  # the problem refuses it: the page says so and draws the default
+    at.run()
+    assert not at.exception and any("period must be at least 2" in e.value for e in at.error)

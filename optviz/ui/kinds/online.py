@@ -65,7 +65,8 @@ def sidebar(k: Key) -> None:
     shown = SHOWN[st.session_state.get(k("variant")) or "cyclic"]
     for h in PARAMS.params:
         if h.name in shown:
-            param_widget(k(f"op.{h.name}"), h, label=f"{h.name}: {h.help}", bounded=True)
+            # Not bounded by the hint's range: a link may carry any value the problem accepts (its check says no).
+            param_widget(k(f"op.{h.name}"), h, label=f"{h.name}: {h.help}")
     st.number_input("Start x", key=k("start_x"), format="%g")
     st.number_input("Steps", min_value=1, step=1000, key=k("steps"))
 
