@@ -288,3 +288,10 @@ def test_a_hand_edited_trainability_link_is_brought_within_bounds_with_a_warning
     _ok(at)
     assert any("brought within this server's bounds" in w.value for w in at.warning)
     assert at.session_state["sw.fr.num"] == 200 and at.session_state["sw.fr.half"] == 1e-12
+
+
+def test_the_trainability_map_fits_a_server_with_a_small_grid_limit(monkeypatch):
+    monkeypatch.setenv("OPTVIZ_MAX_GRID", "5")
+    at = _sweeps_page(classics.fractal_link(classics.FRACTAL_VIEW, 24, 10))
+    _ok(at)
+    assert at.session_state["sw.fr.num"] == 5 and any("num=5" in w.value for w in at.warning)

@@ -616,7 +616,8 @@ def fractal_section() -> None:
     c1.number_input("Centre: log10 lr₁", key="sw.fr.x", format="%.6g", help="The first layer's learning rate")
     c2.number_input("Centre: log10 lr₂", key="sw.fr.y", format="%.6g", help="The second layer's learning rate")
     c3.number_input("Half-width (decades)", key="sw.fr.half", format="%.4g", min_value=MIN_HALF)
-    c4.number_input("Cells per side", key="sw.fr.num", min_value=8, max_value=limits.max_grid, step=16,
+    c4.number_input("Cells per side", key="sw.fr.num", min_value=min(8, limits.max_grid), max_value=limits.max_grid,
+                    step=16,
                     help=f"At most {limits.max_grid} (OPTVIZ_MAX_GRID)")
     c5.number_input("Steps", key="sw.fr.steps", min_value=1, max_value=limits.max_steps, step=50)
     window = Window(float(state["sw.fr.x"]), float(state["sw.fr.y"]), float(state["sw.fr.half"]))
