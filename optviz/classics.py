@@ -28,6 +28,7 @@ from .experiment import Experiment, compute
 from .params import ConfigError
 from .problems import OnlineProblem, SurfaceProblem, Task
 from .problems.datasets import DataConfig
+from .threads import intra_op_threads
 
 R = RunConfig
 
@@ -529,7 +530,10 @@ def fractal_grid(
     g1, g2 = np.meshgrid(10.0**lx, 10.0**ly)
     dtype = torch.float32 if 2 * window.half / max(num - 1, 1) >= FLOAT32_CELL else torch.float64
     lr1, lr2 = torch.as_tensor(g1.ravel()), torch.as_tensor(g2.ravel())
-    diverged_at, speed = train_grid(net, lr1, lr2, steps, device=device, dtype=dtype)
+    # One CPU thread: its ops are many small kernels, and split over a shared machine's cores
+    # they wait more than they work (the two grids took 127 s on two busy cores, 22 s on one).
+    with intra_op_threads(1 if str(device).startswith("cpu") else None):
+        diverged_at, speed = train_grid(net, lr1, lr2, steps, device=device, dtype=dtype)
     diverged = (diverged_at >= 0).reshape(num, num)
     boundary = boundary_of(diverged)
     return {
