@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from .engine import RunConfig as R
 from .experiment import Experiment
 from .optim import get as get_optimizer
-from .problems import SurfaceProblem, Task
+from .problems import OnlineProblem, SurfaceProblem, Task
 from .problems.datasets import DataConfig
 
 
@@ -229,6 +229,18 @@ PRESETS: dict[str, Preset] = {
                 _runs([R("SGD", {"lr": 2.5}, label="full-batch GD lr=2.5")]),
             ),
         ),
+        Preset(
+            "adam-amsgrad",
+            "Adam vs AMSGrad on Reddi et al.'s online problem",
+            "Once every 101 steps the gradient is +1010, otherwise −10: over a period the sum says x should go "
+            "down to −1. Adam (β₂ = 0.99) forgets the big gradient within a period and drifts up towards +1, "
+            "the worst point (past 0.9 by step 10,000); AMSGrad keeps its largest second moment and heads for "
+            "−1, with the smaller regret.",
+            Experiment(OnlineProblem("cyclic"), _runs([
+                R("Adam", {"lr": 0.5, "betas": (0.9, 0.99)}, "InverseSqrtLR", label="Adam"),
+                R("Adam", {"lr": 0.5, "betas": (0.9, 0.99), "amsgrad": True}, "InverseSqrtLR", label="AMSGrad"),
+            ], start=OnlineProblem.start), 10_000, "float64"),
+        ),
     ]
 }
 
@@ -241,7 +253,8 @@ SURFACE_DEFAULT = _exp("rosenbrock", [
 ], steps=500)
 TRAIN_DEFAULT = PRESETS["moons-mlp"].experiment
 # What each kind of page shows on a first visit.
-DEFAULTS: dict[str, Experiment] = {"surface": SURFACE_DEFAULT, "train": TRAIN_DEFAULT}
+DEFAULTS: dict[str, Experiment] = {"surface": SURFACE_DEFAULT, "train": TRAIN_DEFAULT,
+                                   "online": PRESETS["adam-amsgrad"].experiment}
 
 
 def of_kinds(kinds: tuple[str, ...]) -> dict[str, Preset]:

@@ -62,7 +62,7 @@ def test_per_layer_gd_equals_torch_sgd_with_two_param_groups():
     net = FractalNet()
     lr1, lr2 = torch.tensor([0.05, 0.5, 2.0, 8.0]), torch.tensor([0.3, 0.02, 1.0, 6.0])
     steps = 30
-    diverged_at, speed = train_grid(net, lr1, lr2, steps)
+    diverged_at, speed = train_grid(net, lr1, lr2, steps, dtype=torch.float64)
     x, y, w1_0, w2_0 = net.data()
     for k in range(len(lr1)):
         w1, w2 = w1_0.clone().requires_grad_(), w2_0.clone().requires_grad_()
@@ -81,6 +81,29 @@ def test_per_layer_gd_equals_torch_sgd_with_two_param_groups():
         assert diverged_at[k] == div
         assert math.isclose(speed[k], float(np.mean(logs)), rel_tol=1e-10, abs_tol=1e-12)
     assert (diverged_at < 0).any() and (diverged_at >= 0).any()  # both outcomes among these cells
+
+
+def _small_grid(num: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    lx, ly = classics.FRACTAL_VIEW.axes(num)
+    g1, g2 = np.meshgrid(10.0**lx, 10.0**ly)
+    return torch.as_tensor(g1.ravel()), torch.as_tensor(g2.ravel())
+
+
+def test_dropping_diverged_runs_from_the_batch_changes_no_outcome():
+    lr1, lr2 = _small_grid()
+    every_step = train_grid(FractalNet(), lr1, lr2, 60, dtype=torch.float64, compact_every=1)
+    never = train_grid(FractalNet(), lr1, lr2, 60, dtype=torch.float64, compact_every=10**9)
+    assert (every_step[0] == never[0]).all() and (every_step[0] >= 0).any()
+    np.testing.assert_allclose(every_step[1], never[1], rtol=1e-12)
+
+
+def test_float32_grid_agrees_with_float64_on_almost_every_cell():
+    """Cells on the boundary may flip (it is chaotic there); the rest may not."""
+    lr1, lr2 = _small_grid()
+    single, double = (
+        train_grid(FractalNet(), lr1, lr2, 100, dtype=dt)[0] >= 0 for dt in (torch.float32, torch.float64)
+    )
+    assert (single == double).mean() >= 0.98
 
 
 def test_lbfgs_evaluations_are_counted_by_the_closure_and_by_torch_alike():
@@ -181,3 +204,94 @@ def test_fractal_page_zooms_into_a_clicked_window(monkeypatch):
     _ok(at)
     assert len(at.get("plotly_chart")) == 2
     assert any("Zoomed in" in m.value and "0.5000" in m.value for m in at.markdown)
+
+
+def test_a_fractal_link_round_trips_and_bad_values_keep_the_classics_with_a_warning():
+    window = classics.Window(0.123456789012, -1.5, 3.2e-7)
+    back = classics.fractal_from_link({k: [v] for k, v in classics.fractal_link(window, 64, 90).items()})
+    assert back[1:] == (64, 90, []) and abs(back[0].x - window.x) < 1e-10 and back[0].half == window.half
+    w, num, steps, warnings = classics.fractal_from_link({"x": "nope", "half": "-1", "num": "12.5", "steps": "40"})
+    assert (w, num, steps) == (classics.FRACTAL_VIEW, classics.FRACTAL_NUM, 40) and len(warnings) == 3
+
+
+def _sweeps_page(query: dict):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at._page_hash = next(h for h, i in at._registered_pages.items() if i.get("url_pathname") == "sweeps")
+    at.query_params = query
+    return at.run()
+
+
+def test_the_sweeps_page_maps_trainability_from_a_link_and_zooms_on_a_click():
+    window = classics.Window(0.5, -0.25, 0.75)
+    at = _sweeps_page(classics.fractal_link(window, 24, 30))
+    _ok(at)
+    assert not at.error and at.session_state["sw.section"] == "fractal"
+    assert len(at.get("plotly_chart")) == 1
+    assert any("Box-counting dimension" in c.value for c in at.caption)
+    at.session_state["sw.fr.pending"] = (0.6, -0.2, 0.75 / 4)  # what a click on a cell leaves (AppTest cannot click)
+    at.run()
+    _ok(at)
+    assert classics.fractal_from_link(dict(at.query_params))[0] == classics.Window(0.6, -0.2, 0.1875)
+    at.button(key="sw.fr.reset").click().run()
+    _ok(at)
+    assert classics.fractal_from_link(dict(at.query_params))[0] == classics.FRACTAL_VIEW
+
+
+def test_the_fractal_classic_opens_on_the_sweeps_page(monkeypatch):
+    from dataclasses import replace
+
+    small = replace(
+        CLASSICS["fractal-trainability"],
+        run=lambda device=None: classics._fractal(num=24, steps=30),
+        sweep=classics.fractal_link(classics.FRACTAL_VIEW, 24, 30),
+    )
+    monkeypatch.setitem(CLASSICS, "fractal-trainability", small)
+    at = _classics_page({"classic": "fractal-trainability"})
+    _ok(at)
+    at.button(key="cl.open").click().run()
+    _ok(at)
+    assert at.query_params["mode"] in ("fractal", ["fractal"]) and at.session_state["sw.section"] == "fractal"
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_a_classic_with_an_engine_sweep_link_opens_that_section(monkeypatch):
+    """The Sweeps page opens any of its links, not only the trainability map's."""
+    from dataclasses import replace
+
+    from optviz.codec import SWEEP_DEFAULTS, encode_sweep
+
+    settings = replace(SWEEP_DEFAULTS["lr"], num=12, steps=40)
+    small = replace(CLASSICS["lr-too-large"], experiment=None, sweep=encode_sweep("lr", settings))
+    monkeypatch.setitem(CLASSICS, "lr-too-large", small)
+    at = _classics_page({"classic": "lr-too-large"})
+    _ok(at)
+    at.button(key="cl.open").click().run()
+    _ok(at)
+    assert at.session_state["sw.section"] == "lr" and at.session_state["sw.settings"]["lr"] == settings
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_a_deep_zoom_runs_in_float64(monkeypatch):
+    """Past float32's 7 digits neighbouring cells would train at the same lrs."""
+    seen = []
+    real = classics.train_grid
+    monkeypatch.setattr(classics, "train_grid", lambda *a, dtype, **k: seen.append(dtype) or real(*a, dtype=dtype, **k))
+    classics.fractal_grid(classics.FRACTAL_VIEW, 16, 5)
+    classics.fractal_grid(classics.Window(0.3, 0.1, 1e-6), 16, 5)
+    assert seen == [torch.float32, torch.float64]
+
+
+def test_a_hand_edited_trainability_link_is_brought_within_bounds_with_a_warning():
+    at = _sweeps_page({"mode": "fractal", "num": "100000", "steps": "40", "half": "1e-300"})
+    _ok(at)
+    assert any("brought within this server's bounds" in w.value for w in at.warning)
+    assert at.session_state["sw.fr.num"] == 200 and at.session_state["sw.fr.half"] == 1e-12
+
+
+def test_the_trainability_map_fits_a_server_with_a_small_grid_limit(monkeypatch):
+    monkeypatch.setenv("OPTVIZ_MAX_GRID", "5")
+    at = _sweeps_page(classics.fractal_link(classics.FRACTAL_VIEW, 24, 10))
+    _ok(at)
+    assert at.session_state["sw.fr.num"] == 5 and any("num=5" in w.value for w in at.warning)

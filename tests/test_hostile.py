@@ -350,6 +350,8 @@ PAGE_LINKS = [
     ("surfaces", {"seed": "-1"}, "using 0"),
     ("datasets", {"dataset": "moons", "batch": "5000"}, "4,096"),
     ("sweeps", {"mode": "basin", "grid": "1"}, "using 80"),
+    ("sweeps", {"mode": "fractal", "num": "lots", "steps": "30"}, "using 128"),
+    ("online", {"online": "cyclic", "op": "period:1", "steps": "300"}, "period"),
 ]
 
 
@@ -393,6 +395,8 @@ LIMIT_CASES = [
     ("sweeps", {"mode": "basin"}, {"OPTVIZ_MAX_GRID": "10"}, "OPTVIZ_MAX_GRID"),
     ("sweeps", {"mode": "heatmap"}, {"OPTVIZ_MAX_STEPS": "10"}, "OPTVIZ_MAX_STEPS"),
     ("sweeps", {"mode": "heatmap"}, {"OPTVIZ_MAX_GRID": "10"}, "OPTVIZ_MAX_GRID"),
+    ("sweeps", {"mode": "fractal"}, {"OPTVIZ_MAX_WORK": "1000"}, "OPTVIZ_MAX_WORK"),
+    ("online", None, {"OPTVIZ_MAX_STEPS": "100"}, "OPTVIZ_MAX_STEPS"),
 ]
 
 

@@ -16,13 +16,15 @@ from optviz import codec, presets
 
 TIMEOUT = 180
 PAGES = {"surface": "s.", "train": "d."}
+# Every experiment page's prefix; the generic tests run on the first two (the Online page has its own).
+PREFIXES = {**PAGES, "online": "o."}
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 def _page():
     import streamlit as st
 
-    from optviz.ui.explore import DATASETS, SURFACES
+    from optviz.ui.explore import DATASETS, ONLINE, SURFACES
     from optviz.ui.persist import keep_widget_values
 
     keep_widget_values()
@@ -30,7 +32,7 @@ def _page():
     if page == "elsewhere":  # stands in for another page
         st.write("another page")
     else:
-        (SURFACES if page == "surface" else DATASETS)()
+        {"surface": SURFACES, "train": DATASETS, "online": ONLINE}[page]()
 
 
 def _app(kind: str = "surface", query: dict | None = None) -> AppTest:
@@ -72,7 +74,7 @@ PRESET_CASES = [pytest.param(p.kind, pid, id=pid) for pid, p in presets.PRESETS.
 @pytest.mark.parametrize(("kind", "preset_id"), PRESET_CASES)
 def test_every_preset_runs_and_its_link_reproduces_it(kind, preset_id):
     at = _app(kind)
-    at.button(key=f"{PAGES[kind]}preset.{preset_id}").click().run()
+    at.button(key=f"{PREFIXES[kind]}preset.{preset_id}").click().run()
     _ok(at)
     exp = _experiment(at, kind)
     assert exp == presets.PRESETS[preset_id].experiment

@@ -178,6 +178,16 @@ def test_spiral_depth():
     )
 
 
+def test_adam_amsgrad():
+    o = outcome("adam-amsgrad")
+    xs = o.path_params[:, :, 0]
+    adam, ams = label(o, "Adam"), label(o, "AMSGrad")
+    assert xs[-1, adam] > 0.9, "Adam drifts towards +1, the worst point"
+    assert xs[-1, ams] < -0.85, "AMSGrad heads for -1, the best"
+    regret = o.experiment.problem.average_regret(xs[:-1])
+    assert regret[ams] < regret[adam]
+
+
 def test_every_preset_is_checked():
     checked = {name.removeprefix("test_").replace("_", "-") for name in globals() if name.startswith("test_")}
     assert set(PRESETS) <= checked, f"presets with no checks: {sorted(set(PRESETS) - checked)}"

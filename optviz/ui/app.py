@@ -8,7 +8,7 @@ import torch
 from ..engine import run
 from .classics import classics_page
 from .compare import compare_page
-from .explore import DATASETS, SURFACES
+from .explore import DATASETS, ONLINE, SURFACES
 from .persist import keep_widget_values
 from .sweeps import sweeps_page
 from .widgets import plain
@@ -55,5 +55,6 @@ def main() -> None:
         st.Page(sweeps_page, title="Sweeps", icon=":material/grid_on:", url_path="sweeps"),
         st.Page(compare_page, title="Compare", icon=":material/leaderboard:", url_path="compare"),
         st.Page(classics_page, title="Classics", icon=":material/school:", url_path="classics"),
+        st.Page(ONLINE, title="Online", icon=":material/timeline:", url_path="online"),
     ]
     st.navigation(pages, position="top").run()

@@ -10,7 +10,8 @@ from .. import classics
 from ..charts.classics import classic_figure, fractal_figure
 from ..classics import CLASSICS, Window
 from . import guard
-from .sweeps import open_runs
+from .explore import page_of
+from .sweeps import open_runs, open_sweep
 from .widgets import cached, plain
 
 KEY = "cl.id"
@@ -120,9 +121,12 @@ def classics_page() -> None:
         _fractal_zoom(data, event)
     else:
         st.plotly_chart(fig, key="cl.chart", theme=None)
-    if c.experiment is not None:
-        if st.button("Open in the normal views", key="cl.open", icon=":material/open_in_new:"):
-            exp = c.experiment
-            open_runs(exp.problem, list(exp.runs), exp.steps)
+    if c.experiment is not None or c.sweep is not None:
+        where = "the Sweeps page" if c.experiment is None else f"the {page_of(c.experiment.problem.kind).ui.TITLE} page"
+        if st.button(f"Open in the normal views ({where})", key="cl.open", icon=":material/open_in_new:"):
+            if c.experiment is not None:
+                open_runs(c.experiment.problem, list(c.experiment.runs), c.experiment.steps)
+            else:
+                open_sweep(c.sweep)
     else:
-        st.caption("This entry has no page of its own to open in (its problem or its computation is its own).")
+        st.caption("This entry has no page of its own to open in (its computation is its own).")

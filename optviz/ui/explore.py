@@ -1,11 +1,11 @@
 """An experiment page: pick a problem, compose runs, watch them race. One page for every kind.
 
-The Surfaces and Datasets pages are this page with a kind's own part
+The Surfaces, Datasets and Online pages are this page with a kind's own part
 (:mod:`optviz.ui.kinds`): its sidebar widgets, info, figure and table columns.
 Everything else is shared: the link, the presets, the run editor, the cached
 and streamed computation, the table, the update rules and the downloads.
 
-State: every widget key starts with the page's prefix (``s.``, ``d.``).
+State: every widget key starts with the page's prefix (``s.``, ``d.``, ``o.``).
 :meth:`ExperimentPage.load` writes an Experiment into the widgets (a preset, a
 link) and :meth:`ExperimentPage.collect` reads them back into a frozen
 Experiment that keys the cache and the address bar. The last collected
@@ -393,3 +393,10 @@ def downloads_ui(k, outcome: Outcome, fig) -> None:
 
 SURFACES = ExperimentPage(("surface", "formula"), "s.", "surfaces")
 DATASETS = ExperimentPage(("train",), "d.", "datasets")
+ONLINE = ExperimentPage(("online",), "o.", "online")
+PAGES = (SURFACES, DATASETS, ONLINE)
+
+
+def page_of(kind: str) -> ExperimentPage:
+    """The experiment page that shows problems of ``kind``."""
+    return next(p for p in PAGES if kind in p.kinds)

@@ -14,7 +14,7 @@ import re
 import streamlit as st
 
 # The experiment pages' keys (the Sweeps page restores its own from its settings).
-_PAGE_PREFIXES = ("s.", "d.")
+_PAGE_PREFIXES = ("s.", "d.", "o.")
 # Widgets whose values cannot be set through st.session_state, and keys that are not widgets.
 _NOT_VALUES = re.compile(r"(\.(dup|rm|add_run|upload|figure|last|preset)$)|(\.(preset|dl)\.)")
 

@@ -1,12 +1,15 @@
 """The Sweeps page: thousands of runs at once, where batching pays off.
 
-Three sections: an LR sweep (loss against lr, one curve per optimizer), a basin
-map (a run from every start of a grid, two optimizers side by side) and a
+Four sections: an LR sweep (loss against lr, one curve per optimizer), a basin
+map (a run from every start of a grid, two optimizers side by side), a
 hyperparameter heatmap (with Polyak's heavy ball where the curvatures are
-known). The LR sweep and the heatmap run on a surface or on a dataset with a
-model. Each section's settings are one frozen value (:mod:`optviz.codec`) that
-keys the cache and the link; each computation is one engine batch, streamed
-with a progress bar; a click on a run opens its path on the page of its kind.
+known) and a trainability map (per-layer learning rates of a tiny network, from
+:func:`optviz.classics.fractal_grid`). The LR sweep and the heatmap run on a
+surface or on a dataset with a model. Each engine section's settings are one
+frozen value (:mod:`optviz.codec`) that keys the cache and the link; each
+computation is one engine batch, streamed with a progress bar; a click on a run
+opens its path on the page of its kind. The trainability map's link is its own
+(:func:`optviz.classics.fractal_link`), and a click on it zooms in.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from .. import charts, config, sweeps
+from .. import charts, classics, config, sweeps
+from ..charts.classics import fractal_figure
+from ..classics import FRACTAL_NUM, FRACTAL_STEPS, FRACTAL_VIEW, Window, fractal_from_link, fractal_link
 from ..codec import (
     BASIN_SLOTS,
     COLOR_BY,
@@ -43,7 +48,7 @@ from ..params import ConfigError
 from ..problems import ProblemConfig, Task, surfaces
 from ..problems.base import value_text
 from ..sweeps import Axis
-from .explore import DATASETS, SURFACES
+from .explore import DATASETS, page_of
 from .kinds import surface, training
 from .widgets import allowed_modules, computed, plain, query_params, set_value, sync_url
 
@@ -209,11 +214,19 @@ def init() -> list[str]:
         params = query_params()
         stored = dict(SWEEP_DEFAULTS)
         section = "lr"
-        if params.get("mode"):
+        if params.get("mode") == ["fractal"]:  # the trainability map: not an engine sweep, a link of its own
+            section = "fractal"
+            window, num, steps, warnings = fractal_from_link(params)
+            _load_fractal(window, num, steps, warnings)
+        elif params.get("mode"):
             section, settings, warnings = decode_sweep(params, allowed_modules())
             stored[section] = settings
         state["sw.settings"] = stored
         state["sw.section"] = section
+    if (pending := state.pop("sw.fr.pending", None)) is not None:  # a click on the map, before its widgets
+        _load_fractal(Window(*pending), state["sw.fr.num"], state["sw.fr.steps"])
+    if any(f"sw.fr.{key}" not in state for key in FRACTAL_KEYS):
+        _load_fractal(*state.get("sw.fr.last", (FRACTAL_VIEW, FRACTAL_NUM, FRACTAL_STEPS)))
     for section, settings in state["sw.settings"].items():
         load(section, settings, overwrite=False)
     if "sw.section" not in state:  # a widget key: dropped while another page was shown
@@ -327,11 +340,27 @@ def _options() -> dict:
 
 def open_runs(problem: ProblemConfig, runs: list[RunConfig], steps: int | None) -> None:
     """Show ``runs`` on the page of the problem's kind: load its widgets, put them in its link, switch."""
-    page = DATASETS if problem.kind in DATASETS.kinds else SURFACES
+    page = page_of(problem.kind)
     exp = Experiment(problem, tuple(runs), steps, DTYPE)
     page.load(exp, View())
     st.session_state.pop(page.k("preset"), None)
     st.switch_page(st.Page(page, title=page.ui.TITLE, url_path=page.url_path), query_params=encode(exp, View()))
+
+
+def open_sweep(params: dict[str, str | list[str]]) -> None:
+    """Show a Sweeps-page link (a classic's): load its section's widgets, put it in the address bar, switch."""
+    state = st.session_state
+    if params.get("mode") in ("fractal", ["fractal"]):
+        section = "fractal"
+        window, num, steps, _ = fractal_from_link(params)
+        _load_fractal(window, num, steps)
+    else:
+        section, settings, _ = decode_sweep(params, allowed_modules())
+        state["sw.settings"] = {**state.get("sw.settings", SWEEP_DEFAULTS), section: settings}
+        load(section, settings)
+    state.setdefault("sw.settings", dict(SWEEP_DEFAULTS))
+    state["sw.section"] = state["sw.last_section"] = section
+    st.switch_page(st.Page(sweeps_page, title="Sweeps", url_path="sweeps"), query_params=params)
 
 
 def _clicked(event) -> list | None:
@@ -558,12 +587,74 @@ def _polyak(settings) -> tuple[float, float] | None:
     return point
 
 
-SECTION_UI = {"lr": lr_section, "basin": basin_section, "heatmap": heatmap_section}
+FRACTAL_KEYS = ("x", "y", "half", "num", "steps")
+MIN_HALF = 1e-12  # decades: float64's lrs still differ from cell to cell at this half-width
+
+
+def _load_fractal(window: Window, num: int, steps: int, warnings: list[str] | None = None) -> None:
+    """The trainability map's widgets (before they exist); ``sw.fr.last`` outlives a visit elsewhere.
+    Values past the widgets' bounds (a hand-edited link) are brought inside, with a warning:
+    a number input refuses a value outside its range with an exception."""
+    state, limits = st.session_state, config.limits()
+    fitted = (max(window.half, MIN_HALF), min(max(num, 8), limits.max_grid), min(max(steps, 1), limits.max_steps))
+    if fitted != (window.half, num, steps) and warnings is not None:
+        warnings.append(f"half={window.half:g}, num={num}, steps={steps} brought within this server's bounds: "
+                        f"half={fitted[0]:g}, num={fitted[1]}, steps={fitted[2]}")
+    window, num, steps = Window(window.x, window.y, fitted[0]), fitted[1], fitted[2]
+    state["sw.fr.x"], state["sw.fr.y"], state["sw.fr.half"] = float(window.x), float(window.y), float(window.half)
+    state["sw.fr.num"], state["sw.fr.steps"] = int(num), int(steps)
+    state["sw.fr.last"] = (window, int(num), int(steps))
+
+
+def _reset_fractal() -> None:
+    _load_fractal(FRACTAL_VIEW, st.session_state["sw.fr.num"], st.session_state["sw.fr.steps"])
+
+
+def fractal_section() -> None:
+    state, limits = st.session_state, config.limits()
+    c1, c2, c3, c4, c5 = st.columns(5)
+    c1.number_input("Centre: log10 lr₁", key="sw.fr.x", format="%.6g", help="The first layer's learning rate")
+    c2.number_input("Centre: log10 lr₂", key="sw.fr.y", format="%.6g", help="The second layer's learning rate")
+    c3.number_input("Half-width (decades)", key="sw.fr.half", format="%.4g", min_value=MIN_HALF)
+    c4.number_input("Cells per side", key="sw.fr.num", min_value=min(8, limits.max_grid), max_value=limits.max_grid,
+                    step=16,
+                    help=f"At most {limits.max_grid} (OPTVIZ_MAX_GRID)")
+    c5.number_input("Steps", key="sw.fr.steps", min_value=1, max_value=limits.max_steps, step=50)
+    window = Window(float(state["sw.fr.x"]), float(state["sw.fr.y"]), float(state["sw.fr.half"]))
+    num, steps = int(state["sw.fr.num"]), int(state["sw.fr.steps"])
+    state["sw.fr.last"] = (window, num, steps)
+    sync_url(fractal_link(window, num, steps))
+    try:
+        limits.check(num * num, steps)
+        grid = computed(("sweep", "fractal", window, num, steps),
+                        lambda on_progress: classics.fractal_grid(window, num, steps))
+    except ConfigError as exc:
+        st.error(plain(str(exc)))
+        return
+    event = st.plotly_chart(fractal_figure({"grids": [grid]}, height=520), key="sw.fr.chart", on_select="rerun",
+                            selection_mode="points", theme=None, config={"displaylogo": False})
+    st.caption(f"{num}² networks × {steps} steps in one batch: {grid['diverged'].mean():.0%} diverged (red: "
+               f"sooner is darker), the rest converged (blue: faster is darker). Box-counting dimension of the "
+               f"boundary: {grid['dimension']:.2f}. Click a cell to zoom in four times around it.")
+    st.button("Back to the whole view", key="sw.fr.reset", on_click=_reset_fractal, icon=":material/zoom_out_map:")
+    clicked = _clicked(event)
+    if clicked is not None and tuple(clicked[:2]) != state.get("sw.fr.last_click"):
+        state["sw.fr.last_click"] = tuple(clicked[:2])
+        state["sw.fr.pending"] = (float(clicked[0]), float(clicked[1]), window.half / 4)
+        st.rerun()
+
+
+SECTION_UI = {"lr": lr_section, "basin": basin_section, "heatmap": heatmap_section,
+              "fractal": fractal_section}
+# The page's sections: the engine's sweeps (their links in optviz.codec), then the trainability map.
+PAGE_SECTIONS = {**SECTIONS, "fractal": "Trainability map"}
 INTRO = {
     "lr": "How sensitive is each optimizer to its learning rate? Every lr of the range is a run; "
           "all of them go through the engine as one batch.",
     "basin": "Where does a run end, depending on where it starts? Every square of the grid is a start point.",
     "heatmap": "Two hyperparameters on a grid, coloured by the final loss: where is the sweet spot?",
+    "fractal": "A tiny tanh network trained by full-batch GD with one learning rate per layer, at every cell of "
+               "a grid of the two: where does training diverge? The boundary is a fractal (Sohl-Dickstein 2024).",
 }
 
 
@@ -574,7 +665,7 @@ def sweeps_page() -> None:
         st.warning("Link: " + plain(w), icon=":material/link_off:")
     # No big title: on a projector the chart should start as high as it can; the
     # navigation bar already says "Sweeps".
-    st.segmented_control("Section", list(SECTIONS), key="sw.section", format_func=SECTIONS.get,
+    st.segmented_control("Section", list(PAGE_SECTIONS), key="sw.section", format_func=PAGE_SECTIONS.get,
                          label_visibility="collapsed", required=True)
     section = st.session_state.get("sw.section") or "lr"
     st.session_state["sw.last_section"] = section  # outlives the widget's value on another page

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import surface, training
+from . import online, surface, training
 
 # A typed formula is a surface the user types: the same page part draws both.
-KIND_UI: dict[str, ModuleType] = {"surface": surface, "formula": surface, "train": training}
+KIND_UI: dict[str, ModuleType] = {"surface": surface, "formula": surface, "train": training, "online": online}
