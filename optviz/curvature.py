@@ -606,3 +606,55 @@ def stability_rows(pc: PathCurvature, labels: list[str], step: int) -> list[dict
         rows.append({"run": label, "stable": ok, "sharpness": pc.measure[r], "value": s, "stable below": limit,
                      "rule": line[1] if line is not None else "—"})
     return rows
+
+
+# -- along a model's path -------------------------------------------------------------
+
+# Points of each run at which the Datasets page measures lambda_max: enough to see it rise
+# to 2/lr and hover, few enough to take a few seconds (each is a Lanczos run of <= 64 products).
+MODEL_POINTS = 40
+
+
+def training_loss(problem: Any) -> LossFn:
+    """A model problem's loss on its whole training set, whatever its batches: the sharpness
+    of mini-batch training is usually that of the full training loss (Cohen et al. 2021)."""
+    if getattr(problem, "full_batch", True):
+        return problem.loss
+
+    def loss(params: Tensor, step: int = 0) -> Tensor:
+        x, y = problem.tensors(params.dtype, params.device)[:2]
+        return problem.loss_spec.batched(problem.forward(params, x), y, problem.loss_params)
+
+    return loss
+
+
+class ModelCurvature(NamedTuple):
+    """What the curvature panel shows for runs on a model."""
+
+    steps: np.ndarray  # (K,): the points measured
+    sharpness: np.ndarray  # (K, runs): lambda_max(H) of the training loss, NaN where a run had diverged
+    lines: list[tuple[np.ndarray, str] | None]  # per run: its stable limit at each measured step, and its formula
+
+
+def model_curvature(problem: Any, arrays: dict[str, np.ndarray], params_steps: np.ndarray,
+                    resolved: list[dict[str, Any]], *, points: int = MODEL_POINTS, tol: float = 1e-3
+                    ) -> ModelCurvature:
+    """λ_max of the training loss's Hessian at up to ``points`` of each run's kept points, by
+    Lanczos on batched Hessian-vector products (:func:`sharpness_along_path`), and each run's
+    stability line at those steps where gradient descent's theory gives one (2/η, 2(1+β)/η).
+
+    Adam's 38/η bounds its *preconditioned* sharpness, which needs every weight's v̂ at each
+    point; a model's inside view records norms only, so no line is drawn for Adam here.
+    """
+    kept = np.asarray(params_steps)
+    pick = np.unique(np.linspace(0, len(kept) - 1, min(points, len(kept))).round().astype(int))
+    steps = kept[pick]
+    path = torch.as_tensor(np.asarray(arrays["params"])[pick], dtype=torch.float64)
+    sharp = sharpness_along_path(problem, path, steps, loss=training_loss(problem), batch_step=0, tol=tol)
+    lines: list[tuple[np.ndarray, str] | None] = []
+    lr = arrays["lr"]
+    at = np.minimum(steps, len(lr) - 1)
+    for r, res in enumerate(resolved):
+        line = stability_line(res["optimizer"], res["hparams"], lr[at, r])
+        lines.append(None if line is None or res["optimizer"] in ("Adam", "AdamW") else line)
+    return ModelCurvature(steps, sharp.values.numpy(), lines)
