@@ -100,27 +100,36 @@ def test_lambda_max_along_a_model_path_is_the_dense_hessians(batch_size):
     exp = Experiment(task(batch_size), RUNS[:3], dtype="float64")
     out = experiment.compute(exp, record=INSIDE_RECORD)
     problem = exp.problem.build()
-    mc = curvature.model_curvature(
-        problem, out.result.arrays, out.result.params_steps, out.result.resolved, points=5, tol=1e-8
-    )
+    mc = curvature.model_curvature(problem, out.result, points=5, tol=1e-8)
     assert len(mc.steps) == 5 and mc.steps[0] == 0 and mc.steps[-1] == out.result.steps
     X, y = problem.tensors(torch.float64)[:2]
 
     def training_loss(w):  # the whole training set, whatever the batches
         return problem.loss_spec.batched(problem.forward(w[None], X), y, problem.loss_params)[0]
 
+    # Adam's preconditioner at each measured point: v after the update made from it, from a full record.
+    state = experiment.compute(exp, record=(*DEFAULT_RECORD, "state")).result.arrays["state/exp_avg_sq"]
     for k, s in enumerate(mc.steps):
-        for r in range(3):
-            w = torch.as_tensor(out.result.arrays["params"][list(out.result.params_steps).index(s), r])
-            dense = torch.linalg.eigvalsh(torch.autograd.functional.hessian(training_loss, w))[-1]
+        w = torch.as_tensor(out.result.arrays["params"][list(out.result.params_steps).index(s)])
+        hessians = [torch.autograd.functional.hessian(training_loss, w[r]) for r in range(3)]
+        for r in (0, 1):
+            dense = torch.linalg.eigvalsh(hessians[r])[-1]
             assert mc.sharpness[k, r] == pytest.approx(float(dense), rel=1e-6)
-    # 2/η for GD, 2(1+β)/η for heavy ball; none for Adam (its 38/η bounds a preconditioned sharpness).
+        if s == out.result.steps:  # no update from the last point: no preconditioner
+            assert np.isnan(mc.sharpness[k, 2])
+            continue
+        p = np.sqrt(state[s, 2] / (1 - 0.999 ** (s + 1))) + 1e-8
+        dense = max(np.linalg.eigvals(np.diag(1 / p) @ hessians[2].numpy()).real)
+        assert mc.sharpness[k, 2] == pytest.approx(dense, rel=1e-6)
+    # 2/η for GD, 2(1+β)/η for heavy ball, (2+2β₁)/((1−β₁)η) = 38/η for Adam against λ_max(P⁻¹H).
     np.testing.assert_allclose(mc.lines[0][0], 2 / 0.5)
     np.testing.assert_allclose(mc.lines[1][0], 2 * 1.9 / 0.2)
-    assert mc.lines[2] is None
+    np.testing.assert_allclose(mc.lines[2][0], 38 / 0.02)
+    assert mc.measure == ["λ_max(H)", "λ_max(H)", "λ_max(P⁻¹H)"]
     # What is drawn: each run's λ_max at its measured steps, and the lines there.
     fig = inside.sharpness_figure(mc.sharpness, mc.lines, charts.styles(["a", "b", "c"]), steps=mc.steps).spec
     curves = [t for t in fig["data"] if t["hovertemplate"].startswith(("a<", "b<", "c<"))]
+    assert len(curves) == 3
     for r, trace in enumerate(curves):
         np.testing.assert_array_equal(trace["x"], mc.steps)
         np.testing.assert_allclose(np.array(trace["y"], dtype=float), mc.sharpness[:, r])

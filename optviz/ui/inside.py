@@ -98,15 +98,15 @@ def model_curvature_ui(outcome: Outcome, styles, labels: list[str], step: int) -
         note = st.empty()
         try:
             with guard.heavy_slot(note), st.spinner("Measuring λ_max along the paths…"):
-                return curvature.model_curvature(exp.problem.build(), result.arrays, result.params_steps,
-                                                 result.resolved)
+                return curvature.model_curvature(exp.problem.build(), result)
         finally:
             note.empty()
 
     mc = cached(("model-curvature", exp.numbers_only()), measure)
-    st.plotly_chart(inside.sharpness_figure(mc.sharpness, mc.lines, styles, step=step, steps=mc.steps),
-                    theme=None, config={"displaylogo": False})
+    st.plotly_chart(inside.sharpness_figure(mc.sharpness, mc.lines, styles, step=step, measures=mc.measure,
+                                            steps=mc.steps), theme=None, config={"displaylogo": False})
     st.caption(f"λ_max of the training loss's Hessian at {len(mc.steps)} points of each path. Dotted: each run's "
                "stable limit (2/η for gradient descent, 2(1+β)/η for heavy ball); full-batch GD climbs to it and "
                "hovers (the edge of stability). Adam's 38/η bounds its preconditioned sharpness λ_max(P⁻¹H), "
-               "which needs every weight's v̂: not drawn for a model.")
+               "P = diag(√v̂) + ε, drawn for Adam runs instead (v̂ from a replay of the runs, kept at these "
+               "points only).")
