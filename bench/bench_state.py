@@ -89,7 +89,7 @@ def models(repeats: int) -> None:
     out = experiment.compute(eos, record=INSIDE_RECORD)
     r = out.result
     tick = time.perf_counter()
-    mc = curvature.model_curvature(eos.problem.build(), r.arrays, r.params_steps, r.resolved)
+    mc = curvature.model_curvature(eos.problem.build(), r)
     ratio = mc.sharpness[:, 0] / mc.lines[0][0]
     print(f"edge of stability: lambda_max at {len(mc.steps)} points in {time.perf_counter() - tick:.1f} s; "
           f"lambda_max / (2/lr) from {ratio[0]:.2f} to {ratio.max():.2f}, median of the second half "

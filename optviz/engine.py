@@ -505,6 +505,7 @@ class Stepper:
             rec: dict[str, list[Tensor]] = {k: [] for k in self.record if k not in ("state", "norms")}
             kept: list[int] = []
             rec_state: dict[str, list[Tensor]] = {}
+            rec_norms: list[Tensor] = []
             for t in range(t0, t0 + n_points):
                 i, self._t = t - t0, t
                 step_started = time.perf_counter()
@@ -565,10 +566,13 @@ class Stepper:
                 if "state" in self.record:
                     self._record_state(rec_state, alive, nan)
                 if before is not None:
-                    self._record_norms(rec_state, before, grad, params, alive, nan)
+                    rec_norms.append(self._record_norms(before, grad, params, alive, nan))
             arrays = {k: self._to_numpy(torch.stack(v)) for k, v in rec.items()}
-            arrays.update({k if k.startswith("norms/") else f"state/{k}": self._to_numpy(torch.stack(v))
-                           for k, v in rec_state.items()})
+            arrays.update({f"state/{k}": self._to_numpy(torch.stack(v)) for k, v in rec_state.items()})
+            if rec_norms:
+                stacked = torch.stack(rec_norms)  # (steps, names, runs)
+                arrays.update({f"norms/{name}": self._to_numpy(stacked[:, i])
+                               for i, name in enumerate(self._norm_names)})
             if last:
                 self.summary = {
                     "final_loss": final_loss,
@@ -689,34 +693,35 @@ class Stepper:
 
         return closure
 
-    def _record_norms(self, rec, before, grad, params, alive, nan):
+    def _record_norms(self, before, grad, params, alive, nan) -> Tensor:
         """Per run, for the update just made: ‖g‖, ‖update‖, cos(−g, update), quantiles of
         step ÷ g over the coordinates, and each state buffer's norm (a per-run scalar
-        buffer, ASGD's eta, as itself). Names as the arrays get them: ``norms/...``."""
+        buffer, ASGD's eta, as itself): ``(names, runs)``, in the order of ``self._norm_names``
+        (the arrays' names after ``norms/``). One tensor per step: a step of a small model
+        costs little more than its kernels' launches, so they are kept few."""
         step = before - params
         gn, sn = grad.norm(dim=1), step.norm(dim=1)
         cos = (grad * step).sum(1) / (gn * sn)
-        values = {"grad": gn, "update": sn, "cos": torch.where((gn > 0) & (sn > 0), cos, nan)}
         ratio = torch.where(grad != 0, step / grad, nan)
         stride = max(1, math.ceil(ratio.numel() / QUANTILE_ELEMENTS))
         q = torch.tensor(NORM_QUANTILES, dtype=ratio.dtype, device=ratio.device)
-        for p, row in zip(NORM_QUANTILES, torch.nanquantile(ratio[:, ::stride], q, dim=1)):
-            values[f"eff_p{round(100 * p)}"] = row
-        runs = len(self.configs)
+        rows = [gn, sn, torch.where((gn > 0) & (sn > 0), cos, nan), *torch.nanquantile(ratio[:, ::stride], q, dim=1)]
+        names = ["grad", "update", "cos", *(f"eff_p{round(100 * p)}" for p in NORM_QUANTILES)]
+        # Which rows a key fills depends on the groups' shapes, never on values: every step
+        # records the same names.
+        extra: dict[str, Tensor] = {}
         for key in sorted({k for g in self.plan.groups for k in g.spec.state_keys}):
-            # Which arrays a key fills depends on the groups' shapes, never on values: every
-            # step must record the same names.
             for g in self.plan.groups:
                 value = g.state.get(key)
                 if key not in g.spec.state_keys or not isinstance(value, Tensor) or value.ndim != 2:
                     continue
                 scalar = value.shape[1] == 1
                 name = f"{'scalar' if scalar else 'state'}/{key}"
-                if name not in values:
-                    values[name] = torch.full((runs,), math.nan, dtype=self.dtype, device=self.device)
-                values[name][g.rows] = value[:, 0] if scalar else value.norm(dim=1)
-        for name, v in values.items():
-            rec.setdefault(f"norms/{name}", []).append(torch.where(alive, v, nan))
+                if name not in extra:
+                    extra[name] = torch.full((len(self.configs),), math.nan, dtype=self.dtype, device=self.device)
+                extra[name][g.rows] = value[:, 0] if scalar else value.norm(dim=1)
+        self._norm_names = [*names, *extra]
+        return torch.where(alive, torch.stack([*rows, *extra.values()]), nan)
 
     def _record_state(self, rec_state, alive, nan):
         runs = len(self.configs)
