@@ -79,8 +79,11 @@ def alternating(a, b, repeats: int) -> tuple[list[float], list[float]]:
 
 def models(repeats: int) -> None:
     exp = presets.TRAIN_DEFAULT
-    plain, norms = alternating(lambda: experiment.compute(exp, record=DEFAULT_RECORD),
-                               lambda: experiment.compute(exp, record=INSIDE_RECORD), repeats)
+    plain, norms = alternating(
+        lambda: experiment.compute(exp, record=DEFAULT_RECORD),
+        lambda: experiment.compute(exp, record=INSIDE_RECORD),
+        repeats,
+    )
     print(f"default Datasets comparison: {len(exp.runs)} runs x {exp.n_steps} steps, {repeats} repeats")
     for name, times in (("compute, race record", plain), ("compute, + norms", norms)):
         print(f"  {name:28s} median {statistics.median(times) * 1e3:8.1f} ms   max {max(times) * 1e3:8.1f} ms")
@@ -91,9 +94,11 @@ def models(repeats: int) -> None:
     tick = time.perf_counter()
     mc = curvature.model_curvature(eos.problem.build(), r)
     ratio = mc.sharpness[:, 0] / mc.lines[0][0]
-    print(f"edge of stability: lambda_max at {len(mc.steps)} points in {time.perf_counter() - tick:.1f} s; "
-          f"lambda_max / (2/lr) from {ratio[0]:.2f} to {ratio.max():.2f}, median of the second half "
-          f"{float(statistics.median(ratio[len(ratio) // 2:])):.2f}")
+    print(
+        f"edge of stability: lambda_max at {len(mc.steps)} points in {time.perf_counter() - tick:.1f} s; "
+        f"lambda_max / (2/lr) from {ratio[0]:.2f} to {ratio.max():.2f}, median of the second half "
+        f"{float(statistics.median(ratio[len(ratio) // 2 :])):.2f}"
+    )
 
 
 if __name__ == "__main__":
