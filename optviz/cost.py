@@ -40,6 +40,9 @@ SECONDS_PER_HISTORY_ENTRY, SECONDS_PER_HISTORY_COORDINATE = 2e-5, 2e-8
 # array at the peak (the chunks, their stack, the concatenation, the reordered copy); working
 # copies of the parameters besides the state (the gradient, an update's temporaries).
 BYTES_PER_RUN, RECORD_COPIES, WORKING_COPIES = 2_000, 4, 4
+# ``norms`` keeps a few numbers per run and update (‖g‖, ‖update‖, a cosine, three quantiles)
+# besides one per state buffer; a copy of the parameters before each update gives the step.
+NORMS_PER_POINT = 6
 DTYPE_MAX = {"float32": float(torch.finfo(torch.float32).max), "float64": float(torch.finfo(torch.float64).max)}
 ITEMSIZE = {"float32": 4, "float64": 8}
 INT_MAX = 2**63 - 1  # torch's int64
@@ -114,12 +117,13 @@ def estimate(
 
     # Memory: the batch's tensors and optimizer state, a history, what is recorded, the noise.
     size = ITEMSIZE[dtype]
-    tensors = runs * dims * size * (WORKING_COPIES + state_slots + 2 * history)
+    tensors = runs * dims * size * (WORKING_COPIES + state_slots + 2 * history + ("norms" in record))
     per_point = (
         sum(1 for k in ("loss", "lr") if k in record)
         + dims * ("grad" in record)
         + dims * state_slots * ("state" in record)
         + (dims / max(1, keep_every)) * ("params" in record)
+        + (NORMS_PER_POINT + state_slots) * ("norms" in record)
     )
     recorded = (steps + 1) * runs * per_point * size * RECORD_COPIES
     noise = len(noisy) * (steps + 1) * dims * size

@@ -26,14 +26,16 @@ tensor([1001.6006,  200.0000], dtype=torch.float64)
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from . import config
 from .params import ConfigError
 
 LossFn = Callable[..., Tensor]  # loss_fn(params (rows, dims), step) -> (rows,)
@@ -606,3 +608,126 @@ def stability_rows(pc: PathCurvature, labels: list[str], step: int) -> list[dict
         rows.append({"run": label, "stable": ok, "sharpness": pc.measure[r], "value": s, "stable below": limit,
                      "rule": line[1] if line is not None else "—"})
     return rows
+
+
+# -- along a model's path -------------------------------------------------------------
+
+# Points of each run at which the Datasets page measures lambda_max: enough to see it rise
+# to 2/lr and hover, few enough to take a few seconds (each is a Lanczos run of <= 64 products).
+MODEL_POINTS = 32
+
+
+def training_loss(problem: Any) -> LossFn:
+    """A model problem's loss on its whole training set, whatever its batches: the sharpness
+    of mini-batch training is usually that of the full training loss (Cohen et al. 2021)."""
+    if getattr(problem, "full_batch", True):
+        return problem.loss
+
+    def loss(params: Tensor, step: int = 0) -> Tensor:
+        x, y = problem.tensors(params.dtype, params.device)[:2]
+        return problem.loss_spec.batched(problem.forward(params, x), y, problem.loss_params)
+
+    return loss
+
+
+# Floats of optimizer state one chunk of a replay may hold (see second_moments).
+REPLAY_ELEMENTS = 1 << 22
+
+
+def second_moments(problem: Any, configs: Sequence[Any], steps: int, updates: Sequence[int], *,
+                   dtype: str = "float32") -> np.ndarray:
+    """Each run's Adam second moment ``exp_avg_sq`` after the given updates (0-based),
+    ``(len(updates), runs, dims)``, NaN for a run without one.
+
+    A model's inside view keeps norms, not every weight's state; the preconditioner at a few
+    points is got by replaying the batch (the same runs, so the same path, bit for bit) in
+    chunks whose state is dropped once the wanted updates are copied out: memory of a few
+    points, not of every step. The server's other limits apply as to the first computation.
+    """
+    from .engine import Stepper  # the engine does not import this module; the other way round it would
+
+    dims = sum(math.prod(s) for s in problem.layout)
+    runs = len(configs)
+    chunk = max(1, REPLAY_ELEMENTS // (runs * dims * 3))
+    where = {int(u): i for i, u in enumerate(updates)}
+    out = np.full((len(updates), runs, dims), np.nan)
+    limits = dataclasses.replace(config.limits(), max_memory=math.inf)  # bounded by the chunks instead
+    stepper = Stepper(problem, list(configs), steps=steps, chunk=chunk, record=("state",), dtype=dtype, limits=limits)
+    for c in stepper.chunks():
+        v = c.arrays.get("state/exp_avg_sq")
+        if v is None:
+            return out
+        for t in range(c.start, c.start + len(v)):
+            if t in where:
+                out[where[t]] = v[t - c.start]
+    return out
+
+
+def preconditioned_sharpness(loss: LossFn, params: Tensor, second: Tensor, t: Sequence[int], beta2: float,
+                             eps: float, *, tol: float = 1e-3) -> Tensor:
+    r"""Adam's :math:`\lambda_{\max}(P^{-1} H)` at each row, :math:`P = \operatorname{diag}(\sqrt{\hat v}) + \epsilon`
+    with :math:`\hat v = v / (1 - \beta_2^t)` (Cohen et al. 2022): what :func:`adam_threshold`'s 38/η bounds.
+
+    :math:`P^{-1}H` has the eigenvalues of :math:`S H S`, :math:`S = P^{-1/2}`, which is the Hessian
+    of :math:`u \mapsto f(S u)`: Lanczos runs on that, one row at a time (each row its own S).
+
+    Args:
+        loss: ``(rows, dims) -> (rows,)``; params: ``(rows, dims)``; second: ``(rows, dims)``, v
+        after update ``t[i] - 1`` (torch's step count ``t``); beta2, eps: the run's.
+    """
+    out = torch.full((len(params),), math.nan, dtype=params.dtype)
+    for i, (theta, v, step) in enumerate(zip(params, second, t)):
+        p = (v / (1 - beta2 ** int(step))).sqrt() + eps
+        scale = p.rsqrt()
+        if not (torch.isfinite(theta).all() and torch.isfinite(scale).all()):
+            continue
+        scaled = top_eigenvalue(lambda u, step=0, s=scale: loss(u * s, step), (theta / scale)[None], tol=tol)
+        out[i] = scaled.values[0]
+    return out
+
+
+class ModelCurvature(NamedTuple):
+    """What the curvature panel shows for runs on a model."""
+
+    steps: np.ndarray  # (K,): the points measured
+    sharpness: np.ndarray  # (K, runs): lambda_max(H) of the training loss, or Adam's lambda_max(P^-1 H); NaN where
+    # a run had diverged (and Adam's at the last point: no update is made from it)
+    measure: list[str]  # per run: which sharpness
+    lines: list[tuple[np.ndarray, str] | None]  # per run: its stable limit at each measured step, and its formula
+
+
+def model_curvature(problem: Any, result: Any, *, points: int = MODEL_POINTS, tol: float = 1e-3) -> ModelCurvature:
+    """λ_max of the training loss's Hessian at up to ``points`` of each run's kept points, by
+    Lanczos on batched Hessian-vector products (:func:`sharpness_along_path`), and each run's
+    stability line at those steps (:func:`stability_line`: 2/η, 2(1+β)/η, ...).
+
+    For Adam and AdamW (without AMSGrad) the sharpness drawn is the preconditioned one,
+    :math:`\\lambda_{\\max}(P^{-1}H)` (:func:`preconditioned_sharpness`), which their 38/η
+    bounds; its v̂ comes from a replay of the batch (:func:`second_moments`).
+
+    Args:
+        problem: the built model problem; result: the engine's :class:`~optviz.engine.Result`
+            of its runs (``params`` and ``lr`` recorded).
+    """
+    arrays, resolved = result.arrays, result.resolved
+    kept = np.asarray(result.params_steps)
+    pick = np.unique(np.linspace(0, len(kept) - 1, min(points, len(kept))).round().astype(int))
+    steps = kept[pick]
+    params = np.asarray(arrays["params"])[pick]
+    path = torch.as_tensor(params)  # the run's dtype: float32 takes half the time of float64
+    loss = training_loss(problem)
+    sharp = sharpness_along_path(problem, path, steps, loss=loss, batch_step=0, tol=tol).values.numpy().copy()
+    lr = arrays["lr"]
+    at = np.minimum(steps, len(lr) - 1)
+    lines = [stability_line(res["optimizer"], res["hparams"], lr[at, r]) for r, res in enumerate(resolved)]
+    adam = [r for r, res in enumerate(resolved) if res["optimizer"] in ("Adam", "AdamW") and lines[r] is not None]
+    measure = ["λ_max(P⁻¹H)" if r in adam else "λ_max(H)" for r in range(len(resolved))]
+    if adam:
+        inner = steps < result.steps  # the last point makes no update: it has no preconditioner
+        v = second_moments(problem, result.configs, result.steps, steps[inner], dtype=result.dtype)
+        for r in adam:
+            hp = resolved[r]["hparams"]
+            sharp[:, r] = np.nan
+            sharp[inner, r] = preconditioned_sharpness(loss, path[inner, r], torch.as_tensor(v[:, r]).to(path),
+                                                       steps[inner] + 1, hp["betas"][1], hp["eps"], tol=tol).numpy()
+    return ModelCurvature(steps, sharp, measure, lines)

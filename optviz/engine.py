@@ -37,7 +37,13 @@ from .problems.base import Layout, Problem
 from .threads import intra_op_threads
 
 # ``evals``: each run's loss-and-gradient evaluations by each point (LBFGS makes several a step).
-RECORDABLE = ("params", "loss", "lr", "grad", "state", "evals")
+# ``norms``: per update, a few numbers per run instead of every weight (see Stepper._record_norms):
+# a model's state in memory that does not grow with its size.
+RECORDABLE = ("params", "loss", "lr", "grad", "state", "evals", "norms")
+# Per-coordinate quantiles of step ÷ gradient that ``norms`` records, and the most elements
+# torch.nanquantile takes at once (a larger batch is summarized on a strided subset).
+NORM_QUANTILES = (0.1, 0.5, 0.9)
+QUANTILE_ELEMENTS = 1 << 24
 # Progress reports per computation when the caller names no chunk: a smooth bar,
 # and negligible bookkeeping.
 PROGRESS_CHUNKS = 20
@@ -496,9 +502,10 @@ class Stepper:
             lr_dev = lr_tab.to(device, dtype)
             group_lr = [None if plateaus else self._compact(lr_tab[:, g.rows]) for g in plan.groups]
             group_mom = [self._momentum(mom_tab, g) for g in plan.groups]
-            rec: dict[str, list[Tensor]] = {k: [] for k in self.record if k != "state"}
+            rec: dict[str, list[Tensor]] = {k: [] for k in self.record if k not in ("state", "norms")}
             kept: list[int] = []
             rec_state: dict[str, list[Tensor]] = {}
+            rec_norms: list[Tensor] = []
             for t in range(t0, t0 + n_points):
                 i, self._t = t - t0, t
                 step_started = time.perf_counter()
@@ -534,6 +541,7 @@ class Stepper:
                     lr_row = lr_cpu.to(device, dtype)
                 if "lr" in rec:
                     rec["lr"].append(torch.where(alive, lr_row, nan))
+                before = params.clone() if "norms" in self.record else None
                 tick = time.perf_counter()
                 shared_time += tick - step_started
                 for k, g in enumerate(plan.groups):
@@ -557,8 +565,14 @@ class Stepper:
                     self._count_evals()
                 if "state" in self.record:
                     self._record_state(rec_state, alive, nan)
+                if before is not None:
+                    rec_norms.append(self._record_norms(before, grad, params, alive, nan))
             arrays = {k: self._to_numpy(torch.stack(v)) for k, v in rec.items()}
             arrays.update({f"state/{k}": self._to_numpy(torch.stack(v)) for k, v in rec_state.items()})
+            if rec_norms:
+                stacked = torch.stack(rec_norms)  # (steps, names, runs)
+                arrays.update({f"norms/{name}": self._to_numpy(stacked[:, i])
+                               for i, name in enumerate(self._norm_names)})
             if last:
                 self.summary = {
                     "final_loss": final_loss,
@@ -678,6 +692,36 @@ class Stepper:
             return loss, grad
 
         return closure
+
+    def _record_norms(self, before, grad, params, alive, nan) -> Tensor:
+        """Per run, for the update just made: ‖g‖, ‖update‖, cos(−g, update), quantiles of
+        step ÷ g over the coordinates, and each state buffer's norm (a per-run scalar
+        buffer, ASGD's eta, as itself): ``(names, runs)``, in the order of ``self._norm_names``
+        (the arrays' names after ``norms/``). One tensor per step: a step of a small model
+        costs little more than its kernels' launches, so they are kept few."""
+        step = before - params
+        gn, sn = grad.norm(dim=1), step.norm(dim=1)
+        cos = (grad * step).sum(1) / (gn * sn)
+        ratio = torch.where(grad != 0, step / grad, nan)
+        stride = max(1, math.ceil(ratio.numel() / QUANTILE_ELEMENTS))
+        q = torch.tensor(NORM_QUANTILES, dtype=ratio.dtype, device=ratio.device)
+        rows = [gn, sn, torch.where((gn > 0) & (sn > 0), cos, nan), *torch.nanquantile(ratio[:, ::stride], q, dim=1)]
+        names = ["grad", "update", "cos", *(f"eff_p{round(100 * p)}" for p in NORM_QUANTILES)]
+        # Which rows a key fills depends on the groups' shapes, never on values: every step
+        # records the same names.
+        extra: dict[str, Tensor] = {}
+        for key in sorted({k for g in self.plan.groups for k in g.spec.state_keys}):
+            for g in self.plan.groups:
+                value = g.state.get(key)
+                if key not in g.spec.state_keys or not isinstance(value, Tensor) or value.ndim != 2:
+                    continue
+                scalar = value.shape[1] == 1
+                name = f"{'scalar' if scalar else 'state'}/{key}"
+                if name not in extra:
+                    extra[name] = torch.full((len(self.configs),), math.nan, dtype=self.dtype, device=self.device)
+                extra[name][g.rows] = value[:, 0] if scalar else value.norm(dim=1)
+        self._norm_names = [*names, *extra]
+        return torch.where(alive, torch.stack([*rows, *extra.values()]), nan)
 
     def _record_state(self, rec_state, alive, nan):
         runs = len(self.configs)

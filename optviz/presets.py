@@ -21,6 +21,7 @@ class Preset:
     title: str
     look_for: str
     experiment: Experiment
+    inside: bool = False  # opens with the optimizer's state shown (View.inside)
 
     @property
     def kind(self) -> str:
@@ -222,12 +223,15 @@ PRESETS: dict[str, Preset] = {
             "edge-of-stability",
             "The edge of stability",
             "Full-batch GD with MSE on one-hot targets (Cohen et al. 2021): the loss falls, but not "
-            "monotonically; it spikes and recovers while the sharpness hovers at 2/lr (the Classics page measures it).",
+            "monotonically; it spikes and recovers while the sharpness hovers at 2/lr (the Classics page measures it). "
+            "Switch on the curvature under the chart: λ_max climbs from about half of 2/lr to the dotted 2/lr "
+            "line within about 100 steps, and stays there.",
             Experiment(
                 Task(DataConfig("digits", test_fraction=0.4), "mlp", {"hidden": (32, 32), "activation": "tanh"},
                      "onehot_mse", batch_size=0, epochs=500),
                 _runs([R("SGD", {"lr": 2.5}, label="full-batch GD lr=2.5")]),
             ),
+            inside=True,
         ),
         Preset(
             "adam-amsgrad",

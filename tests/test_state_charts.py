@@ -170,3 +170,64 @@ def test_a_scalar_state_is_shown_as_itself_not_as_a_norm():
     norms = inside.state_series(result.arrays, 0)["norms"]
     assert "eta" in norms and "‖ax‖" in norms
     np.testing.assert_allclose(norms["eta"], result.arrays["state/eta"][:, 0, 0])
+
+
+def test_bias_corrections_are_one_minus_beta_to_the_t_where_torch_divides_by_them(recorded):
+    _, result = recorded
+    t = np.arange(1, 61)
+    adam = inside.bias_corrections("Adam", {"betas": (0.9, 0.999)}, 60)
+    np.testing.assert_array_equal(adam["1−β₁ᵗ"], 1 - 0.9**t)
+    np.testing.assert_array_equal(adam["1−β₂ᵗ"], 1 - 0.999**t)
+    assert set(inside.bias_corrections("NAdam", {"betas": (0.9, 0.999)}, 5)) == {"1−β₂ᵗ"}  # m: μ products
+    assert set(inside.bias_corrections("Adamax", {"betas": (0.9, 0.999)}, 5)) == {"1−β₁ᵗ"}
+    assert inside.bias_corrections("SGD", {}, 5) == {}
+    # The state panel draws them (its fourth panel) for the Adam run, from its resolved betas.
+    a = inside.as_torch_keeps(result.arrays, result.resolved)
+    series = inside.state_series(a, 2, result.resolved[2])
+    np.testing.assert_array_equal(series["bias"]["1−β₂ᵗ"], 1 - 0.999**t)
+    assert "bias" not in inside.state_series(a, 1, result.resolved[1])
+    fig = inside.state_figure(a, 2, charts.styles(["Adam"])[0], resolved=result.resolved[2]).spec
+    drawn = next(tr for tr in fig["data"] if tr["name"] == "1−β₁ᵗ")
+    assert drawn["yaxis"] == "y4"
+    np.testing.assert_allclose(drawn["y"], 1 - 0.9 ** t[drawn["x"]])
+
+
+def test_adams_per_coordinate_step_size_is_what_moved_it(recorded):
+    """lr/(√v̂+ε) from the recorded v, times the bias-corrected m, is torch's step."""
+    _, result = recorded
+    a = inside.as_torch_keeps(result.arrays, result.resolved)
+    res = result.resolved[2]
+    size = inside.adaptive_lr(a, 2, res["optimizer"], res["hparams"])
+    t = np.arange(1, 61)[:, None]
+    step = size * a["state/exp_avg"][:, 2] / (1 - 0.9**t)
+    np.testing.assert_allclose(step, a["params"][:-1, 2] - a["params"][1:, 2], rtol=1e-10)
+    assert {"lr/(√v̂+ε) x", "lr/(√v̂+ε) y"} <= set(inside.state_series(a, 2, res)["effective"])
+    assert inside.adaptive_lr(a, 0, "SGD", result.resolved[0]["hparams"]) is None
+
+
+@pytest.mark.parametrize("surface, point", [("rosenbrock", (0.5, 0.25)), ("saddle", (0.3, -0.2))])
+def test_the_cross_is_the_dense_hessians_eigenvectors(surface, point):
+    problem = SurfaceProblem(surface).build()
+    points = np.array([point, [np.nan, np.nan]])  # a diverged run draws nothing
+    hess = curvature.hessian_2d(problem.loss, torch.tensor(points))
+    grid = charts.surface_grid(problem, n=30)
+    styles = charts.styles(["run", "gone"])
+    fig = inside.hessian_cross_figure(
+        grid, points, hess.eigenvalues.numpy(), hess.eigenvectors.numpy(), styles, step=3
+    ).spec
+    arms = [tr for tr in fig["data"] if tr.get("name", "").startswith("run λ_")]
+    assert len(arms) == 2 and not any(tr.get("name", "").startswith("gone") for tr in fig["data"])
+    dense = torch.autograd.functional.hessian(lambda p: problem.loss(p[None])[0], torch.tensor(point))
+    values, vectors = np.linalg.eigh(dense.numpy())
+    length = inside.CROSS_REACH * min(grid.x[-1] - grid.x[0], grid.y[-1] - grid.y[0])
+    for k, name in ((1, "run λ_max"), (0, "run λ_min")):
+        arm = next(tr for tr in arms if tr["name"] == name)
+        a, b = np.array([arm["x"][0], arm["y"][0]]), np.array([arm["x"][1], arm["y"][1]])
+        np.testing.assert_allclose((a + b) / 2, point, atol=1e-12)  # centred on the run's point
+        half = (b - a) / 2
+        assert abs(np.dot(half, vectors[:, k])) / np.linalg.norm(half) == pytest.approx(1.0, abs=1e-6)
+        expected = length * np.sqrt(abs(values[k]) / np.abs(values).max())
+        assert np.linalg.norm(half) == pytest.approx(expected, rel=1e-6)
+        assert arm["line"]["dash"] == ("dash" if values[k] < 0 else "solid")
+    assert (values < 0).any() == (surface == "saddle")
+    assert any("longest 12% of the view" in tr.get("name", "") for tr in fig["data"])

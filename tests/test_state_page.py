@@ -30,10 +30,12 @@ def test_the_toggle_draws_the_inside_section_and_is_kept_in_the_link():
     at.slider(key="s.inside.step").set_value(12).run()
     _ok(at)
     assert any("made point 13" in m.value for m in at.markdown)
+    charts = len(at.get("plotly_chart"))
     at.toggle(key="s.inside.curvature").set_value(True).run()
     _ok(at)
     table = at.dataframe[-1].value
     assert list(table["stable"]) == ["pass", "pass", "—", "pass"]
+    assert len(at.get("plotly_chart")) == charts + 2  # the sharpness, and the Hessian's cross at the point
     at.toggle(key="s.inside").set_value(False).run()
     _ok(at)
     assert "inside" not in at.query_params
@@ -46,12 +48,24 @@ def test_a_link_with_inside_opens_with_it_on():
     assert any("Inside the optimizer" in m.value for m in at.markdown)
 
 
-def test_the_datasets_page_ignores_inside_in_a_link():
-    """Only surfaces record the state: a model's would be its every weight at every step."""
+def test_the_datasets_page_shows_a_models_state_and_curvature():
+    """A model records norms per step, not every weight; the curvature is measured on request."""
     from tests.test_pages import _app
 
-    at = _app("train", {"inside": "1", "epochs": "1"})
+    at = _app("train", {"inside": "1", "epochs": "2"})
     _ok(at)
+    assert at.toggle(key="d.inside").value
+    assert any("Inside the optimizer" in m.value for m in at.markdown)
+    assert any("summarized at every step by norms" in c.value for c in at.caption)
+    assert not any("made point" in m.value for m in at.markdown)  # no per-weight step card for a model
+    charts = len(at.get("plotly_chart"))
+    at.toggle(key="d.inside.curvature").set_value(True).run()
+    _ok(at)
+    assert len(at.get("plotly_chart")) == charts + 1
+    assert any("λ_max of the training loss's Hessian" in c.value for c in at.caption)
+    at.toggle(key="d.inside").set_value(False).run()
+    _ok(at)
+    assert "inside" not in at.query_params
     assert not any("Inside the optimizer" in m.value for m in at.markdown)
 
 

@@ -10,13 +10,15 @@ what torch's optimizer held.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..analysis import thin
-from .common import FONT, TEMPLATE, AnimatedFigure, Style
+from ..optim import OPTIMIZERS
+from .common import FONT, SURFACE_COLORS, TEMPLATE, AnimatedFigure, Grid, Style
 
 # torch's names for the buffer an update follows (SGD's momentum, Adam's first moment).
 FIRST_MOMENT = ("exp_avg", "momentum_buffer")
@@ -52,10 +54,9 @@ def as_torch_keeps(arrays: Mapping[str, np.ndarray], resolved: Sequence[Mapping]
     plain SGD shows no momentum arrow and its card no ``b``.
     """
     out = dict(arrays)
-    key = "state/momentum_buffer"
-    if key in out:
-        none = [r for r, res in enumerate(resolved) if not res["hparams"].get("momentum")]
-        if none:
+    none = [r for r, res in enumerate(resolved) if not res["hparams"].get("momentum")]
+    for key in ("state/momentum_buffer", "norms/state/momentum_buffer"):  # every weight, or its norm
+        if key in out and none:
             out[key] = out[key].copy()
             out[key][:, none] = np.nan
     return out
@@ -172,9 +173,43 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where((na > 0) & (nb > 0), out, np.nan)
 
 
-def state_series(arrays: Mapping[str, np.ndarray], run: int) -> dict[str, dict[str, np.ndarray]]:
+# torch's optimizers whose step divides by √v̂ + ε with v̂ = v/(1 − β₂ᵗ): their per-coordinate
+# step size is lr/(√v̂ + ε). (RAdam puts ε elsewhere and only once rectified; Adamax divides by u.)
+SQRT_V_HAT = ("Adam", "AdamW", "NAdam")
+SUBSCRIPTS = "₁₂"
+
+
+def bias_corrections(optimizer: str, hparams: Mapping, steps: int) -> dict[str, np.ndarray]:
+    """torch's bias corrections ``1 − βᵢᵗ`` at updates ``t = 1 .. steps``, by name (``1−β₁ᵗ``),
+    for the betas the registry says the optimizer corrects; empty for one that corrects none.
+
+    As torch's ``1 - beta ** step`` with the step a float: in double precision.
+    """
+    spec = OPTIMIZERS.get(optimizer)
+    if spec is None or not spec.bias_corrected:
+        return {}
+    t = np.arange(1, steps + 1, dtype=np.float64)
+    return {f"1−β{SUBSCRIPTS[i]}ᵗ": 1 - float(hparams["betas"][i]) ** t for i in spec.bias_corrected}
+
+
+def adaptive_lr(arrays: Mapping[str, np.ndarray], run: int, optimizer: str, hparams: Mapping) -> np.ndarray | None:
+    """Adam's per-coordinate step size ``lr/(√v̂ₜ + ε)``, ``(steps, dims)``, from the recorded
+    second moment (AMSGrad's running maximum where it is on); None for other optimizers."""
+    key = "state/max_exp_avg_sq" if hparams.get("amsgrad") else "state/exp_avg_sq"
+    if optimizer not in SQRT_V_HAT or key not in arrays or "lr" not in arrays:
+        return None
+    v = arrays[key][:, run]
+    t = np.arange(1, len(v) + 1, dtype=np.float64)[:, None]
+    v_hat = v / (1 - float(hparams["betas"][1]) ** t)
+    return arrays["lr"][: len(v), run, None] / (np.sqrt(v_hat) + float(hparams["eps"]))
+
+
+def state_series(arrays: Mapping[str, np.ndarray], run: int, resolved: Mapping | None = None
+                 ) -> dict[str, dict[str, np.ndarray]]:
     """What the state panel plots for one run, by panel: norms, effective lr per
-    coordinate, and the cosine between −g and the update. Each series is per update."""
+    coordinate, and the cosine between −g and the update. Each series is per update.
+    With the run's ``resolved`` config, an Adam-family run adds its ``lr/(√v̂+ε)`` per
+    coordinate and a ``bias`` panel of torch's bias corrections."""
     params, grad = arrays["params"][:, run], arrays["grad"][:, run]
     steps = len(params) - 1
     norms = {"‖g‖": np.linalg.norm(grad[:steps], axis=-1)}
@@ -194,7 +229,44 @@ def state_series(arrays: Mapping[str, np.ndarray], run: int) -> dict[str, dict[s
     if lr is not None:
         per_coord["lr"] = lr[:steps, run]
     taken = params[1:] - params[:-1]
-    return {"norms": norms, "effective": per_coord, "cosine": {"cos(−g, update)": cosine(-grad[:steps], taken)}}
+    out = {"norms": norms, "effective": per_coord, "cosine": {"cos(−g, update)": cosine(-grad[:steps], taken)}}
+    if resolved is not None:
+        adaptive = adaptive_lr(arrays, run, resolved["optimizer"], resolved["hparams"])
+        if adaptive is not None:
+            for i in range(min(adaptive.shape[-1], 4)):
+                per_coord[f"lr/(√v̂+ε) {names[i] if names else i}"] = adaptive[:steps, i]
+        _add_bias(out, resolved, steps)
+    return out
+
+
+def _add_bias(series: dict, resolved: Mapping, steps: int) -> None:
+    bias = bias_corrections(resolved["optimizer"], resolved["hparams"], steps)
+    if bias:
+        series["bias"] = bias
+
+
+def norm_series(arrays: Mapping[str, np.ndarray], run: int, resolved: Mapping | None = None
+                ) -> dict[str, dict[str, np.ndarray]]:
+    """The state panel's series for a run recorded with ``norms`` (a model: a few numbers per
+    update instead of every weight): ‖g‖, ‖update‖ and each buffer's norm; step ÷ g as its
+    10th, 50th and 90th percentile over the weights, with ‖update‖ ÷ ‖g‖ and the lr; the cosine."""
+    grad, update = arrays["norms/grad"][:, run], arrays["norms/update"][:, run]
+    steps = len(grad)
+    norms = {"‖g‖": grad, "‖update‖": update}
+    for key in sorted(k for k in arrays if k.startswith(("norms/state/", "norms/scalar/"))):
+        value = arrays[key][:, run]
+        if np.isfinite(value).any():
+            name = key.split("/", 2)[2]
+            norms[name if key.startswith("norms/scalar/") else f"‖{name}‖"] = value
+    with np.errstate(divide="ignore", invalid="ignore"):
+        effective = {"median": arrays["norms/eff_p50"][:, run], "10th %": arrays["norms/eff_p10"][:, run],
+                     "90th %": arrays["norms/eff_p90"][:, run], "‖update‖÷‖g‖": update / grad}
+    if "lr" in arrays:
+        effective["lr"] = arrays["lr"][:steps, run]
+    out = {"norms": norms, "effective": effective, "cosine": {"cos(−g, update)": arrays["norms/cos"][:, run]}}
+    if resolved is not None:
+        _add_bias(out, resolved, steps)
+    return out
 
 
 def _nulls(values: np.ndarray) -> list[float | None]:
@@ -202,22 +274,28 @@ def _nulls(values: np.ndarray) -> list[float | None]:
     return [float(v) if np.isfinite(v) else None for v in values]
 
 
-def state_figure(arrays: Mapping[str, np.ndarray], run: int, style: Style, *, step: int | None = None
-                 ) -> AnimatedFigure:
-    """The chosen run's state over steps: three stacked panels sharing the step axis.
+def state_figure(arrays: Mapping[str, np.ndarray], run: int, style: Style, *, step: int | None = None,
+                 resolved: Mapping | None = None) -> AnimatedFigure:
+    """The chosen run's state over steps: stacked panels sharing the step axis.
 
     Top: ‖g‖ and each state buffer's norm (a scalar state: its value; log). Middle: the effective learning rate
     per coordinate (log; a gap is a step that went against the gradient) with the
-    scheduled lr. Bottom: cos(−g, update), 1 for plain SGD. A dashed line marks
-    ``step``.
+    scheduled lr, and Adam's lr/(√v̂+ε). Then cos(−g, update), 1 for plain SGD, and, for an
+    Adam-family run (given its ``resolved`` config), torch's bias corrections 1 − βᵢᵗ. A dashed
+    line marks ``step``. Arrays recorded with ``norms`` (a model) give norms and percentiles
+    over the weights instead of per-coordinate values (:func:`norm_series`).
     """
-    series = state_series(arrays, run)
+    per_weight = "grad" in arrays
+    series = state_series(arrays, run, resolved) if per_weight else norm_series(arrays, run, resolved)
     steps = len(next(iter(series["norms"].values())))
     t = thin(steps)
     dashes = ["solid", "dash", "dot", "dashdot", "longdash"]
     data = []
-    panels = [("norms", "y", "Norms (log)"), ("effective", "y2", "Effective lr per coordinate: step ÷ gradient"),
-              ("cosine", "y3", "cos(−g, update)")]
+    effective = ("Effective lr per coordinate: step ÷ gradient" if per_weight
+                 else "Effective lr: step ÷ gradient over the weights (percentiles), ‖update‖ ÷ ‖g‖")
+    panels = [("norms", "y", "Norms (log)"), ("effective", "y2", effective), ("cosine", "y3", "cos(−g, update)")]
+    if "bias" in series:
+        panels.append(("bias", "y4", "Bias corrections 1 − βᵗ (torch divides m and v by them)"))
     for name, axis, _ in panels:
         for i, (label, values) in enumerate(series[name].items()):
             line = dict(color=style.color if label != "lr" else "#555", dash=dashes[i % len(dashes)], width=2.5)
@@ -228,12 +306,21 @@ def state_figure(arrays: Mapping[str, np.ndarray], run: int, style: Style, *, st
     if step is not None:
         shapes.append(dict(type="line", x0=step, x1=step, y0=0, y1=1, xref="x", yref="paper",
                            line=dict(color="#222", width=1.5, dash="dash")))
-    domains = {"y": (0.68, 1.0), "y2": (0.34, 0.62), "y3": (0.0, 0.26)}
+    if "bias" in series:
+        domains = {"y": (0.76, 1.0), "y2": (0.5, 0.7), "y3": (0.26, 0.44), "y4": (0.0, 0.2)}
+    else:
+        domains = {"y": (0.68, 1.0), "y2": (0.34, 0.62), "y3": (0.0, 0.26)}
+    bottom = panels[-1][1]
+    extra = {}
+    if "bias" in series:
+        extra["yaxis4"] = dict(domain=domains["y4"], range=[0, 1.05], title=dict(text="1 − βᵗ"))
     layout = dict(
-        height=620, font=FONT, template=TEMPLATE, margin=dict(l=64, r=24, t=56, b=48),
+        height=620 if "bias" not in series else 780, font=FONT, template=TEMPLATE,
+        margin=dict(l=64, r=24, t=56, b=48),
         legend=dict(orientation="h", yanchor="bottom", y=1.04, x=0, font=dict(size=14)),
         title=dict(text=f"Inside {style.label}", font=dict(size=16), x=0, y=0.995),
-        xaxis=dict(anchor="y3", title=dict(text="step"), range=[0, max(steps, 1)]),
+        xaxis=dict(anchor=bottom, title=dict(text="step"), range=[0, max(steps, 1)]),
+        **extra,
         yaxis=dict(domain=domains["y"], type="log", exponentformat="power", title=dict(text="norm"),
                    range=log_range(series["norms"])),
         yaxis2=dict(domain=domains["y2"], type="log", exponentformat="power", title=dict(text="step ÷ g"),
@@ -277,22 +364,26 @@ def step_values(arrays: Mapping[str, np.ndarray], run: int, step: int) -> dict[s
 
 
 def sharpness_figure(sharpness: np.ndarray, thresholds: Sequence[tuple[np.ndarray, str] | None],
-                     runs: Sequence[Style], *, step: int | None = None, measures: Sequence[str] | None = None
-                     ) -> AnimatedFigure:
+                     runs: Sequence[Style], *, step: int | None = None, measures: Sequence[str] | None = None,
+                     steps: np.ndarray | None = None) -> AnimatedFigure:
     """λ_max of the exact Hessian along each run's path (log), with each run's stability
     threshold (2/η, 2(1+β)/η, ...) as a dotted line of its colour.
 
     ``sharpness`` is ``(points, runs)``; ``thresholds[r]`` is ``(values (steps,), label)``
     or None where the run's optimizer has no such line; ``measures[r]`` names what
-    ``sharpness[:, r]`` is (Adam's is preconditioned).
+    ``sharpness[:, r]`` is (Adam's is preconditioned). ``steps`` (a model's measured
+    points) places row ``k`` and each threshold's value ``k`` at step ``steps[k]``;
+    by default row ``k`` is step ``k``.
     """
     points = sharpness.shape[0]
     t = thin(points)
+    x = t if steps is None else np.asarray(steps)[t]
     data = []
     for r, style in enumerate(runs):
         values = sharpness[t, r]
         name = f"{style.label}: {measures[r]}" if measures else style.label
-        data.append(dict(type="scatter", x=t, y=_nulls(values), mode="lines",
+        mode = "lines" if steps is None else "lines+markers"  # a model's few measured points, marked
+        data.append(dict(type="scatter", x=x, y=_nulls(values), mode=mode,
                          name=name, line=dict(color=style.color, width=2.5, dash=style.dash),
                          legendgroup=f"run{r}",
                          hovertemplate=f"{style.label}<br>step %{{x}}<br>λ_max %{{y:.4g}}<extra></extra>"))
@@ -300,7 +391,8 @@ def sharpness_figure(sharpness: np.ndarray, thresholds: Sequence[tuple[np.ndarra
         if line is not None:
             values, label = line
             lt = thin(len(values))
-            data.append(dict(type="scatter", x=lt, y=values[lt].tolist(), mode="lines", name=f"{label} ({style.label})",
+            lx = lt if steps is None else np.asarray(steps)[lt]
+            data.append(dict(type="scatter", x=lx, y=values[lt].tolist(), mode="lines", name=f"{label} ({style.label})",
                              line=dict(color=style.color, width=1.5, dash="dot"), legendgroup=f"run{r}",
                              hovertemplate=f"{label}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"))
     shapes = []
@@ -312,8 +404,78 @@ def sharpness_figure(sharpness: np.ndarray, thresholds: Sequence[tuple[np.ndarra
     layout = dict(
         height=420, font=FONT, template=TEMPLATE, margin=dict(l=64, r=24, t=48, b=48),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=13)),
-        xaxis=dict(title=dict(text="step"), range=[0, max(points - 1, 1)]),
+        xaxis=dict(title=dict(text="step"), range=[0, max(int(x[-1]) if len(x) else 0, 1)]),
         yaxis=dict(title=dict(text="sharpness λ_max"), type="log" if log else "linear", exponentformat="power"),
         shapes=shapes,
+    )
+    return AnimatedFigure(spec=dict(data=data, layout=layout))
+
+
+# -- the Hessian's eigen-directions on the contour ----------------------------------------
+
+# A cross's longest arm (the sharpest direction) reaches this fraction of the view's smaller side.
+CROSS_REACH = 0.12
+
+
+def cross_arms(eigenvalues: np.ndarray, eigenvectors: np.ndarray, length: float
+               ) -> list[list[tuple[np.ndarray, float]]]:
+    """Per run, its two half-arms ``(vector, λ)``, sharpest first: along each unit eigenvector,
+    ``length · √(|λ| / max |λ|)``, so the sharper direction is the longer arm and a 100:1
+    curvature ratio reads as 10:1. Empty where a run has no finite Hessian or a flat one.
+
+    ``eigenvalues`` is ``(runs, 2)`` ascending, ``eigenvectors`` ``(runs, 2, 2)`` with column
+    ``k`` for ``eigenvalues[:, k]`` (:func:`optviz.curvature.hessian_2d`).
+    """
+    out = []
+    for lam, vec in zip(eigenvalues, eigenvectors):
+        top = float(np.max(np.abs(lam))) if np.isfinite(lam).all() else math.nan
+        if not (math.isfinite(top) and top > 0 and np.isfinite(vec).all()):
+            out.append([])
+            continue
+        order = sorted(range(2), key=lambda k: -abs(float(lam[k])))
+        out.append([(length * math.sqrt(abs(float(lam[k])) / top) * vec[:, k], float(lam[k])) for k in order])
+    return out
+
+
+def hessian_cross_figure(grid: Grid, points: np.ndarray, eigenvalues: np.ndarray, eigenvectors: np.ndarray,
+                         runs: Sequence[Style], *, step: int, reach: float = CROSS_REACH) -> AnimatedFigure:
+    """Each run's point ``step`` on the contour, with the exact Hessian's eigen-directions there
+    as a cross: solid where the curvature is positive, dashed where it is negative (a saddle
+    shows one of each). Arms as :func:`cross_arms`, the longest ``reach`` of the view; the
+    legend states the scale and each run's eigenvalues.
+
+    ``points`` is ``(runs, 2)``; ``eigenvalues`` and ``eigenvectors`` as :func:`cross_arms`.
+    """
+    x0, x1, y0, y1 = float(grid.x[0]), float(grid.x[-1]), float(grid.y[0]), float(grid.y[-1])
+    length = reach * min(x1 - x0, y1 - y0)
+    data: list[dict] = [dict(type="contour", x=grid.x, y=grid.y, z=grid.level(grid.z).astype(np.float32),
+                             colorscale=SURFACE_COLORS, showscale=False, ncontours=24, hoverinfo="skip",
+                             line=dict(width=0.5, color="rgba(0,0,0,0.25)"), name="surface", showlegend=False)]
+    data.append(dict(type="scatter", x=[None], y=[None], mode="lines", line=dict(color="#222", width=3),
+                     name=f"arms ∝ √|λ|, longest {reach:.0%} of the view; dashed: λ < 0"))
+    for (lam, _), arms, point, style in zip(zip(eigenvalues, eigenvectors), cross_arms(eigenvalues, eigenvectors,
+                                                                                          length), points, runs):
+        if not np.isfinite(point).all():
+            continue
+        values = ", ".join(f"{v:.3g}" for v in sorted(lam, reverse=True)) if np.isfinite(lam).all() else "—"
+        data.append(dict(type="scatter", x=[float(point[0])], y=[float(point[1])], mode="markers",
+                         marker=dict(color=style.color, size=11, line=dict(color="white", width=1.5)),
+                         name=f"{style.label}: λ = {values}", legendgroup=style.label,
+                         hovertemplate=f"{style.label}<br>step {step}<br>(%{{x:.4g}}, %{{y:.4g}})<extra></extra>"))
+        for half, value in arms:
+            if not np.any(half):  # a zero eigenvalue: no curvature to draw that way
+                continue
+            a, b, unit = point - half, point + half, half / np.linalg.norm(half)
+            kind = "λ_max" if value == max(lam) else "λ_min"
+            data.append(dict(type="scatter", x=[float(a[0]), float(b[0])], y=[float(a[1]), float(b[1])],
+                             mode="lines", line=dict(color=style.color, width=4, dash="dash" if value < 0 else "solid"),
+                             legendgroup=style.label, showlegend=False, name=f"{style.label} {kind}",
+                             hovertemplate=f"{style.label}: {kind} = {value:.4g}<br>direction "
+                                           f"({unit[0]:.3f}, {unit[1]:.3f})<extra></extra>"))
+    layout = dict(
+        height=520, font=FONT, template=TEMPLATE, margin=dict(l=56, r=16, t=40, b=48),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=13)),
+        xaxis=dict(range=[x0, x1], title=dict(text="x"), constrain="domain"),
+        yaxis=dict(range=[y0, y1], title=dict(text="y"), scaleanchor="x", scaleratio=1, constrain="domain"),
     )
     return AnimatedFigure(spec=dict(data=data, layout=layout))

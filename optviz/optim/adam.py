@@ -149,6 +149,7 @@ SPEC = OptimizerSpec(
     summary="Adaptive moment estimation: momentum on the gradient, scaled per coordinate.",
     rule=_RULE,
     state_keys=_STATE,
+    bias_corrected=(0, 1),
     ui_defaults={"lr": 1e-2},
 )
 
@@ -161,6 +162,7 @@ SPEC_W = OptimizerSpec(
     summary="Adam with decoupled weight decay (Loshchilov & Hutter).",
     rule=r"\theta_{t-1} \leftarrow (1-\gamma\lambda)\,\theta_{t-1};\quad" + _RULE,
     state_keys=_STATE,
+    bias_corrected=(0, 1),
     ui_defaults={"lr": 1e-2},
 )
 
@@ -186,6 +188,7 @@ NADAM = OptimizerSpec(
 \theta_t &\leftarrow \theta_{t-1} - \gamma\, \widehat{m_t} \big/ \big(\sqrt{v_t/(1-\beta_2^t)} + \epsilon\big)
 \end{aligned}""",
     state_keys=("exp_avg", "exp_avg_sq", "mu_product"),
+    bias_corrected=(1,),
     ui_defaults={"lr": 1e-2},
 )
 
@@ -209,6 +212,7 @@ r_t &\leftarrow \sqrt{\frac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rh
 \theta_t &\leftarrow \theta_{t-1} - \gamma\, \frac{m_t}{1-\beta_1^t} \cdot (\rho_t > 5\ ?\ r_t l_t : 1)
 \end{aligned}""",
     state_keys=_STATE,
+    bias_corrected=(0, 1),
     ui_defaults={"lr": 3e-3},
 )
 
@@ -226,5 +230,6 @@ u_t &\leftarrow \max(\beta_2 u_{t-1},\ |g_t| + \epsilon) \\
 \theta_t &\leftarrow \theta_{t-1} - \frac{\gamma\, m_t}{(1-\beta_1^t)\, u_t}
 \end{aligned}""",
     state_keys=("exp_avg", "exp_inf"),
+    bias_corrected=(0,),
     ui_defaults={"lr": 5e-2},
 )

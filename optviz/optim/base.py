@@ -81,6 +81,9 @@ class OptimizerSpec(HasParams):
     # The default hyperparameters a UI offers where torch's default is unhelpful
     # for a 2-D picture (SGD's lr=1e-3 barely moves on most surfaces).
     ui_defaults: Mapping[str, Any] = field(default_factory=dict)
+    # Which of ``betas`` the update divides out as torch's bias correction 1 − βᵢᵗ (Adam's
+    # both, NAdam's β₂ only: its first moment is corrected by the μ products instead).
+    bias_corrected: tuple[int, ...] = ()
 
     noun = "hyperparameter"
 

@@ -100,7 +100,8 @@ class ExperimentPage:
         s[self.k("last")] = (exp, view)
 
     def apply_preset(self, preset_id: str) -> None:
-        self.load(presets.PRESETS[preset_id].experiment, View())
+        preset = presets.PRESETS[preset_id]
+        self.load(preset.experiment, View(inside=preset.inside))
         st.session_state[self.k("preset")] = preset_id
 
     def collect(self) -> tuple[Experiment | None, View, dict[Any, str], list[int]]:
@@ -229,7 +230,7 @@ class ExperimentPage:
 
         # Only a kind that draws the inside view records for it: a model's state is its every weight, every step.
         look_inside = view.inside and getattr(self.ui, "INSIDE", False)
-        record = inside.RECORD if look_inside else DEFAULT_RECORD
+        record = getattr(self.ui, "INSIDE_RECORD", inside.RECORD) if look_inside else DEFAULT_RECORD
         bundle = compute(run_exp, on_progress, progress, record)
         progress.empty()
         outcome = bundle.outcome.relabelled(run_exp)

@@ -1,6 +1,8 @@
-"""The "inside the optimizer" section under a surface race: the state over steps for a
-chosen run, its update at a chosen step with the recorded numbers, and, on request,
-the curvature along every path. Thin: the figures and numbers come from
+"""The "inside the optimizer" section under a race: the state over steps for a chosen run
+and, on request, the curvature along every path. On a surface: every coordinate, the
+update at a chosen step with the recorded numbers, the exact Hessian's eigen-directions
+and each run's local stability. On a model: norms and percentiles over the weights
+(recorded with ``norms``) and λ_max by Lanczos. Thin: the figures and numbers come from
 :mod:`optviz.charts.state`, :mod:`optviz.curvature` and :mod:`optviz.ui.maths`.
 """
 
@@ -8,13 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 import streamlit as st
+import torch
 
 from .. import curvature
 from ..charts import state as inside
 from ..engine import DEFAULT_RECORD
 from ..experiment import Outcome
+from . import guard
+from .kinds import KIND_UI
 from .maths import step_latex
 from .widgets import cached
 
@@ -36,10 +42,18 @@ def section(k: Callable[[str], str], outcome: Outcome, styles) -> None:
                      disabled=last == 0)
     step = min(step, last)
     arrays = inside.as_torch_keeps(result.arrays, result.resolved)
-    st.plotly_chart(inside.state_figure(arrays, run, styles[run], step=step), theme=None,
-                    key=k("inside.state_fig"), config={"displaylogo": False})
     resolved = result.resolved[run]
+    st.plotly_chart(inside.state_figure(arrays, run, styles[run], step=step, resolved=resolved), theme=None,
+                    key=k("inside.state_fig"), config={"displaylogo": False})
+    per_weight = "grad" in arrays  # a surface's every coordinate; a model's norms only
     diverged = int(result.diverged_at[run])
+    if not per_weight:
+        st.caption("A model's state is summarized at every step by norms and by percentiles of step ÷ gradient "
+                   "over its weights: the per-weight buffers are not kept, so memory does not grow with the model.")
+        if st.toggle("Curvature along the paths (λ_max by Lanczos on Hessian-vector products)",
+                     key=k("inside.curvature")):
+            model_curvature_ui(outcome, styles, labels, step)
+        return
     if 0 <= diverged <= step + 1:
         st.info(f"{labels[run]} diverged at point {diverged}: from there on it has no numbers to show.")
     else:
@@ -59,10 +73,40 @@ def curvature_ui(outcome: Outcome, styles, labels: list[str], step: int) -> None
                 lambda: curvature.path_curvature(fn, result.arrays, result.resolved))
     st.plotly_chart(inside.sharpness_figure(pc.sharpness, pc.lines, styles, step=step, measures=pc.measure),
                     theme=None, config={"displaylogo": False})
+    points = np.asarray(result.arrays["params"])[min(step, len(result.arrays["params"]) - 1)]
+    hess = curvature.hessian_2d(fn, torch.as_tensor(points, dtype=torch.float64))
+    grid = KIND_UI[exp.problem.kind].extras(outcome)
+    cross, table = st.columns([3, 2])
+    cross.plotly_chart(inside.hessian_cross_figure(grid, points, hess.eigenvalues.numpy(), hess.eigenvectors.numpy(),
+                                                   styles, step=step), theme=None, config={"displaylogo": False})
+    cross.caption(f"The exact Hessian's eigen-directions at point {step}: the longer arm is the sharper "
+                  "direction (arms ∝ √|λ|); a dashed arm curves down, so a saddle shows one solid, one dashed.")
     st.caption("Dotted: each run's stable limit at its step size (2/η for gradient descent, 2(1+β)/η for heavy "
                "ball; Adam's 38/η bounds its preconditioned sharpness λ_max(P⁻¹H), P = diag(√v̂) + ε). Above "
                "the line, the step overshoots along the sharpest direction.")
     rows = [{key: f"{v:.4g}" if isinstance(v, float) and v == v else ("—" if isinstance(v, float) else v)
              for key, v in row.items()} for row in curvature.stability_rows(pc, labels, step)]
-    st.markdown(f"**Local stability at point {step}**")
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    table.markdown(f"**Local stability at point {step}**")
+    table.dataframe(pd.DataFrame(rows), hide_index=True)
+
+
+def model_curvature_ui(outcome: Outcome, styles, labels: list[str], step: int) -> None:
+    exp, result = outcome.experiment, outcome.result
+
+    def measure():
+        # Seconds of Hessian-vector products: it takes its turn on the server like a training does.
+        note = st.empty()
+        try:
+            with guard.heavy_slot(note), st.spinner("Measuring λ_max along the paths…"):
+                return curvature.model_curvature(exp.problem.build(), result)
+        finally:
+            note.empty()
+
+    mc = cached(("model-curvature", exp.numbers_only()), measure)
+    st.plotly_chart(inside.sharpness_figure(mc.sharpness, mc.lines, styles, step=step, measures=mc.measure,
+                                            steps=mc.steps), theme=None, config={"displaylogo": False})
+    st.caption(f"λ_max of the training loss's Hessian at {len(mc.steps)} points of each path. Dotted: each run's "
+               "stable limit (2/η for gradient descent, 2(1+β)/η for heavy ball); full-batch GD climbs to it and "
+               "hovers (the edge of stability). Adam's 38/η bounds its preconditioned sharpness λ_max(P⁻¹H), "
+               "P = diag(√v̂) + ε, drawn for Adam runs instead (v̂ from a replay of the runs, kept at these "
+               "points only).")

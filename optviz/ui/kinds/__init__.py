@@ -5,7 +5,9 @@ A module here has the same functions for its kind (see :mod:`.surface`):
 ``figure``, ``progress_figure``, ``summary_columns`` and ``on_click``, and the
 constants ``TITLE``, ``REQUIRED`` (widget keys it always draws) and
 ``RUN_STARTS`` and ``RUN_NOISE`` (whether a run may have a start point, and
-gradient noise, of its own). The page in
+gradient noise, of its own), ``INSIDE`` (whether it draws the inside view, see
+:mod:`optviz.ui.inside`) and optionally ``INSIDE_RECORD`` (what the engine records for
+it; a model's norms instead of every weight). The page in
 :mod:`optviz.ui.explore` does the rest, the same for every kind.
 """
 

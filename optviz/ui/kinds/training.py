@@ -12,6 +12,7 @@ import streamlit as st
 from ... import charts
 from ...analysis import DataView, Landscape, data_view, landscape
 from ...codec import View, common_start
+from ...engine import DEFAULT_RECORD
 from ...experiment import Experiment, Outcome
 from ...params import ConfigError, HParam
 from ...problems import ModelProblem, Task, datasets, losses, models
@@ -23,7 +24,11 @@ Key = Callable[[str], str]
 TITLE = "Datasets"
 BATCH_MODES = {"full": "Full batch (GD)", "mini": "Mini-batch", "single": "Single sample"}
 # Widget keys the page always draws: if any is missing, Streamlit dropped them (see explore.init).
-REQUIRED = ("dataset", "test", "std", "dseed", "model", "loss", "batch_mode", "epochs", "shuffle", "init")
+REQUIRED = ("dataset", "test", "std", "dseed", "model", "loss", "batch_mode", "epochs", "shuffle", "init", "inside")
+INSIDE = True  # draws the optimizer's state over steps and the curvature: see optviz.ui.inside
+# A model's state is every weight at every step: the inside view records norms and percentiles
+# per update instead (a few numbers per run), so its memory does not grow with the model.
+INSIDE_RECORD = (*DEFAULT_RECORD, "norms")
 
 
 def _set_params(k: Key, prefix: str, params: tuple[HParam, ...], values: dict[str, Any]) -> None:
@@ -57,6 +62,7 @@ def load(k: Key, exp: Experiment, view: View) -> None:
     mode = "full" if task.batch_size == 0 else "single" if task.batch_size == 1 else "mini"
     s[k("batch_mode")], s[k("batch")] = mode, task.batch_size if mode == "mini" else 32
     s[k("epochs")], s[k("shuffle")], s[k("init")] = task.epochs, task.shuffle_seed, task.init_seed
+    s[k("inside")] = view.inside
     start = common_start(exp.runs)
     s[k("own_start")] = start is not None
     if start is not None:
@@ -98,7 +104,7 @@ def collect(k: Key) -> tuple[Task | None, int | None, dict[str, Any], View, list
     start = None
     if s.get(k("own_start")) and k("start0") in s:
         start = (float(s[k("start0")]), float(s[k("start1")]))
-    return task, None, {"start": start}, View(), errors
+    return task, None, {"start": start}, View(inside=bool(s.get(k("inside"), False))), errors
 
 
 def data_kind(k: Key) -> tuple[str, int] | None:
@@ -290,6 +296,10 @@ def sidebar(k: Key) -> None:
     st.number_input("Epochs", min_value=1, max_value=MAX_EPOCHS, step=5, key=k("epochs"),
                     help="Passes over the training rows.")
     st.caption("Weight decay (L2) is each optimizer's own `weight_decay`, in its run below.")
+    st.toggle("Show the optimizer's state", key=k("inside"),
+              help="A panel of each run's state over steps (‖g‖, each buffer's norm, the effective learning "
+                   "rate, cos(g, update)) and, on request, the sharpness λ_max along the paths. A model's state "
+                   "is summarized per step by norms and percentiles over its weights, not kept weight by weight.")
     with st.expander("Seeds"):
         st.number_input("Shuffle seed", min_value=0, max_value=datasets.MAX_SEED, step=1, key=k("shuffle"),
                         help="Orders the mini-batches. Every run sees the same batches: a fair race.")
