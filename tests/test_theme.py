@@ -40,7 +40,7 @@ def test_projector_scales_fonts_lines_and_markers_and_leaves_the_input_alone(rec
     assert fig.to_dict() == before  # pure: the cached figure is not restyled in place
     assert out["layout"]["font"]["size"] == pytest.approx(charts.FONT["size"] * theme.FONT_SCALE)
     assert out["layout"]["font"]["color"] == theme.INK
-    assert out["layout"]["legend"]["font"]["size"] > before["layout"]["legend"]["font"]["size"]
+    assert out["layout"]["legend"]["font"]["size"] >= before["layout"]["legend"]["font"]["size"]
     for a, b in zip(before["layout"]["annotations"], out["layout"]["annotations"]):
         assert b["font"]["size"] == pytest.approx(a["font"]["size"] * theme.FONT_SCALE)
     for a, b in zip(before["data"], out["data"]):
@@ -55,7 +55,10 @@ def test_projector_scales_fonts_lines_and_markers_and_leaves_the_input_alone(rec
     assert out["layout"]["xaxis2"]["linecolor"] == theme.INK and out["layout"]["xaxis2"]["linewidth"] >= 2
     # The animation keeps working: frames, Play, the slider; its label larger too.
     assert out["frames"] == before["frames"]
-    assert out["layout"]["updatemenus"] == before["layout"]["updatemenus"]
+    menu, old = out["layout"]["updatemenus"][0], before["layout"]["updatemenus"][0]
+    assert menu["buttons"] == old["buttons"]
+    assert menu["y"] == pytest.approx(old["y"] * theme.FONT_SCALE)  # lower, under the larger tick labels
+    assert out["layout"]["height"] > before["layout"]["height"]
     label = out["layout"]["sliders"][0]["currentvalue"]["font"]["size"]
     assert label == pytest.approx(before["layout"]["sliders"][0]["currentvalue"]["font"]["size"] * theme.FONT_SCALE)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -73,6 +73,9 @@ LAYOUTS = {
     "wide": Panels((0.0, 0.5), (0.0, 1.0), (0.62, 1.0), (0.55, 1.0), (0.0, 0.38), 660, 180),
     "stacked": Panels((0.0, 1.0), (0.52, 1.0), (0.0, 1.0), (0.22, 0.40), (0.0, 0.13), 1080, 180),
 }
+
+
+STEP_BOTTOM = 64  # px under the plots in step mode: the x axes' ticks and titles only
 
 
 def race_figure(
@@ -192,6 +195,8 @@ def race_figure(
     if arrows and view != "3d" and "grad" in arrays:
         drawn_arrows = _arrow_traces(problem, arrays, runs, data, moving, at, hidden=stepping and not reveal)
     panels = LAYOUTS[layout]
+    if stepping:  # no Play row or slider: the step controls under the figure come into view
+        panels = replace(panels, height=panels.height - panels.bottom + STEP_BOTTOM, bottom=STEP_BOTTOM)
     spec_layout = _race_layout(problem, grid, view, total, log_loss, lr, _loss_range(gap, log_loss, grid), panels)
     fig = AnimatedFigure(spec=dict(data=data, layout=spec_layout))
     fig._click_trace = click_trace

@@ -230,7 +230,7 @@ def state_figure(arrays: Mapping[str, np.ndarray], run: int, style: Style, *, st
                            line=dict(color="#222", width=1.5, dash="dash")))
     domains = {"y": (0.68, 1.0), "y2": (0.34, 0.62), "y3": (0.0, 0.26)}
     layout = dict(
-        height=620, font=FONT, template=TEMPLATE, margin=dict(l=64, r=24, t=56, b=48),
+        height=620, font=FONT, template=TEMPLATE, margin=dict(l=64, r=44, t=56, b=48), modebar=dict(orientation="v"),
         legend=dict(orientation="h", yanchor="bottom", y=1.04, x=0, font=dict(size=14)),
         title=dict(text=f"Inside {style.label}", font=dict(size=16), x=0, y=0.995),
         xaxis=dict(anchor="y3", title=dict(text="step"), range=[0, max(steps, 1)]),

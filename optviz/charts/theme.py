@@ -17,7 +17,13 @@ import plotly.graph_objects as go
 from .common import AnimatedFigure
 
 THEMES = ("default", "projector")
-FONT_SCALE = 1.3
+FONT_SCALE = 1.25
+# Larger text needs a larger figure: the height and margins grow alike, so what a figure
+# places in paper units under its plots (Play, the step slider) keeps its room.
+SIZE_SCALE = 1.2
+# A legend lists many entries in few words: larger, it wraps to more rows than the room above a plot has
+# (and, wrapped, spans the width up to the tool bar). Its lines thicken; its text stays the figure's own.
+LEGEND_SCALE = 1.0
 LINE_SCALE = 1.7
 MARKER_SCALE = 1.35
 INK = "#000000"
@@ -34,7 +40,7 @@ def apply(fig: go.Figure, theme: str) -> go.Figure:
 
 
 def projector(fig: go.Figure) -> AnimatedFigure:
-    """A copy of ``fig`` for a projector: fonts ×1.3 (black), lines ×1.7, markers ×1.35,
+    """A copy of ``fig`` for a projector: fonts ×1.25 (black), lines ×1.7, markers ×1.35, the figure ×1.2,
     black axis lines and darker grid lines. The input is not changed; frames keep their
     data (they move traces, and the styles stay on the traces)."""
     if isinstance(fig, AnimatedFigure):
@@ -45,7 +51,7 @@ def projector(fig: go.Figure) -> AnimatedFigure:
     out = AnimatedFigure(
         spec=dict(data=[_trace(t) for t in spec["data"]], layout=_layout(spec["layout"])), raw_frames=frames
     )
-    out._raw_layout = _fonts(raw_layout)
+    out._raw_layout = _controls(raw_layout)
     out._click_trace = getattr(fig, "_click_trace", None)
     return out
 
@@ -91,11 +97,37 @@ def _axis(axis: Mapping) -> dict:
     return out
 
 
-def _layout(layout: Mapping) -> dict:
+def _controls(layout: Mapping) -> dict:
+    """Fonts scaled, and Play and a step slider under the plots (paper units below 0) moved
+    down with the larger tick labels and titles above them."""
     out = _fonts(layout)
+    for key in ("updatemenus", "sliders"):
+        if isinstance(out.get(key), list):
+            out[key] = [
+                {**c, "y": c["y"] * FONT_SCALE} if isinstance(c.get("y"), int | float) and c["y"] < 0 else c
+                for c in out[key]
+            ]
+    return out
+
+
+def _layout(layout: Mapping) -> dict:
+    out = _controls({k: v for k, v in layout.items() if k != "legend"})
+    if isinstance(layout.get("legend"), Mapping):
+        legend = dict(layout["legend"])
+        if isinstance(legend.get("font"), Mapping) and "size" in legend["font"]:
+            legend["font"] = {**legend["font"], "size": _scaled(legend["font"]["size"], LEGEND_SCALE)}
+        out["legend"] = legend
     font = dict(out.get("font", {}))
     font.setdefault("size", DEFAULT_FONT * FONT_SCALE)
     out["font"] = {**font, "color": INK}
+    # The figure grows with its text; the room under the plots (ticks, titles, Play) grows more.
+    margin = dict(out.get("margin") or {})
+    below = margin.get("b", 0) * (FONT_SCALE - 1) * SIZE_SCALE
+    if isinstance(out.get("height"), int | float):
+        out["height"] = round(out["height"] * SIZE_SCALE + below)
+    if margin:
+        margin = {k: _scaled(v, SIZE_SCALE) if k in ("l", "r", "t", "b") else v for k, v in margin.items()}
+        out["margin"] = {**margin, "b": margin.get("b", 0) + below}
     for key, value in list(out.items()):
         if isinstance(value, Mapping) and (key.startswith(("xaxis", "yaxis"))):
             out[key] = _axis(value)
