@@ -16,13 +16,15 @@ from ..charts import state as inside
 from ..engine import DEFAULT_RECORD
 from ..experiment import Outcome
 from .maths import step_latex
+from .theme import chart
 from .widgets import cached
 
 # What the inside view needs the engine to record besides the race's own arrays.
 RECORD = (*DEFAULT_RECORD, "grad", "state")
 
 
-def section(k: Callable[[str], str], outcome: Outcome, styles) -> None:
+def section(k: Callable[[str], str], outcome: Outcome, styles, *, card: bool = True) -> None:
+    """``card``: the update with its numbers here (step mode draws it under the race instead)."""
     result = outcome.result
     labels = [s.label for s in styles]
     st.markdown("#### Inside the optimizer")
@@ -36,11 +38,13 @@ def section(k: Callable[[str], str], outcome: Outcome, styles) -> None:
                      disabled=last == 0)
     step = min(step, last)
     arrays = inside.as_torch_keeps(result.arrays, result.resolved)
-    st.plotly_chart(inside.state_figure(arrays, run, styles[run], step=step), theme=None,
+    st.plotly_chart(chart(inside.state_figure(arrays, run, styles[run], step=step)), theme=None,
                     key=k("inside.state_fig"), config={"displaylogo": False})
     resolved = result.resolved[run]
     diverged = int(result.diverged_at[run])
-    if 0 <= diverged <= step + 1:
+    if not card:
+        pass  # step mode draws it under the race (optviz.ui.stepper)
+    elif 0 <= diverged <= step + 1:
         st.info(f"{labels[run]} diverged at point {diverged}: from there on it has no numbers to show.")
     else:
         st.markdown(f"**The update that made point {step + 1}**, with torch's recorded numbers "
@@ -57,7 +61,7 @@ def curvature_ui(outcome: Outcome, styles, labels: list[str], step: int) -> None
     fn = exp.problem.build().loss
     pc = cached(("curvature", exp.numbers_only()),
                 lambda: curvature.path_curvature(fn, result.arrays, result.resolved))
-    st.plotly_chart(inside.sharpness_figure(pc.sharpness, pc.lines, styles, step=step, measures=pc.measure),
+    st.plotly_chart(chart(inside.sharpness_figure(pc.sharpness, pc.lines, styles, step=step, measures=pc.measure)),
                     theme=None, config={"displaylogo": False})
     st.caption("Dotted: each run's stable limit at its step size (2/η for gradient descent, 2(1+β)/η for heavy "
                "ball; Adam's 38/η bounds its preconditioned sharpness λ_max(P⁻¹H), P = diag(√v̂) + ε). Above "
