@@ -64,7 +64,23 @@ def test_the_arrow_keys_step_through_the_updates(chromium, app_server):
         assert console.errors == [], console.errors
 
 
-@pytest.mark.parametrize("path", ["?inside=1&steps=60&theme=projector", "datasets?theme=projector"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "?inside=1&steps=60&theme=projector",
+        "datasets?theme=projector",
+        "sweeps?theme=projector",
+        "compare?theme=projector",
+        "classics?theme=projector",
+        pytest.param(
+            "classics?theme=projector&classic=himmelblau-basins",
+            # Not the theme's: the default theme has it too (the classic's title runs under its tool bar).
+            marks=pytest.mark.xfail(
+                reason="the classic figure's title overlaps its tool bar in any theme", strict=True
+            ),
+        ),
+    ],
+)
 def test_the_projector_theme_overlaps_nothing_at_1024(chromium, app_server, path):
     name = "projector-" + ("surfaces" if path.startswith("?") else path.split("?")[0])
     with browser.sized_page(chromium, 1024, 768) as page:

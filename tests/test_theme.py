@@ -42,7 +42,7 @@ def test_projector_scales_fonts_lines_and_markers_and_leaves_the_input_alone(rec
     assert out["layout"]["font"]["color"] == theme.INK
     assert out["layout"]["legend"]["font"]["size"] >= before["layout"]["legend"]["font"]["size"]
     for a, b in zip(before["layout"]["annotations"], out["layout"]["annotations"]):
-        assert b["font"]["size"] == pytest.approx(a["font"]["size"] * theme.FONT_SCALE)
+        assert b["font"]["size"] == pytest.approx(a["font"]["size"] * theme.TITLE_SCALE)
     for a, b in zip(before["data"], out["data"]):
         assert a.get("x") == b.get("x")  # the data is the same
         if "width" in a.get("line", {}):

@@ -24,6 +24,8 @@ SIZE_SCALE = 1.2
 # A legend lists many entries in few words: larger, it wraps to more rows than the room above a plot has
 # (and, wrapped, spans the width up to the tool bar). Its lines thicken; its text stays the figure's own.
 LEGEND_SCALE = 1.0
+# Titles (a figure's, its panels') sit side by side and span their panels: larger, they run into each other.
+TITLE_SCALE = 1.0
 LINE_SCALE = 1.7
 MARKER_SCALE = 1.35
 INK = "#000000"
@@ -69,18 +71,18 @@ def _scaled(value: Any, factor: float) -> Any:
     return value
 
 
-def _fonts(obj: Any, inside_font: bool = False) -> Any:
+def _fonts(obj: Any, inside_font: bool = False, scale: float = FONT_SCALE) -> Any:
     """A copy of a layout part with every font's size scaled (dicts and lists copied, arrays shared)."""
     if isinstance(obj, Mapping):
         out = {}
         for key, value in obj.items():
             if inside_font and key == "size":
-                out[key] = _scaled(value, FONT_SCALE)
+                out[key] = _scaled(value, scale)
             else:
-                out[key] = _fonts(value, key.endswith("font"))
+                out[key] = _fonts(value, key.endswith("font"), scale)
         return out
     if isinstance(obj, list):
-        return [_fonts(v, inside_font) for v in obj]
+        return [_fonts(v, inside_font, scale) for v in obj]
     return obj
 
 
@@ -111,12 +113,9 @@ def _controls(layout: Mapping) -> dict:
 
 
 def _layout(layout: Mapping) -> dict:
-    out = _controls({k: v for k, v in layout.items() if k != "legend"})
-    if isinstance(layout.get("legend"), Mapping):
-        legend = dict(layout["legend"])
-        if isinstance(legend.get("font"), Mapping) and "size" in legend["font"]:
-            legend["font"] = {**legend["font"], "size": _scaled(legend["font"]["size"], LEGEND_SCALE)}
-        out["legend"] = legend
+    own = {"legend": LEGEND_SCALE, "annotations": TITLE_SCALE, "title": TITLE_SCALE}
+    out = _controls({k: v for k, v in layout.items() if k not in own})
+    out |= {k: _fonts(layout[k], scale=scale) for k, scale in own.items() if k in layout}
     font = dict(out.get("font", {}))
     font.setdefault("size", DEFAULT_FONT * FONT_SCALE)
     out["font"] = {**font, "color": INK}
