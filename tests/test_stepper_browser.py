@@ -88,4 +88,3 @@ def test_the_projector_theme_overlaps_nothing_at_1024(chromium, app_server, path
         assert page.get_by_role("switch", name="Projector theme").is_checked()
         problems = [p for boxes in page.evaluate(BOXES) for p in _overlaps(boxes)]
         assert not problems, f"{path} at 1024×768: {problems}; see {shot}"
-        page.screenshot(path=str(browser.ARTIFACTS / f"{name}-top.png"))  # what the room sees first
