@@ -35,6 +35,7 @@ from .problems.datasets import MAX_SEED
 from .sweeps import Axis
 
 VIEWS = ("contour", "3d")
+THEMES = ("default", "projector")  # optviz.charts.theme's names
 MAX_RUNS_IN_LINK = 12
 MAX_LABEL = 80
 
@@ -48,6 +49,7 @@ class View:
     # Arrows, the state panel and curvature: off by default, because recording the
     # gradient and the optimizer's state costs compute that the plain race does not need.
     inside: bool = False
+    theme: str = "default"  # "projector": large fonts, thick lines (optviz.charts.theme)
 
 
 def encode(exp: Experiment, view: View = View()) -> dict[str, str | list[str]]:
@@ -67,6 +69,8 @@ def encode(exp: Experiment, view: View = View()) -> dict[str, str | list[str]]:
         params["tol"] = number_text(view.tol)
     if view.inside:
         params["inside"] = "1"
+    if view.theme != View.theme:
+        params["theme"] = view.theme
     params["run"] = [encode_run(r, start) for r in runs]
     return params
 
@@ -128,11 +132,17 @@ def decode(
     dtype = query.choice("dtype", default.dtype, DTYPES, "dtype")
     view = View(query.choice("view", View.view, VIEWS, "view"),
                 query.read("tol", View.tol, _positive, "a number > 0"),
-                query.read("inside", "0", _flag, "0 or 1 (the optimizer's state hidden or shown)") == "1")
+                query.read("inside", "0", _flag, "0 or 1 (the optimizer's state hidden or shown)") == "1",
+                read_theme(query))
     runs = decode_runs(query, "run", default.runs if same else (), allowed)
     # Links before per-run noise carried one noise and seed for every run.
     runs = [replace(r, start=r.start or start, noise=r.noise or noise, seed=r.seed or seed) for r in runs]
     return Experiment(problem, tuple(runs), steps, dtype), view, query.warnings
+
+
+def read_theme(query: Query) -> str:
+    """The link's chart theme (``theme=projector``); any page's links may carry it."""
+    return query.choice("theme", View.theme, THEMES, "theme")
 
 
 def _flag(text: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -75,6 +75,9 @@ LAYOUTS = {
 }
 
 
+STEP_BOTTOM = 64  # px under the plots in step mode: the x axes' ticks and titles only
+
+
 def race_figure(
     problem: SurfaceProblem,
     arrays: Mapping[str, np.ndarray],
@@ -88,6 +91,8 @@ def race_figure(
     layout: str = "wide",
     clickable: bool = False,
     arrows: bool = False,
+    at: int | None = None,
+    reveal: bool = True,
 ) -> AnimatedFigure:
     """Surface with paths, loss vs step and LR vs step, in one figure.
 
@@ -100,6 +105,11 @@ def race_figure(
     With ``clickable``, an invisible grid of points covers the contour so that a
     click there is a selection event (``fig._click_trace`` is its index).
 
+    Step mode (``at``: a class going one update at a time) has no animation: each path
+    is drawn up to point ``at``, where its head and arrows are, and with ``reveal`` the
+    update from there too (its arrow, the momentum it leaves, the new point ``at + 1``,
+    ringed). Without ``reveal`` only −∇f is drawn at ``at``: the class predicts the rest.
+
     The figure is written as plain Plotly JSON (axes ``x``/``y`` for the
     contour, ``x2``/``y2`` for the loss, ``x3``/``y3`` for the LR): building it
     through validated graph objects cost more than computing the runs.
@@ -109,6 +119,11 @@ def race_figure(
     lr = arrays.get("lr")
     points = params.shape[0]
     total = total_steps if total_steps is not None else points - 1
+    # The last point drawn, and the heads' point: the whole path, or step mode's.
+    stepping = at is not None
+    upto, at = points - 1, min(max(int(at), 0), points - 1) if stepping else points - 1
+    if stepping:
+        animate, upto = False, min(at + 1 if reveal else at, points - 1)
     fmin = problem.known_minimum()
     log_loss = fmin is not None
     gap = _positive(loss - fmin) if log_loss else loss
@@ -126,8 +141,8 @@ def race_figure(
     runs = [_mark_divergence(style, params[:, r]) for r, style in enumerate(runs)]
     for r, style in enumerate(runs):
         path = params[:, r]
-        end = last_finite(path, points - 1)
-        t = thin(points)
+        end = last_finite(path, at)
+        t = thin(upto + 1)
         common = dict(legendgroup=f"run{r}", name=style.label)
         line = dict(color=style.color, width=3, dash=style.dash)
         hover = "<b>%{fullData.name}</b><br>step %{customdata}<br>x=%{x:.4g}, y=%{y:.4g}<extra></extra>"
@@ -153,6 +168,11 @@ def race_figure(
                          marker=dict(color=style.color, size=7 if view == "3d" else 15,
                                      line=dict(color="white", width=2))))
         moving += [len(data) - 2, len(data) - 1]
+        if upto > at and view != "3d" and np.isfinite(path[upto]).all():  # step mode: the new point, ringed
+            data.append(dict(type=kind, x=[path[upto, 0]], y=[path[upto, 1]], mode="markers", showlegend=False,
+                             hovertemplate=f"point {upto}<br>x=%{{x:.4g}}, y=%{{y:.4g}}<extra></extra>",
+                             marker=dict(color="white", size=15, line=dict(color=style.color, width=4)),
+                             **common, **xy_axes))
 
         data.append(dict(type="scatter", x=t, y=gap[t, r], mode="lines", line=line, showlegend=False, **common,
                          xaxis="x2", yaxis="y2",
@@ -173,8 +193,10 @@ def race_figure(
 
     drawn_arrows = None
     if arrows and view != "3d" and "grad" in arrays:
-        drawn_arrows = _arrow_traces(problem, arrays, runs, data, moving, points)
+        drawn_arrows = _arrow_traces(problem, arrays, runs, data, moving, at, hidden=stepping and not reveal)
     panels = LAYOUTS[layout]
+    if stepping:  # no Play row or slider: the step controls under the figure come into view
+        panels = replace(panels, height=panels.height - panels.bottom + STEP_BOTTOM, bottom=STEP_BOTTOM)
     spec_layout = _race_layout(problem, grid, view, total, log_loss, lr, _loss_range(gap, log_loss, grid), panels)
     fig = AnimatedFigure(spec=dict(data=data, layout=spec_layout))
     fig._click_trace = click_trace
@@ -183,22 +205,25 @@ def race_figure(
     return fig
 
 
-def _arrow_traces(problem, arrays, runs, data, moving, points):
-    """Arrow traces at each run's last point (a segment with an arrowhead at its tip), and
-    a legend entry per kind stating its scale. Returns what the frames need to move them."""
+def _arrow_traces(problem, arrays, runs, data, moving, at, hidden=False):
+    """Arrow traces at each run's point ``at`` (a segment with an arrowhead at its tip), and
+    a legend entry per kind stating its scale. Returns what the frames need to move them.
+
+    Scales come from the whole path, so an arrow's length means the same at every step.
+    ``hidden``: only −∇f (the momentum after the update would give the update away)."""
     vectors = inside.arrow_vectors(arrays)
     (x0, x1), (y0, y1) = problem.domain
     reach = inside.REACH * min(x1 - x0, y1 - y0)
     params = arrays["params"]
     kinds = [(kind, vectors[kind.key], inside.arrow_scale(vectors[kind.key], reach))
-             for kind in inside.ARROW_KINDS if kind.key in vectors]
+             for kind in inside.ARROW_KINDS if kind.key in vectors and not (hidden and kind.key != "gradient")]
     for kind, _, scale in kinds:
         # A legend-only entry: clicking it hides that kind of arrow for every run.
         data.append(dict(type="scatter", x=[None], y=[None], mode="lines", xaxis="x", yaxis="y",
                          name=f"{kind.label} {inside.scale_text(scale)}", legendgroup=f"arrow-{kind.key}",
                          line=dict(color="#444", dash=kind.dash, width=kind.width), hoverinfo="skip"))
     for r, style in enumerate(runs):
-        end = last_finite(params[:, r], points - 1)
+        end = last_finite(params[:, r], at)
         for kind, vec, scale in kinds:
             data.append(dict(type="scatter", **inside.arrow_xy(params[end, r], vec[end, r], scale),
                              mode="lines+markers", showlegend=False, hoverinfo="skip", xaxis="x", yaxis="y",

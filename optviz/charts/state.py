@@ -316,7 +316,7 @@ def state_figure(arrays: Mapping[str, np.ndarray], run: int, style: Style, *, st
         extra["yaxis4"] = dict(domain=domains["y4"], range=[0, 1.05], title=dict(text="1 − βᵗ"))
     layout = dict(
         height=620 if "bias" not in series else 780, font=FONT, template=TEMPLATE,
-        margin=dict(l=64, r=24, t=56, b=48),
+        margin=dict(l=64, r=44, t=56, b=48), modebar=dict(orientation="v"),
         legend=dict(orientation="h", yanchor="bottom", y=1.04, x=0, font=dict(size=14)),
         title=dict(text=f"Inside {style.label}", font=dict(size=16), x=0, y=0.995),
         xaxis=dict(anchor=bottom, title=dict(text="step"), range=[0, max(steps, 1)]),

@@ -9,10 +9,10 @@ import streamlit as st
 from .. import classics
 from ..charts.classics import classic_figure, fractal_figure
 from ..classics import CLASSICS, Window
-from . import guard
+from . import guard, theme
 from .explore import page_of
 from .sweeps import open_runs, open_sweep
-from .widgets import cached, plain
+from .widgets import cached, plain, query_params
 
 KEY = "cl.id"
 ZOOM = "cl.zoom"  # the fractal entry's clicked window, if any
@@ -80,7 +80,7 @@ def _fractal_zoom(data: dict[str, Any], event) -> None:
         f"dimension {grid['dimension']:.2f}. Click again to zoom further."
     )
     zoomed = st.plotly_chart(
-        fractal_figure({"grids": [grid]}, height=420),
+        theme.chart(fractal_figure({"grids": [grid]}, height=420)),
         key="cl.zoomed",
         on_select="rerun",
         selection_mode="points",
@@ -93,6 +93,10 @@ def _fractal_zoom(data: dict[str, Any], event) -> None:
 
 def classics_page() -> None:
     """Famous results about optimizers, each reproduced and checked."""
+    for w in theme.init(query_params()):
+        st.warning("Link: " + plain(w), icon=":material/link_off:")
+    theme.sidebar_ui()
+    theme.keep_in_link()
     wanted = st.query_params.get("classic")
     if wanted in CLASSICS and KEY not in st.session_state:
         st.session_state[KEY] = wanted
@@ -115,7 +119,7 @@ def classics_page() -> None:
         st.success(f"**Reproduced:** {plain(verdict.text)}", icon=":material/check_circle:")
     else:
         st.error(f"**Not reproduced:** {plain(verdict.text)}", icon=":material/error:")
-    fig = classic_figure(cid, data)
+    fig = theme.chart(classic_figure(cid, data))
     if cid == "fractal-trainability":
         event = st.plotly_chart(fig, key="cl.chart", on_select="rerun", selection_mode="points", theme=None)
         _fractal_zoom(data, event)

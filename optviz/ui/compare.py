@@ -26,7 +26,7 @@ from ..experiment import Experiment
 from ..optim import OPTIMIZERS
 from ..params import ConfigError
 from ..problems import ProblemConfig, Task, surfaces
-from . import viewport
+from . import theme, viewport
 from .explore import DATASETS
 from .kinds import surface, training
 from .sweeps import open_runs
@@ -419,10 +419,11 @@ def _ranking(result: CompareResult) -> None:
 
 def compare_page() -> None:
     """A fair comparison: the same tuning budget, seeds and metric for every optimizer."""
-    warnings = init()
+    warnings = init() + theme.init(query_params())
     for w in warnings:
         st.warning("Link: " + plain(w), icon=":material/link_off:")
     _sidebar()
+    theme.sidebar_ui()
     st.markdown(
         "**Fair comparison: which optimizer, at what setting?** Every optimizer gets the same "
         "budget of tuning trials, the same seeds and steps, and one metric; all runs go through the "
@@ -432,7 +433,7 @@ def compare_page() -> None:
     for n, col in enumerate(cols):
         _contender_ui(n, col)
     c, view, errors = collect()
-    sync_url(encode_compare(c, view))
+    sync_url(theme.linked(encode_compare(c, view)))
     for e in errors:
         st.error(plain(e))
     if not c.contenders:
@@ -462,7 +463,7 @@ def compare_page() -> None:
     a2.segmented_control("Band", list(COMPARE_BANDS), key=_k("band"), format_func=BAND_NAMES.get, required=True)
     view = CompareView(st.session_state.get(_k("axis")) or "steps", st.session_state.get(_k("band")) or "minmax")
     st.plotly_chart(
-        charts.compare_race_figure(result, view.axis, view.band, colors, narrow=narrow),
+        theme.chart(charts.compare_race_figure(result, view.axis, view.band, colors, narrow=narrow)),
         key=_k("race"),
         theme=None,
         config={"displaylogo": False},
@@ -482,7 +483,7 @@ def compare_page() -> None:
         )
     )
     event = st.plotly_chart(
-        charts.sensitivity_figure(result, colors, columns=1 if narrow else None),
+        theme.chart(charts.sensitivity_figure(result, colors, columns=1 if narrow else None)),
         key=_k("sens"),
         on_select="rerun",
         selection_mode="points",

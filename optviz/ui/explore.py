@@ -31,7 +31,7 @@ from ..experiment import Experiment, Outcome
 from ..export import to_csv, to_json
 from ..optim import get as get_optimizer
 from ..params import ConfigError
-from . import guard, inside, viewport
+from . import guard, inside, stepper, theme, viewport
 from .kinds import KIND_UI
 from .maths import values_latex
 from .runs import RunEditor
@@ -82,6 +82,8 @@ class ExperimentPage:
             self.load(self.default, View())
             return []
         exp, view, warnings = codec.decode(params, self.default, allowed_modules())
+        if theme.KEY not in s:  # the session's first page: the link's theme holds on every page
+            theme.set_theme(view.theme)
         if exp.problem.kind not in self.kinds:  # a link of another page's kind: this page starts fresh
             exp, view, warnings = self.default, View(), []
         self.load(exp, view)
@@ -109,6 +111,7 @@ class ExperimentPage:
         view, errors (``"problem"`` for the problem, a run id for a run) and the run ids."""
         s = st.session_state
         problem, steps, shared, view, problem_errors = self.ui.collect(self.k)
+        view = dataclasses.replace(view, theme=theme.current())
         errors: dict[Any, str] = {"problem": "; ".join(problem_errors)} if problem_errors else {}
         errors.update(self.editor.sync())
         if problem is None:
@@ -153,6 +156,7 @@ class ExperimentPage:
                 st.selectbox("Floating point", ["float32", "float64"], key=self.k("dtype"),
                              help="torch's float32 (the default) or float64: the paths are torch.optim's own "
                                   "in either.")
+        theme.sidebar_ui()
 
     def __call__(self) -> None:
         warnings = self.init()
@@ -226,7 +230,8 @@ class ExperimentPage:
 
         def on_progress(p: Progress) -> None:
             progress.progress(p.fraction, text=f"computing… step {p.done:,} of {total:,}")
-            chart.plotly_chart(self.ui.progress_figure(run_exp, p.arrays(), styles, total, view, layout), theme=None)
+            chart.plotly_chart(theme.chart(self.ui.progress_figure(run_exp, p.arrays(), styles, total, view, layout)),
+                               theme=None)
 
         # Only a kind that draws the inside view records for it: a model's state is its every weight, every step.
         look_inside = view.inside and getattr(self.ui, "INSIDE", False)
@@ -234,7 +239,14 @@ class ExperimentPage:
         bundle = compute(run_exp, on_progress, progress, record)
         progress.empty()
         outcome = bundle.outcome.relabelled(run_exp)
-        fig = self.ui.figure(outcome, bundle.extra, styles, view, layout)
+        stepping = stepper.Stepping()
+        if look_inside:  # under the chart, where a class looks: step by step, predict, reveal
+            stepping = stepper.controls(self.k, max(outcome.result.steps - 1, 0))
+            if stepping.step is not None:
+                run = min(int(st.session_state.get(self.k("inside.run")) or 0), len(styles) - 1)
+                stepper.card(outcome, run, styles[run].label, stepping.step, stepping.hidden)
+        step_args = {} if stepping.step is None else {"at": stepping.step, "reveal": not stepping.hidden}
+        fig = theme.chart(self.ui.figure(outcome, bundle.extra, styles, view, layout, **step_args))
         # theme=None keeps the figure's own large, projector-friendly fonts.
         # No Plotly tool bar on a phone: it sat on the wrapped legend, and a finger has no hover
         # to reveal it (pinch zooms, a double tap resets).
@@ -251,7 +263,7 @@ class ExperimentPage:
         self.ui.about(run_exp, self.k)
         st.dataframe(summary_frame(outcome, self.ui, view), hide_index=True)
         if look_inside:
-            inside.section(self.k, outcome, styles)
+            inside.section(self.k, outcome, styles, card=stepping.step is None)
         rules_ui(runs)
         downloads_ui(self.k, outcome, fig)
 

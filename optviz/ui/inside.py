@@ -22,13 +22,15 @@ from ..experiment import Outcome
 from . import guard
 from .kinds import KIND_UI
 from .maths import step_latex
+from .theme import chart
 from .widgets import cached
 
 # What the inside view needs the engine to record besides the race's own arrays.
 RECORD = (*DEFAULT_RECORD, "grad", "state")
 
 
-def section(k: Callable[[str], str], outcome: Outcome, styles) -> None:
+def section(k: Callable[[str], str], outcome: Outcome, styles, *, card: bool = True) -> None:
+    """``card``: the update with its numbers here (step mode draws it under the race instead)."""
     result = outcome.result
     labels = [s.label for s in styles]
     st.markdown("#### Inside the optimizer")
@@ -43,7 +45,7 @@ def section(k: Callable[[str], str], outcome: Outcome, styles) -> None:
     step = min(step, last)
     arrays = inside.as_torch_keeps(result.arrays, result.resolved)
     resolved = result.resolved[run]
-    st.plotly_chart(inside.state_figure(arrays, run, styles[run], step=step, resolved=resolved), theme=None,
+    st.plotly_chart(chart(inside.state_figure(arrays, run, styles[run], step=step, resolved=resolved)), theme=None,
                     key=k("inside.state_fig"), config={"displaylogo": False})
     per_weight = "grad" in arrays  # a surface's every coordinate; a model's norms only
     diverged = int(result.diverged_at[run])
@@ -54,7 +56,9 @@ def section(k: Callable[[str], str], outcome: Outcome, styles) -> None:
                      key=k("inside.curvature")):
             model_curvature_ui(outcome, styles, labels, step)
         return
-    if 0 <= diverged <= step + 1:
+    if not card:
+        pass  # step mode draws it under the race (optviz.ui.stepper)
+    elif 0 <= diverged <= step + 1:
         st.info(f"{labels[run]} diverged at point {diverged}: from there on it has no numbers to show.")
     else:
         st.markdown(f"**The update that made point {step + 1}**, with torch's recorded numbers "
@@ -71,14 +75,15 @@ def curvature_ui(outcome: Outcome, styles, labels: list[str], step: int) -> None
     fn = exp.problem.build().loss
     pc = cached(("curvature", exp.numbers_only()),
                 lambda: curvature.path_curvature(fn, result.arrays, result.resolved))
-    st.plotly_chart(inside.sharpness_figure(pc.sharpness, pc.lines, styles, step=step, measures=pc.measure),
+    st.plotly_chart(chart(inside.sharpness_figure(pc.sharpness, pc.lines, styles, step=step, measures=pc.measure)),
                     theme=None, config={"displaylogo": False})
     points = np.asarray(result.arrays["params"])[min(step, len(result.arrays["params"]) - 1)]
     hess = curvature.hessian_2d(fn, torch.as_tensor(points, dtype=torch.float64))
     grid = KIND_UI[exp.problem.kind].extras(outcome)
     cross, table = st.columns([3, 2])
-    cross.plotly_chart(inside.hessian_cross_figure(grid, points, hess.eigenvalues.numpy(), hess.eigenvectors.numpy(),
-                                                   styles, step=step), theme=None, config={"displaylogo": False})
+    cross.plotly_chart(chart(inside.hessian_cross_figure(grid, points, hess.eigenvalues.numpy(),
+                                                         hess.eigenvectors.numpy(), styles, step=step)),
+                       theme=None, config={"displaylogo": False})
     cross.caption(f"The exact Hessian's eigen-directions at point {step}: the longer arm is the sharper "
                   "direction (arms ∝ √|λ|); a dashed arm curves down, so a saddle shows one solid, one dashed.")
     st.caption("Dotted: each run's stable limit at its step size (2/η for gradient descent, 2(1+β)/η for heavy "
@@ -103,8 +108,8 @@ def model_curvature_ui(outcome: Outcome, styles, labels: list[str], step: int) -
             note.empty()
 
     mc = cached(("model-curvature", exp.numbers_only()), measure)
-    st.plotly_chart(inside.sharpness_figure(mc.sharpness, mc.lines, styles, step=step, measures=mc.measure,
-                                            steps=mc.steps), theme=None, config={"displaylogo": False})
+    st.plotly_chart(chart(inside.sharpness_figure(mc.sharpness, mc.lines, styles, step=step, measures=mc.measure,
+                                                  steps=mc.steps)), theme=None, config={"displaylogo": False})
     st.caption(f"λ_max of the training loss's Hessian at {len(mc.steps)} points of each path. Dotted: each run's "
                "stable limit (2/η for gradient descent, 2(1+β)/η for heavy ball); full-batch GD climbs to it and "
                "hovers (the edge of stability). Adam's 38/η bounds its preconditioned sharpness λ_max(P⁻¹H), "

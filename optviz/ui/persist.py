@@ -16,7 +16,7 @@ import streamlit as st
 # The experiment pages' keys (the Sweeps page restores its own from its settings).
 _PAGE_PREFIXES = ("s.", "d.", "o.")
 # Widgets whose values cannot be set through st.session_state, and keys that are not widgets.
-_NOT_VALUES = re.compile(r"(\.(dup|rm|add_run|upload|figure|last|preset)$)|(\.(preset|dl)\.)")
+_NOT_VALUES = re.compile(r"(\.(dup|rm|add_run|upload|figure|last|preset|prev|next|reveal)$)|(\.(preset|dl)\.)")
 
 
 def persistent(key: object) -> bool:

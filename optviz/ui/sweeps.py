@@ -48,6 +48,7 @@ from ..params import ConfigError
 from ..problems import ProblemConfig, Task, surfaces
 from ..problems.base import value_text
 from ..sweeps import Axis
+from . import theme
 from .explore import DATASETS, page_of
 from .kinds import surface, training
 from .widgets import allowed_modules, computed, plain, query_params, set_value, sync_url
@@ -407,7 +408,7 @@ def lr_section() -> None:
         col.text_input(f"Settings {n + 1}", key=f"sw.lr.set{n}", label_visibility="collapsed",
                        placeholder="torch's defaults", disabled=st.session_state[f"sw.lr.opt{n}"] == NONE)
     settings, errors = collect("lr")
-    sync_url(encode_sweep("lr", settings))
+    sync_url(theme.linked(encode_sweep("lr", settings)))
     _errors(errors)
     if not settings.runs:
         st.info("Choose an optimizer to sweep.")
@@ -423,7 +424,7 @@ def lr_section() -> None:
     sweep = replace(sweep, configs=tuple(c if c.label else replace(c, label=run_label(c, with_lr=False))
                                          for c in sweep.configs))
     fig = charts.lr_sweep_figure(sweep, colors)
-    event = st.plotly_chart(fig, key="sw.lr.chart", on_select="rerun", selection_mode="points", theme=None,
+    event = st.plotly_chart(theme.chart(fig), key="sw.lr.chart", on_select="rerun", selection_mode="points", theme=None,
                             config={"displaylogo": False})
     n_div = int((sweep.diverged_at >= 0).sum())
     st.caption(
@@ -479,7 +480,7 @@ def basin_section() -> None:
     st.segmented_control("Colour each start by", list(COLOR_BY), key="sw.bm.color",
                          format_func=charts.COLOR_BY.get, required=True)
     settings, errors = collect("basin")
-    sync_url(encode_sweep("basin", settings))
+    sync_url(theme.linked(encode_sweep("basin", settings)))
     _errors(errors)
     if not settings.runs:
         st.info("Choose an optimizer to map.")
@@ -493,7 +494,7 @@ def basin_section() -> None:
         return
     bm = replace(bm, configs=tuple(c if c.label else replace(c, label=run_label(c)) for c in bm.configs))
     fig = charts.basin_figure(bm, _grid(settings.problem), settings.color_by, clickable=True)
-    event = st.plotly_chart(fig, key="sw.bm.chart", on_select="rerun", selection_mode="points", theme=None,
+    event = st.plotly_chart(theme.chart(fig), key="sw.bm.chart", on_select="rerun", selection_mode="points", theme=None,
                             config={"displaylogo": False})
     how = {
         "minimum": f"A run *reaches* a minimum when it ends within {bm.tol:.2g} of it; grey ones ended "
@@ -535,7 +536,7 @@ def heatmap_section() -> None:
         a4.number_input("values", key=f"sw.hm.{key}n", min_value=2)
         a5.toggle("log", key=f"sw.hm.{key}log")
     settings, errors = collect("heatmap")
-    sync_url(encode_sweep("heatmap", settings))
+    sync_url(theme.linked(encode_sweep("heatmap", settings)))
     _errors(errors)
     try:
         hm = computed(("sweep", "heatmap", settings), lambda on_progress: sweeps.heatmap(
@@ -546,7 +547,7 @@ def heatmap_section() -> None:
         return
     polyak = _polyak(settings)
     fig = charts.heatmap_figure(hm, polyak, clickable=True)
-    event = st.plotly_chart(fig, key="sw.hm.chart", on_select="rerun", selection_mode="points", theme=None,
+    event = st.plotly_chart(theme.chart(fig), key="sw.hm.chart", on_select="rerun", selection_mode="points", theme=None,
                             config={"displaylogo": False})
     note = ""
     curvatures = getattr(settings.problem, "curvatures", lambda: None)()
@@ -631,7 +632,8 @@ def fractal_section() -> None:
     except ConfigError as exc:
         st.error(plain(str(exc)))
         return
-    event = st.plotly_chart(fractal_figure({"grids": [grid]}, height=520), key="sw.fr.chart", on_select="rerun",
+    event = st.plotly_chart(theme.chart(fractal_figure({"grids": [grid]}, height=520)), key="sw.fr.chart",
+                            on_select="rerun",
                             selection_mode="points", theme=None, config={"displaylogo": False})
     st.caption(f"{num}² networks × {steps} steps in one batch: {grid['diverged'].mean():.0%} diverged (red: "
                f"sooner is darker), the rest converged (blue: faster is darker). Box-counting dimension of the "
@@ -660,7 +662,7 @@ INTRO = {
 
 def sweeps_page() -> None:
     """Thousands of runs at once: LR sweeps, basin maps, hyperparameter heatmaps."""
-    warnings = init()
+    warnings = init() + theme.init(query_params())
     for w in warnings:
         st.warning("Link: " + plain(w), icon=":material/link_off:")
     # No big title: on a projector the chart should start as high as it can; the
@@ -671,3 +673,4 @@ def sweeps_page() -> None:
     st.session_state["sw.last_section"] = section  # outlives the widget's value on another page
     st.markdown(f"**Sweeps and maps: thousands of runs at once.** {INTRO[section]}")
     SECTION_UI[section]()
+    theme.sidebar_ui()

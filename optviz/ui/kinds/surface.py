@@ -218,12 +218,15 @@ def progress_figure(exp: Experiment, arrays: dict, styles, total: int, view: Vie
                               animate=False, total_steps=total, layout=layout)
 
 
-def figure(outcome: Outcome, extra: Any, styles, view: View, layout: str = "wide"):
+def figure(outcome: Outcome, extra: Any, styles, view: View, layout: str = "wide", *, at: int | None = None,
+           reveal: bool = True):
+    """The race; ``at`` and ``reveal``: step mode (see :func:`optviz.charts.race_figure`)."""
     arrays = outcome.result.arrays
     if view.inside:
         arrays = inside.as_torch_keeps(arrays, outcome.result.resolved)
     return charts.race_figure(outcome.experiment.problem, arrays, styles, grid=extra, view=view.view,
-                              clickable=view.view == "contour", layout=layout, arrows=view.inside)
+                              clickable=view.view == "contour", layout=layout, arrows=view.inside, at=at,
+                              reveal=reveal)
 
 
 def summary_columns(outcome: Outcome, i: int, view: View) -> dict[str, Any]:
