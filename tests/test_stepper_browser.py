@@ -72,13 +72,7 @@ def test_the_arrow_keys_step_through_the_updates(chromium, app_server):
         "sweeps?theme=projector",
         "compare?theme=projector",
         "classics?theme=projector",
-        pytest.param(
-            "classics?theme=projector&classic=himmelblau-basins",
-            # Not the theme's: the default theme has it too (the classic's title runs under its tool bar).
-            marks=pytest.mark.xfail(
-                reason="the classic figure's title overlaps its tool bar in any theme", strict=True
-            ),
-        ),
+        "classics?theme=projector&classic=himmelblau-basins",
     ],
 )
 def test_the_projector_theme_overlaps_nothing_at_1024(chromium, app_server, path):

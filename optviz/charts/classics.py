@@ -6,6 +6,7 @@ and gives a figure; :data:`FIGURES` maps an entry's id to its builder.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -16,13 +17,17 @@ from plotly.subplots import make_subplots
 from .common import FONT, PALETTE
 
 
-def _layout(fig: go.Figure, height: int, **kw) -> go.Figure:
+def _layout(fig: go.Figure, height: int, title: str = "", **kw) -> go.Figure:
+    # A long title wraps to lines of about 56 characters: in one line it ran under the
+    # tool bar at the top right on a 1024-pixel projector.
+    lines = textwrap.wrap(title, 56)
     fig.update_layout(
-        height=height,
-        margin=dict(l=60, r=44, t=50, b=50), modebar=dict(orientation="v"),
+        height=height + 22 * max(0, len(lines) - 1),
+        margin=dict(l=60, r=44, t=50 + 22 * max(0, len(lines) - 1), b=50), modebar=dict(orientation="v"),
         font=FONT,
         legend=dict(orientation="h", y=-0.18),
         template="plotly_white",
+        title=dict(text="<br>".join(lines), x=0, xanchor="left", font=dict(size=17)),
         **kw,
     )
     return fig
