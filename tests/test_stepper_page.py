@@ -76,7 +76,7 @@ def test_the_projector_theme_is_a_sidebar_switch_kept_in_the_link():
     assert at.query_params["theme"] == "projector"
     at.session_state["page"] = "elsewhere"
     at.run()
-    at.session_state["page"] = "datasets"
+    at.session_state["page"] = "train"
     at.run()
     _ok(at)
     assert at.toggle(key="theme.projector").value  # the session's, on every page
