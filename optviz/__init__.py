@@ -15,9 +15,8 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from . import config as _config
+from . import config, engine
 from .engine import Result, RunConfig, stream
-from .engine import run as _run
 from .experiment import Experiment, Outcome, compute
 from .optim import OPTIMIZERS
 from .optim.schedules import SCHEDULES
@@ -55,9 +54,9 @@ def run(
     configs = [
         r if isinstance(r, RunConfig) else RunConfig(r) if isinstance(r, str) else RunConfig(**r) for r in runs
     ]
-    limits = dataclasses.replace(_config.limits(), optimizer_modules=("",))
+    limits = dataclasses.replace(config.limits(), optimizer_modules=("",))
     problem = SurfaceProblem(surface, surface_params or {})
-    return _run(problem, configs, steps=steps, record=tuple(record), device=device, dtype=dtype, limits=limits)
+    return engine.run(problem, configs, steps=steps, record=tuple(record), device=device, dtype=dtype, limits=limits)
 
 
 __all__ = [

@@ -79,32 +79,12 @@ def compare_race_figure(
         label = result.label(k)
         tuned = result.setting_text(k, int(result.tuned[k]))
         group = f"c{k}"
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=hi,
-                mode="lines",
-                line=dict(width=0),
-                hoverinfo="skip",
-                showlegend=False,
-                legendgroup=group,
-                connectgaps=False,
+        # The band: its upper edge, then the lower edge filled up to it.
+        for y, fill in ((hi, {}), (lo, dict(fill="tonexty", fillcolor=_rgba(colors[k], 0.18)))):
+            fig.add_trace(
+                go.Scatter(x=x, y=y, mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False,
+                           legendgroup=group, connectgaps=False, **fill)
             )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=lo,
-                mode="lines",
-                line=dict(width=0),
-                fill="tonexty",
-                fillcolor=_rgba(colors[k], 0.18),
-                hoverinfo="skip",
-                showlegend=False,
-                legendgroup=group,
-                connectgaps=False,
-            )
-        )
         fig.add_trace(
             go.Scatter(
                 x=x,
