@@ -18,7 +18,7 @@ back to its default and is named in the warnings.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote, unquote
@@ -178,18 +178,24 @@ def decode_runs(query: Query, key: str, default: Sequence[RunConfig], allowed: t
                 most: int = MAX_RUNS_IN_LINK) -> list[RunConfig]:
     """The link's ``key`` values as RunConfigs; a bad one is skipped with a warning,
     and none at all (or none readable) gives ``default``."""
-    raw = query.many(key)
-    if raw is None:
-        return list(default)
+    runs = read_each(query, key, most, lambda text: decode_run(text, allowed), "run",
+                     f"only the first {most} runs of the link are shown")
+    return runs or list(default)
+
+
+def read_each(query: Query, key: str, most: int, parse: Callable[[str], Any], noun: str, too_many: str) -> list:
+    """Each of the link's repeated ``key`` values, parsed: past ``most`` they are cut (warning
+    ``too_many``), and a bad one is skipped with a warning that names it (``noun`` i)."""
+    raw = query.many(key) or []
     if len(raw) > most:
-        query.warn(f"only the first {most} runs of the link are shown")
-    runs = []
+        query.warn(too_many)
+    out = []
     for i, text in enumerate(raw[:most]):
         try:
-            runs.append(decode_run(text, allowed))
+            out.append(parse(text))
         except ConfigError as exc:
-            query.warn(f"run {i + 1} ignored: {exc}")
-    return runs or list(default)
+            query.warn(f"{noun} {i + 1} ignored: {exc}")
+    return out
 
 
 def decode_run(text: str, allowed: tuple[str, ...]) -> RunConfig:
@@ -507,18 +513,10 @@ def decode_compare(params: Mapping[str, Any], allowed: tuple[str, ...] = ("torch
     if "steps" in query:
         steps = read_steps(query, steps, limits.max_steps)
     changes["steps"] = steps
-    raw = query.many("opt")
-    if raw is not None:
-        if len(raw) > COMPARE_SLOTS:
-            query.warn(f"only the first {COMPARE_SLOTS} optimizers of the link are compared")
-        contenders = []
-        for i, text in enumerate(raw[:COMPARE_SLOTS]):
-            try:
-                contenders.append(parse_contender(text, allowed))
-            except ConfigError as exc:
-                query.warn(f"optimizer {i + 1} ignored: {exc}")
-        if contenders:
-            changes["contenders"] = tuple(contenders)
+    contenders = read_each(query, "opt", COMPARE_SLOTS, lambda text: parse_contender(text, allowed), "optimizer",
+                           f"only the first {COMPARE_SLOTS} optimizers of the link are compared")
+    if contenders:
+        changes["contenders"] = tuple(contenders)
     changes["trials"] = query.read("trials", default.trials, lambda t: whole(t, 1, MAX_TRIALS),
                                    f"a whole number from 1 to {MAX_TRIALS}")
     changes["seeds"] = query.read("seeds", default.seeds, lambda t: whole(t, 1, MAX_SEEDS),
