@@ -15,45 +15,21 @@ are the median and the maximum of --repeat timings after one warm-up.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from shared import median_max, naive_run, timings  # noqa: E402
+
 from optviz.compare import Comparison, compare  # noqa: E402
 from optviz.config import Limits  # noqa: E402
-from optviz.optim import get as get_optimizer  # noqa: E402
-from optviz.problems.surfaces import SURFACES  # noqa: E402
 
 UNLIMITED = Limits(max_runs=10**8, max_work=10**12)
 
 
-def naive_run(surface: str, optimizer: str, hparams: dict, start, steps: int) -> float:
-    """One run, the way a user writes it (float64, as the comparison runs)."""
-    f = SURFACES[surface]
-    p = torch.tensor(start, dtype=torch.float64, requires_grad=True)
-    opt = get_optimizer(optimizer).torch_cls([p], **hparams)
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = f(p)
-        loss.backward()
-        opt.step()
-    return float(loss.detach())
-
-
-def timings(fn, repeat: int) -> tuple[float, float]:
-    """(median, max) seconds of ``repeat`` calls after one warm-up."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), max(times)
 
 
 def main(argv=None):
@@ -69,7 +45,7 @@ def main(argv=None):
     cmp = Comparison(trials=args.trials, seeds=args.seeds, steps=args.steps)
     runs = len(cmp.contenders) * cmp.trials * cmp.seeds
     result = compare(cmp, limits=UNLIMITED, device="cpu")
-    batched, batched_max = timings(lambda: compare(cmp, limits=UNLIMITED, device="cpu"), args.repeat)
+    batched, batched_max = median_max(timings(lambda: compare(cmp, limits=UNLIMITED, device="cpu"), args.repeat))
 
     K, B, S = len(cmp.contenders), cmp.trials, cmp.seeds
     every = [(k, b, s) for k in range(K) for b in range(B) for s in range(S)]
@@ -79,9 +55,10 @@ def main(argv=None):
 
     def loop():
         for c in configs:
-            naive_run(cmp.problem.surface, c.optimizer, c.hp, c.start or start, cmp.n_steps)
+            # float64, as the comparison runs
+            naive_run(cmp.problem.surface, c.optimizer, c.hp, c.start or start, cmp.n_steps, torch.float64)
 
-    per_run, per_run_max = timings(loop, max(1, args.repeat // 2))
+    per_run, per_run_max = median_max(timings(loop, max(1, args.repeat // 2)))
     naive, naive_max = per_run / len(configs) * runs, per_run_max / len(configs) * runs
     print(
         f"compare: {K} optimizers x {B} trials x {S} seeds = {runs:,} runs x {cmp.n_steps} steps "

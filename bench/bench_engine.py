@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,36 +21,18 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from shared import median_max, naive_run, timings  # noqa: E402
+
 from optviz.config import Limits  # noqa: E402
 from optviz.engine import RunConfig, run  # noqa: E402
-from optviz.optim import get as get_optimizer  # noqa: E402
 from optviz.problems import SurfaceProblem  # noqa: E402
 from optviz.problems.surfaces import SURFACES  # noqa: E402
 
 UNLIMITED = Limits(max_runs=10**8, max_work=10**12, max_seconds=float("inf"), max_memory=float("inf"))
 
 
-def naive_run(surface: str, optimizer: str, hparams: dict, start, steps: int) -> torch.Tensor:
-    """One run, the way a user writes it."""
-    f = SURFACES[surface]
-    p = torch.tensor(start, dtype=torch.float32, requires_grad=True)
-    opt = get_optimizer(optimizer).torch_cls([p], **hparams)
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = f(p)
-        loss.backward()
-        opt.step()
-    return p.detach()
-
-
 def median_time(fn, repeat: int) -> float:
-    fn()  # warm-up: first-call costs are not what a user waits for twice
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(timings(fn, repeat))
 
 
 def case(name, problem, configs, steps, record, naive_sample, repeat, device=None):
@@ -92,13 +73,8 @@ def gradient_cost(repeat: int, only=()) -> None:
             configs = [RunConfig("Adam", {"lr": float(lr)}) for lr in np.logspace(-4, -1, runs)]
             figures = []
             for p in (SurfaceProblem(sid), AutogradSurface(sid)):
-                run(p, configs, steps=500, limits=UNLIMITED, device="cpu")  # warm-up
-                times = []
-                for _ in range(repeat):
-                    start = time.perf_counter()
-                    run(p, configs, steps=500, limits=UNLIMITED, device="cpu")
-                    times.append(time.perf_counter() - start)
-                figures.append((statistics.median(times), max(times)))
+                figures.append(median_max(timings(
+                    lambda p=p, configs=configs: run(p, configs, steps=500, limits=UNLIMITED, device="cpu"), repeat)))
             (hand, hand_max), (auto, auto_max) = figures
             print(
                 f"5. gradient {sid:18} runs={runs:>5} steps=500  hand median {hand * 1e3:7.1f} ms "

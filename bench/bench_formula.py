@@ -6,12 +6,12 @@ for after typing a surface. Prints the median and the maximum over repeats.
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from shared import median_max, timings  # noqa: E402
 
 from optviz.expr import parse  # noqa: E402
 from optviz.formula import analyze  # noqa: E402
@@ -22,13 +22,8 @@ FORMULAS = ("(1-x)^2 + 100*(y-x^2)^2", "(x^2+y-11)^2 + (x+y^2-7)^2", "sin(3*x)*c
 def main(repeats: int = 7) -> None:
     for text in FORMULAS:
         e = parse(text)
-        analyze(e)  # warm torch's kernels
-        times = []
-        for _ in range(repeats):
-            tick = time.perf_counter()
-            analyze(e)
-            times.append(time.perf_counter() - tick)
-        print(f"{text:40s} median {1e3 * statistics.median(times):6.1f} ms  max {1e3 * max(times):6.1f} ms")
+        median, most = median_max(timings(lambda e=e: analyze(e), repeats))
+        print(f"{text:40s} median {1e3 * median:6.1f} ms  max {1e3 * most:6.1f} ms")
 
 
 if __name__ == "__main__":

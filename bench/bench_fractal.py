@@ -18,13 +18,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from shared import timings  # noqa: E402
 
 from optviz import classics  # noqa: E402
 from optviz.classics import FRACTAL_NET, FRACTAL_VIEW, FractalNet, boundary_of, box_dimension  # noqa: E402
@@ -74,15 +75,6 @@ def two_grids(train, num: int, steps: int) -> list[float]:
     return dims
 
 
-def timings(fn, repeat: int) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--num", type=int, default=128)
@@ -94,7 +86,7 @@ def main() -> None:
     for name, train in (("before", before_train_grid), ("after", classics.train_grid)):
         two_grids(train, 16, 10)  # warm-up: first kernels
         dims = two_grids(train, args.num, args.steps)
-        ts = timings(lambda train=train: two_grids(train, args.num, args.steps), args.repeat)
+        ts = timings(lambda train=train: two_grids(train, args.num, args.steps), args.repeat, warm=False)
         results[name] = statistics.median(ts)
         print(
             f"{name:>6}: {args.num}^2 x {args.steps} steps, two grids: median {statistics.median(ts):.2f} s, "

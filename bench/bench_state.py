@@ -19,6 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from shared import timings  # noqa: E402
+
 from optviz import charts, curvature, experiment, presets  # noqa: E402
 from optviz.charts import state as inside  # noqa: E402
 from optviz.engine import DEFAULT_RECORD  # noqa: E402
@@ -26,27 +28,17 @@ from optviz.ui.inside import RECORD  # noqa: E402
 from optviz.ui.kinds.training import INSIDE_RECORD  # noqa: E402
 
 
-def timed(fn, repeats: int) -> list[float]:
-    fn()  # warm: torch's kernels, the resolution cache
-    out = []
-    for _ in range(repeats):
-        tick = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - tick)
-    return out
-
-
 def main(repeats: int = 7) -> None:
     exp = presets.SURFACE_DEFAULT
     problem = exp.problem.build()
     styles = charts.styles([r.label for r in exp.runs])
-    plain = timed(lambda: experiment.compute(exp, record=DEFAULT_RECORD), repeats)
-    state = timed(lambda: experiment.compute(exp, record=RECORD), repeats)
+    plain = timings(lambda: experiment.compute(exp, record=DEFAULT_RECORD), repeats)
+    state = timings(lambda: experiment.compute(exp, record=RECORD), repeats)
     outcome = experiment.compute(exp, record=RECORD)
     arrays = inside.as_torch_keeps(outcome.result.arrays, outcome.result.resolved)
     grid = charts.surface_grid(problem)
-    fig = timed(lambda: charts.race_figure(problem, arrays, styles, grid=grid).to_dict(), repeats)
-    fig_arrows = timed(lambda: charts.race_figure(problem, arrays, styles, grid=grid, arrows=True).to_dict(), repeats)
+    fig = timings(lambda: charts.race_figure(problem, arrays, styles, grid=grid).to_dict(), repeats)
+    fig_arrows = timings(lambda: charts.race_figure(problem, arrays, styles, grid=grid, arrows=True).to_dict(), repeats)
     print(f"default comparison: {len(exp.runs)} runs x {exp.n_steps} steps, {repeats} repeats")
     rows = [
         ("compute, race record", plain),

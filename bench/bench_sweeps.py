@@ -25,7 +25,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_engine import median_time, naive_run  # noqa: E402
+from bench_engine import median_time  # noqa: E402
+from shared import naive_run  # noqa: E402
 
 from optviz import sweeps  # noqa: E402
 from optviz.config import Limits  # noqa: E402

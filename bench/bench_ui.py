@@ -24,15 +24,8 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from shared import CHROMIUM_ARGS  # noqa: E402
+
 # The first run's drawn path, as a string: it changes when the chart shows new data.
 SIGNATURE = """() => {
   const gd = document.querySelector('.js-plotly-plot');

@@ -30,10 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import serverstats
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
+from shared import CHROMIUM_ARGS  # noqa: E402
+
 FIRST_RUN_DONE = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
   return app && app.getAttribute('data-test-script-state') === 'notRunning'

@@ -35,12 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load
 import serverstats
 from google.protobuf.message import DecodeError
+from shared import CHROMIUM_ARGS  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
 # Record every websocket frame the page sends and receives (time, size; small frames' bytes).
 RECORD_WS = """(() => {
   const Orig = window.WebSocket;

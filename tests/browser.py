@@ -21,23 +21,12 @@ from pathlib import Path
 
 import pytest
 
+from bench.shared import CHROMIUM_ARGS  # Debian's Chromium as root, offline: one list for tests and benchmarks
 from tasks import find_chromium  # noqa: F401  (one search for Chromium, shared with the task runner)
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 APP_TITLE = "optviz"
-
-# Debian's Chromium, as root, with no network beyond loopback: these flags keep it from
-# phoning home (and logging refused connections) at every start.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 # Requests that leave the machine. The test browser blocks them (so results do not depend
 # on whether the machine has internet) and records them instead of failing: Streamlit

@@ -147,3 +147,8 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+# A training task small enough for a CLI test: moons, 80 rows, one hidden layer of 4, 2 epochs.
+SMALL_TRAIN = ["--dataset", "moons", "--data-set", "n_samples=80", "--model-set", "hidden=4", "--epochs", "2",
+               "--batch-size", "20"]  # fmt: skip

@@ -17,20 +17,8 @@ from optviz.experiment import Experiment, compute
 from optviz.problems import Task
 from optviz.problems.datasets import DataConfig
 from optviz.problems.surfaces import SURFACES
+from tests.helpers import SMALL_TRAIN
 from tests.helpers import run_cli as _run_cli
-
-SMALL = [
-    "--dataset",
-    "moons",
-    "--data-set",
-    "n_samples=80",
-    "--model-set",
-    "hidden=4",
-    "--epochs",
-    "2",
-    "--batch-size",
-    "20",
-]
 
 
 def test_run_writes_the_documented_json(capsys):
@@ -127,7 +115,7 @@ def test_module_entry_point_help_has_examples():
 
 @pytest.mark.parametrize("command", ["train", "run"])
 def test_train_writes_json_with_per_step_arrays_and_metrics(capsys, command):
-    code, out, _ = _run_cli(capsys, command, *SMALL, "--optimizer", "SGD", "Adam", "--lr", "0.1", "0.01")
+    code, out, _ = _run_cli(capsys, command, *SMALL_TRAIN, "--optimizer", "SGD", "Adam", "--lr", "0.1", "0.01")
     assert code == 0
     data = json.loads(out)
     assert data["steps"] == 6 and data["steps_per_epoch"] == 3 and len(data["runs"]) == 4

@@ -32,21 +32,10 @@ from optviz.optim import generic
 from optviz.params import ConfigError
 from optviz.problems import SurfaceProblem, Task
 from optviz.problems.datasets import MAX_SEED, DataConfig, csv_data
+from tests.helpers import SMALL_TRAIN
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 180
-SMALL_TRAIN = [
-    "--dataset",
-    "moons",
-    "--data-set",
-    "n_samples=80",
-    "--model-set",
-    "hidden=4",
-    "--epochs",
-    "2",
-    "--batch-size",
-    "20",
-]
 
 
 def _cli(capsys, *argv: str) -> tuple[int, str]:
