@@ -58,6 +58,8 @@ def test_the_datasets_page_shows_a_models_state_and_curvature():
     assert any("Inside the optimizer" in m.value for m in at.markdown)
     assert any("summarized at every step by norms" in c.value for c in at.caption)
     assert not any("made point" in m.value for m in at.markdown)  # no per-weight step card for a model
+    # Nor step mode: its figure and card stop a surface's race at one update (it crashed here once).
+    assert not any(t.key == "d.inside.stepmode" for t in at.toggle)
     charts = len(at.get("plotly_chart"))
     at.toggle(key="d.inside.curvature").set_value(True).run()
     _ok(at)

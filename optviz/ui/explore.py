@@ -240,7 +240,9 @@ class ExperimentPage:
         progress.empty()
         outcome = bundle.outcome.relabelled(run_exp)
         stepping = stepper.Stepping()
-        if look_inside:  # under the chart, where a class looks: step by step, predict, reveal
+        # Under the chart, where a class looks: step by step, predict, reveal. Only a kind whose
+        # figure can stop at one update (a model's state is norms, with no per-weight card).
+        if look_inside and getattr(self.ui, "STEP_MODE", False):
             stepping = stepper.controls(self.k, max(outcome.result.steps - 1, 0))
             if stepping.step is not None:
                 run = min(int(st.session_state.get(self.k("inside.run")) or 0), len(styles) - 1)

@@ -26,6 +26,7 @@ FORMULA = "formula"  # the picker's entry for a typed formula
 RUN_STARTS = True  # each run may start at a point of its own
 RUN_NOISE = True  # and have gradient noise of its own
 INSIDE = True  # draws the optimizer's state (arrows, state panel, curvature): see optviz.ui.inside
+STEP_MODE = True  # its figure stops at one update (figure's at=, reveal=): see optviz.ui.stepper
 CHOICES = [*surfaces.SURFACES, FORMULA]
 VIEW_LABELS = {"contour": "Contour", "3d": "3-D"}
 # Widget keys the page always draws: if any is missing, Streamlit dropped them (see explore.init).
