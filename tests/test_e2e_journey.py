@@ -45,11 +45,15 @@ def _main(page):
     return page.locator('[data-testid="stMain"]')
 
 
+# Each action draws from the walk's random stream before it looks at the page: what the page
+# shows at that instant must not shift every later draw (a walk that then skipped a page).
+
+
 def set_lr(page, rng) -> str:
+    value = rng.choice(LRS)
     box = _main(page).get_by_label("lr", exact=True)
     if box.count() == 0:
         return "no lr field"
-    value = rng.choice(LRS)
     box.first.fill(value)
     box.first.press("Enter")
     return f"lr={value}"
@@ -58,10 +62,11 @@ def set_lr(page, rng) -> str:
 def preset(page, rng) -> str:
     side = page.locator('[data-testid="stSidebar"]')
     buttons = side.locator('[data-testid="stButton"] button:visible')
+    pick = rng.randrange(6)
     n = buttons.count()
     if n == 0:
         return "no preset"
-    i = rng.randrange(min(n, 6))
+    i = pick % min(n, 6)
     name = buttons.nth(i).inner_text()
     buttons.nth(i).click()
     return f"preset {name!r}"
