@@ -438,6 +438,9 @@ class Stepper:
         self.plan = _plan(problem, list(configs), steps, self.device, self.dtype, limits.optimizer_modules)
         self.configs = list(configs)
         self.inverse = np.argsort(self.plan.order)
+        for_rows = getattr(problem, "for_rows", None)
+        if for_rows is not None:  # a problem with a part per run (OnlineBatch), given in the batch's row order
+            self.problem = for_rows(self.plan.order.tolist())
 
     def run(self, on_chunk: Callable[[Progress], Any] | None = None, threads: int | None = None) -> Result:
         """Every chunk, collected into a Result. ``on_chunk(progress)`` runs after each
@@ -502,8 +505,14 @@ class Stepper:
             lr_dev = lr_tab.to(device, dtype)
             group_lr = [None if plateaus else self._compact(lr_tab[:, g.rows]) for g in plan.groups]
             group_mom = [self._momentum(mom_tab, g) for g in plan.groups]
-            rec: dict[str, list[Tensor]] = {k: [] for k in self.record if k not in ("state", "norms")}
+            # Each step appends its raw numbers; which runs were alive, their best loss and the
+            # masking are worked out once per chunk, in a few vector operations over its steps
+            # (per step they cost more than a small batch's update).
+            rec: dict[str, list[Tensor]] = {k: [] for k in self.record if k in ("params", "grad", "evals")}
             kept: list[int] = []
+            losses: list[Tensor] = []
+            peaks: list[Tensor] = []  # each run's largest |param|, against the divergence bound
+            lr_rows: list[Tensor] = []  # a plateau's per-step lr
             rec_state: dict[str, list[Tensor]] = {}
             rec_norms: list[Tensor] = []
             for t in range(t0, t0 + n_points):
@@ -512,26 +521,16 @@ class Stepper:
                 loss, grad = _loss_and_grad(problem, params, t)
                 if plan.noise_std is not None:
                     grad = grad + plan.noise_std * self._noise[plan.noise_index, t - t0]
-                # NaN fails every comparison, so one test catches NaN, inf and escape.
-                if t == 0 and loss_factor is not None:
-                    loss_cap = loss_factor * torch.where(torch.isfinite(loss), loss.abs(), 0.0).clamp(min=1.0)
-                alive &= torch.isfinite(loss) & (params.abs().amax(1) <= bound) & (loss <= loss_cap)
-                alive_steps += alive
-                masked_loss = torch.where(alive, loss, nan)
-                best_step = torch.where(masked_loss < best, t, best_step)
-                best = torch.fmin(best, masked_loss)
+                losses.append(loss)
+                peaks.append(params.abs().amax(1))
                 if "params" in rec and (t % self.keep_every == 0 or t == self.steps):
-                    rec["params"].append(torch.where(alive.unsqueeze(1), params, nan))
-                    kept.append(t)
-                if "loss" in rec:
-                    rec["loss"].append(masked_loss)
+                    rec["params"].append(params.clone())
+                    kept.append(i)
                 if "grad" in rec:
-                    rec["grad"].append(torch.where(alive.unsqueeze(1), grad, nan))
+                    rec["grad"].append(grad.clone())
                 if "evals" in rec:
                     rec["evals"].append(self._evals.clone())
                 if t == self.steps:
-                    final_loss = masked_loss
-                    final_params = torch.where(alive.unsqueeze(1), params, nan)
                     break
                 lr_row = lr_dev[i]
                 if plateaus:
@@ -539,8 +538,7 @@ class Stepper:
                     for cols, plateau in plateaus:
                         lr_cpu[cols] = plateau.lr
                     lr_row = lr_cpu.to(device, dtype)
-                if "lr" in rec:
-                    rec["lr"].append(torch.where(alive, lr_row, nan))
+                    lr_rows.append(lr_row)
                 before = params.clone() if "norms" in self.record else None
                 tick = time.perf_counter()
                 shared_time += tick - step_started
@@ -564,15 +562,49 @@ class Stepper:
                 if "evals" in self.record:
                     self._count_evals()
                 if "state" in self.record:
-                    self._record_state(rec_state, alive, nan)
+                    self._record_state(rec_state)
                 if before is not None:
-                    rec_norms.append(self._record_norms(before, grad, params, alive, nan))
-            arrays = {k: self._to_numpy(torch.stack(v)) for k, v in rec.items()}
-            arrays.update({f"state/{k}": self._to_numpy(torch.stack(v)) for k, v in rec_state.items()})
+                    rec_norms.append(self._record_norms(before, grad, params))
+            tick = time.perf_counter()
+            loss_t = torch.stack(losses)  # (points, runs)
+            if t0 == 0 and loss_factor is not None:
+                first = loss_t[0]
+                loss_cap = loss_factor * torch.where(torch.isfinite(first), first.abs(), 0.0).clamp(min=1.0)
+            # NaN fails every comparison, so one test catches NaN, inf and escape; once dead, a run stays dead.
+            ok = torch.isfinite(loss_t) & (torch.stack(peaks) <= bound) & (loss_t <= loss_cap) & alive
+            alive_t = torch.cumprod(ok.to(torch.int32), 0).bool()  # (points, runs)
+            alive_steps += alive_t.sum(0)
+            alive = alive_t[-1]
+            masked_loss = torch.where(alive_t, loss_t, nan)
+            # The first point of the lowest loss so far (a later tie does not move it).
+            low, at = torch.where(alive_t, loss_t, math.inf).min(0)
+            best_step = torch.where(low < best, at + t0, best_step)
+            best = torch.fmin(best, low)
+            updates = t1 - t0
+            arrays = {}
+            if "params" in rec:
+                mask = alive_t[kept].unsqueeze(2)
+                arrays["params"] = self._to_numpy(torch.where(mask, torch.stack(rec["params"]), nan))
+            if "loss" in self.record:
+                arrays["loss"] = self._to_numpy(masked_loss)
+            if "grad" in rec:
+                arrays["grad"] = self._to_numpy(torch.where(alive_t.unsqueeze(2), torch.stack(rec["grad"]), nan))
+            if "evals" in rec:
+                arrays["evals"] = self._to_numpy(torch.stack(rec["evals"]))
+            if "lr" in self.record:
+                lr_t = torch.stack(lr_rows) if plateaus else lr_dev[:updates]
+                arrays["lr"] = self._to_numpy(torch.where(alive_t[:updates], lr_t, nan))
+            for key, values in rec_state.items():
+                state = torch.where(alive_t[:updates].unsqueeze(2), torch.stack(values), nan)
+                arrays[f"state/{key}"] = self._to_numpy(state)
             if rec_norms:
-                stacked = torch.stack(rec_norms)  # (steps, names, runs)
+                stacked = torch.where(alive_t[:updates].unsqueeze(1), torch.stack(rec_norms), nan)
                 arrays.update({f"norms/{name}": self._to_numpy(stacked[:, i])
                                for i, name in enumerate(self._norm_names)})
+            if last:
+                final_loss = masked_loss[-1]
+                final_params = torch.where(alive.unsqueeze(1), params, nan)
+            shared_time += time.perf_counter() - tick
             if last:
                 self.summary = {
                     "final_loss": final_loss,
@@ -582,7 +614,7 @@ class Stepper:
                     "diverged_at": torch.where(alive, -1, alive_steps),
                     "run_time": self._run_time(shared_time, group_time),
                 }
-            yield Chunk(t0, arrays, last, self.steps, np.array(kept, dtype=np.int64))
+            yield Chunk(t0, arrays, last, self.steps, np.array(kept, dtype=np.int64) + t0)
 
     def result(self, parts: Mapping[str, Sequence[np.ndarray]], params_steps: np.ndarray, wall_time: float
                ) -> Result:
@@ -693,7 +725,7 @@ class Stepper:
 
         return closure
 
-    def _record_norms(self, before, grad, params, alive, nan) -> Tensor:
+    def _record_norms(self, before, grad, params) -> Tensor:
         """Per run, for the update just made: ‖g‖, ‖update‖, cos(−g, update), quantiles of
         step ÷ g over the coordinates, and each state buffer's norm (a per-run scalar
         buffer, ASGD's eta, as itself): ``(names, runs)``, in the order of ``self._norm_names``
@@ -702,10 +734,11 @@ class Stepper:
         step = before - params
         gn, sn = grad.norm(dim=1), step.norm(dim=1)
         cos = (grad * step).sum(1) / (gn * sn)
-        ratio = torch.where(grad != 0, step / grad, nan)
+        ratio = torch.where(grad != 0, step / grad, math.nan)
         stride = max(1, math.ceil(ratio.numel() / QUANTILE_ELEMENTS))
         q = torch.tensor(NORM_QUANTILES, dtype=ratio.dtype, device=ratio.device)
-        rows = [gn, sn, torch.where((gn > 0) & (sn > 0), cos, nan), *torch.nanquantile(ratio[:, ::stride], q, dim=1)]
+        rows = [gn, sn, torch.where((gn > 0) & (sn > 0), cos, math.nan),
+                *torch.nanquantile(ratio[:, ::stride], q, dim=1)]
         names = ["grad", "update", "cos", *(f"eff_p{round(100 * p)}" for p in NORM_QUANTILES)]
         # Which rows a key fills depends on the groups' shapes, never on values: every step
         # records the same names.
@@ -721,9 +754,9 @@ class Stepper:
                     extra[name] = torch.full((len(self.configs),), math.nan, dtype=self.dtype, device=self.device)
                 extra[name][g.rows] = value[:, 0] if scalar else value.norm(dim=1)
         self._norm_names = [*names, *extra]
-        return torch.where(alive, torch.stack([*rows, *extra.values()]), nan)
+        return torch.stack([*rows, *extra.values()])
 
-    def _record_state(self, rec_state, alive, nan):
+    def _record_state(self, rec_state):
         runs = len(self.configs)
         keys = {k for g in self.plan.groups for k in g.spec.state_keys}
         for key in sorted(keys):
@@ -734,7 +767,7 @@ class Stepper:
                 shapes = (rows.shape, (len(rows), 1))
                 if key in g.spec.state_keys and isinstance(value, Tensor) and value.shape in shapes:
                     rows.copy_(value)
-            rec_state.setdefault(key, []).append(torch.where(alive.unsqueeze(1), full, nan))
+            rec_state.setdefault(key, []).append(full)
 
 
 def stream(problem: Problem, configs: Sequence[RunConfig], *, steps: int, chunk: int = 100, **options

@@ -13,7 +13,7 @@ from optviz import codec
 from optviz.engine import RunConfig, intra_op_threads, run
 from optviz.experiment import Experiment, compute, from_json
 from optviz.params import ConfigError
-from optviz.problems import KINDS, OnlineProblem, Query
+from optviz.problems import KINDS, OnlineBatch, OnlineProblem, Query
 from optviz.problems import from_dict as problem_from_dict
 from tests.helpers import check_against_torch
 
@@ -103,6 +103,27 @@ def test_a_batch_equals_each_run_alone():
         alone = run(problem, [config], steps=300, dtype="float64", device="cpu")
         np.testing.assert_array_equal(together.arrays["params"][:, i], alone.arrays["params"][:, 0])
 
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_several_problems_in_one_batch_equal_each_run_on_its_own_problem(dtype):
+    """OnlineBatch: run i plays problems[which[i]], in whatever row order the engine groups
+    the optimizers, with each problem's own projection, bit for bit as the run alone."""
+    problems = (PROBLEMS["cyclic"], PROBLEMS["stochastic"], OnlineProblem("stochastic", {"seed": 5, "radius": 0.5}))
+    # Interleaved optimizers, so the engine's grouping reorders the rows.
+    configs = [RUNS[i % len(RUNS)] for i in range(7)]
+    which = (0, 1, 2, 2, 0, 1, 1)
+    together = run(OnlineBatch(problems, which), configs, steps=300, dtype=dtype, device="cpu")
+    for i, (config, k) in enumerate(zip(configs, which)):
+        alone = run(problems[k], [config], steps=300, dtype=dtype, device="cpu")
+        for key in ("params", "loss"):
+            np.testing.assert_array_equal(together.arrays[key][:, i], alone.arrays[key][:, 0], err_msg=f"{key} {i}")
+    assert np.nanmax(np.abs(together.arrays["params"][:, [2, 3]])) <= 0.5  # the third problem's own radius
+
+
+def test_a_batch_names_only_its_own_problems():
+    with pytest.raises(ConfigError, match="one of the batch's problems"):
+        OnlineBatch((OnlineProblem(),), (0, 1))
 
 # -- a kind like the others: JSON, links, experiments ------------------------------------------
 

@@ -20,7 +20,7 @@ from typing import Any
 from ..params import ConfigError, lookup
 from .base import Problem, ProblemConfig, Query
 from .formula import FormulaProblem
-from .online import OnlineProblem
+from .online import OnlineBatch, OnlineProblem
 from .surface import SurfaceProblem
 from .training import ModelProblem, Task
 
@@ -44,5 +44,5 @@ def kind_of_query(query: Query, default: str) -> str:
     return next((kind for kind, cls in KINDS.items() if cls.query_key in query), default)
 
 
-__all__ = ["KINDS", "FormulaProblem", "ModelProblem", "OnlineProblem", "Problem", "ProblemConfig", "Query",
-           "SurfaceProblem", "Task", "from_dict", "kind_of_query"]
+__all__ = ["KINDS", "FormulaProblem", "ModelProblem", "OnlineBatch", "OnlineProblem", "Problem", "ProblemConfig",
+           "Query", "SurfaceProblem", "Task", "from_dict", "kind_of_query"]

@@ -28,8 +28,8 @@ from the defaults). In JSON: ``{"kind": "online", "variant": "cyclic", "params":
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, ClassVar
 
@@ -212,3 +212,56 @@ class OnlineProblem:
         except ConfigError as exc:
             query.warn(f"online problem parameters ignored: {exc}")
             return cls(variant)
+
+
+@lru_cache(maxsize=8)
+def _batch_block(batch: OnlineBatch, block: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    # (BLOCK, runs): each run's g_t for this block's steps, in the params' dtype (where torch rounds
+    # a Python number), so a step costs one row read instead of a call per problem.
+    table = np.stack([p.gradients(block * BLOCK, (block + 1) * BLOCK) for p in batch.problems], 1)
+    return torch.as_tensor(table[:, list(batch.which)], dtype=dtype, device=device)
+
+
+@dataclass(frozen=True)
+class OnlineBatch:
+    """Several online problems stepped as one batch: run ``i`` plays ``problems[which[i]]``.
+
+    Each run sees exactly its own problem's losses and projection, so it equals the same run
+    on that problem alone, bit for bit; the batch costs one computation instead of one per
+    problem (a classic compares the cyclic problem and two stochastic seeds in one).
+    """
+
+    problems: tuple[OnlineProblem, ...]
+    which: tuple[int, ...]
+
+    layout: ClassVar[Layout] = OnlineProblem.layout
+    start: ClassVar[tuple[float, ...]] = OnlineProblem.start
+
+    def __post_init__(self):
+        if not self.problems or any(not 0 <= k < len(self.problems) for k in self.which):
+            raise ConfigError("each run must name one of the batch's problems")
+
+    def for_rows(self, order: Sequence[int]) -> OnlineBatch:
+        """The same batch with its runs in the engine's row order."""
+        return replace(self, which=tuple(self.which[i] for i in order))
+
+    @property
+    def divergence_bound(self) -> float:
+        return max(p.divergence_bound for p in self.problems)
+
+    def loss(self, params: Tensor, step: int = 0) -> Tensor:
+        return self.loss_and_grad(params, step)[0]
+
+    def loss_and_grad(self, params: Tensor, step: int = 0) -> tuple[Tensor, Tensor]:
+        g = _batch_block(self, step // BLOCK, params.dtype, params.device)[step % BLOCK]
+        return g * params[:, 0], g.unsqueeze(1).clone()
+
+    def project(self, params: Tensor) -> None:
+        radius = {p.values["radius"] for p in self.problems}
+        if len(radius) == 1:
+            r = radius.pop()
+            params.clamp_(-r, r)
+        else:
+            r = torch.tensor([self.problems[k].values["radius"] for k in self.which], dtype=params.dtype,
+                             device=params.device).unsqueeze(1)
+            torch.clamp(params, -r, r, out=params)
