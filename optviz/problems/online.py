@@ -29,7 +29,7 @@ from the defaults). In JSON: ``{"kind": "online", "variant": "cyclic", "params":
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, ClassVar
 
@@ -214,14 +214,6 @@ class OnlineProblem:
             return cls(variant)
 
 
-@lru_cache(maxsize=8)
-def _batch_block(batch: OnlineBatch, block: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-    # (BLOCK, runs): each run's g_t for this block's steps, in the params' dtype (where torch rounds
-    # a Python number), so a step costs one row read instead of a call per problem.
-    table = np.stack([p.gradients(block * BLOCK, (block + 1) * BLOCK) for p in batch.problems], 1)
-    return torch.as_tensor(table[:, list(batch.which)], dtype=dtype, device=device)
-
-
 @dataclass(frozen=True)
 class OnlineBatch:
     """Several online problems stepped as one batch: run ``i`` plays ``problems[which[i]]``.
@@ -233,6 +225,9 @@ class OnlineBatch:
 
     problems: tuple[OnlineProblem, ...]
     which: tuple[int, ...]
+    # (BLOCK, runs) per block, dtype and device: each run's g_t for the block's steps, in the
+    # params' dtype (where torch rounds a Python number). A step reads one row.
+    _blocks: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     layout: ClassVar[Layout] = OnlineProblem.layout
     start: ClassVar[tuple[float, ...]] = OnlineProblem.start
@@ -253,7 +248,13 @@ class OnlineBatch:
         return self.loss_and_grad(params, step)[0]
 
     def loss_and_grad(self, params: Tensor, step: int = 0) -> tuple[Tensor, Tensor]:
-        g = _batch_block(self, step // BLOCK, params.dtype, params.device)[step % BLOCK]
+        key = (step // BLOCK, params.dtype, params.device)
+        table = self._blocks.get(key)
+        if table is None:
+            start = key[0] * BLOCK
+            grads = np.stack([p.gradients(start, start + BLOCK) for p in self.problems], 1)[:, list(self.which)]
+            table = self._blocks[key] = torch.as_tensor(grads, dtype=params.dtype, device=params.device)
+        g = table[step % BLOCK]
         return g * params[:, 0], g.unsqueeze(1).clone()
 
     def project(self, params: Tensor) -> None:
