@@ -50,6 +50,10 @@ class View:
     # gradient and the optimizer's state costs compute that the plain race does not need.
     inside: bool = False
     theme: str = "default"  # "projector": large fonts, thick lines (optviz.charts.theme)
+    # Step mode (a kind with STEP_MODE): the update shown, one at a time; None animates.
+    # With ``predict`` each update stays hidden until Reveal. A shared link opens at that update.
+    step: int | None = None
+    predict: bool = False
 
 
 def encode(exp: Experiment, view: View = View()) -> dict[str, str | list[str]]:
@@ -71,6 +75,10 @@ def encode(exp: Experiment, view: View = View()) -> dict[str, str | list[str]]:
         params["inside"] = "1"
     if view.theme != View.theme:
         params["theme"] = view.theme
+    if view.step is not None:
+        params["step"] = str(view.step)
+        if view.predict:
+            params["predict"] = "1"
     params["run"] = [encode_run(r, start) for r in runs]
     return params
 
@@ -130,10 +138,13 @@ def decode(
     noise = query.read("noise", 0.0, _nonnegative, "a number >= 0")
     seed = query.read("seed", 0, lambda t: whole(t, 0, MAX_SEED), f"a seed from 0 to {MAX_SEED:,}")
     dtype = query.choice("dtype", default.dtype, DTYPES, "dtype")
+    step = query.read("step", None, lambda t: whole(t, 0, max_steps), f"an update from 0 to {max_steps:,}")
+    predict = query.read("predict", "0", _flag, "0 or 1 (each update shown, or hidden until Reveal)") == "1"
+    inside = query.read("inside", "0", _flag, "0 or 1 (the optimizer's state hidden or shown)") == "1"
     view = View(query.choice("view", View.view, VIEWS, "view"),
                 query.read("tol", View.tol, _positive, "a number > 0"),
-                query.read("inside", "0", _flag, "0 or 1 (the optimizer's state hidden or shown)") == "1",
-                read_theme(query))
+                inside or step is not None,  # step mode is part of the inside view
+                read_theme(query), step, predict and step is not None)
     runs = decode_runs(query, "run", default.runs if same else (), allowed)
     # Links before per-run noise carried one noise and seed for every run.
     runs = [replace(r, start=r.start or start, noise=r.noise or noise, seed=r.seed or seed) for r in runs]

@@ -60,6 +60,13 @@ def test_the_arrow_keys_step_through_the_updates(chromium, app_server):
         _idle(page)
         page.get_by_role("button", name="Reveal", exact=True).click()
         page.get_by_text("the update that made point 3").first.wait_for(timeout=60_000)
+        _idle(page)
+        # Shared, then opened (a reload): the same update, hidden again for the class to predict.
+        page.wait_for_function("() => location.search.includes('step=2') && location.search.includes('predict=1')",
+                               timeout=20_000)
+        page.reload()
+        page.get_by_text("where will point 3 be?").wait_for(timeout=60_000)
+        page.wait_for_function(f"({STEP})() === 2", timeout=20_000)
         assert page.locator('[data-testid="stException"]').count() == 0
         assert console.errors == [], console.errors
 

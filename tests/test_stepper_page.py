@@ -67,6 +67,39 @@ def test_step_mode_off_leaves_the_card_in_the_inside_section():
     assert "made point 1" in _text(at)
 
 
+
+def test_the_link_keeps_step_mode_and_a_shared_link_opens_at_that_update():
+    """A teacher steps, predicts, and shares: the link says where, and opens there hidden."""
+    at = _stepping()
+    at.button(key="s.inside.next").click().run()
+    at.button(key="s.inside.next").click().run()
+    at.toggle(key="s.inside.predict").set_value(True).run()
+    _ok(at)
+    assert at.query_params["step"] == "2" and at.query_params["predict"] == "1"
+    student = AppTest.from_function(_page, default_timeout=TIMEOUT)
+    student.session_state["page"] = "surface"
+    for key, value in at.query_params.items():
+        student.query_params[key] = value
+    student.run()
+    _ok(student)
+    assert student.toggle(key="s.inside.stepmode").value and student.toggle(key="s.inside.predict").value
+    assert student.slider(key="s.inside.step").value == 2
+    assert "where will point 3 be?" in _text(student)  # hidden, as the teacher had it
+    at.toggle(key="s.inside.stepmode").set_value(False).run()  # off: the link animates again
+    _ok(at)
+    assert "step" not in at.query_params and "predict" not in at.query_params
+
+
+def test_a_link_past_the_last_update_stops_at_it_and_a_bad_step_warns():
+    at = _app("surface", {"steps": "30", "step": "500"})  # step mode implies the inside view
+    _ok(at)
+    assert at.toggle(key="s.inside").value and at.toggle(key="s.inside.stepmode").value
+    assert "**Update 29** of 29" in _text(at)
+    at = _app("surface", {"steps": "30", "step": "-1"})
+    _ok(at)
+    assert not at.toggle(key="s.inside").value  # the race animates, as without step=
+    assert any("step='-1'" in w.value for w in at.warning)
+
 def test_the_projector_theme_is_a_sidebar_switch_kept_in_the_link():
     at = _app("surface", {"steps": "30"})
     _ok(at)

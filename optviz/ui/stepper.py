@@ -59,6 +59,23 @@ class Stepping:
     hidden: bool = False
 
 
+def load(k: Key, step: int | None, predict: bool) -> None:
+    """Step mode from a link (``step=``, ``predict=``): on at ``step``, or off."""
+    s = st.session_state
+    s[k(MODE)] = step is not None
+    s[k(PREDICT)] = bool(predict)
+    s[k(STEP)] = step or 0
+    s.pop(k(REVEALED), None)
+
+
+def link_state(k: Key) -> tuple[int | None, bool]:
+    """What a link keeps of step mode: the update shown (None when off) and predict."""
+    s = st.session_state
+    if not s.get(k(MODE)):
+        return None, False
+    return max(int(s.get(k(STEP), 0) or 0), 0), bool(s.get(k(PREDICT)))
+
+
 def current_step(k: Key, last: int) -> int:
     """The update the inside view shows (the slider's value, kept in 0..last)."""
     return min(max(int(st.session_state.get(k(STEP), 0) or 0), 0), max(last, 0))

@@ -18,6 +18,7 @@ from ...experiment import Experiment, Outcome
 from ...params import ConfigError
 from ...problems import FormulaProblem, SurfaceProblem, surfaces
 from ...problems.formula import EXAMPLE
+from .. import stepper
 from ..widgets import param_widget, plain, set_value
 
 Key = Callable[[str], str]
@@ -43,6 +44,7 @@ def load(k: Key, exp: Experiment, view: View) -> None:
     s[k("steps")] = exp.n_steps
     s[k("view")], s[k("tol")] = view.view, view.tol
     s[k("inside")] = view.inside
+    stepper.load(k, view.step, view.predict)
 
 
 def _set_surface_params(k: Key, spec: surfaces.Surface, values: dict[str, Any]) -> None:
@@ -149,7 +151,9 @@ def collect(k: Key) -> tuple[SurfaceProblem | FormulaProblem, int, dict[str, Any
     s = st.session_state
     problem, errors = read_surface(k)
     shared = {"start": (float(s[k("start_x")]), float(s[k("start_y")]))}
-    view = View(s[k("view")], float(s[k("tol")]), bool(s.get(k("inside"), False)))
+    inside = bool(s.get(k("inside"), False))
+    step, predict = stepper.link_state(k) if inside else (None, False)
+    view = View(s[k("view")], float(s[k("tol")]), inside, step=step, predict=predict)
     return problem, int(s[k("steps")]), shared, view, errors
 
 
