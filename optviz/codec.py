@@ -54,6 +54,7 @@ class View:
     # With ``predict`` each update stays hidden until Reveal. A shared link opens at that update.
     step: int | None = None
     predict: bool = False
+    curvature: bool = False  # the inside view's curvature panel (seconds of work, so off by default)
 
 
 def encode(exp: Experiment, view: View = View()) -> dict[str, str | list[str]]:
@@ -79,6 +80,8 @@ def encode(exp: Experiment, view: View = View()) -> dict[str, str | list[str]]:
         params["step"] = str(view.step)
         if view.predict:
             params["predict"] = "1"
+    if view.curvature:
+        params["curvature"] = "1"
     params["run"] = [encode_run(r, start) for r in runs]
     return params
 
@@ -140,11 +143,12 @@ def decode(
     dtype = query.choice("dtype", default.dtype, DTYPES, "dtype")
     step = query.read("step", None, lambda t: whole(t, 0, max_steps), f"an update from 0 to {max_steps:,}")
     predict = query.read("predict", "0", _flag, "0 or 1 (each update shown, or hidden until Reveal)") == "1"
+    curv = query.read("curvature", "0", _flag, "0 or 1 (the curvature panel hidden or shown)") == "1"
     inside = query.read("inside", "0", _flag, "0 or 1 (the optimizer's state hidden or shown)") == "1"
     view = View(query.choice("view", View.view, VIEWS, "view"),
                 query.read("tol", View.tol, _positive, "a number > 0"),
-                inside or step is not None,  # step mode is part of the inside view
-                read_theme(query), step, predict and step is not None)
+                inside or step is not None or curv,  # both are parts of the inside view
+                read_theme(query), step, predict and step is not None, curv)
     runs = decode_runs(query, "run", default.runs if same else (), allowed)
     # Links before per-run noise carried one noise and seed for every run.
     runs = [replace(r, start=r.start or start, noise=r.noise or noise, seed=r.seed or seed) for r in runs]

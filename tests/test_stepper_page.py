@@ -100,6 +100,19 @@ def test_a_link_past_the_last_update_stops_at_it_and_a_bad_step_warns():
     assert not at.toggle(key="s.inside").value  # the race animates, as without step=
     assert any("step='-1'" in w.value for w in at.warning)
 
+
+def test_the_curvature_panel_is_kept_in_the_link():
+    at = _app("surface", {"steps": "30", "inside": "1"})
+    _ok(at)
+    assert "curvature" not in at.query_params
+    at.toggle(key="s.inside.curvature").set_value(True).run()
+    _ok(at)
+    assert at.query_params["curvature"] == "1"
+    at = _app("surface", {"steps": "30", "curvature": "1"})  # opens with it, and the inside view
+    _ok(at)
+    assert at.toggle(key="s.inside").value and at.toggle(key="s.inside.curvature").value
+    assert at.query_params["curvature"] == "1"
+
 def test_the_projector_theme_is_a_sidebar_switch_kept_in_the_link():
     at = _app("surface", {"steps": "30"})
     _ok(at)

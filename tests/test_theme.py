@@ -101,9 +101,11 @@ def test_every_kind_of_figure_takes_the_theme(name):
 # -- the link ---------------------------------------------------------------------------------
 
 
-def test_the_theme_round_trips_through_the_link():
+def test_the_view_round_trips_through_the_link():
     exp = presets.DEFAULTS["surface"]
-    for view in (View(), View(theme="projector"), View("3d", 1e-4, True, "projector")):
+    views = (View(), View(theme="projector"), View("3d", 1e-4, True, "projector"),
+             View(inside=True, step=7, predict=True, curvature=True), View(inside=True, step=0))
+    for view in views:
         params = codec.encode(exp, view)
         assert ("theme" in params) == (view.theme != "default")
         _, back, warnings = codec.decode(params, exp)

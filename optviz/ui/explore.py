@@ -94,6 +94,7 @@ class ExperimentPage:
         s = st.session_state
         self.ui.load(self.k, exp, view)
         s[self.k("dtype")] = exp.dtype
+        s[self.k(inside.CURVATURE)] = view.curvature
         # A run keeps a start of its own only where it differs from the page's.
         common = codec.common_start(exp.runs) if self.editor.starts else None
         self.editor.load([dataclasses.replace(r, start=r.start if common and r.start != common else None)
@@ -111,7 +112,8 @@ class ExperimentPage:
         view, errors (``"problem"`` for the problem, a run id for a run) and the run ids."""
         s = st.session_state
         problem, steps, shared, view, problem_errors = self.ui.collect(self.k)
-        view = dataclasses.replace(view, theme=theme.current())
+        view = dataclasses.replace(view, theme=theme.current(),
+                                   curvature=view.inside and bool(s.get(self.k(inside.CURVATURE))))
         errors: dict[Any, str] = {"problem": "; ".join(problem_errors)} if problem_errors else {}
         errors.update(self.editor.sync())
         if problem is None:

@@ -25,6 +25,8 @@ from .maths import step_latex
 from .theme import chart
 from .widgets import cached
 
+CURVATURE = "inside.curvature"  # the curvature switch's key (kept in the link as curvature=1)
+
 # What the inside view needs the engine to record besides the race's own arrays.
 RECORD = (*DEFAULT_RECORD, "grad", "state")
 
@@ -53,7 +55,7 @@ def section(k: Callable[[str], str], outcome: Outcome, styles, *, card: bool = T
         st.caption("A model's state is summarized at every step by norms and by percentiles of step ÷ gradient "
                    "over its weights: the per-weight buffers are not kept, so memory does not grow with the model.")
         if st.toggle("Curvature along the paths (λ_max by Lanczos on Hessian-vector products)",
-                     key=k("inside.curvature")):
+                     key=k(CURVATURE)):
             model_curvature_ui(outcome, styles, labels, step)
         return
     if not card:
@@ -66,7 +68,7 @@ def section(k: Callable[[str], str], outcome: Outcome, styles, *, card: bool = T
         values = inside.step_values(arrays, run, step)
         for line in step_latex(resolved["optimizer"], resolved["hparams"], values, step + 1):
             st.latex(line)
-    if st.toggle("Curvature along the paths (exact 2×2 Hessian)", key=k("inside.curvature")):
+    if st.toggle("Curvature along the paths (exact 2×2 Hessian)", key=k(CURVATURE)):
         curvature_ui(outcome, styles, labels, step)
 
 
