@@ -110,6 +110,11 @@ def test_the_step_card_substitutes_recorded_numbers_that_give_the_next_point(rec
         m_hat, v_hat = values["exp_avg"] / (1 - 0.9**t), values["exp_avg_sq"] / (1 - 0.999**t)
         new = values["theta"] - values["lr"] * m_hat / (np.sqrt(v_hat) + 1e-8)
     np.testing.assert_allclose(new, values["next"], rtol=1e-12)
+    # On a phone the same terms are stacked, and each substituted line ends on its own row.
+    narrow = step_latex(res["optimizer"], res["hparams"], values, t, narrow=True)
+    assert len(narrow) == len(lines) and r"\quad" not in narrow[0] and narrow[0].startswith(r"\begin{gathered}")
+    assert narrow[-1].startswith(r"\footnotesize\begin{aligned} y_{11} &= ")
+    assert narrow[-1].endswith(rf"\\ &= {lines[-1].split(' = ')[-1]} \end{{aligned}}")
 
 
 def test_sharpness_is_torchs_dense_hessian(recorded):

@@ -248,7 +248,7 @@ class ExperimentPage:
             stepping = stepper.controls(self.k, max(outcome.result.steps - 1, 0))
             if stepping.step is not None:
                 run = min(int(st.session_state.get(self.k("inside.run")) or 0), len(styles) - 1)
-                stepper.card(outcome, run, styles[run].label, stepping.step, stepping.hidden)
+                stepper.card(outcome, run, styles[run].label, stepping.step, stepping.hidden, layout == "stacked")
         step_args = {} if stepping.step is None else {"at": stepping.step, "reveal": not stepping.hidden}
         fig = theme.chart(self.ui.figure(outcome, bundle.extra, styles, view, layout, **step_args))
         # theme=None keeps the figure's own large, projector-friendly fonts.
@@ -267,7 +267,7 @@ class ExperimentPage:
         self.ui.about(run_exp, self.k)
         st.dataframe(summary_frame(outcome, self.ui, view), hide_index=True)
         if look_inside:
-            inside.section(self.k, outcome, styles, card=stepping.step is None)
+            inside.section(self.k, outcome, styles, card=stepping.step is None, narrow=layout == "stacked")
         rules_ui(runs)
         downloads_ui(self.k, outcome, fig)
 

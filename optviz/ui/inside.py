@@ -31,8 +31,9 @@ CURVATURE = "inside.curvature"  # the curvature switch's key (kept in the link a
 RECORD = (*DEFAULT_RECORD, "grad", "state")
 
 
-def section(k: Callable[[str], str], outcome: Outcome, styles, *, card: bool = True) -> None:
-    """``card``: the update with its numbers here (step mode draws it under the race instead)."""
+def section(k: Callable[[str], str], outcome: Outcome, styles, *, card: bool = True, narrow: bool = False) -> None:
+    """``card``: the update with its numbers here (step mode draws it under the race instead);
+    ``narrow``: a phone's width (see :func:`optviz.ui.maths.step_latex`)."""
     result = outcome.result
     labels = [s.label for s in styles]
     st.markdown("#### Inside the optimizer")
@@ -66,7 +67,7 @@ def section(k: Callable[[str], str], outcome: Outcome, styles, *, card: bool = T
         st.markdown(f"**The update that made point {step + 1}**, with torch's recorded numbers "
                     "(state after the update):")
         values = inside.step_values(arrays, run, step)
-        for line in step_latex(resolved["optimizer"], resolved["hparams"], values, step + 1):
+        for line in step_latex(resolved["optimizer"], resolved["hparams"], values, step + 1, narrow):
             st.latex(line)
     if st.toggle("Curvature along the paths (exact 2×2 Hessian)", key=k(CURVATURE)):
         curvature_ui(outcome, styles, labels, step)

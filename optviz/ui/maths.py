@@ -107,21 +107,39 @@ def _substituted(optimizer: str, hp: dict[str, Any], values: dict[str, Any], t: 
     return lines
 
 
-def step_latex(optimizer: str, hp: dict[str, Any], values: dict[str, Any], t: int) -> list[str]:
+def _row(parts: list[str], narrow: bool) -> str:
+    """Terms side by side on one LaTeX line, or stacked on a phone, where side by side runs off."""
+    if narrow and len(parts) > 1:
+        return r"\begin{gathered}" + r" \\ ".join(parts) + r"\end{gathered}"
+    return r",\quad ".join(parts)
+
+
+def _stacked_equation(line: str) -> str:
+    """``a = b = c`` as two smaller aligned rows (``a = b``, ``= c``): one row runs off a phone."""
+    name, _, rest = line.partition(" = ")
+    middle, _, result = rest.rpartition(" = ")
+    if not middle:
+        return line
+    return rf"\footnotesize\begin{{aligned}} {name} &= {middle} \\ &= {result} \end{{aligned}}"
+
+
+def step_latex(optimizer: str, hp: dict[str, Any], values: dict[str, Any], t: int, narrow: bool = False
+               ) -> list[str]:
     """The update that made point ``t`` (torch's step ``t``, from ``θ_{t-1}``), as LaTeX lines:
     the recorded values (θ, g, lr, every state buffer after the step, the new θ), then, where
     the rule is a short closed form, each coordinate's update with those numbers substituted.
 
     ``values`` is :func:`optviz.charts.state.step_values` of update ``t - 1``: nothing is recomputed
-    but the bias corrections ``1 - β^t``.
+    but the bias corrections ``1 - β^t``. ``narrow`` (a phone) stacks the terms of a line.
     """
     parts = [rf"\theta_{{{t - 1}}} = {_vec(values['theta'])}", rf"g_{{{t - 1}}} = \nabla f = {_vec(values['grad'])}"]
     if "lr" in values:
         parts.append(rf"\gamma_{{{t}}} = {_number(values['lr'])}")
-    recorded = [parts[0] + r",\quad " + parts[1] + (r",\quad " + parts[2] if len(parts) > 2 else "")]
+    recorded = [_row(parts, narrow)]
     buffers = [rf"{_state_symbol(key)}_{{{t}}} = {_vec(value)}" for key, value in values.items()
                if key not in ("theta", "grad", "next", "lr") and len(value) == len(values["theta"])]
     if buffers:
-        recorded.append(r",\quad ".join(buffers))
+        recorded.append(_row(buffers, narrow))
     recorded.append(rf"\theta_{{{t}}} = {_vec(values['next'])}")
-    return recorded + _substituted(optimizer, hp, values, t)
+    substituted = _substituted(optimizer, hp, values, t)
+    return recorded + ([_stacked_equation(line) for line in substituted] if narrow else substituted)

@@ -145,7 +145,7 @@ def controls(k: Key, last: int) -> Stepping:
     return Stepping(step, hidden)
 
 
-def card(outcome: Outcome, run: int, label: str, step: int, hidden: bool) -> None:
+def card(outcome: Outcome, run: int, label: str, step: int, hidden: bool, narrow: bool = False) -> None:
     """Update ``step`` of one run with torch's recorded numbers: θ_t, g_t and lr, then (when
     not hidden) the buffers, the new point and each term of the update."""
     result = outcome.result
@@ -155,7 +155,8 @@ def card(outcome: Outcome, run: int, label: str, step: int, hidden: bool) -> Non
         return
     resolved = result.resolved[run]
     arrays = inside.as_torch_keeps(result.arrays, result.resolved)
-    lines = step_latex(resolved["optimizer"], resolved["hparams"], inside.step_values(arrays, run, step), step + 1)
+    lines = step_latex(resolved["optimizer"], resolved["hparams"], inside.step_values(arrays, run, step), step + 1,
+                       narrow)
     if hidden:
         st.markdown(f"**{label}** at point {step}: where will point {step + 1} be? Predict, then press Reveal.")
         st.latex(lines[0])  # θ_t, g_t and lr: what the class predicts from
