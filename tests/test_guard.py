@@ -110,6 +110,21 @@ def test_heavy_slot_lowers_its_threads_priority_and_restores_it(monkeypatch):
     assert after == before or os.geteuid() != 0, "root may raise it back"
 
 
+
+def test_quick_computations_take_one_turn_at_a_time_at_normal_priority(monkeypatch):
+    """A process's quick computations queue for one slot: Python runs one thread at a time,
+    and interleaving them only thrashes the GIL (bench/load.py measures the difference)."""
+    monkeypatch.setenv(guard.NICE_VAR, "5")
+    gate = guard.quick_gate()
+    assert gate.slots == 1 and guard.quick_gate() is gate  # one per server process
+    tid = threading.get_native_id()
+    before = os.getpriority(os.PRIO_PROCESS, tid)
+    with guard.quick_slot() as check:
+        assert gate.counts() == (1, 0) and check(None) is True
+        assert os.getpriority(os.PRIO_PROCESS, tid) == before
+    assert gate.counts() == (0, 0)
+
+
 def test_the_test_app_runs_in_apptest():
     from streamlit.testing.v1 import AppTest
 

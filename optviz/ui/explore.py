@@ -15,7 +15,6 @@ values while another page is shown, and coming back puts it back.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from dataclasses import dataclass
 from types import ModuleType
@@ -294,7 +293,8 @@ def compute(exp: Experiment, on_progress, notice=None, record: tuple[str, ...] =
 
     Labels and colours are not part of the key: renaming a run does not recompute it.
     A long computation streams partial pictures through ``on_progress``, takes a turn
-    on the server (``guard.heavy_slot``: a queue with a notice when it is busy), and
+    on the server (``guard.heavy_slot``: a queue with a notice when it is busy; a quick one
+    takes this process's one-at-a-time turn, ``guard.quick_slot``), and
     stops between chunks when its tab closes or its session asks for a new run.
     ``record`` adds the gradient and the optimizer's state for the inside view.
     """
@@ -306,7 +306,7 @@ def compute(exp: Experiment, on_progress, notice=None, record: tuple[str, ...] =
         chunk = max(1, round(key.n_steps * min(1.0, CHECK_EVERY_SECONDS / max(seconds, 1e-9))))
         long = seconds > STREAM_ABOVE_SECONDS
         every = max(1, round(key.n_steps / PROGRESS_UPDATES / chunk))
-        slot = guard.heavy_slot(notice) if long else contextlib.nullcontext(guard.stop_check())
+        slot = guard.heavy_slot(notice) if long else guard.quick_slot(notice)
         try:
             with slot as check:
                 def on_chunk(p: Progress) -> bool:
