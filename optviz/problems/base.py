@@ -35,8 +35,10 @@ class Problem(Protocol):
     Optional methods the engine uses where a problem has them:
     ``loss_and_grad(params, step) -> (loss, grad) | None`` (a hand-written
     gradient), ``project(params)`` (in place, onto a feasible set, after each
-    update) and ``reference(dtype) -> (tensors, loss_at)`` (the plain torch
-    form the tests' oracle loop steps).
+    update), ``reference(dtype) -> (tensors, loss_at)`` (the plain torch
+    form the tests' oracle loop steps) and ``for_rows(order) -> Problem`` (a problem
+    with a part per run, such as ``OnlineBatch``, given the batch's row order: run
+    ``order[i]`` of the configs sits in row ``i``).
     """
 
     # Read-only members: a problem may hold them as fields, properties or class constants.
