@@ -1,0 +1,110 @@
+"""How long a page takes to show its chart, in a real browser: a fresh tab, a shared link, a preset.
+
+    python bench/bench_pageload.py              # 6 of each; medians and maxima
+    python bench/bench_pageload.py --repeats 10 --url http://127.0.0.1:8501/
+
+Starts ``streamlit run serve.py`` on a free port (as bench_ui.py does), opens it in headless
+Chromium (Debian's, through Playwright) and times until the chart in the page holds a path:
+
+- first view: the first tab after the server started;
+- warm page load: a new tab on ``/`` (the browser's cache is warm, the server's too);
+- shared link: a new tab on a four-run link, a new step count each time (no cached result);
+- preset click: a classroom preset's button on an open page, until its chart is drawn.
+
+Each is timed from navigation (or the click) to the chart's first run having data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_ui import SIGNATURE, free_port, start_app  # noqa: E402
+from shared import CHROMIUM_ARGS  # noqa: E402
+
+LINK = (
+    "?surface=himmelblau&steps={steps}&start=0.5%2C-1&run=Adam%3Blr%3D0.05"
+    "&run=SGD%3Blr%3D0.01%3Bmomentum%3D0.9&run=RMSprop%3Blr%3D0.02&run=NAdam%3Blr%3D0.03"
+)
+PRESETS = (
+    "Learning rate: too large",
+    "Momentum overshooting",
+    "Adam vs SGD on an ill",
+    "Escaping a saddle",
+    "Local minima",
+    "SGD vs momentum vs Adam",
+)
+VIEWPORT = {"width": 1400, "height": 1000}
+
+
+def _drawn(page, before=None) -> None:
+    test = f"({SIGNATURE})() !== null" if before is None else f"({SIGNATURE})() !== {before!r}"
+    page.wait_for_function(test, timeout=90_000, polling=10)
+
+
+def _open(browser, url: str) -> float:
+    page = browser.new_page(viewport=VIEWPORT)
+    start = time.perf_counter()
+    page.goto(url)
+    _drawn(page)
+    seconds = time.perf_counter() - start
+    page.close()
+    return seconds
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=6)
+    ap.add_argument("--url", help="measure an app that is already running here instead of starting one")
+    args = ap.parse_args(argv)
+    chromium = shutil.which("chromium") or os.environ.get("CHROMIUM")
+    if not chromium:
+        raise SystemExit("needs Chromium: apt-get install -y chromium")
+    app = None
+    if args.url:
+        base = args.url.rstrip("/")
+    else:
+        port = free_port()
+        app = start_app(port)
+        base = f"http://127.0.0.1:{port}"
+    times: dict[str, list[float]] = {}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            times["first view"] = [_open(browser, base + "/")]
+            times["warm page load"] = [_open(browser, base + "/") for _ in range(args.repeats)]
+            links = [f"{base}/" + LINK.format(steps=300 + i) for i in range(args.repeats)]
+            times["shared link"] = [_open(browser, link) for link in links]
+            page = browser.new_page(viewport=VIEWPORT)
+            page.goto(base + "/")
+            _drawn(page)
+            page.wait_for_timeout(1500)
+            clicks = []
+            for name in (PRESETS * args.repeats)[: args.repeats]:
+                before = page.evaluate(SIGNATURE)
+                button = page.get_by_role("button", name=name).first
+                start = time.perf_counter()
+                button.click()
+                _drawn(page, before)
+                clicks.append(time.perf_counter() - start)
+                page.wait_for_timeout(1500)  # let the rerun settle before the next click
+            times["preset click"] = clicks
+            browser.close()
+    finally:
+        if app is not None:
+            app.terminate()
+            app.wait(timeout=10)
+    for name, values in times.items():
+        print(f"{name:15s} median {statistics.median(values):5.2f} s, max {max(values):5.2f} s, n={len(values)}")
+
+
+if __name__ == "__main__":
+    main()
