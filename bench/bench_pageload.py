@@ -17,8 +17,6 @@ Each is timed from navigation (or the click) to the chart's first run having dat
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import statistics
 import sys
 import time
@@ -27,7 +25,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ui import SIGNATURE, free_port, start_app  # noqa: E402
+from bench_ui import SIGNATURE, browser_and_app  # noqa: E402
 from shared import CHROMIUM_ARGS  # noqa: E402
 
 LINK = (
@@ -65,43 +63,29 @@ def main(argv=None) -> None:
     ap.add_argument("--repeats", type=int, default=6)
     ap.add_argument("--url", help="measure an app that is already running here instead of starting one")
     args = ap.parse_args(argv)
-    chromium = shutil.which("chromium") or os.environ.get("CHROMIUM")
-    if not chromium:
-        raise SystemExit("needs Chromium: apt-get install -y chromium")
-    app = None
-    if args.url:
-        base = args.url.rstrip("/")
-    else:
-        port = free_port()
-        app = start_app(port)
-        base = f"http://127.0.0.1:{port}"
     times: dict[str, list[float]] = {}
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            times["first view"] = [_open(browser, base + "/")]
-            times["warm page load"] = [_open(browser, base + "/") for _ in range(args.repeats)]
-            links = [f"{base}/" + LINK.format(steps=300 + i) for i in range(args.repeats)]
-            times["shared link"] = [_open(browser, link) for link in links]
-            page = browser.new_page(viewport=VIEWPORT)
-            page.goto(base + "/")
-            _drawn(page)
-            page.wait_for_timeout(1500)
-            clicks = []
-            for name in (PRESETS * args.repeats)[: args.repeats]:
-                before = page.evaluate(SIGNATURE)
-                button = page.get_by_role("button", name=name).first
-                start = time.perf_counter()
-                button.click()
-                _drawn(page, before)
-                clicks.append(time.perf_counter() - start)
-                page.wait_for_timeout(1500)  # let the rerun settle before the next click
-            times["preset click"] = clicks
-            browser.close()
-    finally:
-        if app is not None:
-            app.terminate()
-            app.wait(timeout=10)
+    with browser_and_app(args.url) as (chromium, url), sync_playwright() as p:
+        base = url.rstrip("/")
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        times["first view"] = [_open(browser, base + "/")]
+        times["warm page load"] = [_open(browser, base + "/") for _ in range(args.repeats)]
+        links = [f"{base}/" + LINK.format(steps=300 + i) for i in range(args.repeats)]
+        times["shared link"] = [_open(browser, link) for link in links]
+        page = browser.new_page(viewport=VIEWPORT)
+        page.goto(base + "/")
+        _drawn(page)
+        page.wait_for_timeout(1500)
+        clicks = []
+        for name in (PRESETS * args.repeats)[: args.repeats]:
+            before = page.evaluate(SIGNATURE)
+            button = page.get_by_role("button", name=name).first
+            start = time.perf_counter()
+            button.click()
+            _drawn(page, before)
+            clicks.append(time.perf_counter() - start)
+            page.wait_for_timeout(1500)  # let the rerun settle before the next click
+        times["preset click"] = clicks
+        browser.close()
     for name, values in times.items():
         print(f"{name:15s} median {statistics.median(values):5.2f} s, max {max(values):5.2f} s, n={len(values)}")
 

@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -71,22 +73,30 @@ def start_app(port: int) -> subprocess.Popen:
     raise SystemExit("the app did not start within 60 s")
 
 
+@contextmanager
+def browser_and_app(url: str | None) -> Iterator[tuple[str, str]]:
+    """Chromium's path and the app's URL: ``url``, or a server started here and stopped after."""
+    chromium = shutil.which("chromium") or os.environ.get("CHROMIUM")
+    if not chromium:
+        raise SystemExit("needs Chromium: apt-get install -y chromium")
+    if url:
+        yield chromium, url
+        return
+    port = free_port()
+    app = start_app(port)
+    try:
+        yield chromium, f"http://127.0.0.1:{port}/"
+    finally:
+        app.terminate()
+        app.wait(timeout=10)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--changes", type=int, default=15)
     ap.add_argument("--url", help="measure an app that is already running here instead of starting one")
     args = ap.parse_args(argv)
-    chromium = shutil.which("chromium") or os.environ.get("CHROMIUM")
-    if not chromium:
-        raise SystemExit("needs Chromium: apt-get install -y chromium")
-    app = None
-    if args.url:
-        url = args.url
-    else:
-        port = free_port()
-        app = start_app(port)
-        url = f"http://127.0.0.1:{port}/"
-    try:
+    with browser_and_app(args.url) as (chromium, url):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -107,10 +117,6 @@ def main(argv=None) -> None:
                 print(f"change {i + 1:2d}: {times[-1] * 1e3:6.0f} ms", flush=True)
                 page.wait_for_timeout(300)  # let the rerun settle before the next change
             browser.close()
-    finally:
-        if app is not None:
-            app.terminate()
-            app.wait(timeout=10)
     print(
         f"median widget change -> updated chart: {statistics.median(times) * 1e3:.0f} ms "
         f"(min {min(times) * 1e3:.0f}, max {max(times) * 1e3:.0f}, n={len(times)})"
