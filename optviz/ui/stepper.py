@@ -73,12 +73,16 @@ def link_state(k: Key) -> tuple[int | None, bool]:
     s = st.session_state
     if not s.get(k(MODE)):
         return None, False
-    return max(int(s.get(k(STEP), 0) or 0), 0), bool(s.get(k(PREDICT)))
+    return _slider_step(k), bool(s.get(k(PREDICT)))
+
+
+def _slider_step(k: Key) -> int:
+    return max(int(st.session_state.get(k(STEP), 0) or 0), 0)
 
 
 def current_step(k: Key, last: int) -> int:
     """The update the inside view shows (the slider's value, kept in 0..last)."""
-    return min(max(int(st.session_state.get(k(STEP), 0) or 0), 0), max(last, 0))
+    return min(_slider_step(k), max(last, 0))
 
 
 def _move(k: Key, delta: int, last: int) -> None:
