@@ -247,22 +247,28 @@ class OnlineBatch:
     def loss(self, params: Tensor, step: int = 0) -> Tensor:
         return self.loss_and_grad(params, step)[0]
 
+    def _cached(self, key: tuple, make) -> Any:
+        value = self._blocks.get(key)
+        if value is None:
+            value = self._blocks[key] = make()
+        return value
+
     def loss_and_grad(self, params: Tensor, step: int = 0) -> tuple[Tensor, Tensor]:
-        key = (step // BLOCK, params.dtype, params.device)
-        table = self._blocks.get(key)
-        if table is None:
-            start = key[0] * BLOCK
-            grads = np.stack([p.gradients(start, start + BLOCK) for p in self.problems], 1)[:, list(self.which)]
-            table = self._blocks[key] = torch.as_tensor(grads, dtype=params.dtype, device=params.device)
-        g = table[step % BLOCK]
+        block, like = step // BLOCK, dict(dtype=params.dtype, device=params.device)
+
+        def make() -> Tensor:
+            start = block * BLOCK
+            grads = np.stack([p.gradients(start, start + BLOCK) for p in self.problems], 1)
+            return torch.as_tensor(grads[:, list(self.which)], **like)
+
+        g = self._cached(("g", block, params.dtype, params.device), make)[step % BLOCK]
         return g * params[:, 0], g.unsqueeze(1).clone()
 
     def project(self, params: Tensor) -> None:
-        radius = {p.values["radius"] for p in self.problems}
-        if len(radius) == 1:
-            r = radius.pop()
-            params.clamp_(-r, r)
-        else:
-            r = torch.tensor([self.problems[k].values["radius"] for k in self.which], dtype=params.dtype,
-                             device=params.device).unsqueeze(1)
-            torch.clamp(params, -r, r, out=params)
+        """Each run onto its own problem's [-radius, radius], in place."""
+        def make() -> Tensor:
+            radii = [self.problems[k].values["radius"] for k in self.which]
+            return torch.tensor(radii, dtype=params.dtype, device=params.device).unsqueeze(1)
+
+        r = self._cached(("radius", params.dtype, params.device), make)
+        torch.clamp(params, -r, r, out=params)
