@@ -70,11 +70,14 @@ class Panels:
 # "wide": the surface on the left, loss above lr on the right (a laptop, a projector).
 # "stacked": the surface above the two curves (a phone, or a narrow main area).
 LAYOUTS = {
-    "wide": Panels((0.0, 0.5), (0.0, 1.0), (0.62, 1.0), (0.55, 1.0), (0.0, 0.38), 660, 180),
-    "stacked": Panels((0.0, 1.0), (0.52, 1.0), (0.0, 1.0), (0.22, 0.40), (0.0, 0.13), 1080, 180),
+    "wide": Panels((0.0, 0.5), (0.0, 1.0), (0.62, 1.0), (0.55, 1.0), (0.0, 0.38), 660, 220),
+    "stacked": Panels((0.0, 1.0), (0.52, 1.0), (0.0, 1.0), (0.22, 0.40), (0.0, 0.13), 1080, 220),
 }
 
 
+# Margins that already hold the y ticks and title and the legend row (and ``bottom`` the Play
+# row and slider): a margin Plotly must widen to fit them costs a second full draw.
+LEFT, TOP = 74, 84
 STEP_BOTTOM = 64  # px under the plots in step mode: the x axes' ticks and titles only
 
 
@@ -352,8 +355,8 @@ def _race_layout(problem, grid, view, total, log_loss, lr, loss_range, panels: P
         height=panels.height,
         font=FONT,
         template=TEMPLATE,
-        margin=dict(l=64, r=44, t=72, b=panels.bottom),
-        legend=dict(orientation="h", yanchor="bottom", y=1 + 34 / (panels.height - 72 - panels.bottom), x=0,
+        margin=dict(l=LEFT, r=44, t=TOP, b=panels.bottom),
+        legend=dict(orientation="h", yanchor="bottom", y=1 + 34 / (panels.height - TOP - panels.bottom), x=0,
                     font=dict(size=16)),  # above the panel titles
         # A vertical tool bar in the right margin: it covers no legend entry.
         modebar=dict(orientation="v"),
@@ -422,7 +425,7 @@ def _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view,
     jump = dict(mode="immediate", frame=dict(duration=0, redraw=redraw), transition=dict(duration=0))
     # The buttons sit on their own row under the x axis titles, the slider on the row under
     # them: neither covers the other's label, at any width.
-    plot = panels.height - 72 - panels.bottom  # the plot area's height: paper coordinates' unit
+    plot = panels.height - TOP - panels.bottom  # the plot area's height: paper coordinates' unit
     buttons, slider = -62 / plot, -104 / plot
     fig._raw_layout = dict(
         updatemenus=[
