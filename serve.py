@@ -20,6 +20,8 @@ from contextlib import asynccontextmanager
 import streamlit as st
 from streamlit.logger import get_logger
 
+from optviz.ui import plot
+
 log = get_logger("optviz")
 
 
@@ -35,4 +37,5 @@ async def warm_up(app):
     yield {}
 
 
-app = st.App("app.py", lifespan=warm_up)
+# plotly.js for the charts that update in place (optviz/ui/plot.py), from the plotly package.
+app = st.App("app.py", lifespan=warm_up, routes=plot.routes())

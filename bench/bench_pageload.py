@@ -25,7 +25,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ui import SIGNATURE, browser_and_app  # noqa: E402
+from bench_ui import SIGNATURE, WATCH_DRAWS, browser_and_app  # noqa: E402
 from shared import CHROMIUM_ARGS  # noqa: E402
 
 LINK = (
@@ -50,6 +50,7 @@ def _drawn(page, before=None) -> None:
 
 def _open(browser, url: str) -> float:
     page = browser.new_page(viewport=VIEWPORT)
+    page.add_init_script(WATCH_DRAWS)
     start = time.perf_counter()
     page.goto(url)
     _drawn(page)
@@ -72,6 +73,7 @@ def main(argv=None) -> None:
         links = [f"{base}/" + LINK.format(steps=300 + i) for i in range(args.repeats)]
         times["shared link"] = [_open(browser, link) for link in links]
         page = browser.new_page(viewport=VIEWPORT)
+        page.add_init_script(WATCH_DRAWS)
         page.goto(base + "/")
         _drawn(page)
         page.wait_for_timeout(1500)

@@ -28,15 +28,26 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 from shared import CHROMIUM_ARGS  # noqa: E402
 
-# The first run's drawn path, as a string: it changes when the chart shows new data.
-SIGNATURE = """() => {
-  const gd = document.querySelector('.js-plotly-plot');
-  if (!gd || !gd._fullData) return null;  // _fullData holds the decoded typed arrays
-  const t = gd._fullData.find(d => d.legendgroup === 'run0' && d.mode === 'lines');
-  if (!t) return null;
-  const x = t.x, n = x.length;
-  return n + ':' + x[n - 1] + ':' + t.y[n - 1];
-}"""
+# Installed before the page's own scripts: after each finished draw of a plot that can be seen
+# (st.plotly_chart first draws a hidden copy), the first run's drawn path as a string.
+WATCH_DRAWS = """
+new MutationObserver(() => {
+  for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+    if (gd.__watched || !gd.on) continue;
+    gd.__watched = true;
+    gd.on('plotly_afterplot', () => {
+      if (getComputedStyle(gd).visibility === 'hidden' || !gd._fullData) return;
+      const t = gd._fullData.find(d => d.legendgroup === 'run0' && d.mode === 'lines');
+      if (!t) return;
+      const x = t.x, n = x.length;
+      window.__drawn = n + ':' + x[n - 1] + ':' + t.y[n - 1];
+    });
+  }
+}).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['class']});
+"""
+# The first run's path as last drawn (null before the first draw): it changes when the chart
+# shows new data. Pages must be opened after ``page.add_init_script(WATCH_DRAWS)``.
+SIGNATURE = "() => window.__drawn ?? null"
 
 
 def free_port() -> int:
@@ -100,6 +111,7 @@ def main(argv=None) -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.add_init_script(WATCH_DRAWS)
             page.goto(url)
             page.wait_for_function(f"({SIGNATURE})() !== null", timeout=60_000)
             main_area = page.locator("[data-testid=stMain]")

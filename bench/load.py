@@ -278,7 +278,7 @@ class Client:
             self.stats.error("exception", f"{el.type}: {el.message}")
         elif kind == "alert" and el.format == el.ERROR:
             self.stats.error("error box", el.body)
-        elif kind == "plotly_chart":
+        elif kind == "plotly_chart" or (kind == "bidi_component" and "optviz_plot" in el.component_name):
             if self.chart_path is None and path[:1] == (0,):  # the first chart in the main area
                 self.chart_path = path
             pending = self.pending

@@ -251,7 +251,8 @@ def settle(page, timeout_s: float = 20.0) -> bool:
     """Give charts time to draw after the script ran, so screenshots show them. Never fails.
 
     Streamlit shows stSkeleton placeholders while lazily loaded elements (Plotly among
-    them) arrive, and Plotly draws after that: every stPlotlyChart gets a .main-svg.
+    them) arrive, and Plotly draws after that: every chart (stPlotlyChart, or our own
+    optviz-plot) gets a .main-svg.
     Returns False if the page was not settled in time.
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -259,7 +260,7 @@ def settle(page, timeout_s: float = 20.0) -> bool:
     try:
         page.wait_for_function(
             """() => !document.querySelector('[data-testid="stSkeleton"]')
-                  && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                  && [...document.querySelectorAll('[data-testid="stPlotlyChart"], .optviz-plot')]
                         .every(c => c.querySelector('.main-svg'))""",
             timeout=timeout_s * 1000,
         )

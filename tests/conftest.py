@@ -1,6 +1,6 @@
 """Fixtures for browser tests: a local Streamlit server and headless Chromium.
 
-- `app_server`: `streamlit run app.py` on a free loopback port, once per session.
+- `app_server`: `streamlit run serve.py` (the app, warmed up) on a free loopback port, once per session.
 - `chromium`:   Playwright driving the system's Chromium (Debian's `chromium`);
                 skipped when missing, failed instead when OPTVIZ_REQUIRE_BROWSER=1.
 - `page`:       a fresh page that records console errors (`page.console.errors`),

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # Each run's drawn path, read from Plotly's own decoded data in the page.
 PATHS = """() => {
-  const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+  const gd = document.querySelector('.js-plotly-plot');
   if (!gd || !gd._fullData) return null;
   return gd._fullData
     .filter(d => (d.legendgroup || '').startsWith('run') && d.mode === 'lines' && d.xaxis === 'x' && d.showlegend)
@@ -99,7 +99,7 @@ def test_clicking_the_contour_moves_the_start(page, app_server):
     browser.assert_app_rendered(page, app_server.url, page.console, "e2e-click-before")
     sidebar = page.locator('[data-testid="stSidebar"]')
     before = sidebar.get_by_label("x", exact=True).input_value(), sidebar.get_by_label("y", exact=True).input_value()
-    area = page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first.bounding_box()
+    area = page.locator('.js-plotly-plot .nsewdrag').first.bounding_box()
     x, y = area["x"] + area["width"] * 0.75, area["y"] + area["height"] * 0.25
     page.mouse.move(x, y)
     page.mouse.click(x, y)
@@ -118,4 +118,36 @@ def test_clicking_the_contour_moves_the_start(page, app_server):
     page.wait_for_function(f"({PATHS})() !== null", timeout=60_000)
     browser.settle(page)
     shot = browser.screenshot(page, "e2e-click-after")
+    _assert_clean(page, shot)
+
+
+def test_an_lr_change_updates_the_chart_in_place_and_keeps_the_zoom(page, app_server):
+    """One chart, redrawn by Plotly.react: no remount (no flash), and uirevision keeps the view."""
+    shot = browser.assert_app_rendered(page, app_server.url, page.console, "e2e-zoom-before")
+    before = _paths(page)
+    assert page.locator(".optviz-plot.js-plotly-plot").count() == 1, f"the chart is not the in-place one; see {shot}"
+    page.evaluate("() => { document.querySelector('.js-plotly-plot').__mark = 1; }")
+    area = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()  # the contour: drag a zoom box
+    page.mouse.move(area["x"] + area["width"] * 0.2, area["y"] + area["height"] * 0.2)
+    page.mouse.down()
+    page.mouse.move(area["x"] + area["width"] * 0.5, area["y"] + area["height"] * 0.6, steps=8)
+    page.mouse.up()
+    zoomed = page.evaluate("() => { const l = document.querySelector('.js-plotly-plot')._fullLayout; "
+                           "return [l.xaxis.range, l.yaxis.range]; }")
+    assert zoomed[0] != [-2, 2], zoomed
+    lr = page.locator('[data-testid="stMain"]').get_by_label("lr", exact=True).first
+    lr.fill("0.0017")
+    lr.press("Enter")
+    page.wait_for_function(
+        f"(old) => {{ const p = ({PATHS})(); return p && p.length && "
+        f"(p[0].last[0] !== old[0] || p[0].last[1] !== old[1]); }}",
+        arg=before[0]["last"],
+        timeout=60_000,
+    )
+    browser.settle(page)
+    view = page.evaluate("""() => { const gd = document.querySelector('.js-plotly-plot');
+        return {same: gd.__mark === 1, x: gd._fullLayout.xaxis.range, y: gd._fullLayout.yaxis.range}; }""")
+    shot = browser.screenshot(page, "e2e-zoom-after")
+    assert view["same"], f"the chart was mounted anew; see {shot}"
+    assert [view["x"], view["y"]] == zoomed, f"the zoom was lost: {view}; see {shot}"
     _assert_clean(page, shot)

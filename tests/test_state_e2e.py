@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # Each arrow's tail (where it is drawn from), read from Plotly's own data in the page.
 ARROWS = """() => {
-  const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+  const gd = document.querySelector('.js-plotly-plot');
   if (!gd || !gd._fullData) return null;
   return gd._fullData.filter(d => d.marker && d.marker.symbol === 'arrow')
     .map(d => [d.x[0], d.y[0], d.x[1], d.y[1]]);
@@ -34,5 +34,5 @@ def test_arrows_move_with_the_slider_and_the_state_panel_renders(chromium, app_s
         assert len(moved) >= 4, (early, at_end)
         browser.screenshot(page, "inside-1024-early")
         assert page.get_by_text("Inside the optimizer").count() >= 1
-        assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2  # the race and the state panel
+        assert page.locator('.js-plotly-plot').count() >= 2  # the race and the state panel
         assert console.errors == [], console.errors

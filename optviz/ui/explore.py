@@ -30,7 +30,7 @@ from ..experiment import Experiment, Outcome
 from ..export import to_csv, to_json
 from ..optim import get as get_optimizer
 from ..params import ConfigError
-from . import guard, inside, stepper, theme, viewport
+from . import guard, inside, plot, stepper, theme, viewport
 from .kinds import KIND_UI
 from .maths import values_latex
 from .runs import RunEditor
@@ -226,19 +226,23 @@ class ExperimentPage:
             return
         styles = charts.styles([r.label or r.optimizer for r in runs], [r.color for r in runs])
         layout = viewport.layout(self.k("viewport"))
-        chart, progress = st.empty(), st.empty()
+        # The chart stays in one place from rerun to rerun, so it is updated rather than mounted
+        # anew; a long computation's partial pictures go in a placeholder above it.
+        chart = st.container()
+        partial, progress = chart.empty(), st.empty()
         total = run_exp.n_steps
 
         def on_progress(p: Progress) -> None:
             progress.progress(p.fraction, text=f"computing… step {p.done:,} of {total:,}")
-            chart.plotly_chart(theme.chart(self.ui.progress_figure(run_exp, p.arrays(), styles, total, view, layout)),
-                               theme=None)
+            partial.plotly_chart(theme.chart(self.ui.progress_figure(run_exp, p.arrays(), styles, total, view, layout)),
+                                 theme=None)
 
         # Only a kind that draws the inside view records for it: a model's state is its every weight, every step.
         look_inside = view.inside and getattr(self.ui, "INSIDE", False)
         record = getattr(self.ui, "INSIDE_RECORD", inside.RECORD) if look_inside else DEFAULT_RECORD
         bundle = compute(run_exp, on_progress, progress, record)
         progress.empty()
+        partial.empty()
         outcome = bundle.outcome.relabelled(run_exp)
         stepping = stepper.Stepping()
         # Under the chart, where a class looks: step by step, predict, reveal. Only a kind whose
@@ -253,8 +257,7 @@ class ExperimentPage:
         # theme=None keeps the figure's own large, projector-friendly fonts.
         # No Plotly tool bar on a phone: it sat on the wrapped legend, and a finger has no hover
         # to reveal it (pinch zooms, a double tap resets).
-        event = chart.plotly_chart(fig, key=self.k("figure"), on_select="rerun", selection_mode="points",
-                                   theme=None, config={"displaylogo": False, "displayModeBar": layout == "wide"})
+        event = plot.chart(fig, key=self.k("figure"), config={"displayModeBar": layout == "wide"}, where=chart)
         self.ui.on_click(self.k, event, fig)
         result = outcome.result
         n_div = int((result.diverged_at >= 0).sum())

@@ -1,0 +1,159 @@
+"""A Plotly chart that is updated in place, for the figure a class watches change.
+
+Streamlit 1.67's ``st.plotly_chart`` derives the element's id from the figure, so every
+new figure (each lr typed) mounts a new chart: Plotly draws it from scratch twice (the
+second after Streamlit re-themes its copy), the chart flashes, and a zoom or a 3-D camera
+is lost. This small ``st.components.v2`` component keeps one chart per key and hands each
+new figure to ``Plotly.react``: one draw, and ``uirevision`` keeps the view.
+
+plotly.js comes from the plotly package installed here, served by ``serve.py`` under
+:data:`ROUTE` (long-cached, gzipped once); nothing is fetched from the internet. Where the
+app is not served that way (``streamlit run app.py``, AppTest), :func:`chart` falls back
+to ``st.plotly_chart``.
+"""
+
+from __future__ import annotations
+
+import gzip
+from functools import cache
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import plotly
+import plotly.io as pio
+import streamlit as st
+
+# Versioned, so a browser may keep it for a year: a new plotly is a new address.
+ROUTE = f"/optviz/plotly-{plotly.__version__}.min.js"
+_served = False
+
+_JS = r"""
+let loading = null;  // one <script> per page, shared by every chart on it
+function loadPlotly(url) {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!loading) {
+    loading = new Promise((resolve, reject) => {
+      const s = document.createElement("script");
+      s.src = new URL(url, document.baseURI).href;
+      s.onload = () => resolve(window.Plotly);
+      s.onerror = () => { loading = null; reject(new Error("could not load " + s.src)); };
+      document.head.appendChild(s);
+    });
+  }
+  return loading;
+}
+
+const charts = new WeakMap();  // parentElement -> this chart's div and state
+
+async function draw(c) {
+  const Plotly = await loadPlotly(c.url);
+  if (c.busy) { c.dirty = true; return; }  // a newer figure came while drawing: draw only the newest
+  c.busy = true;
+  try {
+    do {
+      c.dirty = false;
+      const fig = JSON.parse(c.spec);
+      const layout = fig.layout || {};
+      delete layout.width;  // follow the page's width
+      c.div.style.height = (layout.height || 450) + "px";
+      await Plotly.react(c.div, {data: fig.data || [], layout, frames: fig.frames || [], config: c.config});
+      if (!c.listening) {
+        c.listening = true;
+        c.div.on("plotly_click", (ev) => {
+          const p = ev && ev.points && ev.points[0];
+          if (p) c.send("click", {x: p.x, y: p.y, curve_number: p.curveNumber,
+                                  point_index: p.pointIndex ?? p.pointNumber});
+        });
+      }
+    } while (c.dirty);
+  } finally {
+    c.busy = false;
+  }
+}
+
+export default function (component) {
+  const { data, parentElement, setTriggerValue } = component;
+  let c = charts.get(parentElement);
+  if (!c) {
+    const div = document.createElement("div");
+    div.className = "optviz-plot";
+    parentElement.appendChild(div);
+    c = {div, busy: false, dirty: false, listening: false};
+    let frame = 0;
+    c.resize = new ResizeObserver(() => {
+      cancelAnimationFrame(frame);
+      frame = requestAnimationFrame(() => { if (window.Plotly && div._fullLayout) window.Plotly.Plots.resize(div); });
+    });
+    c.resize.observe(div);
+    charts.set(parentElement, c);
+  }
+  c.send = setTriggerValue;
+  c.spec = data.figure;
+  c.url = data.plotly;
+  c.config = data.config;
+  draw(c).catch((e) => { c.div.textContent = "The chart could not be drawn: " + e.message; console.error(e); });
+  // Streamlit calls the last cleanup on unmount; an older one may run while still mounted.
+  return () => {
+    if (parentElement.isConnected) return;
+    c.resize.disconnect();
+    if (window.Plotly) window.Plotly.purge(c.div);
+    charts.delete(parentElement);
+  };
+}
+"""
+
+# isolate_styles=False: plotly.js puts its styles (tool bar, hover labels) in the page's
+# head, which a shadow root would keep out.
+_CSS = ".optviz-plot { width: 100%; }"
+
+
+@st.cache_resource(show_spinner=False)
+def _component():
+    return st.components.v2.component("optviz_plot", js=_JS, css=_CSS, isolate_styles=False)
+
+
+@cache
+def _plotly_gz() -> bytes:
+    return gzip.compress((Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes(), 6)
+
+
+def routes() -> list:
+    """The route that serves plotly.js to :func:`chart` (for ``st.App(routes=...)``)."""
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    global _served
+
+    async def plotly_js(request):
+        return Response(_plotly_gz(), media_type="text/javascript", headers={
+            "Content-Encoding": "gzip", "Cache-Control": "public, max-age=31536000, immutable"})  # fmt: skip
+
+    _served = True
+    return [Route(ROUTE, plotly_js)]
+
+
+def selection(click: dict | None) -> SimpleNamespace:
+    """A click as ``st.plotly_chart``'s selection event: ``.selection.points``."""
+    return SimpleNamespace(selection=SimpleNamespace(points=[click] if click else []))
+
+
+def chart(fig: Any, *, key: str, config: dict, where=None) -> SimpleNamespace:
+    """Draw ``fig`` in the container ``where`` (the page if None); with the same ``key`` in
+    the same place, a new figure updates the chart in place.
+
+    Not in an ``st.empty``: the placeholder is cleared at each rerun, and the chart with it.
+    Returns the click that caused this rerun, as ``st.plotly_chart``'s selection event.
+    """
+    where = where if where is not None else st.container()
+    if not _served:
+        return where.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points", theme=None,
+                                  config=config)  # fmt: skip
+    data = {"figure": pio.to_json(fig, validate=False), "config": {"displaylogo": False, **config},
+            "plotly": ROUTE.lstrip("/")}  # relative: the page's base path applies
+    with where:
+        result = _component()(key=key, data=data, on_click_change=lambda: None, height="content")
+    return selection(getattr(result, "click", None))
+
+
+__all__ = ["ROUTE", "chart", "routes", "selection"]

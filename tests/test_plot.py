@@ -1,0 +1,58 @@
+"""The chart that is updated in place (optviz/ui/plot.py): its plotly.js route, its click event,
+and which chart a page gets. The browser side (one draw, the zoom kept) is in test_e2e_surfaces."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+from pathlib import Path
+
+import plotly
+from streamlit.testing.v1 import AppTest
+
+from optviz.ui import plot
+
+
+def _page():
+    from optviz.ui.explore import SURFACES
+    from optviz.ui.persist import keep_widget_values
+
+    keep_widget_values()
+    SURFACES()
+
+
+def test_the_route_serves_the_installed_plotly_gzipped_and_long_cached(monkeypatch):
+    monkeypatch.setattr(plot, "_served", False)  # routes() marks the process as serving it
+    (route,) = plot.routes()
+    assert route.path == plot.ROUTE and plotly.__version__ in route.path
+    response = asyncio.run(route.endpoint(None))
+    shipped = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+    assert gzip.decompress(response.body) == shipped
+    assert response.headers["content-encoding"] == "gzip"
+    assert "immutable" in response.headers["cache-control"]
+    assert plot._served
+
+
+def test_a_click_reads_as_a_selection():
+    click = {"x": 0.5, "y": 1.0, "curve_number": 2, "point_index": 7}
+    assert plot.selection(click).selection.points == [click]
+    assert plot.selection(None).selection.points == []
+
+
+def test_served_the_page_draws_its_figure_with_the_in_place_chart(monkeypatch):
+    monkeypatch.setattr(plot, "_served", True)
+    at = AppTest.from_function(_page, default_timeout=120).run()
+    assert not at.exception
+    assert not at.get("plotly_chart")
+    (chart,) = [e for e in at.get("bidi_component") if "optviz_plot" in e.proto.component_name]
+    data = json.loads(chart.proto.json)
+    figure = json.loads(data["figure"])
+    assert figure["frames"] and any(t.get("legendgroup") == "run0" for t in figure["data"])
+    assert data["plotly"] == plot.ROUTE.lstrip("/")
+
+
+def test_not_served_the_page_falls_back_to_plotly_chart(monkeypatch):
+    monkeypatch.setattr(plot, "_served", False)
+    at = AppTest.from_function(_page, default_timeout=120).run()
+    assert not at.exception and len(at.get("plotly_chart")) == 1
