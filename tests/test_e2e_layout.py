@@ -59,3 +59,19 @@ def test_no_text_overlaps_on_a_projector_or_a_phone(chromium, app_server, path, 
         charts = page.evaluate(BOXES)
         problems = [p for boxes in charts for p in _overlaps(boxes)]
         assert not problems, f"{path or 'surfaces'} at {width}×{height}: {problems}; see {shot}"
+
+
+# What Plotly had to widen: a margin too small for the ticks, legend or slider costs a second
+# full draw of the figure on every change.
+WIDENED = """() => {
+  const gd = document.querySelector('.js-plotly-plot'), m = gd.layout.margin, s = gd._fullLayout._size;
+  return ['l', 'r', 't', 'b'].filter(k => m[k] !== undefined && s[k] > m[k]).map(k => [k, m[k], s[k]]); }"""
+
+
+@pytest.mark.parametrize("path", ["", "?view=3d", "datasets", "online"])
+def test_the_explore_charts_are_drawn_once_on_a_laptop(chromium, app_server, path):
+    with browser.sized_page(chromium, 1440, 900) as page:
+        shot = f"margins-{path or 'surfaces'}"
+        shot = browser.assert_app_rendered(page, f"{app_server.url}/{path}", page.console, shot)
+        page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullLayout", timeout=60_000)
+        assert page.evaluate(WIDENED) == [], f"Plotly widened a margin (and drew twice); see {shot}"

@@ -77,7 +77,7 @@ def online_figure(
         height=height,
         font=FONT,
         template="plotly_white",
-        margin=dict(l=70, r=30, t=50, b=50),
+        margin=dict(l=80, r=30, t=58, b=62),  # room for the ticks and legend: no second draw to widen it
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),  # above: clear of the step axis's title
         hovermode="x unified",
     )

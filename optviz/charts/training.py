@@ -345,8 +345,9 @@ def _add_frames(fig, training: Outcome, shown, moving, frame_data) -> None:
                 mode="immediate")
     pause = dict(frame=dict(duration=0, redraw=False), mode="immediate")
     jump = dict(mode="immediate", frame=dict(duration=0, redraw=False), transition=dict(duration=0))
-    # The buttons on their own row under the last x axis title, the slider on the row under them.
-    bottom = 180
+    # The buttons on their own row under the last x axis title, the slider on the row under them;
+    # room for both, so Plotly need not widen the margin and draw the figure twice.
+    bottom = 220
     plot = fig.layout.height - fig.layout.margin.t - bottom
     fig.update_layout(
         updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-62 / plot, xanchor="left", yanchor="top",
