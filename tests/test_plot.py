@@ -7,6 +7,7 @@ import asyncio
 import gzip
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import plotly
 from streamlit.testing.v1 import AppTest
@@ -26,11 +27,12 @@ def test_the_route_serves_the_installed_plotly_gzipped_and_long_cached(monkeypat
     monkeypatch.setattr(plot, "_served", False)  # routes() marks the process as serving it
     (route,) = plot.routes()
     assert route.path == plot.ROUTE and plotly.__version__ in route.path
-    response = asyncio.run(route.endpoint(None))
     shipped = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
-    assert gzip.decompress(response.body) == shipped
-    assert response.headers["content-encoding"] == "gzip"
-    assert "immutable" in response.headers["cache-control"]
+    packed = asyncio.run(route.endpoint(SimpleNamespace(headers={"accept-encoding": "gzip, deflate, br"})))
+    assert gzip.decompress(packed.body) == shipped and packed.headers["content-encoding"] == "gzip"
+    plain = asyncio.run(route.endpoint(SimpleNamespace(headers={})))  # a client that takes no gzip
+    assert plain.body == shipped and "content-encoding" not in plain.headers
+    assert all("immutable" in r.headers["cache-control"] for r in (packed, plain))
     assert plot._served
 
 

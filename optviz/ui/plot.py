@@ -7,7 +7,7 @@ is lost. This small ``st.components.v2`` component keeps one chart per key and h
 new figure to ``Plotly.react``: one draw, and ``uirevision`` keeps the view.
 
 plotly.js comes from the plotly package installed here, served by ``serve.py`` under
-:data:`ROUTE` (long-cached, gzipped once); nothing is fetched from the internet. Where the
+:data:`ROUTE` (long-cached, gzipped once at start); nothing is fetched from the internet. Where the
 app is not served that way (``streamlit run app.py``, AppTest), :func:`chart` falls back
 to ``st.plotly_chart``.
 """
@@ -15,7 +15,6 @@ to ``st.plotly_chart``.
 from __future__ import annotations
 
 import gzip
-from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -113,21 +112,20 @@ def _component():
     return st.components.v2.component("optviz_plot", js=_JS, css=_CSS, isolate_styles=False)
 
 
-@cache
-def _plotly_gz() -> bytes:
-    return gzip.compress((Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes(), 6)
-
-
 def routes() -> list:
     """The route that serves plotly.js to :func:`chart` (for ``st.App(routes=...)``)."""
     from starlette.responses import Response
     from starlette.routing import Route
 
     global _served
+    plain = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+    packed = gzip.compress(plain, 6)  # once, at server start: not in the event loop of a request
+    cache = {"Cache-Control": "public, max-age=31536000, immutable", "Vary": "Accept-Encoding"}
 
     async def plotly_js(request):
-        return Response(_plotly_gz(), media_type="text/javascript", headers={
-            "Content-Encoding": "gzip", "Cache-Control": "public, max-age=31536000, immutable"})  # fmt: skip
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            return Response(packed, media_type="text/javascript", headers={**cache, "Content-Encoding": "gzip"})
+        return Response(plain, media_type="text/javascript", headers=cache)
 
     _served = True
     return [Route(ROUTE, plotly_js)]
@@ -146,10 +144,11 @@ def chart(fig: Any, *, key: str, config: dict, where=None) -> SimpleNamespace:
     Returns the click that caused this rerun, as ``st.plotly_chart``'s selection event.
     """
     where = where if where is not None else st.container()
+    config = {"displaylogo": False, **config}
     if not _served:
         return where.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points", theme=None,
                                   config=config)  # fmt: skip
-    data = {"figure": pio.to_json(fig, validate=False), "config": {"displaylogo": False, **config},
+    data = {"figure": pio.to_json(fig, validate=False), "config": config,
             "plotly": ROUTE.lstrip("/")}  # relative: the page's base path applies
     with where:
         result = _component()(key=key, data=data, on_click_change=lambda: None, height="content")
