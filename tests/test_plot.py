@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,14 +24,20 @@ def _page():
     SURFACES()
 
 
+def _get(route, headers):
+    # In a thread of its own: the test process may already run an event loop (AppTest's).
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, route.endpoint(SimpleNamespace(headers=headers))).result()
+
+
 def test_the_route_serves_the_installed_plotly_gzipped_and_long_cached(monkeypatch):
     monkeypatch.setattr(plot, "_served", False)  # routes() marks the process as serving it
     (route,) = plot.routes()
     assert route.path == plot.ROUTE and plotly.__version__ in route.path
     shipped = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
-    packed = asyncio.run(route.endpoint(SimpleNamespace(headers={"accept-encoding": "gzip, deflate, br"})))
+    packed = _get(route, {"accept-encoding": "gzip, deflate, br"})
     assert gzip.decompress(packed.body) == shipped and packed.headers["content-encoding"] == "gzip"
-    plain = asyncio.run(route.endpoint(SimpleNamespace(headers={})))  # a client that takes no gzip
+    plain = _get(route, {})  # a client that takes no gzip
     assert plain.body == shipped and "content-encoding" not in plain.headers
     assert all("immutable" in r.headers["cache-control"] for r in (packed, plain))
     assert plot._served
