@@ -254,7 +254,7 @@ class ExperimentPage:
                 stepper.card(outcome, run, styles[run].label, stepping.step, stepping.hidden, layout == "stacked")
         step_args = {} if stepping.step is None else {"at": stepping.step, "reveal": not stepping.hidden}
         fig = theme.chart(self.ui.figure(outcome, bundle.extra, styles, view, layout, **step_args))
-        # theme=None keeps the figure's own large, projector-friendly fonts.
+        # No Streamlit chart theme: the figure keeps its own large, projector-friendly fonts.
         # No Plotly tool bar on a phone: it sat on the wrapped legend, and a finger has no hover
         # to reveal it (pinch zooms, a double tap resets).
         event = plot.chart(fig, key=self.k("figure"), config={"displayModeBar": layout == "wide"}, where=chart)
