@@ -28,14 +28,15 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 from shared import CHROMIUM_ARGS  # noqa: E402
 
-# Installed before the page's own scripts: after each finished draw of a plot that can be seen
-# (st.plotly_chart first draws a hidden copy), the first run's drawn path as a string.
+# Installed before the page's own scripts: after each finished draw of the page's first chart, if
+# it can be seen (st.plotly_chart first draws a hidden copy), the first run's path as a string.
 WATCH_DRAWS = """
 new MutationObserver(() => {
   for (const gd of document.querySelectorAll('.js-plotly-plot')) {
     if (gd.__watched || !gd.on) continue;
     gd.__watched = true;
     gd.on('plotly_afterplot', () => {
+      if (document.querySelector('.js-plotly-plot') !== gd) return;  // the page's first chart only
       if (getComputedStyle(gd).visibility === 'hidden' || !gd._fullData) return;
       const t = gd._fullData.find(d => d.legendgroup === 'run0' && d.mode === 'lines');
       if (!t) return;
