@@ -257,13 +257,18 @@ def settle(page, timeout_s: float = 20.0) -> bool:
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    try:
-        page.wait_for_function(
-            """() => !document.querySelector('[data-testid="stSkeleton"]')
+    # Our in-place chart keeps its old drawing while it draws a new figure: it says so with
+    # data-drawing. A rerun the page asks for itself (the width probe) may start a moment
+    # after the first one ends, so the page must look settled twice, half a second apart.
+    settled = """() => !document.querySelector('[data-testid="stSkeleton"], .optviz-plot[data-drawing]')
+                  && document.querySelector('[data-testid="stApp"]')
+                        ?.getAttribute('data-test-script-state') !== 'running'
                   && [...document.querySelectorAll('[data-testid="stPlotlyChart"], .optviz-plot')]
-                        .every(c => c.querySelector('.main-svg'))""",
-            timeout=timeout_s * 1000,
-        )
+                        .every(c => c.querySelector('.main-svg'))"""
+    try:
+        page.wait_for_function(settled, timeout=timeout_s * 1000)
+        page.wait_for_timeout(500)
+        page.wait_for_function(settled, timeout=timeout_s * 1000)
         return True
     except PlaywrightTimeout:
         return False

@@ -66,6 +66,7 @@ async function draw(c) {
         });
       }
     } while (c.dirty);
+    delete c.div.dataset.drawing;
   } finally {
     c.busy = false;
   }
@@ -88,6 +89,7 @@ export default function (component) {
     charts.set(parentElement, c);
   }
   c.send = setTriggerValue;
+  c.div.dataset.drawing = "1";  // until this figure is drawn: tests and benchmarks wait for it
   c.spec = data.figure;
   c.url = data.plotly;
   c.config = data.config;
