@@ -30,6 +30,9 @@ PALETTE = ("#0072B2", "#D55E00", "#009E73", "#C51B7D", "#8C6D00", "#7B3294", "#0
 BACKGROUND = "#ffffff"
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 FONT = dict(size=16)
+# Room under an animated figure's plots for its Play row and step slider: a margin Plotly had
+# to widen for them would cost a second full draw of the figure on every change.
+CONTROLS_BOTTOM = 220
 # A light, low-saturation background so saturated paths stand out on a projector.
 SURFACE_COLORS = [[0.0, "#1f3a5f"], [0.35, "#6d8fb3"], [0.7, "#c9d9ea"], [1.0, "#f4f7fb"]]
 

@@ -20,6 +20,7 @@ from ..analysis import thin
 from ..problems import SurfaceProblem
 from . import state as inside
 from .common import (
+    CONTROLS_BOTTOM,
     FONT,
     SURFACE_COLORS,
     TEMPLATE,
@@ -70,13 +71,13 @@ class Panels:
 # "wide": the surface on the left, loss above lr on the right (a laptop, a projector).
 # "stacked": the surface above the two curves (a phone, or a narrow main area).
 LAYOUTS = {
-    "wide": Panels((0.0, 0.5), (0.0, 1.0), (0.62, 1.0), (0.55, 1.0), (0.0, 0.38), 660, 220),
-    "stacked": Panels((0.0, 1.0), (0.52, 1.0), (0.0, 1.0), (0.22, 0.40), (0.0, 0.13), 1080, 220),
+    "wide": Panels((0.0, 0.5), (0.0, 1.0), (0.62, 1.0), (0.55, 1.0), (0.0, 0.38), 660, CONTROLS_BOTTOM),
+    "stacked": Panels((0.0, 1.0), (0.52, 1.0), (0.0, 1.0), (0.22, 0.40), (0.0, 0.13), 1080, CONTROLS_BOTTOM),
 }
 
 
-# Margins that already hold the y ticks and title and the legend row (and ``bottom`` the Play
-# row and slider): a margin Plotly must widen to fit them costs a second full draw.
+# Margins that already hold the y ticks and title and the legend row: a margin Plotly must
+# widen to fit them costs a second full draw.
 LEFT, TOP = 74, 84
 STEP_BOTTOM = 64  # px under the plots in step mode: the x axes' ticks and titles only
 

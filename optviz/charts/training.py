@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots
 
 from ..analysis import DataView, Landscape, level_lines, thin, training_frames
 from ..experiment import Outcome
-from .common import FONT, PALETTE, AnimatedFigure, Grid, Style, f32, gapped, last_finite, shaded_image
+from .common import CONTROLS_BOTTOM, FONT, PALETTE, AnimatedFigure, Grid, Style, f32, gapped, last_finite, shaded_image
 
 # Light class colours (ColorBrewer "Paired", light members): the runs own the saturated palette.
 # Data classes in pale, muted fills with grey edges and a shape each: the saturated
@@ -345,9 +345,8 @@ def _add_frames(fig, training: Outcome, shown, moving, frame_data) -> None:
                 mode="immediate")
     pause = dict(frame=dict(duration=0, redraw=False), mode="immediate")
     jump = dict(mode="immediate", frame=dict(duration=0, redraw=False), transition=dict(duration=0))
-    # The buttons on their own row under the last x axis title, the slider on the row under them;
-    # room for both, so Plotly need not widen the margin and draw the figure twice.
-    bottom = 220
+    # The buttons on their own row under the last x axis title, the slider on the row under them.
+    bottom = CONTROLS_BOTTOM
     plot = fig.layout.height - fig.layout.margin.t - bottom
     fig.update_layout(
         updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-62 / plot, xanchor="left", yanchor="top",
