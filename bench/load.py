@@ -278,6 +278,8 @@ class Client:
             self.stats.error("exception", f"{el.type}: {el.message}")
         elif kind == "alert" and el.format == el.ERROR:
             self.stats.error("error box", el.body)
+        # The page's chart: st.plotly_chart, or optviz's in-place one (optviz/ui/plot.py's NAME; this
+        # client does not import optviz, which would import torch).
         elif kind == "plotly_chart" or (kind == "bidi_component" and "optviz_plot" in el.component_name):
             if self.chart_path is None and path[:1] == (0,):  # the first chart in the main area
                 self.chart_path = path

@@ -54,7 +54,7 @@ def test_served_the_page_draws_its_figure_with_the_in_place_chart(monkeypatch):
     at = AppTest.from_function(_page, default_timeout=120).run()
     assert not at.exception
     assert not at.get("plotly_chart")
-    (chart,) = [e for e in at.get("bidi_component") if "optviz_plot" in e.proto.component_name]
+    (chart,) = [e for e in at.get("bidi_component") if plot.NAME in e.proto.component_name]
     data = json.loads(chart.proto.json)
     figure = json.loads(data["figure"])
     assert figure["frames"] and any(t.get("legendgroup") == "run0" for t in figure["data"])

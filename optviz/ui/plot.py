@@ -25,6 +25,7 @@ import streamlit as st
 
 # Versioned, so a browser may keep it for a year: a new plotly is a new address.
 ROUTE = f"/optviz/plotly-{plotly.__version__}.min.js"
+NAME = "optviz_plot"  # the component's name, as a page's messages carry it
 _served = False
 
 _JS = r"""
@@ -111,7 +112,7 @@ _CSS = ".optviz-plot { width: 100%; }"
 
 @st.cache_resource(show_spinner=False)
 def _component():
-    return st.components.v2.component("optviz_plot", js=_JS, css=_CSS, isolate_styles=False)
+    return st.components.v2.component(NAME, js=_JS, css=_CSS, isolate_styles=False)
 
 
 def routes() -> list:
@@ -138,14 +139,13 @@ def selection(click: dict | None) -> SimpleNamespace:
     return SimpleNamespace(selection=SimpleNamespace(points=[click] if click else []))
 
 
-def chart(fig: Any, *, key: str, config: dict, where=None) -> SimpleNamespace:
-    """Draw ``fig`` in the container ``where`` (the page if None); with the same ``key`` in
-    the same place, a new figure updates the chart in place.
+def chart(fig: Any, *, key: str, config: dict, where) -> SimpleNamespace:
+    """Draw ``fig`` in the container ``where``; with the same ``key`` in the same place, a new
+    figure updates the chart in place.
 
     Not in an ``st.empty``: the placeholder is cleared at each rerun, and the chart with it.
     Returns the click that caused this rerun, as ``st.plotly_chart``'s selection event.
     """
-    where = where if where is not None else st.container()
     config = {"displaylogo": False, **config}
     if not _served:
         return where.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points", theme=None,
@@ -157,4 +157,4 @@ def chart(fig: Any, *, key: str, config: dict, where=None) -> SimpleNamespace:
     return selection(getattr(result, "click", None))
 
 
-__all__ = ["ROUTE", "chart", "routes", "selection"]
+__all__ = ["NAME", "ROUTE", "chart", "routes", "selection"]
