@@ -1,11 +1,16 @@
 """How long from a widget change to an updated chart, in a real browser.
 
-    python bench/bench_ui.py            # 15 changes, prints each and the median
+    python bench/bench_ui.py                    # each action 15 times; each time, the median, the max
+    python bench/bench_ui.py --action lr --changes 10
 
 Starts ``streamlit run serve.py`` on a free port, opens it in headless Chromium
-(Debian's, through Playwright), changes the learning rate of the first run of
-the default comparison, and times until the chart in the page shows the new
-path. Each change uses a new value, so no cached result is reused.
+(Debian's, through Playwright) and times, from the widget's change until the page's chart
+has drawn the new figure:
+
+- lr: the first run's learning rate on the Surfaces page (a new value each time, so no
+  cached result is reused; timed until the chart shows the new path);
+- 3-D: the Surfaces page's view, switched between 3-D and the contour;
+- recolour: the Sweeps page's basin map, coloured by another measure (no new compute).
 """
 
 from __future__ import annotations
@@ -49,6 +54,25 @@ new MutationObserver(() => {
 # The first run's path as last drawn (null before the first draw): it changes when the chart
 # shows new data. Pages must be opened after ``page.add_init_script(WATCH_DRAWS)``.
 SIGNATURE = "() => window.__drawn ?? null"
+
+# How many new figures the page's first visible chart has drawn: a draw with data it had not
+# drawn before (a resize or a hover redraws the same data, and does not count).
+WATCH_FIGURES = """
+window.__figures = 0;
+new MutationObserver(() => {
+  for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+    if (gd.__counted || !gd.on) continue;
+    gd.__counted = true;
+    gd.on('plotly_afterplot', () => {
+      if (document.querySelector('.js-plotly-plot') !== gd) return;
+      if (getComputedStyle(gd).visibility === 'hidden' || gd.data === gd.__lastData) return;
+      gd.__lastData = gd.data;
+      window.__figures += 1;
+    });
+  }
+}).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['class']});
+"""
+FIGURES = "() => window.__figures"
 
 
 def free_port() -> int:
@@ -103,37 +127,67 @@ def browser_and_app(url: str | None) -> Iterator[tuple[str, str]]:
         app.wait(timeout=10)
 
 
+def _time(page, act, signature: str) -> float:
+    """Seconds from ``act()`` until ``signature`` changes."""
+    before = page.evaluate(signature)
+    start = time.perf_counter()
+    act()
+    page.wait_for_function(f"({signature})() !== {before!r}", timeout=60_000, polling=10)
+    return time.perf_counter() - start
+
+
+def _lr(page, i: int) -> float:
+    lr = page.locator("[data-testid=stMain]").get_by_label("lr", exact=True).first
+    lr.fill(f"{0.0011 + 0.0001 * i:.4f}")
+    return _time(page, lambda: lr.press("Enter"), SIGNATURE)
+
+
+def _segment(options: tuple[str, ...]):
+    """An action that clicks the next of a segmented control's options."""
+
+    def act(page, i: int) -> float:
+        button = page.get_by_role("radio", name=options[(i + 1) % len(options)], exact=True).first
+        return _time(page, button.click, FIGURES)
+
+    return act
+
+
+ACTIONS = {  # name: (the page's path, the action)
+    "lr": ("", _lr),
+    "3-D": ("", _segment(("Contour", "3-D"))),
+    "recolour": ("sweeps?mode=basin", _segment(("Minimum reached", "Final loss", "Diverged"))),
+}
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--changes", type=int, default=15)
+    ap.add_argument("--changes", type=int, default=15, help="times each action is timed")
+    ap.add_argument("--action", nargs="+", choices=list(ACTIONS), default=list(ACTIONS))
     ap.add_argument("--url", help="measure an app that is already running here instead of starting one")
     args = ap.parse_args(argv)
-    with browser_and_app(args.url) as (chromium, url):
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+    summary = []
+    with browser_and_app(args.url) as (chromium, url), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        for name in args.action:
+            path, act = ACTIONS[name]
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.add_init_script(WATCH_DRAWS)
-            page.goto(url)
-            page.wait_for_function(f"({SIGNATURE})() !== null", timeout=60_000)
-            main_area = page.locator("[data-testid=stMain]")
-            # The first run's settings are open: the run editor shows one run's widgets at a time.
-            lr = main_area.get_by_label("lr", exact=True).first
-            lr.wait_for()
+            page.add_init_script(WATCH_FIGURES)
+            page.goto(url.rstrip("/") + "/" + path)
+            page.wait_for_function(f"({FIGURES})() > 0", timeout=90_000)
+            page.wait_for_timeout(1500)  # the page's first rerun settles
             times = []
             for i in range(args.changes):
-                before = page.evaluate(SIGNATURE)
-                lr.fill(f"{0.0011 + 0.0001 * i:.4f}")
-                start = time.perf_counter()
-                lr.press("Enter")
-                page.wait_for_function(f"({SIGNATURE})() !== {before!r}", timeout=30_000, polling=10)
-                times.append(time.perf_counter() - start)
-                print(f"change {i + 1:2d}: {times[-1] * 1e3:6.0f} ms", flush=True)
+                times.append(act(page, i))
+                print(f"{name} {i + 1:2d}: {times[-1] * 1e3:6.0f} ms", flush=True)
                 page.wait_for_timeout(300)  # let the rerun settle before the next change
-            browser.close()
-    print(
-        f"median widget change -> updated chart: {statistics.median(times) * 1e3:.0f} ms "
-        f"(min {min(times) * 1e3:.0f}, max {max(times) * 1e3:.0f}, n={len(times)})"
-    )
+            page.close()
+            summary.append(
+                f"{name:9s} -> chart drawn: median {statistics.median(times) * 1e3:5.0f} ms "
+                f"(min {min(times) * 1e3:.0f}, max {max(times) * 1e3:.0f}, n={len(times)})"
+            )
+        browser.close()
+    print("\n".join(summary))
 
 
 if __name__ == "__main__":
