@@ -46,6 +46,7 @@ def test_the_route_serves_the_installed_plotly_gzipped_and_long_cached(monkeypat
 def test_a_click_reads_as_a_selection():
     click = {"x": 0.5, "y": 1.0, "curve_number": 2, "point_index": 7}
     assert plot.selection(click).selection.points == [click]
+    assert plot.selection(click)["selection"]["points"] == [click]  # by key too, as Streamlit's event
     assert plot.selection(None).selection.points == []
 
 

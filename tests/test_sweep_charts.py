@@ -74,6 +74,22 @@ def test_basin_figure_side_by_side_with_contours_and_minima(basin, color_by):
         assert "diverged" in legend
 
 
+@pytest.mark.parametrize("color_by", list(sweep_charts.COLOR_BY))
+def test_basin_figure_cells_take_the_clicks_themselves(basin, color_by):
+    """For the in-place chart, which reports a click on a cell: no grid of hidden markers (a
+    drawing that cost more than a second per recolour); every hoverable cell carries (j, i) first."""
+    fig = sweep_charts.basin_figure(basin, charts.surface_grid(HIMMELBLAU, n=40), color_by, clickable=True,
+                                    click_grid=False)
+    assert not _named(fig, "click")
+    cells = [t for t in fig.data if t.type == "heatmap" and t.hoverinfo != "skip"]
+    assert cells and all("click: watch from here" in t.hovertemplate for t in cells)
+    for t in cells:
+        custom = np.asarray(t.customdata)
+        assert custom.shape == (*np.shape(t.z), 5)
+        j, i = 7, 3
+        assert (custom[j, i, 0], custom[j, i, 1]) == (j, i) and (t.x[i], t.y[j]) == basin.start(j, i)
+
+
 def test_basin_figure_refuses_an_unknown_colouring(basin):
     with pytest.raises(ValueError):
         sweep_charts.basin_figure(basin, charts.surface_grid(HIMMELBLAU, n=20), "rainbow")
@@ -93,6 +109,10 @@ def test_heatmap_figure_marks_the_best_cell_and_polyaks_point():
     click = _named(fig, "click")[0]
     assert len(click.x) == 150 and list(click.customdata[0][:2]) == [0, 0]
     assert "Polyak" not in str([t.name for t in sweep_charts.heatmap_figure(hm).data])
+    cells = sweep_charts.heatmap_figure(hm, polyak, clickable=True, click_grid=False)
+    assert not _named(cells, "click")
+    for t in (t for t in cells.data if t.type == "heatmap"):
+        assert tuple(np.asarray(t.customdata)[4, 9, :2]) == (4, 9) and "click: watch this run" in t.hovertemplate
 
 
 def test_lr_sweep_figure_of_a_training():

@@ -171,14 +171,15 @@ def _discrete_scale(colors: list[str]) -> list[list]:
 
 
 def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: int = 620,
-                 clickable: bool = False) -> go.Figure:
+                 clickable: bool = False, click_grid: bool = True) -> go.Figure:
     """One map per config, side by side on the same grid of starts.
 
     ``color_by``: ``minimum`` (which known minimum the run ended within
     ``bm.tol`` of; grey for none; black for diverged), ``loss`` (final
     ``log10(f - f*)``; black for diverged) or ``diverged`` (the step it
     diverged at; grey for runs that did not). The surface's contours and
-    minima lie on top.
+    minima lie on top. With ``clickable``, a click on a start is a selection event
+    whose ``customdata`` begins (j, i): see :func:`_clicks`.
     """
     if color_by not in COLOR_BY:
         raise ValueError(f"color_by must be one of {sorted(COLOR_BY)}")
@@ -214,6 +215,13 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
                  "<br>diverged at step %{customdata[2]} (−1 = never)"
                  "<extra></extra>")
         common = dict(x=bm.xs, y=bm.ys, customdata=custom, hovertemplate=hover)
+        if clickable:
+            words = np.where(diverged, "diverged at step " + bm.diverged_at[k].astype(str),
+                             np.where(bm.minimum[k] < 0, "ends at no known minimum",
+                                      "ends at minimum " + (bm.minimum[k] + 1).astype(str)))
+            common = _clicks(fig, common, "start (%{x:.3g}, %{y:.3g})<br>final loss %{customdata[0]:.4g}"
+                             "<br>%{text}<br><i>click: watch from here</i><extra></extra>", words,
+                             grid=click_grid, col=k + 1)
         if color_by == "minimum":
             codes = np.where(diverged, n_min + 1, np.where(bm.minimum[k] < 0, n_min, bm.minimum[k]))
             colors = _outcome_colors(n_min)
@@ -241,13 +249,6 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
                 **common), row=1, col=k + 1)
         _contours(fig, k, bm, grid)
         _minima(fig, k, bm, color_by)
-        if clickable:
-            words = np.where(diverged, "diverged at step " + bm.diverged_at[k].astype(str),
-                             np.where(bm.minimum[k] < 0, "ends at no known minimum",
-                                      "ends at minimum " + (bm.minimum[k] + 1).astype(str)))
-            _click_grid(fig, bm.xs, bm.ys, custom,
-                        "start (%{x:.3g}, %{y:.3g})<br>final loss %{customdata[0]:.4g}<br>%{text}"
-                        "<br><i>click: watch from here</i><extra></extra>", col=k + 1, text=words)
     _basin_legend(fig, bm, color_by)
     (x0, x1), (y0, y1) = (bm.xs[0], bm.xs[-1]), (bm.ys[0], bm.ys[-1])
     dx, dy = (x1 - x0) / max(len(bm.xs) - 1, 1) / 2, (y1 - y0) / max(len(bm.ys) - 1, 1) / 2
@@ -262,6 +263,24 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
         margin=dict(l=60, r=44, t=80, b=90), modebar=dict(orientation="v"), plot_bgcolor="white",
     )
     return fig
+
+
+def _clicks(fig, cells: dict, hover: str, text=None, *, grid: bool, col=None) -> dict:
+    """Make a map's cells clickable; returns the arguments of its heatmaps (``cells``: x, y,
+    customdata, hovertemplate). Each click's ``customdata`` begins with the cell's (j, i).
+
+    The in-place chart (``grid=False``) reports a click on a heatmap's cell: each cell carries
+    (j, i) itself. ``st.plotly_chart`` reports clicks on points only: an invisible grid of
+    markers (``grid=True``) catches them, the cells keep their own hover. The grid's markers
+    cost a drawing; on a 100 x 100 map, more than a second of a laptop's time per redraw.
+    """
+    if grid:
+        _click_grid(fig, cells["x"], cells["y"], cells["customdata"], hover, col=col, text=text)
+        return cells
+    custom = cells["customdata"]
+    J, cols = np.meshgrid(np.arange(custom.shape[0]), np.arange(custom.shape[1]), indexing="ij")
+    custom = np.concatenate([np.stack([J, cols], -1).astype(custom.dtype), custom], axis=-1)
+    return {**cells, "customdata": custom, "hovertemplate": _shift(hover, 2), "text": text}
 
 
 def _click_grid(fig, xs, ys, custom, hover, col=None, most: int = 70, text=None):
@@ -351,10 +370,11 @@ def _basin_legend(fig, bm, color_by):
 
 
 def heatmap_figure(hm: Heatmap, polyak: tuple[float, float] | None = None, height: int = 600,
-                   clickable: bool = False) -> go.Figure:
+                   clickable: bool = False, click_grid: bool = True) -> go.Figure:
     """Final ``log10(f - f*)`` over two hyperparameters. Black cells diverged; a
     ring marks the best cell; a star marks ``polyak`` = (x, y) if given. With
-    ``clickable``, a click on a cell is a selection event with ``customdata`` = (j, i)."""
+    ``clickable``, a click on a cell is a selection event whose ``customdata`` begins
+    (j, i): see :func:`_clicks`."""
     gap, log = loss_gap(hm.problem, hm.final_loss)
     diverged = hm.diverged_at >= 0
     level = np.log10(gap) if log else gap
@@ -364,20 +384,22 @@ def heatmap_figure(hm: Heatmap, polyak: tuple[float, float] | None = None, heigh
     hover = (f"{hm.x.name} %{{x:.3g}}<br>{hm.y.name} %{{y:.3g}}<br>final loss %{{customdata[0]:.3g}}"
              "<br>diverged at step %{customdata[1]} (-1: never)<extra></extra>")
     fig = go.Figure()
+    cells = dict(x=xv, y=yv, customdata=custom, hovertemplate=hover)
+    if clickable:
+        cells = _clicks(fig, cells, hover.replace("<extra>", "<br><i>click: watch this run</i><extra>"),
+                        grid=click_grid)
     fig.add_trace(go.Heatmap(
-        x=xv, y=yv, z=np.where(diverged, np.nan, level).astype(np.float32), colorscale=LOSS_SCALE,
-        customdata=custom, hovertemplate=hover, name="final loss",
+        z=np.where(diverged, np.nan, level).astype(np.float32), colorscale=LOSS_SCALE, name="final loss",
         colorbar=dict(title=dict(text=f"final<br>{what}", side="top", font=dict(size=13)), thickness=14,
                       tickfont=dict(size=13)),
+        **cells,
     ))
     if diverged.any():
-        fig.add_trace(go.Heatmap(x=xv, y=yv, z=np.where(diverged, 1.0, np.nan).astype(np.float32),
+        fig.add_trace(go.Heatmap(z=np.where(diverged, 1.0, np.nan).astype(np.float32),
                                  colorscale=[[0, DIVERGED_COLOR], [1, DIVERGED_COLOR]], showscale=False,
-                                 customdata=custom, hovertemplate=hover, name="diverged"))
+                                 name="diverged", **cells))
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="diverged",
                                  marker=dict(symbol="square", size=14, color=DIVERGED_COLOR)))
-    if clickable:
-        _click_grid(fig, xv, yv, custom, hover.replace("<extra>", "<br><i>click: watch this run</i><extra>"))
     best = hm.best_cell()
     if best is not None:
         j, i = best

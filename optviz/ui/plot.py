@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import plotly
@@ -62,8 +61,12 @@ async function draw(c) {
         c.listening = true;
         c.div.on("plotly_click", (ev) => {
           const p = ev && ev.points && ev.points[0];
-          if (p) c.send("click", {x: p.x, y: p.y, curve_number: p.curveNumber,
-                                  point_index: p.pointIndex ?? p.pointNumber});
+          if (!p) return;
+          // A typed-array row (customdata sent as binary) becomes a plain list, as Streamlit's own
+          // chart would give it.
+          const custom = p.customdata == null ? undefined : Array.from(p.customdata);
+          c.send("click", {x: p.x, y: p.y, curve_number: p.curveNumber,
+                           point_index: p.pointIndex ?? p.pointNumber, customdata: custom});
         });
       }
     } while (c.dirty);
@@ -134,12 +137,28 @@ def routes() -> list:
     return [Route(ROUTE, plotly_js)]
 
 
-def selection(click: dict | None) -> SimpleNamespace:
-    """A click as ``st.plotly_chart``'s selection event: ``.selection.points``."""
-    return SimpleNamespace(selection=SimpleNamespace(points=[click] if click else []))
+def cell_clicks() -> bool:
+    """Whether :func:`chart` reports a click on a heatmap's cell: the in-place chart does,
+    ``st.plotly_chart`` reports clicks on points only."""
+    return _served
 
 
-def chart(fig: Any, *, key: str, config: dict, where) -> SimpleNamespace:
+class _Event(dict):
+    """A dict whose keys read as attributes too, as Streamlit's chart events do."""
+
+    def __getattr__(self, name: str):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def selection(click: dict | None) -> _Event:
+    """A click as ``st.plotly_chart``'s selection event: ``.selection.points``, or by key."""
+    return _Event(selection=_Event(points=[click] if click else []))
+
+
+def chart(fig: Any, *, key: str, config: dict, where) -> _Event:
     """Draw ``fig`` in the container ``where``; with the same ``key`` in the same place, a new
     figure updates the chart in place.
 
@@ -157,4 +176,4 @@ def chart(fig: Any, *, key: str, config: dict, where) -> SimpleNamespace:
     return selection(getattr(result, "click", None))
 
 
-__all__ = ["NAME", "ROUTE", "chart", "routes", "selection"]
+__all__ = ["NAME", "ROUTE", "cell_clicks", "chart", "routes", "selection"]

@@ -48,7 +48,7 @@ from ..params import ConfigError
 from ..problems import ProblemConfig, Task, surfaces
 from ..problems.base import value_text
 from ..sweeps import Axis
-from . import theme
+from . import plot, theme
 from .explore import DATASETS, page_of
 from .kinds import surface, training
 from .widgets import allowed_modules, computed, plain, query_params, set_value, sync_url
@@ -377,6 +377,13 @@ def _clicked(event) -> list | None:
     return None
 
 
+def _chart_place():
+    """Where a section's chart goes: placed before its computation, whose progress bar (only
+    when the result is not cached) would otherwise shift the chart, and Streamlit would mount
+    a new one, losing the view, at the next change."""
+    return st.container()
+
+
 def _named(run: RunConfig, label: str, color: str) -> RunConfig:
     return replace(run, label=label, color=color)
 
@@ -413,6 +420,7 @@ def lr_section() -> None:
     if not settings.runs:
         st.info("Choose an optimizer to sweep.")
         return
+    chart = _chart_place()
     try:
         lrs = sweeps.log_lrs(settings.lo, settings.hi, settings.num)
         sweep = computed(("sweep", "lr", settings), lambda on_progress: sweeps.lr_sweep(
@@ -424,8 +432,7 @@ def lr_section() -> None:
     sweep = replace(sweep, configs=tuple(c if c.label else replace(c, label=run_label(c, with_lr=False))
                                          for c in sweep.configs))
     fig = charts.lr_sweep_figure(sweep, colors)
-    event = st.plotly_chart(theme.chart(fig), key="sw.lr.chart", on_select="rerun", selection_mode="points", theme=None,
-                            config={"displaylogo": False})
+    event = plot.chart(theme.chart(fig), key="sw.lr.chart", config={}, where=chart)
     n_div = int((sweep.diverged_at >= 0).sum())
     st.caption(
         f"{sweep.final_loss.size:,} runs × {sweep.steps:,} steps as one batch in {sweep.wall_time:.2f} s "
@@ -485,6 +492,7 @@ def basin_section() -> None:
     if not settings.runs:
         st.info("Choose an optimizer to map.")
         return
+    chart = _chart_place()
     try:
         bm = computed(("sweep", "basin", settings.problem, settings.runs, settings.grid, settings.steps),
                       lambda on_progress: sweeps.basin_map(settings.problem, settings.runs, settings.steps,
@@ -493,9 +501,9 @@ def basin_section() -> None:
         st.error(plain(str(exc)))
         return
     bm = replace(bm, configs=tuple(c if c.label else replace(c, label=run_label(c)) for c in bm.configs))
-    fig = charts.basin_figure(bm, _grid(settings.problem), settings.color_by, clickable=True)
-    event = st.plotly_chart(theme.chart(fig), key="sw.bm.chart", on_select="rerun", selection_mode="points", theme=None,
-                            config={"displaylogo": False})
+    fig = charts.basin_figure(bm, _grid(settings.problem), settings.color_by, clickable=True,
+                              click_grid=not plot.cell_clicks())
+    event = plot.chart(theme.chart(fig), key="sw.bm.chart", config={}, where=chart)
     how = {
         "minimum": f"A run *reaches* a minimum when it ends within {bm.tol:.2g} of it; grey ones ended "
                    "elsewhere (a local minimum, a saddle, or still on the way); black ones diverged.",
@@ -538,6 +546,7 @@ def heatmap_section() -> None:
     settings, errors = collect("heatmap")
     sync_url(theme.linked(encode_sweep("heatmap", settings)))
     _errors(errors)
+    chart = _chart_place()
     try:
         hm = computed(("sweep", "heatmap", settings), lambda on_progress: sweeps.heatmap(
             settings.problem, settings.run, settings.x, settings.y, settings.steps, on_progress=on_progress,
@@ -546,9 +555,8 @@ def heatmap_section() -> None:
         st.error(plain(str(exc)))
         return
     polyak = _polyak(settings)
-    fig = charts.heatmap_figure(hm, polyak, clickable=True)
-    event = st.plotly_chart(theme.chart(fig), key="sw.hm.chart", on_select="rerun", selection_mode="points", theme=None,
-                            config={"displaylogo": False})
+    fig = charts.heatmap_figure(hm, polyak, clickable=True, click_grid=not plot.cell_clicks())
+    event = plot.chart(theme.chart(fig), key="sw.hm.chart", config={}, where=chart)
     note = ""
     curvatures = getattr(settings.problem, "curvatures", lambda: None)()
     if polyak is not None:
@@ -625,6 +633,7 @@ def fractal_section() -> None:
     num, steps = int(state["sw.fr.num"]), int(state["sw.fr.steps"])
     state["sw.fr.last"] = (window, num, steps)
     sync_url(fractal_link(window, num, steps))
+    chart = _chart_place()
     try:
         limits.check(num * num, steps)
         grid = computed(("sweep", "fractal", window, num, steps),
@@ -632,9 +641,8 @@ def fractal_section() -> None:
     except ConfigError as exc:
         st.error(plain(str(exc)))
         return
-    event = st.plotly_chart(theme.chart(fractal_figure({"grids": [grid]}, height=520)), key="sw.fr.chart",
-                            on_select="rerun",
-                            selection_mode="points", theme=None, config={"displaylogo": False})
+    event = plot.chart(theme.chart(fractal_figure({"grids": [grid]}, height=520)), key="sw.fr.chart", config={},
+                       where=chart)
     st.caption(f"{num}² networks × {steps} steps in one batch: {grid['diverged'].mean():.0%} diverged (red: "
                f"sooner is darker), the rest converged (blue: faster is darker). Box-counting dimension of the "
                f"boundary: {grid['dimension']:.2f}. Click a cell to zoom in four times around it.")
