@@ -6,8 +6,11 @@
 Starts ``streamlit run serve.py`` on a free port (as bench_ui.py does), opens it in headless
 Chromium (Debian's, through Playwright) and times until the chart in the page holds a path:
 
-- first view: the first tab after the server started;
-- warm page load: a new tab on ``/`` (the browser's cache is warm, the server's too);
+- first view: the first tab after the server started, in a new browser profile;
+- warm page load: a new tab on ``/`` in that profile, as a student's browser reloads the page
+  (its cache holds the scripts, and V8's cache their compiled code: Chromium keeps that from
+  a script's third load on, in a normal profile, not in a private window);
+- private window: a new tab on ``/`` in a new private window each time (no cache at all);
 - shared link: a new tab on a four-run link, a new step count each time (no cached result);
 - preset click: a classroom preset's button on an open page, until its chart is drawn.
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,9 +52,8 @@ def _drawn(page, before=None) -> None:
     page.wait_for_function(test, timeout=90_000, polling=10)
 
 
-def _open(browser, url: str) -> float:
-    page = browser.new_page(viewport=VIEWPORT)
-    page.add_init_script(WATCH_DRAWS)
+def _open(context, url: str) -> float:
+    page = context.new_page()
     start = time.perf_counter()
     page.goto(url)
     _drawn(page)
@@ -59,21 +62,34 @@ def _open(browser, url: str) -> float:
     return seconds
 
 
+def _private(browser, url: str) -> float:
+    context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(WATCH_DRAWS)
+    try:
+        return _open(context, url)
+    finally:
+        context.close()
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=6)
     ap.add_argument("--url", help="measure an app that is already running here instead of starting one")
     args = ap.parse_args(argv)
     times: dict[str, list[float]] = {}
-    with browser_and_app(args.url) as (chromium, url), sync_playwright() as p:
+    with browser_and_app(args.url) as (chromium, url), sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
         base = url.rstrip("/")
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        times["first view"] = [_open(browser, base + "/")]
-        times["warm page load"] = [_open(browser, base + "/") for _ in range(args.repeats)]
+        # A normal profile (on disk), as a student's browser: Chromium keeps compiled code only there.
+        context = p.chromium.launch_persistent_context(
+            profile, executable_path=chromium, args=CHROMIUM_ARGS, viewport=VIEWPORT
+        )
+        context.add_init_script(WATCH_DRAWS)
+        times["first view"] = [_open(context, base + "/")]
+        _open(context, base + "/")  # the second load, after which V8 keeps the compiled scripts
+        times["warm page load"] = [_open(context, base + "/") for _ in range(args.repeats)]
         links = [f"{base}/" + LINK.format(steps=300 + i) for i in range(args.repeats)]
-        times["shared link"] = [_open(browser, link) for link in links]
-        page = browser.new_page(viewport=VIEWPORT)
-        page.add_init_script(WATCH_DRAWS)
+        times["shared link"] = [_open(context, link) for link in links]
+        page = context.new_page()
         page.goto(base + "/")
         _drawn(page)
         page.wait_for_timeout(1500)
@@ -87,6 +103,9 @@ def main(argv=None) -> None:
             clicks.append(time.perf_counter() - start)
             page.wait_for_timeout(1500)  # let the rerun settle before the next click
         times["preset click"] = clicks
+        context.close()
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        times["private window"] = [_private(browser, base + "/") for _ in range(args.repeats)]
         browser.close()
     for name, values in times.items():
         print(f"{name:15s} median {statistics.median(values):5.2f} s, max {max(values):5.2f} s, n={len(values)}")
