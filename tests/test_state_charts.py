@@ -92,6 +92,10 @@ def test_effective_lr_is_lr_for_sgd_and_adams_rescaling(recorded):
     # SGD's step ÷ g is lr up to rounding: its axis spans a decade, not the rounding.
     low, high = inside.state_figure(a, 0, charts.styles(["SGD"])[0]).to_dict()["layout"]["yaxis2"]["range"]
     assert high - low >= 1 and low < -3 < high
+    # A label at each power of ten where the panel spans one; 1, 2, 5 only inside a decade.
+    layout = inside.state_figure(a, 0, charts.styles(["SGD"])[0]).to_dict()["layout"]
+    assert layout["yaxis"]["dtick"] == 1 and layout["yaxis2"]["dtick"] == 1
+    assert inside.log_ticks([-3.2, -2.9]) == {"range": [-3.2, -2.9], "dtick": "D2"}
 
 
 @pytest.mark.parametrize("r", [1, 2])

@@ -322,9 +322,9 @@ def state_figure(arrays: Mapping[str, np.ndarray], run: int, style: Style, *, st
         xaxis=dict(anchor=bottom, title=dict(text="step"), range=[0, max(steps, 1)]),
         **extra,
         yaxis=dict(domain=domains["y"], type="log", exponentformat="power", title=dict(text="norm"),
-                   range=log_range(series["norms"])),
+                   **log_ticks(log_range(series["norms"]))),
         yaxis2=dict(domain=domains["y2"], type="log", exponentformat="power", title=dict(text="step ÷ g"),
-                    range=log_range(series["effective"])),
+                    **log_ticks(log_range(series["effective"]))),
         yaxis3=dict(domain=domains["y3"], range=[-1.1, 1.1], title=dict(text="cosine")),
         shapes=shapes,
         annotations=[dict(text=text, x=0, y=domains[axis][1], xref="paper", yref="paper", xanchor="left",
@@ -343,6 +343,15 @@ def log_range(series: Mapping[str, np.ndarray], decades: float = 1.0) -> list[fl
     lo, hi = np.log10(values.min()), np.log10(values.max())
     pad = max(0.0, (decades - (hi - lo)) / 2)
     return [float(lo - pad - 0.05), float(hi + pad + 0.05)]
+
+
+def log_ticks(rng: list[float] | None) -> dict:
+    """A short log panel's range and ticks: a label at each power of ten where the range spans
+    one, else at 1, 2 and 5 times one. Plotly's own choice there labels the 2s and 5s of several
+    decades, and on a panel a few lines high they ran into the powers of ten."""
+    if rng is None:
+        return {"range": None}
+    return {"range": rng, "dtick": 1 if rng[1] - rng[0] >= 1 else "D2"}
 
 
 def step_values(arrays: Mapping[str, np.ndarray], run: int, step: int) -> dict[str, np.ndarray | float]:
