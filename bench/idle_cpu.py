@@ -36,7 +36,8 @@ FIRST_RUN_DONE = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
   return app && app.getAttribute('data-test-script-state') === 'notRunning'
     && !document.querySelector('[data-testid="stSkeleton"]')
-    && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(c => c.querySelector('.main-svg'));
+    && [...document.querySelectorAll('[data-testid="stPlotlyChart"], .optviz-plot')]
+         .every(c => c.querySelector('.main-svg'));
 }"""
 
 

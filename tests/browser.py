@@ -247,6 +247,10 @@ def open_app(page, url: str, timeout_s: float = 60.0) -> str:
     return finished.json_value()
 
 
+# Every chart in a page: Streamlit's own, and our in-place one (optviz/ui/plot.py).
+CHARTS = '[data-testid="stPlotlyChart"], .optviz-plot'
+
+
 def settle(page, timeout_s: float = 20.0) -> bool:
     """Give charts time to draw after the script ran, so screenshots show them. Never fails.
 
@@ -260,11 +264,10 @@ def settle(page, timeout_s: float = 20.0) -> bool:
     # Our in-place chart keeps its old drawing while it draws a new figure: it says so with
     # data-drawing. A rerun the page asks for itself (the width probe) may start a moment
     # after the first one ends, so the page must look settled twice, half a second apart.
-    settled = """() => !document.querySelector('[data-testid="stSkeleton"], .optviz-plot[data-drawing]')
+    settled = f"""() => !document.querySelector('[data-testid="stSkeleton"], .optviz-plot[data-drawing]')
                   && document.querySelector('[data-testid="stApp"]')
                         ?.getAttribute('data-test-script-state') !== 'running'
-                  && [...document.querySelectorAll('[data-testid="stPlotlyChart"], .optviz-plot')]
-                        .every(c => c.querySelector('.main-svg'))"""
+                  && [...document.querySelectorAll({CHARTS!r})].every(c => c.querySelector('.main-svg'))"""
     try:
         page.wait_for_function(settled, timeout=timeout_s * 1000)
         page.wait_for_timeout(500)

@@ -208,8 +208,8 @@ def test_the_page_at_1024_by_768(chromium, app_server):
         # A deep link makes Streamlit's client probe /compare/_stcore/... first (404), then the root: its own.
         errors = [e for e in console.errors if "/compare/_stcore/" not in e]
         assert errors == [], "browser console errors:\n" + "\n".join(errors)
-        assert page.locator('[data-testid="stPlotlyChart"]').count() == 2, f"see {shot}"
-        page.locator('[data-testid="stPlotlyChart"]').nth(1).scroll_into_view_if_needed()
+        assert page.locator(browser.CHARTS).count() == 2, f"see {shot}"
+        page.locator(browser.CHARTS).nth(1).scroll_into_view_if_needed()
         browser.screenshot(page, "compare-1024x768-charts")
 
 

@@ -9,7 +9,7 @@ import streamlit as st
 from .. import classics
 from ..charts.classics import classic_figure, fractal_figure
 from ..classics import CLASSICS, Window
-from . import guard, theme
+from . import guard, plot, theme
 from .explore import page_of
 from .sweeps import open_runs, open_sweep
 from .widgets import cached, plain, query_params
@@ -49,12 +49,9 @@ def _gallery() -> None:
 def _new_click(chart: str, event) -> tuple[float, ...] | None:
     """The clicked marker's customdata if it is a new click on ``chart``: a selection stays in
     the chart's state across reruns, and must not undo a deeper zoom each time."""
-    points = ((event or {}).get("selection") or {}).get("points") or []
-    clicked = next((p.get("customdata") for p in points if p.get("customdata") is not None), None)
+    clicked = plot.clicked(event)
     if clicked is None:
         return None
-    if isinstance(clicked, dict):
-        clicked = [clicked[k] for k in sorted(clicked, key=int)]
     value = tuple(float(v) for v in clicked[:3])
     if st.session_state.get(f"{LAST}.{chart}") == value:
         return None
@@ -79,13 +76,8 @@ def _fractal_zoom(data: dict[str, Any], event) -> None:
         f"**Zoomed in** around log10 lr₁ = {window.x:.4f}, log10 lr₂ = {window.y:.4f}: box-counting "
         f"dimension {grid['dimension']:.2f}. Click again to zoom further."
     )
-    zoomed = st.plotly_chart(
-        theme.chart(fractal_figure({"grids": [grid]}, height=420)),
-        key="cl.zoomed",
-        on_select="rerun",
-        selection_mode="points",
-        theme=None,
-    )
+    zoomed = plot.chart(theme.chart(fractal_figure({"grids": [grid]}, height=420)), key="cl.zoomed", config={},
+                        where=st.container())
     if (clicked := _new_click("zoomed", zoomed)) is not None:
         st.session_state[ZOOM] = (clicked[0], clicked[1], window.half / 4)
         st.rerun()
@@ -120,11 +112,9 @@ def classics_page() -> None:
     else:
         st.error(f"**Not reproduced:** {plain(verdict.text)}", icon=":material/error:")
     fig = theme.chart(classic_figure(cid, data))
+    event = plot.chart(fig, key="cl.chart", config={}, where=st.container())
     if cid == "fractal-trainability":
-        event = st.plotly_chart(fig, key="cl.chart", on_select="rerun", selection_mode="points", theme=None)
         _fractal_zoom(data, event)
-    else:
-        st.plotly_chart(fig, key="cl.chart", theme=None)
     if c.experiment is not None or c.sweep is not None:
         where = "the Sweeps page" if c.experiment is None else f"the {page_of(c.experiment.problem.kind).ui.TITLE} page"
         if st.button(f"Open in the normal views ({where})", key="cl.open", icon=":material/open_in_new:"):

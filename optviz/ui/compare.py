@@ -26,7 +26,7 @@ from ..experiment import Experiment
 from ..optim import OPTIMIZERS
 from ..params import ConfigError
 from ..problems import ProblemConfig, Task, surfaces
-from . import theme, viewport
+from . import plot, theme, viewport
 from .explore import DATASETS
 from .kinds import surface, training
 from .sweeps import open_runs
@@ -286,14 +286,8 @@ def _open(result: CompareResult, runs: list[RunConfig]) -> None:
 
 
 def _clicked(event) -> tuple[int, int] | None:
-    points = ((event or {}).get("selection") or {}).get("points") or []
-    for p in points:
-        data = p.get("customdata")
-        if isinstance(data, dict):
-            data = [data[k] for k in sorted(data, key=int)]
-        if data is not None and len(data) >= 2:
-            return int(data[0]), int(data[1])
-    return None
+    data = plot.clicked(event)
+    return (int(data[0]), int(data[1])) if data is not None and len(data) >= 2 else None
 
 
 # -- the page -----------------------------------------------------------------------------------
@@ -462,11 +456,11 @@ def compare_page() -> None:
     a1.segmented_control("x-axis", list(AXES), key=_k("axis"), format_func=AXIS_NAMES.get, required=True)
     a2.segmented_control("Band", list(COMPARE_BANDS), key=_k("band"), format_func=BAND_NAMES.get, required=True)
     view = CompareView(st.session_state.get(_k("axis")) or "steps", st.session_state.get(_k("band")) or "minmax")
-    st.plotly_chart(
+    plot.chart(
         theme.chart(charts.compare_race_figure(result, view.axis, view.band, colors, narrow=narrow)),
         key=_k("race"),
-        theme=None,
-        config={"displaylogo": False},
+        config={},
+        where=st.container(),
     )
     st.caption(
         f"The tuned configuration of each optimizer, run from {c.seeds} seeds: the line is the median over "
@@ -482,13 +476,11 @@ def compare_page() -> None:
             else ""
         )
     )
-    event = st.plotly_chart(
+    event = plot.chart(
         theme.chart(charts.sensitivity_figure(result, colors, columns=1 if narrow else None)),
         key=_k("sens"),
-        on_select="rerun",
-        selection_mode="points",
-        theme=None,
-        config={"displaylogo": False},
+        config={},
+        where=st.container(),
     )
     n_runs = result.final_loss.size
     st.caption(

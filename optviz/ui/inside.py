@@ -19,7 +19,7 @@ from .. import curvature
 from ..charts import state as inside
 from ..engine import DEFAULT_RECORD
 from ..experiment import Outcome
-from . import guard
+from . import guard, plot
 from .kinds import KIND_UI
 from .maths import step_latex
 from .theme import chart
@@ -48,8 +48,8 @@ def section(k: Callable[[str], str], outcome: Outcome, styles, *, card: bool = T
     step = min(step, last)
     arrays = inside.as_torch_keeps(result.arrays, result.resolved)
     resolved = result.resolved[run]
-    st.plotly_chart(chart(inside.state_figure(arrays, run, styles[run], step=step, resolved=resolved)), theme=None,
-                    key=k("inside.state_fig"), config={"displaylogo": False})
+    plot.chart(chart(inside.state_figure(arrays, run, styles[run], step=step, resolved=resolved)),
+               key=k("inside.figure"), config={}, where=st.container())
     per_weight = "grad" in arrays  # a surface's every coordinate; a model's norms only
     diverged = int(result.diverged_at[run])
     if not per_weight:
@@ -78,15 +78,15 @@ def curvature_ui(outcome: Outcome, styles, labels: list[str], step: int) -> None
     fn = exp.problem.build().loss
     pc = cached(("curvature", exp.numbers_only()),
                 lambda: curvature.path_curvature(fn, result.arrays, result.resolved))
-    st.plotly_chart(chart(inside.sharpness_figure(pc.sharpness, pc.lines, styles, step=step, measures=pc.measure)),
-                    theme=None, config={"displaylogo": False})
+    plot.chart(chart(inside.sharpness_figure(pc.sharpness, pc.lines, styles, step=step, measures=pc.measure)),
+               key="inside.sharpness", config={}, where=st.container())
     points = np.asarray(result.arrays["params"])[min(step, len(result.arrays["params"]) - 1)]
     hess = curvature.hessian_2d(fn, torch.as_tensor(points, dtype=torch.float64))
     grid = KIND_UI[exp.problem.kind].extras(outcome)
     cross, table = st.columns([3, 2])
-    cross.plotly_chart(chart(inside.hessian_cross_figure(grid, points, hess.eigenvalues.numpy(),
-                                                         hess.eigenvectors.numpy(), styles, step=step)),
-                       theme=None, config={"displaylogo": False})
+    plot.chart(chart(inside.hessian_cross_figure(grid, points, hess.eigenvalues.numpy(), hess.eigenvectors.numpy(),
+                                                 styles, step=step)),
+               key="inside.hessian", config={}, where=cross)
     cross.caption(f"The exact Hessian's eigen-directions at point {step}: the longer arm is the sharper "
                   "direction (arms ∝ √|λ|); a dashed arm curves down, so a saddle shows one solid, one dashed.")
     st.caption("Dotted: each run's stable limit at its step size (2/η for gradient descent, 2(1+β)/η for heavy "
@@ -111,8 +111,9 @@ def model_curvature_ui(outcome: Outcome, styles, labels: list[str], step: int) -
             note.empty()
 
     mc = cached(("model-curvature", exp.numbers_only()), measure)
-    st.plotly_chart(chart(inside.sharpness_figure(mc.sharpness, mc.lines, styles, step=step, measures=mc.measure,
-                                                  steps=mc.steps)), theme=None, config={"displaylogo": False})
+    plot.chart(chart(inside.sharpness_figure(mc.sharpness, mc.lines, styles, step=step, measures=mc.measure,
+                                             steps=mc.steps)), key="inside.model_sharpness", config={},
+               where=st.container())
     st.caption(f"λ_max of the training loss's Hessian at {len(mc.steps)} points of each path. Dotted: each run's "
                "stable limit (2/η for gradient descent, 2(1+β)/η for heavy ball); full-batch GD climbs to it and "
                "hovers (the edge of stability). Adam's 38/η bounds its preconditioned sharpness λ_max(P⁻¹H), "

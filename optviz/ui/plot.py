@@ -158,6 +158,19 @@ def selection(click: dict | None) -> _Event:
     return _Event(selection=_Event(points=[click] if click else []))
 
 
+def clicked(event) -> list | None:
+    """The clicked point's ``customdata`` as a list, or None. From Streamlit's own chart, a numpy
+    (typed-array) customdata arrives as a dict keyed "0", "1", ..."""
+    points = ((event or {}).get("selection") or {}).get("points") or []
+    for p in points:
+        data = p.get("customdata")
+        if isinstance(data, dict):
+            data = [data[k] for k in sorted(data, key=int)]
+        if data is not None:
+            return list(data)
+    return None
+
+
 def chart(fig: Any, *, key: str, config: dict, where) -> _Event:
     """Draw ``fig`` in the container ``where``; with the same ``key`` in the same place, a new
     figure updates the chart in place.
@@ -176,4 +189,4 @@ def chart(fig: Any, *, key: str, config: dict, where) -> _Event:
     return selection(getattr(result, "click", None))
 
 
-__all__ = ["NAME", "ROUTE", "cell_clicks", "chart", "routes", "selection"]
+__all__ = ["NAME", "ROUTE", "cell_clicks", "chart", "clicked", "routes", "selection"]

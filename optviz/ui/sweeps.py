@@ -364,19 +364,6 @@ def open_sweep(params: dict[str, str | list[str]]) -> None:
     st.switch_page(st.Page(sweeps_page, title="Sweeps", url_path="sweeps"), query_params=params)
 
 
-def _clicked(event) -> list | None:
-    """The clicked point's ``customdata``. It arrives as a list, or, from a numpy
-    (typed-array) customdata, as a dict keyed "0", "1", ..."""
-    points = ((event or {}).get("selection") or {}).get("points") or []
-    for p in points:
-        data = p.get("customdata")
-        if isinstance(data, dict):
-            data = [data[k] for k in sorted(data, key=int)]
-        if data is not None:
-            return list(data)
-    return None
-
-
 def _chart_place():
     """Where a section's chart goes: placed before its computation, whose progress bar (only
     when the result is not cached) would otherwise shift the chart, and Streamlit would mount
@@ -441,7 +428,7 @@ def lr_section() -> None:
         "runs that did not diverge. **Click a point to watch that run.**"
     )
     _lr_table(sweep)
-    clicked = _clicked(event)
+    clicked = plot.clicked(event)
     if clicked is not None:
         k, i = int(clicked[0]), int(clicked[1])
         runs = [_named(sweep.run(k, i), f"{sweep.label(k)}, lr {sweep.lrs[i]:.3g}", colors[k])]
@@ -516,7 +503,7 @@ def basin_section() -> None:
         f"{bm.device}). Each square is a start point. {how} {settings.problem.teaches} "
         "**Click a start to watch both runs from there on the Surfaces page.**"
     )
-    clicked = _clicked(event)
+    clicked = plot.clicked(event)
     if clicked is not None:
         j, i = int(clicked[0]), int(clicked[1])
         runs = [_named(bm.run(k, j, i), bm.label(k), charts.PALETTE[k]) for k in range(len(bm.configs))]
@@ -573,7 +560,7 @@ def heatmap_section() -> None:
         f"{hm.device}).{' Black cells diverged.' if (hm.diverged_at >= 0).any() else ''}{note} "
         "**Click a cell to watch that run.**"
     )
-    clicked = _clicked(event)
+    clicked = plot.clicked(event)
     if clicked is not None:
         j, i = int(clicked[0]), int(clicked[1])
         label = f"{settings.x.name} {hm.x.values[i]:.3g}, {settings.y.name} {hm.y.values[j]:.3g}"
@@ -647,7 +634,7 @@ def fractal_section() -> None:
                f"sooner is darker), the rest converged (blue: faster is darker). Box-counting dimension of the "
                f"boundary: {grid['dimension']:.2f}. Click a cell to zoom in four times around it.")
     st.button("Back to the whole view", key="sw.fr.reset", on_click=_reset_fractal, icon=":material/zoom_out_map:")
-    clicked = _clicked(event)
+    clicked = plot.clicked(event)
     if clicked is not None and tuple(clicked[:2]) != state.get("sw.fr.last_click"):
         state["sw.fr.last_click"] = tuple(clicked[:2])
         state["sw.fr.pending"] = (float(clicked[0]), float(clicked[1]), window.half / 4)
