@@ -43,6 +43,14 @@ def test_the_route_serves_the_installed_plotly_gzipped_and_long_cached(monkeypat
     assert plot._served
 
 
+def test_a_clicks_customdata_reads_as_a_list_from_either_chart():
+    ours = plot.selection({"x": 1, "y": 2, "customdata": [3, 4, 0.5]})
+    streamlits = {"selection": {"points": [{"customdata": {"1": 4, "0": 3, "2": 0.5}}]}}  # a typed array
+    assert plot.clicked(ours) == plot.clicked(streamlits) == [3, 4, 0.5]
+    assert plot.clicked(plot.selection(None)) is None and plot.clicked(None) is None
+    assert plot.clicked(plot.selection({"x": 1, "y": 2})) is None  # no customdata
+
+
 def test_a_click_reads_as_a_selection():
     click = {"x": 0.5, "y": 1.0, "curve_number": 2, "point_index": 7}
     assert plot.selection(click).selection.points == [click]

@@ -47,8 +47,8 @@ def _gallery() -> None:
 
 
 def _new_click(chart: str, event) -> tuple[float, ...] | None:
-    """The clicked marker's customdata if it is a new click on ``chart``: a selection stays in
-    the chart's state across reruns, and must not undo a deeper zoom each time."""
+    """The clicked marker's customdata if it is a new click on ``chart``: Streamlit's own chart
+    (the fallback) keeps a selection across reruns, and it must not undo a deeper zoom each time."""
     clicked = plot.clicked(event)
     if clicked is None:
         return None
@@ -76,8 +76,8 @@ def _fractal_zoom(data: dict[str, Any], event) -> None:
         f"**Zoomed in** around log10 lr₁ = {window.x:.4f}, log10 lr₂ = {window.y:.4f}: box-counting "
         f"dimension {grid['dimension']:.2f}. Click again to zoom further."
     )
-    zoomed = plot.chart(theme.chart(fractal_figure({"grids": [grid]}, height=420)), key="cl.zoomed", config={},
-                        where=st.container())
+    zoomed = plot.chart(theme.chart(fractal_figure({"grids": [grid]}, height=420)), key="cl.zoomed",
+                        where=st.container(), clicks=True)
     if (clicked := _new_click("zoomed", zoomed)) is not None:
         st.session_state[ZOOM] = (clicked[0], clicked[1], window.half / 4)
         st.rerun()
@@ -112,7 +112,7 @@ def classics_page() -> None:
     else:
         st.error(f"**Not reproduced:** {plain(verdict.text)}", icon=":material/error:")
     fig = theme.chart(classic_figure(cid, data))
-    event = plot.chart(fig, key="cl.chart", config={}, where=st.container())
+    event = plot.chart(fig, key="cl.chart", where=st.container(), clicks=cid == "fractal-trainability")
     if cid == "fractal-trainability":
         _fractal_zoom(data, event)
     if c.experiment is not None or c.sweep is not None:

@@ -459,7 +459,6 @@ def compare_page() -> None:
     plot.chart(
         theme.chart(charts.compare_race_figure(result, view.axis, view.band, colors, narrow=narrow)),
         key=_k("race"),
-        config={},
         where=st.container(),
     )
     st.caption(
@@ -479,8 +478,8 @@ def compare_page() -> None:
     event = plot.chart(
         theme.chart(charts.sensitivity_figure(result, colors, columns=1 if narrow else None)),
         key=_k("sens"),
-        config={},
         where=st.container(),
+        clicks=True,
     )
     n_runs = result.final_loss.size
     st.caption(

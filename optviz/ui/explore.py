@@ -257,7 +257,8 @@ class ExperimentPage:
         # No Streamlit chart theme: the figure keeps its own large, projector-friendly fonts.
         # No Plotly tool bar on a phone: it sat on the wrapped legend, and a finger has no hover
         # to reveal it (pinch zooms, a double tap resets).
-        event = plot.chart(fig, key=self.k("figure"), config={"displayModeBar": layout == "wide"}, where=chart)
+        event = plot.chart(fig, key=self.k("figure"), config={"displayModeBar": layout == "wide"}, where=chart,
+                           clicks=True)
         self.ui.on_click(self.k, event, fig)
         result = outcome.result
         n_div = int((result.diverged_at >= 0).sum())

@@ -49,7 +49,7 @@ def section(k: Callable[[str], str], outcome: Outcome, styles, *, card: bool = T
     arrays = inside.as_torch_keeps(result.arrays, result.resolved)
     resolved = result.resolved[run]
     plot.chart(chart(inside.state_figure(arrays, run, styles[run], step=step, resolved=resolved)),
-               key=k("inside.figure"), config={}, where=st.container())
+               key=k("inside.figure"), where=st.container())
     per_weight = "grad" in arrays  # a surface's every coordinate; a model's norms only
     diverged = int(result.diverged_at[run])
     if not per_weight:
@@ -79,14 +79,14 @@ def curvature_ui(outcome: Outcome, styles, labels: list[str], step: int) -> None
     pc = cached(("curvature", exp.numbers_only()),
                 lambda: curvature.path_curvature(fn, result.arrays, result.resolved))
     plot.chart(chart(inside.sharpness_figure(pc.sharpness, pc.lines, styles, step=step, measures=pc.measure)),
-               key="inside.sharpness", config={}, where=st.container())
+               key="inside.sharpness", where=st.container())
     points = np.asarray(result.arrays["params"])[min(step, len(result.arrays["params"]) - 1)]
     hess = curvature.hessian_2d(fn, torch.as_tensor(points, dtype=torch.float64))
     grid = KIND_UI[exp.problem.kind].extras(outcome)
     cross, table = st.columns([3, 2])
     plot.chart(chart(inside.hessian_cross_figure(grid, points, hess.eigenvalues.numpy(), hess.eigenvectors.numpy(),
                                                  styles, step=step)),
-               key="inside.hessian", config={}, where=cross)
+               key="inside.hessian", where=cross)
     cross.caption(f"The exact Hessian's eigen-directions at point {step}: the longer arm is the sharper "
                   "direction (arms ∝ √|λ|); a dashed arm curves down, so a saddle shows one solid, one dashed.")
     st.caption("Dotted: each run's stable limit at its step size (2/η for gradient descent, 2(1+β)/η for heavy "
@@ -112,8 +112,7 @@ def model_curvature_ui(outcome: Outcome, styles, labels: list[str], step: int) -
 
     mc = cached(("model-curvature", exp.numbers_only()), measure)
     plot.chart(chart(inside.sharpness_figure(mc.sharpness, mc.lines, styles, step=step, measures=mc.measure,
-                                             steps=mc.steps)), key="inside.model_sharpness", config={},
-               where=st.container())
+                                             steps=mc.steps)), key="inside.model_sharpness", where=st.container())
     st.caption(f"λ_max of the training loss's Hessian at {len(mc.steps)} points of each path. Dotted: each run's "
                "stable limit (2/η for gradient descent, 2(1+β)/η for heavy ball); full-batch GD climbs to it and "
                "hovers (the edge of stability). Adam's 38/η bounds its preconditioned sharpness λ_max(P⁻¹H), "

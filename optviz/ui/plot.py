@@ -57,14 +57,15 @@ async function draw(c) {
       delete layout.width;  // follow the page's width
       c.div.style.height = (layout.height || 450) + "px";
       await Plotly.react(c.div, {data: fig.data || [], layout, frames: fig.frames || [], config: c.config});
-      if (!c.listening) {
+      if (c.clicks && !c.listening) {
         c.listening = true;
         c.div.on("plotly_click", (ev) => {
           const p = ev && ev.points && ev.points[0];
           if (!p) return;
           // A typed-array row (customdata sent as binary) becomes a plain list, as Streamlit's own
           // chart would give it.
-          const custom = p.customdata == null ? undefined : Array.from(p.customdata);
+          const row = Array.isArray(p.customdata) || ArrayBuffer.isView(p.customdata);
+          const custom = row ? Array.from(p.customdata) : p.customdata;
           c.send("click", {x: p.x, y: p.y, curve_number: p.curveNumber,
                            point_index: p.pointIndex ?? p.pointNumber, customdata: custom});
         });
@@ -93,12 +94,22 @@ export default function (component) {
     charts.set(parentElement, c);
   }
   c.send = setTriggerValue;
+  c.clicks = data.clicks;
+  const config = JSON.stringify(data.config);
+  // A rerun that leaves the figure as it was (a click elsewhere, another widget) keeps the
+  // drawing and the user's zoom: Plotly.react would reset a view the figure has no uirevision for.
+  if (c.spec === data.figure && c.configText === config) return cleanup(c, parentElement);
   c.div.dataset.drawing = "1";  // until this figure is drawn: tests and benchmarks wait for it
   c.spec = data.figure;
   c.url = data.plotly;
   c.config = data.config;
+  c.configText = config;
   draw(c).catch((e) => { c.div.textContent = "The chart could not be drawn: " + e.message; console.error(e); });
-  // Streamlit calls the last cleanup on unmount; an older one may run while still mounted.
+  return cleanup(c, parentElement);
+}
+
+// Streamlit calls the last cleanup on unmount; an older one may run while still mounted.
+function cleanup(c, parentElement) {
   return () => {
     if (parentElement.isConnected) return;
     c.resize.disconnect();
@@ -171,22 +182,24 @@ def clicked(event) -> list | None:
     return None
 
 
-def chart(fig: Any, *, key: str, config: dict, where) -> _Event:
+def chart(fig: Any, *, key: str, where, config: dict | None = None, clicks: bool = False) -> _Event:
     """Draw ``fig`` in the container ``where``; with the same ``key`` in the same place, a new
     figure updates the chart in place.
 
     Not in an ``st.empty``: the placeholder is cleared at each rerun, and the chart with it.
-    Returns the click that caused this rerun, as ``st.plotly_chart``'s selection event.
+    With ``clicks``, a click on a point reruns the page, and this returns it as
+    ``st.plotly_chart``'s selection event; without, a click does nothing (a phone's tap shows
+    the hover) and a drag zooms.
     """
-    config = {"displaylogo": False, **config}
+    config = {"displaylogo": False, **(config or {})}
     if not _served:
-        return where.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points", theme=None,
-                                  config=config)  # fmt: skip
-    data = {"figure": pio.to_json(fig, validate=False), "config": config,
+        return where.plotly_chart(fig, key=key, on_select="rerun" if clicks else "ignore", theme=None,
+                                  config=config, **({"selection_mode": "points"} if clicks else {}))  # fmt: skip
+    data = {"figure": pio.to_json(fig, validate=False), "config": config, "clicks": clicks,
             "plotly": ROUTE.lstrip("/")}  # relative: the page's base path applies
     with where:
         result = _component()(key=key, data=data, on_click_change=lambda: None, height="content")
-    return selection(getattr(result, "click", None))
+    return selection(getattr(result, "click", None) if clicks else None)
 
 
 __all__ = ["NAME", "ROUTE", "cell_clicks", "chart", "clicked", "routes", "selection"]

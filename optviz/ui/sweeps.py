@@ -419,7 +419,7 @@ def lr_section() -> None:
     sweep = replace(sweep, configs=tuple(c if c.label else replace(c, label=run_label(c, with_lr=False))
                                          for c in sweep.configs))
     fig = charts.lr_sweep_figure(sweep, colors)
-    event = plot.chart(theme.chart(fig), key="sw.lr.chart", config={}, where=chart)
+    event = plot.chart(theme.chart(fig), key="sw.lr.chart", where=chart, clicks=True)
     n_div = int((sweep.diverged_at >= 0).sum())
     st.caption(
         f"{sweep.final_loss.size:,} runs × {sweep.steps:,} steps as one batch in {sweep.wall_time:.2f} s "
@@ -490,7 +490,7 @@ def basin_section() -> None:
     bm = replace(bm, configs=tuple(c if c.label else replace(c, label=run_label(c)) for c in bm.configs))
     fig = charts.basin_figure(bm, _grid(settings.problem), settings.color_by, clickable=True,
                               click_grid=not plot.cell_clicks())
-    event = plot.chart(theme.chart(fig), key="sw.bm.chart", config={}, where=chart)
+    event = plot.chart(theme.chart(fig), key="sw.bm.chart", where=chart, clicks=True)
     how = {
         "minimum": f"A run *reaches* a minimum when it ends within {bm.tol:.2g} of it; grey ones ended "
                    "elsewhere (a local minimum, a saddle, or still on the way); black ones diverged.",
@@ -543,7 +543,7 @@ def heatmap_section() -> None:
         return
     polyak = _polyak(settings)
     fig = charts.heatmap_figure(hm, polyak, clickable=True, click_grid=not plot.cell_clicks())
-    event = plot.chart(theme.chart(fig), key="sw.hm.chart", config={}, where=chart)
+    event = plot.chart(theme.chart(fig), key="sw.hm.chart", where=chart, clicks=True)
     note = ""
     curvatures = getattr(settings.problem, "curvatures", lambda: None)()
     if polyak is not None:
@@ -628,8 +628,8 @@ def fractal_section() -> None:
     except ConfigError as exc:
         st.error(plain(str(exc)))
         return
-    event = plot.chart(theme.chart(fractal_figure({"grids": [grid]}, height=520)), key="sw.fr.chart", config={},
-                       where=chart)
+    event = plot.chart(theme.chart(fractal_figure({"grids": [grid]}, height=520)), key="sw.fr.chart",
+                       where=chart, clicks=True)
     st.caption(f"{num}² networks × {steps} steps in one batch: {grid['diverged'].mean():.0%} diverged (red: "
                f"sooner is darker), the rest converged (blue: faster is darker). Box-counting dimension of the "
                f"boundary: {grid['dimension']:.2f}. Click a cell to zoom in four times around it.")
