@@ -7,9 +7,9 @@ Starts ``streamlit run serve.py`` on a free port (as bench_ui.py does), opens it
 Chromium (Debian's, through Playwright) and times until the chart in the page holds a path:
 
 - first view: the first tab after the server started, in a new browser profile;
-- warm page load: a new tab on ``/`` in that profile, as a student's browser reloads the page
-  (its cache holds the scripts, and V8's cache their compiled code: Chromium keeps that from
-  a script's third load on, in a normal profile, not in a private window);
+- warm page load: a new tab on ``/`` in that profile, as a student opens the page again (the
+  browser's cache holds the scripts, and V8's cache their compiled code: Chromium keeps that
+  from a script's third load on, in a normal profile, not in a private window);
 - private window: a new tab on ``/`` in a new private window each time (no cache at all);
 - shared link: a new tab on a four-run link, a new step count each time (no cached result);
 - preset click: a classroom preset's button on an open page, until its chart is drawn.
@@ -77,7 +77,8 @@ def main(argv=None) -> None:
     ap.add_argument("--url", help="measure an app that is already running here instead of starting one")
     args = ap.parse_args(argv)
     times: dict[str, list[float]] = {}
-    with browser_and_app(args.url) as (chromium, url), sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
+    # The profile's folder outlives the browser that uses it: entered first, left last.
+    with tempfile.TemporaryDirectory() as profile, browser_and_app(args.url) as (chromium, url), sync_playwright() as p:
         base = url.rstrip("/")
         # A normal profile (on disk), as a student's browser: Chromium keeps compiled code only there.
         context = p.chromium.launch_persistent_context(
@@ -105,6 +106,7 @@ def main(argv=None) -> None:
         times["preset click"] = clicks
         context.close()
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        browser.new_page().close()  # the browser's own start-up is not a page load
         times["private window"] = [_private(browser, base + "/") for _ in range(args.repeats)]
         browser.close()
     for name, values in times.items():

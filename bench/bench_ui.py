@@ -55,8 +55,9 @@ new MutationObserver(() => {
 # shows new data. Pages must be opened after ``page.add_init_script(WATCH_DRAWS)``.
 SIGNATURE = "() => window.__drawn ?? null"
 
-# How many new figures the page's first visible chart has drawn: a draw with data it had not
-# drawn before (a resize or a hover redraws the same data, and does not count).
+# How many figures the page's first visible chart has drawn: each Plotly.react or new chart
+# hands it a new data array (a resize or a hover redraws the same one, and does not count).
+# Each action waits for its rerun to settle first, so a late draw of the last one is not counted.
 WATCH_FIGURES = """
 window.__figures = 0;
 new MutationObserver(() => {

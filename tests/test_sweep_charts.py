@@ -112,7 +112,10 @@ def test_heatmap_figure_marks_the_best_cell_and_polyaks_point():
     cells = sweep_charts.heatmap_figure(hm, polyak, clickable=True, click_grid=False)
     assert not _named(cells, "click")
     for t in (t for t in cells.data if t.type == "heatmap"):
-        assert tuple(np.asarray(t.customdata)[4, 9, :2]) == (4, 9) and "click: watch this run" in t.hovertemplate
+        custom = np.asarray(t.customdata)
+        assert custom.shape == (*np.shape(t.z), 4) and tuple(custom[4, 9, :2]) == (4, 9)
+        assert custom[4, 9, 2] == hm.final_loss[4, 9] and "%{customdata[2]:.3g}" in t.hovertemplate
+        assert "click: watch this run" in t.hovertemplate
 
 
 def test_lr_sweep_figure_of_a_training():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -224,6 +225,13 @@ def colour_scale_trace(lo: float, hi: float, title: str, colorbar: Mapping) -> d
                 name="scale", marker=dict(color=[lo], cmin=lo, cmax=hi, colorscale=SURFACE_COLORS, showscale=True,
                                           colorbar=dict(title=dict(text=title, side="top", font=dict(size=13)),
                                                         **colorbar)))
+
+
+def decade_dtick(log_range, most: int = 8) -> int:
+    """A log axis's tick step in decades: powers of ten only (the minor labels 2 and 5 crowd a
+    log axis), at most about ``most`` of them."""
+    span = float(log_range[1] - log_range[0])
+    return max(1, math.ceil(span / most))
 
 
 def frame_steps(points: int, max_frames: int = 120) -> np.ndarray:

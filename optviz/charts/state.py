@@ -18,7 +18,7 @@ import numpy as np
 
 from ..analysis import thin
 from ..optim import OPTIMIZERS
-from .common import FONT, SURFACE_COLORS, TEMPLATE, AnimatedFigure, Grid, Style
+from .common import FONT, SURFACE_COLORS, TEMPLATE, AnimatedFigure, Grid, Style, decade_dtick
 
 # torch's names for the buffer an update follows (SGD's momentum, Adam's first moment).
 FIRST_MOMENT = ("exp_avg", "momentum_buffer")
@@ -346,12 +346,12 @@ def log_range(series: Mapping[str, np.ndarray], decades: float = 1.0) -> list[fl
 
 
 def log_ticks(rng: list[float] | None) -> dict:
-    """A short log panel's range and ticks: a label at each power of ten where the range spans
-    one, else at 1, 2 and 5 times one. Plotly's own choice there labels the 2s and 5s of several
-    decades, and on a panel a few lines high they ran into the powers of ten."""
+    """A short log panel's range and ticks: labels at powers of ten (at most four) where the
+    range spans one, else at 1, 2 and 5 times one. Plotly's own choice there labels the 2s and
+    5s of several decades, and on a panel a few lines high they ran into the powers of ten."""
     if rng is None:
         return {"range": None}
-    return {"range": rng, "dtick": 1 if rng[1] - rng[0] >= 1 else "D2"}
+    return {"range": rng, "dtick": decade_dtick(rng, most=4) if rng[1] - rng[0] >= 1 else "D2"}
 
 
 def step_values(arrays: Mapping[str, np.ndarray], run: int, step: int) -> dict[str, np.ndarray | float]:

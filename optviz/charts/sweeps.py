@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..sweeps import BasinMap, Heatmap, LRSweep
-from .common import FONT, PALETTE, Grid
+from .common import FONT, PALETTE, Grid, decade_dtick
 
 NONE_COLOR = "#BBBBBB"  # a start that reached no known minimum
 DIVERGED_COLOR = "#000000"
@@ -55,12 +55,6 @@ def loss_name(problem, log: bool, logged: bool = False) -> str:
     known = getattr(problem, "known_minimum", None)
     what = "f − f*" if known is not None and known() is not None else "f"
     return f"log₁₀({what})" if logged and log else what
-
-
-def _dtick(log_range) -> int:
-    """Powers of ten only (minor labels 2, 5 crowd a log axis), at most ~8 of them."""
-    span = float(log_range[1] - log_range[0])
-    return max(1, math.ceil(span / 8))
 
 
 def _axis_span(values: np.ndarray, log: bool) -> tuple[float, float] | None:
@@ -141,12 +135,12 @@ def lr_sweep_figure(sweep: LRSweep, colors: Sequence[str] | None = None, height:
     else:
         left_range[1] = hi + (0.3 if log else 0.05 * span)
     fig.update_xaxes(title_text="learning rate", type="log", exponentformat="power",
-                     dtick=_dtick(np.log10(lrs[[0, -1]])))
+                     dtick=decade_dtick(np.log10(lrs[[0, -1]])))
     fig.update_yaxes(type="log" if log else "linear", exponentformat="power")
     right = _log_range(best) if log else None
     for col, rng in ((1, left_range), (2, right)):
         if rng:
-            fig.update_yaxes(range=rng, dtick=_dtick(rng) if log else None, row=1, col=col)
+            fig.update_yaxes(range=rng, dtick=decade_dtick(rng) if log else None, row=1, col=col)
     fig.update_layout(
         height=height, font=FONT, template="plotly_white", hoverlabel=dict(font_size=15),
         # Under the lr axis' title, one line per optimizer: above the panels, a row of long
@@ -179,7 +173,7 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
     ``log10(f - f*)``; black for diverged) or ``diverged`` (the step it
     diverged at; grey for runs that did not). The surface's contours and
     minima lie on top. With ``clickable``, a click on a start is a selection event
-    whose ``customdata`` begins (j, i): see :func:`_clicks`.
+    whose ``customdata`` begins (j, i): see :func:`_cell_clicks`.
     """
     if color_by not in COLOR_BY:
         raise ValueError(f"color_by must be one of {sorted(COLOR_BY)}")
@@ -219,9 +213,10 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
             words = np.where(diverged, "diverged at step " + bm.diverged_at[k].astype(str),
                              np.where(bm.minimum[k] < 0, "ends at no known minimum",
                                       "ends at minimum " + (bm.minimum[k] + 1).astype(str)))
-            common = _clicks(fig, common, "start (%{x:.3g}, %{y:.3g})<br>final loss %{customdata[0]:.4g}"
-                             "<br>%{text}<br><i>click: watch from here</i><extra></extra>", words,
-                             grid=click_grid, col=k + 1)
+            click_hover = ("start (%{x:.3g}, %{y:.3g})<br>final loss %{customdata[0]:.4g}<br>%{text}"
+                           "<br><i>click: watch from here</i><extra></extra>")
+            if not click_grid:
+                common = _cell_clicks(common, click_hover, words)
         if color_by == "minimum":
             codes = np.where(diverged, n_min + 1, np.where(bm.minimum[k] < 0, n_min, bm.minimum[k]))
             colors = _outcome_colors(n_min)
@@ -249,6 +244,8 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
                 **common), row=1, col=k + 1)
         _contours(fig, k, bm, grid)
         _minima(fig, k, bm, color_by)
+        if clickable and click_grid:
+            _click_grid(fig, bm.xs, bm.ys, custom, click_hover, col=k + 1, text=words)
     _basin_legend(fig, bm, color_by)
     (x0, x1), (y0, y1) = (bm.xs[0], bm.xs[-1]), (bm.ys[0], bm.ys[-1])
     dx, dy = (x1 - x0) / max(len(bm.xs) - 1, 1) / 2, (y1 - y0) / max(len(bm.ys) - 1, 1) / 2
@@ -265,18 +262,14 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
     return fig
 
 
-def _clicks(fig, cells: dict, hover: str, text=None, *, grid: bool, col=None) -> dict:
-    """Make a map's cells clickable; returns the arguments of its heatmaps (``cells``: x, y,
-    customdata, hovertemplate). Each click's ``customdata`` begins with the cell's (j, i).
+def _cell_clicks(cells: dict, hover: str, text=None) -> dict:
+    """A map's heatmap arguments (``cells``: x, y, customdata) with each cell carrying its own
+    (j, i) first, for a chart that reports a click on a cell (the in-place chart).
 
-    The in-place chart (``grid=False``) reports a click on a heatmap's cell: each cell carries
-    (j, i) itself. ``st.plotly_chart`` reports clicks on points only: an invisible grid of
-    markers (``grid=True``) catches them, the cells keep their own hover. The grid's markers
-    cost a drawing; on a 100 x 100 map, more than a second of a laptop's time per redraw.
+    ``st.plotly_chart`` reports clicks on points only: there, an invisible grid of markers
+    (:func:`_click_grid`) catches them. Those markers cost a drawing: on a 100 x 100 map, more
+    than a second of a laptop's time per redraw.
     """
-    if grid:
-        _click_grid(fig, cells["x"], cells["y"], cells["customdata"], hover, col=col, text=text)
-        return cells
     custom = cells["customdata"]
     J, cols = np.meshgrid(np.arange(custom.shape[0]), np.arange(custom.shape[1]), indexing="ij")
     custom = np.concatenate([np.stack([J, cols], -1).astype(custom.dtype), custom], axis=-1)
@@ -374,7 +367,7 @@ def heatmap_figure(hm: Heatmap, polyak: tuple[float, float] | None = None, heigh
     """Final ``log10(f - f*)`` over two hyperparameters. Black cells diverged; a
     ring marks the best cell; a star marks ``polyak`` = (x, y) if given. With
     ``clickable``, a click on a cell is a selection event whose ``customdata`` begins
-    (j, i): see :func:`_clicks`."""
+    (j, i): see :func:`_cell_clicks`."""
     gap, log = loss_gap(hm.problem, hm.final_loss)
     diverged = hm.diverged_at >= 0
     level = np.log10(gap) if log else gap
@@ -385,9 +378,9 @@ def heatmap_figure(hm: Heatmap, polyak: tuple[float, float] | None = None, heigh
              "<br>diverged at step %{customdata[1]} (-1: never)<extra></extra>")
     fig = go.Figure()
     cells = dict(x=xv, y=yv, customdata=custom, hovertemplate=hover)
-    if clickable:
-        cells = _clicks(fig, cells, hover.replace("<extra>", "<br><i>click: watch this run</i><extra>"),
-                        grid=click_grid)
+    click_hover = hover.replace("<extra>", "<br><i>click: watch this run</i><extra>")
+    if clickable and not click_grid:
+        cells = _cell_clicks(cells, click_hover)
     fig.add_trace(go.Heatmap(
         z=np.where(diverged, np.nan, level).astype(np.float32), colorscale=LOSS_SCALE, name="final loss",
         colorbar=dict(title=dict(text=f"final<br>{what}", side="top", font=dict(size=13)), thickness=14,
@@ -400,6 +393,8 @@ def heatmap_figure(hm: Heatmap, polyak: tuple[float, float] | None = None, heigh
                                  name="diverged", **cells))
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="diverged",
                                  marker=dict(symbol="square", size=14, color=DIVERGED_COLOR)))
+    if clickable and click_grid:
+        _click_grid(fig, xv, yv, custom, click_hover)
     best = hm.best_cell()
     if best is not None:
         j, i = best
@@ -418,7 +413,7 @@ def heatmap_figure(hm: Heatmap, polyak: tuple[float, float] | None = None, heigh
         ticks = {}
         if a.log:  # 1, 2, 5 per decade over a short range; powers of ten only over a long one
             span = math.log10(a.values[-1] / a.values[0]) if a.values[0] > 0 else 0
-            ticks = dict(dtick="D2") if span <= 3 else dict(dtick=_dtick((0, span)))
+            ticks = dict(dtick="D2") if span <= 3 else dict(dtick=decade_dtick((0, span)))
         update(title_text=a.name + (" (log scale)" if a.log else ""), type="log" if a.log else "linear",
                exponentformat="power", **ticks)
     fig.update_layout(
