@@ -49,6 +49,7 @@ def test_a_clicks_customdata_reads_as_a_list_from_either_chart():
     assert plot.clicked(ours) == plot.clicked(streamlits) == [3, 4, 0.5]
     assert plot.clicked(plot.selection(None)) is None and plot.clicked(None) is None
     assert plot.clicked(plot.selection({"x": 1, "y": 2})) is None  # no customdata
+    assert plot.clicked(plot.selection({"x": 1, "y": 2, "customdata": 7})) == [7]  # a scalar's own
 
 
 def test_a_click_reads_as_a_selection():

@@ -178,7 +178,7 @@ def clicked(event) -> list | None:
         if isinstance(data, dict):
             data = [data[k] for k in sorted(data, key=int)]
         if data is not None:
-            return list(data)
+            return list(data) if isinstance(data, (list, tuple)) else [data]
     return None
 
 
