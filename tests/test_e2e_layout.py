@@ -12,7 +12,8 @@ from tests import browser
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SIZES = {"projector": (1024, 768), "phone": (390, 844)}
-PAGES = ["", "datasets", "sweeps", "compare", "classics", "online"]
+# The basin map too: two maps side by side, with a colour bar, were squeezed into a phone.
+PAGES = ["", "datasets", "sweeps", "sweeps?mode=basin&color=loss", "compare", "classics", "online"]
 
 # Each chart's labelled boxes, in page pixels. Plotly draws them as SVG groups: what must
 # not overlap is the text a reader reads, and the controls a teacher clicks.

@@ -90,6 +90,17 @@ def test_basin_figure_cells_take_the_clicks_themselves(basin, color_by):
         assert (custom[j, i, 0], custom[j, i, 1]) == (j, i) and (t.x[i], t.y[j]) == basin.start(j, i)
 
 
+def test_basin_figure_stacks_its_maps_on_a_phone(basin):
+    """One map a row, each full width; the colour bar beside its own map, not over the next title."""
+    fig = sweep_charts.basin_figure(basin, charts.surface_grid(HIMMELBLAU, n=20), "loss", stacked=True)
+    x1, x2, y1, y2 = fig.layout.xaxis, fig.layout.xaxis2, fig.layout.yaxis, fig.layout.yaxis2
+    assert tuple(x1.domain) == tuple(x2.domain) and y2.domain[1] < y1.domain[0]
+    bars = [t for t in fig.data if t.type == "heatmap" and t.showscale]
+    assert len(bars) == 1
+    lo, hi = fig.layout["yaxis" + bars[0].yaxis[1:]].domain
+    assert lo <= bars[0].colorbar.y - bars[0].colorbar.len / 2 and bars[0].colorbar.y + bars[0].colorbar.len / 2 <= hi
+
+
 def test_basin_figure_refuses_an_unknown_colouring(basin):
     with pytest.raises(ValueError):
         sweep_charts.basin_figure(basin, charts.surface_grid(HIMMELBLAU, n=20), "rainbow")

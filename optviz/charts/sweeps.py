@@ -165,8 +165,9 @@ def _discrete_scale(colors: list[str]) -> list[list]:
 
 
 def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: int = 620,
-                 clickable: bool = False, click_grid: bool = True) -> go.Figure:
-    """One map per config, side by side on the same grid of starts.
+                 clickable: bool = False, click_grid: bool = True, stacked: bool = False) -> go.Figure:
+    """One map per config, side by side on the same grid of starts (one above the other where
+    ``stacked``: a phone, where two maps side by side were a finger wide each).
 
     ``color_by``: ``minimum`` (which known minimum the run ended within
     ``bm.tol`` of; grey for none; black for diverged), ``loss`` (final
@@ -180,8 +181,16 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
     k_maps = len(bm.configs)
     n_min = len(bm.minima)
     titles = [_share_title(bm, k) for k in range(k_maps)]
-    fig = make_subplots(rows=1, cols=k_maps, shared_yaxes=True, horizontal_spacing=0.04,
-                        subplot_titles=titles)
+    if stacked:
+        fig = make_subplots(rows=k_maps, cols=1, vertical_spacing=0.3 / k_maps, subplot_titles=titles)
+        height = 60 + 420 * k_maps
+    else:
+        fig = make_subplots(rows=1, cols=k_maps, shared_yaxes=True, horizontal_spacing=0.04,
+                            subplot_titles=titles)
+
+    def place(k: int) -> dict:  # map k's subplot
+        return dict(row=k + 1, col=1) if stacked else dict(row=1, col=k + 1)
+
     gap, log = loss_gap(bm.problem, bm.final_loss)
     level = np.log10(gap) if log else gap
     finite_level = level[np.isfinite(level)]
@@ -201,6 +210,7 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
     loss_bar = max((k for k in range(k_maps) if has_loss[k]), default=-1)
     div_bar = max((k for k in range(k_maps) if has_div[k]), default=-1)
     for k in range(k_maps):
+        at = place(k)
         diverged = bm.diverged[k]
         custom = np.stack([bm.final_loss[k], bm.minimum[k] + 1, bm.diverged_at[k]], axis=-1)
         custom = custom.astype(np.float32)
@@ -222,42 +232,49 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
             colors = _outcome_colors(n_min)
             fig.add_trace(go.Heatmap(z=codes.astype(np.float32), colorscale=_discrete_scale(colors),
                                      zmin=-0.5, zmax=len(colors) - 0.5, showscale=False, **common),
-                          row=1, col=k + 1)
+                          **at)
         elif color_by == "loss":
             fig.add_trace(go.Heatmap(
                 z=np.where(diverged, np.nan, level[k]).astype(np.float32), colorscale=LOSS_SCALE, zmin=zmin,
                 zmax=zmax, showscale=k == loss_bar,
                 colorbar=dict(title=dict(text=loss_title, side="top", font=dict(size=13)), thickness=12,
                               tickfont=dict(size=13), len=0.8),
-                **common), row=1, col=k + 1)
-            _overlay(fig, k, bm, np.where(diverged, 1.0, np.nan), DIVERGED_COLOR)
+                **common), **at)
+            _overlay(fig, at, bm, np.where(diverged, 1.0, np.nan), DIVERGED_COLOR)
         else:
             fig.add_trace(go.Heatmap(z=np.where(diverged, np.nan, 0.0).astype(np.float32),
                                      colorscale=[[0, NONE_COLOR], [1, NONE_COLOR]], showscale=False,
                                      **common),
-                          row=1, col=k + 1)
+                          **at)
             fig.add_trace(go.Heatmap(
                 z=np.where(diverged, bm.diverged_at[k], np.nan).astype(np.float32), colorscale=DIVERGED_SCALE,
                 zmin=0, zmax=max_step, showscale=k == div_bar,
                 colorbar=dict(title=dict(text="diverged<br>at step", side="top", font=dict(size=13)),
                               thickness=12, tickfont=dict(size=13), len=0.8),
-                **common), row=1, col=k + 1)
-        _contours(fig, k, bm, grid)
-        _minima(fig, k, bm, color_by)
+                **common), **at)
+        _contours(fig, at, bm, grid)
+        _minima(fig, at, bm, color_by)
         if clickable and click_grid:
-            _click_grid(fig, bm.xs, bm.ys, custom, click_hover, col=k + 1, text=words)
+            _click_grid(fig, bm.xs, bm.ys, custom, click_hover, at=at, text=words)
     _basin_legend(fig, bm, color_by)
+    if stacked:  # the colour bar beside its own map, clear of the map above's title
+        for t in fig.data:
+            if t.type == "heatmap" and t.showscale:
+                lo, hi = fig.layout["yaxis" + t.yaxis[1:]].domain
+                t.colorbar.update(y=(lo + hi) / 2, yanchor="middle", len=0.9 * (hi - lo))
     (x0, x1), (y0, y1) = (bm.xs[0], bm.xs[-1]), (bm.ys[0], bm.ys[-1])
     dx, dy = (x1 - x0) / max(len(bm.xs) - 1, 1) / 2, (y1 - y0) / max(len(bm.ys) - 1, 1) / 2
     for k in range(k_maps):
+        at = place(k)
         fig.update_xaxes(title_text="x₀ (start)", range=[x0 - dx, x1 + dx], constrain="domain",
-                         row=1, col=k + 1, scaleanchor=f"y{'' if k == 0 else k + 1}", scaleratio=1)
-        fig.update_yaxes(range=[y0 - dy, y1 + dy], constrain="domain", row=1, col=k + 1)
-    fig.update_yaxes(title_text="y₀ (start)", row=1, col=1)
+                         **at, scaleanchor=f"y{'' if k == 0 else k + 1}", scaleratio=1)
+        fig.update_yaxes(range=[y0 - dy, y1 + dy], constrain="domain", **at)
+        if stacked or k == 0:
+            fig.update_yaxes(title_text="y₀ (start)", **at)
     fig.update_layout(
         height=height, font=FONT, template="plotly_white", hoverlabel=dict(font_size=15),
-        legend=dict(orientation="h", yanchor="top", y=-0.12, x=0, font=dict(size=15)),
-        margin=dict(l=60, r=44, t=80, b=90), modebar=dict(orientation="v"), plot_bgcolor="white",
+        legend=dict(orientation="h", yanchor="top", y=-0.12 / (k_maps if stacked else 1), x=0, font=dict(size=15)),
+        margin=dict(l=60, r=44, t=80, b=90 + 60 * stacked), modebar=dict(orientation="v"), plot_bgcolor="white",
     )
     return fig
 
@@ -276,7 +293,7 @@ def _cell_clicks(cells: dict, hover: str, text=None) -> dict:
     return {**cells, "customdata": custom, "hovertemplate": _shift(hover, 2), "text": text}
 
 
-def _click_grid(fig, xs, ys, custom, hover, col=None, most: int = 70, text=None):
+def _click_grid(fig, xs, ys, custom, hover, at: dict | None = None, most: int = 70, text=None):
     """Invisible markers on (at most ``most`` x ``most``) cells: Streamlit reports clicks on
     points, not on heatmap cells. customdata = (j, i, *the cell's own)."""
     jj = np.unique(np.linspace(0, len(ys) - 1, min(len(ys), most)).round().astype(int))
@@ -287,10 +304,7 @@ def _click_grid(fig, xs, ys, custom, hover, col=None, most: int = 70, text=None)
                        marker=dict(size=12, opacity=0), showlegend=False, name="click",
                        customdata=data.astype(np.float32), hovertemplate=_shift(hover, 2),
                        text=None if text is None else text[J, cols].ravel())
-    if col is None:
-        fig.add_trace(trace)
-    else:
-        fig.add_trace(trace, row=1, col=col)
+    fig.add_trace(trace, **(at or {}))
 
 
 def _shift(template: str, by: int) -> str:
@@ -317,20 +331,20 @@ def _pct(x: float) -> str:
     return f"{x:.0%}"
 
 
-def _overlay(fig, k, bm, z, color):
+def _overlay(fig, at: dict, bm, z, color):
     fig.add_trace(go.Heatmap(x=bm.xs, y=bm.ys, z=z.astype(np.float32), colorscale=[[0, color], [1, color]],
-                             showscale=False, hoverinfo="skip"), row=1, col=k + 1)
+                             showscale=False, hoverinfo="skip"), **at)
 
 
-def _contours(fig, k, bm, grid: Grid):
+def _contours(fig, at: dict, bm, grid: Grid):
     fig.add_trace(go.Contour(
         x=grid.x, y=grid.y, z=grid.level(grid.z).astype(np.float32), ncontours=14, showscale=False,
         contours=dict(coloring="none"), line=dict(color="rgba(255,255,255,0.6)", width=1),
         hoverinfo="skip", name="contours of f", showlegend=False,
-    ), row=1, col=k + 1)
+    ), **at)
 
 
-def _minima(fig, k, bm, color_by):
+def _minima(fig, at: dict, bm, color_by):
     if not bm.minima:
         return
     xs, ys = [m[0] for m in bm.minima], [m[1] for m in bm.minima]
@@ -342,7 +356,7 @@ def _minima(fig, k, bm, color_by):
         name="known minimum",
         marker=dict(symbol="star", size=19, color=colors, line=dict(color="white", width=1.8)),
         hovertemplate="known minimum %{text}<br>(%{x:.4g}, %{y:.4g})<extra></extra>",
-    ), row=1, col=k + 1)
+    ), **at)
 
 
 def _legend_square(fig, name, color):

@@ -48,7 +48,7 @@ from ..params import ConfigError
 from ..problems import ProblemConfig, Task, surfaces
 from ..problems.base import value_text
 from ..sweeps import Axis
-from . import plot, theme
+from . import plot, theme, viewport
 from .explore import DATASETS, page_of
 from .kinds import surface, training
 from .widgets import allowed_modules, computed, plain, query_params, set_value, sync_url
@@ -56,6 +56,7 @@ from .widgets import allowed_modules, computed, plain, query_params, set_value, 
 # Every sweep here is float64: near a good setting the loss falls below
 # float32's smallest number, and a map of zeros has no best cell.
 DTYPE = "float64"
+BASIN_SIDE_BY_SIDE = 800  # CSS pixels of main area for two basin maps side by side
 # One CPU thread per sweep: a classroom server's sessions share a few cores,
 # and splitting small elementwise ops costs more than it saves (bench_sweeps).
 THREADS = 1
@@ -479,6 +480,9 @@ def basin_section() -> None:
     if not settings.runs:
         st.info("Choose an optimizer to map.")
         return
+    # Two maps side by side need a laptop's width: below it (a projector with the sidebar open,
+    # a phone), one above the other.
+    stacked = viewport.layout("sw.bm.viewport", narrow_below=BASIN_SIDE_BY_SIDE) == "stacked"
     chart = _chart_place()
     try:
         bm = computed(("sweep", "basin", settings.problem, settings.runs, settings.grid, settings.steps),
@@ -489,8 +493,9 @@ def basin_section() -> None:
         return
     bm = replace(bm, configs=tuple(c if c.label else replace(c, label=run_label(c)) for c in bm.configs))
     fig = charts.basin_figure(bm, _grid(settings.problem), settings.color_by, clickable=True,
-                              click_grid=not plot.cell_clicks())
-    event = plot.chart(theme.chart(fig), key="sw.bm.chart", where=chart, clicks=True)
+                              click_grid=not plot.cell_clicks(), stacked=stacked)
+    event = plot.chart(theme.chart(fig), key="sw.bm.chart", where=chart, clicks=True,
+                       config={"displayModeBar": not stacked})  # on a phone it sat on the colour bar
     how = {
         "minimum": f"A run *reaches* a minimum when it ends within {bm.tol:.2g} of it; grey ones ended "
                    "elsewhere (a local minimum, a saddle, or still on the way); black ones diverged.",

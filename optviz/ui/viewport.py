@@ -15,16 +15,16 @@ import streamlit as st
 # a 1024-pixel projector with the sidebar open keeps them side by side.
 NARROW_BELOW = 560
 
-# ``data`` is the bucket the server has: the browser reports only a different one, so the
+# ``data.known`` is the bucket the server has: the browser reports only a different one, so the
 # component's own mounting on every rerun causes no further rerun.
 _JS = """
 export default function (component) {
     const { setStateValue, data } = component;
     const main = document.querySelector('[data-testid="stMain"] [data-testid="stMainBlockContainer"]')
         || document.querySelector('[data-testid="stMain"]') || document.body;
-    let last = data;
+    let last = data.known;
     const report = () => {
-        const bucket = main.clientWidth < NARROW_BELOW ? "narrow" : "wide";
+        const bucket = main.clientWidth < data.below ? "narrow" : "wide";
         if (bucket !== last) { last = bucket; setStateValue("layout", bucket); }
     };
     const observer = new ResizeObserver(report);
@@ -32,7 +32,7 @@ export default function (component) {
     report();
     return () => observer.disconnect();
 }
-""".replace("NARROW_BELOW", str(NARROW_BELOW))
+"""
 
 
 @st.cache_resource(show_spinner=False)
@@ -40,10 +40,12 @@ def _component():
     return st.components.v2.component("optviz_viewport", js=_JS)
 
 
-def layout(key: str) -> str:
-    """``"stacked"`` when the main area is narrow, else ``"wide"`` (also outside a browser)."""
+def layout(key: str, narrow_below: int = NARROW_BELOW) -> str:
+    """``"stacked"`` when the main area is narrower than ``narrow_below`` CSS pixels, else
+    ``"wide"`` (also outside a browser)."""
     known = st.session_state.get(f"{key}.bucket", "wide")
-    result = _component()(key=key, data=known, default={"layout": "wide"}, on_layout_change=lambda: None)
+    result = _component()(key=key, data={"known": known, "below": narrow_below}, default={"layout": "wide"},
+                          on_layout_change=lambda: None)
     bucket = getattr(result, "layout", None) or known
     st.session_state[f"{key}.bucket"] = bucket
     return "stacked" if bucket == "narrow" else "wide"
