@@ -494,8 +494,9 @@ def basin_section() -> None:
     bm = replace(bm, configs=tuple(c if c.label else replace(c, label=run_label(c)) for c in bm.configs))
     fig = charts.basin_figure(bm, _grid(settings.problem), settings.color_by, clickable=True,
                               click_grid=not plot.cell_clicks(), stacked=stacked)
+    # No tool bar on a narrow screen: it sat on the colour bar. Elsewhere, Plotly's own (on hover).
     event = plot.chart(theme.chart(fig), key="sw.bm.chart", where=chart, clicks=True,
-                       config={"displayModeBar": not stacked})  # on a phone it sat on the colour bar
+                       config={"displayModeBar": False} if stacked else None)
     how = {
         "minimum": f"A run *reaches* a minimum when it ends within {bm.tol:.2g} of it; grey ones ended "
                    "elsewhere (a local minimum, a saddle, or still on the way); black ones diverged.",
