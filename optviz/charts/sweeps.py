@@ -191,6 +191,14 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
     def place(k: int) -> dict:  # map k's subplot
         return dict(row=k + 1, col=1) if stacked else dict(row=1, col=k + 1)
 
+    def colorbar(k: int, title: str) -> dict:
+        bar = dict(title=dict(text=title, side="top", font=dict(size=13)), thickness=12, tickfont=dict(size=13),
+                   len=0.8)
+        if stacked:  # beside its own map, clear of the map above's title
+            lo, hi = fig.layout[f"yaxis{'' if k == 0 else k + 1}"].domain
+            bar.update(y=(lo + hi) / 2, yanchor="middle", len=0.9 * (hi - lo))
+        return bar
+
     gap, log = loss_gap(bm.problem, bm.final_loss)
     level = np.log10(gap) if log else gap
     finite_level = level[np.isfinite(level)]
@@ -236,10 +244,7 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
         elif color_by == "loss":
             fig.add_trace(go.Heatmap(
                 z=np.where(diverged, np.nan, level[k]).astype(np.float32), colorscale=LOSS_SCALE, zmin=zmin,
-                zmax=zmax, showscale=k == loss_bar,
-                colorbar=dict(title=dict(text=loss_title, side="top", font=dict(size=13)), thickness=12,
-                              tickfont=dict(size=13), len=0.8),
-                **common), **at)
+                zmax=zmax, showscale=k == loss_bar, colorbar=colorbar(k, loss_title), **common), **at)
             _overlay(fig, at, bm, np.where(diverged, 1.0, np.nan), DIVERGED_COLOR)
         else:
             fig.add_trace(go.Heatmap(z=np.where(diverged, np.nan, 0.0).astype(np.float32),
@@ -248,20 +253,13 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
                           **at)
             fig.add_trace(go.Heatmap(
                 z=np.where(diverged, bm.diverged_at[k], np.nan).astype(np.float32), colorscale=DIVERGED_SCALE,
-                zmin=0, zmax=max_step, showscale=k == div_bar,
-                colorbar=dict(title=dict(text="diverged<br>at step", side="top", font=dict(size=13)),
-                              thickness=12, tickfont=dict(size=13), len=0.8),
+                zmin=0, zmax=max_step, showscale=k == div_bar, colorbar=colorbar(k, "diverged<br>at step"),
                 **common), **at)
         _contours(fig, at, bm, grid)
         _minima(fig, at, bm, color_by)
         if clickable and click_grid:
             _click_grid(fig, bm.xs, bm.ys, custom, click_hover, at=at, text=words)
     _basin_legend(fig, bm, color_by)
-    if stacked:  # the colour bar beside its own map, clear of the map above's title
-        for t in fig.data:
-            if t.type == "heatmap" and t.showscale:
-                lo, hi = fig.layout["yaxis" + t.yaxis[1:]].domain
-                t.colorbar.update(y=(lo + hi) / 2, yanchor="middle", len=0.9 * (hi - lo))
     (x0, x1), (y0, y1) = (bm.xs[0], bm.xs[-1]), (bm.ys[0], bm.ys[-1])
     dx, dy = (x1 - x0) / max(len(bm.xs) - 1, 1) / 2, (y1 - y0) / max(len(bm.ys) - 1, 1) / 2
     for k in range(k_maps):
