@@ -12,18 +12,48 @@ batched computation over many runs, and holds every path equal to torch's own.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import config, engine
-from .engine import Result, RunConfig, stream
-from .experiment import Experiment, Outcome, compute
-from .optim import OPTIMIZERS
-from .optim.schedules import SCHEDULES
-from .params import ConfigError
-from .problems import SurfaceProblem, Task
-from .problems.datasets import DataConfig
-from .problems.surfaces import SURFACES
+if TYPE_CHECKING:
+    from .engine import Result, RunConfig
+
+# Imported on first use, so that `python -m optviz list` and a plain `import optviz`
+# do not pay torch's import (2.5-3 s on a laptop) before they need it.
+_LAZY = {
+    "OPTIMIZERS": "optim",
+    "SCHEDULES": "optim.schedules",
+    "SURFACES": "problems.surfaces",
+    "ConfigError": "params",
+    "DataConfig": "problems.datasets",
+    "Experiment": "experiment",
+    "Outcome": "experiment",
+    "compute": "experiment",
+    "Result": "engine",
+    "RunConfig": "engine",
+    "stream": "engine",
+    "SurfaceProblem": "problems",
+    "Task": "problems",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    else:  # a submodule, as `import optviz; optviz.engine` gave when this file imported them all
+        try:
+            value = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def run(
@@ -51,6 +81,10 @@ def run(
         ``arrays["loss"]`` ``(steps + 1, runs)``, ``arrays["lr"]`` ``(steps, runs)``;
         ``final_loss``, ``best_loss``, ``diverged_at`` (-1: never) per run.
     """
+    from . import config, engine
+    from .engine import RunConfig
+    from .problems import SurfaceProblem
+
     configs = [
         r if isinstance(r, RunConfig) else RunConfig(r) if isinstance(r, str) else RunConfig(**r) for r in runs
     ]

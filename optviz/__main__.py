@@ -1,8 +1,6 @@
 import os
 import sys
 
-import torch
-
 from .cli import main
 
 
@@ -15,13 +13,16 @@ def _skip_dynamo_import() -> None:
     never compiles, so it caches the function itself. Only ``python -m optviz``
     does this: ``import optviz`` leaves torch as it is.
     """
+    import torch
+
     fn = getattr(torch.optim.Optimizer.add_param_group, "__wrapped__", None)
     if fn is not None and getattr(fn, "__dynamo_disable", None) is None:
         fn.__dynamo_disable = fn
 
 
 def run() -> int:
-    _skip_dynamo_import()
+    if sys.argv[1:2] != ["list"]:  # `list` imports no torch at all
+        _skip_dynamo_import()
     try:
         code = main()
         sys.stdout.flush()  # a reader that left early (| head) fails here, inside the try

@@ -19,13 +19,19 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import config
-from .engine import RECORDABLE, RunConfig
-from .experiment import Experiment, compute, from_json
-from .export import RECORDS, read_config, to_csv, to_json, write_output
 from .params import ConfigError
-from .problems import FormulaProblem, ProblemConfig, SurfaceProblem, Task
+
+if TYPE_CHECKING:
+    from .engine import RunConfig
+    from .experiment import Experiment
+    from .problems import ProblemConfig
+
+# Every command but `list` imports torch (2.5-3 s on a laptop), so those imports wait for
+# the command; `list` reads this file, which the tests hold equal to the live registries.
+REGISTRY_FILE = Path(__file__).with_name("registry.json")
 
 EPILOG_RUN = """examples:
   python -m optviz run --surface rosenbrock --optimizer Adam --lr 0.01 --steps 500
@@ -130,9 +136,22 @@ def _optimizer_arguments(p: argparse.ArgumentParser, many: bool) -> None:
     o.add_argument("--out", type=Path, help="write here instead of stdout")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only_list: bool = False) -> argparse.ArgumentParser:
+    """The command line; ``only_list`` leaves out the commands whose arguments need torch."""
     parser = _Parser(prog="python -m optviz", description="See how torch.optim optimizers move.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def add_list():
+        ls = sub.add_parser("list", help="list " + ", ".join(LISTS), epilog=EPILOG_LIST,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        ls.add_argument("what", choices=LISTS)
+        ls.add_argument("--format", default="text", choices=["text", "json"])
+        return parser
+
+    if only_list:
+        return add_list()
+    from . import compare
+    from .export import RECORDS
 
     for name, text in (
         ("run", "run optimizers on a surface, a formula or a dataset and write their paths"),
@@ -180,8 +199,6 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--tol", type=float,
                    help="with --grid: how close to a minimum counts as reaching it (default 1%% of the domain)")
 
-    from . import compare
-
     cp = sub.add_parser("compare", help="compare optimizers fairly: the same tuning budget, seeds and metric",
                         description=compare.__doc__.split("\n\n")[0], epilog=compare.EPILOG,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -190,16 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
     cl = sub.add_parser("classics", help="reproduce the classic results and print each verdict (exit 1 if one fails)")
     cl.add_argument("names", nargs="*", metavar="NAME", help="which classics (default: all; see optviz/classics.py)")
     cl.add_argument("--device", default=None, help="cpu or cuda (default: cpu)")
-
-    ls = sub.add_parser("list", help="list " + ", ".join(LISTS), epilog=EPILOG_LIST,
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    ls.add_argument("what", choices=LISTS)
-    ls.add_argument("--format", default="text", choices=["text", "json"])
-    return parser
+    return add_list()
 
 
 def problem_from_args(args) -> ProblemConfig:
     """A typed formula, a dataset (``--dataset`` or ``--csv``) or else a surface, from the command line."""
+    from .export import read_config
+    from .problems import FormulaProblem, SurfaceProblem, Task
+
     given = [flag for flag, value in (("--surface", args.surface), ("--formula", args.formula),
                                       ("--dataset", args.dataset), ("--csv", args.csv)) if value is not None]
     if len(given) > 1:
@@ -243,6 +258,8 @@ def _number(text: str, where: str) -> float:
 
 
 def _run_config(args, name: str, hparams: dict, label: str = "") -> RunConfig:
+    from .engine import RunConfig
+
     return RunConfig(name, hparams, args.schedule, _key_values(args.schedule_set, "--schedule-set"), args.start,
                      args.noise, args.seed, label)
 
@@ -253,6 +270,9 @@ def _check_start(args, problem: ProblemConfig) -> None:
 
 
 def experiment_from_args(args) -> Experiment:
+    from .experiment import Experiment, from_json
+    from .export import read_config
+
     if args.config:
         exp = from_json(read_config(args.config))
         return exp.replace(dtype=args.dtype or exp.dtype)
@@ -272,6 +292,10 @@ def _user_limits() -> config.Limits:
 
 
 def _cmd_run(args) -> int:
+    from .engine import RECORDABLE
+    from .experiment import compute
+    from .export import RECORDS, to_csv, to_json, write_output
+
     record = None
     if args.record is not None:
         record = tuple(r.strip() for r in args.record.split(",") if r.strip())
@@ -288,6 +312,7 @@ def _cmd_run(args) -> int:
 
 def _cmd_sweep(args) -> int:
     from . import sweeps
+    from .export import write_output
 
     problem = problem_from_args(args)
     _check_start(args, problem)
@@ -362,8 +387,22 @@ def registry(what: str) -> list[dict]:
     return [{"name": s.name, "summary": s.summary, "args": _params(s.args)} for s in schedules.SCHEDULES.values()]
 
 
+def write_registry() -> None:
+    """Refresh ``registry.json`` from the live registries (after changing one)."""
+    def items(what):  # one entry a line: a change to the registry reads as a one-line diff
+        return ",\n".join("  " + json.dumps(item, ensure_ascii=False) for item in registry(what))
+
+    text = ",\n".join(f'"{what}": [\n{items(what)}\n]' for what in LISTS)
+    REGISTRY_FILE.write_text("{\n" + text + "\n}\n", encoding="utf-8")
+
+
+def listed(what: str) -> list[dict]:
+    """What `list` shows: the registry as ``registry.json`` holds it."""
+    return json.loads(REGISTRY_FILE.read_text(encoding="utf-8"))[what]
+
+
 def _cmd_list(args) -> int:
-    items = registry(args.what)
+    items = listed(args.what)
     if args.format == "json":
         print(json.dumps(items, indent=2))
         return 0
@@ -386,8 +425,8 @@ def _cmd_classics(args) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(only_list=argv[:1] == ["list"]).parse_args(argv)
     try:
         commands = {"run": _cmd_run, "train": _cmd_run, "sweep": _cmd_sweep, "list": _cmd_list,
                     "compare": lambda a: _compare_command(a, problem_from_args(a)),

@@ -1,5 +1,5 @@
 """`python -m optviz` starts without torch._dynamo (about 2.5 s of a 7 s `run`), and its
-results are the same as the library's, which leaves torch as it is."""
+results are the same as the library's, which leaves torch as it is; `list` imports no torch."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from optviz import cli
 
@@ -24,7 +26,8 @@ try:
     runpy.run_module("optviz", run_name="__main__", alter_sys=True)
 except SystemExit as exc:
     code = exc.code
-print("dynamo imported:", "torch._dynamo" in sys.modules, "exit:", code, file=sys.stderr)
+print("torch imported:", "torch" in sys.modules, "dynamo imported:", "torch._dynamo" in sys.modules, "exit:", code,
+      file=sys.stderr)
 """
 
 
@@ -44,3 +47,20 @@ def test_torch_still_refuses_a_bad_hyperparameter_in_its_own_words():
     res = subprocess.run([sys.executable, "-m", "optviz", "run", "--optimizer", "Adam", "--set", "betas=1.5,0.9"],
                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
     assert res.returncode == 2 and "Invalid beta parameter at index 0" in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize("what", cli.LISTS)
+def test_list_shows_the_live_registry(what):
+    # `list` reads registry.json so that it needs no torch; this holds the file to the code.
+    live = json.loads(json.dumps(cli.registry(what)))
+    assert cli.listed(what) == live, (
+        f"optviz/registry.json is out of date for {what}: refresh it with "
+        '.venv/bin/python -c "from optviz import cli; cli.write_registry()"'
+    )
+
+
+def test_list_imports_no_torch():
+    res = subprocess.run([sys.executable, "-c", AS_A_USER, "list", "optimizers"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300, check=False)  # fmt: skip
+    assert "torch imported: False dynamo imported: False exit: 0" in res.stderr, res.stderr
+    assert "Adam " in res.stdout
