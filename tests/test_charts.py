@@ -143,3 +143,18 @@ def test_numeric_helpers_match_numpy():
 def test_html_export_plays_offline(result):
     html = charts.to_html(charts.race_figure(ROSENBROCK, result.arrays, _styles()))
     assert "addFrames" in html and '<script src="http' not in html and len(html) > 3_000_000  # plotly.js inlined
+
+
+def test_to_json_is_what_plotly_writes(result):
+    import json
+
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from optviz.charts.common import to_json
+
+    race = charts.race_figure(ROSENBROCK, result.arrays, _styles())
+    gaps = go.Figure(go.Scatter(x=np.arange(4.0), y=[1.0, float("nan"), 3.0, np.inf]),  # NaN and inf: null
+                     layout=dict(xaxis=dict(range=[np.float32(0.5), np.float64(2)])))
+    for fig in (race, gaps):
+        assert json.loads(to_json(fig)) == json.loads(pio.to_json(fig, validate=False))

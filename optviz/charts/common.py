@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -93,15 +94,38 @@ def _typed_array(v: np.ndarray):
     return out
 
 
+_SCALARS = {float, int, str, bool, type(None)}
+
+
 def typed_arrays(obj) -> None:
     """numpy arrays -> plotly.js typed arrays, in place: plotly.py's converter does the
     same, but checks every array through dataframe libraries and costs more than the figure."""
+    if isinstance(obj, list) and set(map(type, obj)) <= _SCALARS:
+        return  # numbers (a path with gaps): one quick scan, not a call per number
     items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
     for key, value in items:
         if isinstance(value, np.ndarray):
             obj[key] = _typed_array(value)
         elif isinstance(value, dict | list):
             typed_arrays(value)
+
+
+def _plain(value):
+    if isinstance(value, np.generic):  # a numpy number left in a layout
+        return value.item()
+    raise TypeError(type(value).__name__)
+
+
+def to_json(fig) -> str:
+    """A figure as plotly.js reads it, what ``plotly.io.to_json`` gives, in a third of the time:
+    that encodes, parses its own output back and encodes again, to write NaN as null."""
+    spec = fig.to_dict()
+    if not isinstance(fig, AnimatedFigure):
+        typed_arrays(spec)
+    try:
+        return json.dumps(spec, separators=(",", ":"), allow_nan=False, default=_plain)
+    except (TypeError, ValueError):  # a NaN or an object of its own: plotly.io knows what to do
+        return pio.to_json(fig, validate=False)
 
 
 TEMPLATE = go.layout.Template(pio.templates["plotly_white"]).to_plotly_json()
@@ -194,7 +218,7 @@ def gapped(points: np.ndarray) -> dict:
     """x and y of a broken line as lists with None in the gaps: plotly.js animates those,
     but not NaN inside a typed array."""
     xy = np.round(points.astype(np.float64), 4)
-    return {axis: [None if np.isnan(v) else float(v) for v in xy[:, k]] for k, axis in enumerate("xy")}
+    return {axis: np.where(np.isnan(xy[:, k]), None, xy[:, k]).tolist() for k, axis in enumerate("xy")}
 
 
 def shaded_image(x: np.ndarray, y: np.ndarray, level: np.ndarray, lo: float, hi: float, width: int = 480,

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import plotly
-import plotly.io as pio
 import streamlit as st
+
+from ..charts.common import to_json
 
 # Versioned, so a browser may keep it for a year: a new plotly is a new address.
 ROUTE = f"/optviz/plotly-{plotly.__version__}.min.js"
@@ -195,7 +196,7 @@ def chart(fig: Any, *, key: str, where, config: dict | None = None, clicks: bool
     if not _served:
         return where.plotly_chart(fig, key=key, on_select="rerun" if clicks else "ignore", theme=None,
                                   config=config, **({"selection_mode": "points"} if clicks else {}))  # fmt: skip
-    data = {"figure": pio.to_json(fig, validate=False), "config": config, "clicks": clicks,
+    data = {"figure": to_json(fig), "config": config, "clicks": clicks,
             "plotly": ROUTE.lstrip("/")}  # relative: the page's base path applies
     with where:
         result = _component()(key=key, data=data, on_click_change=lambda: None, height="content")
