@@ -189,6 +189,7 @@ class Outcome:
     train_subset: int | None = None  # training rows the train metrics were measured on
     eval_time: float = 0.0
     steps_per_epoch: int = 1
+    reused: int = 0  # runs not computed again, but reused from an earlier computation
 
     @property
     def steps(self) -> int:
@@ -262,12 +263,13 @@ def compute(
     chunk: int | None = None,
     device: str | None = None,
     limits: Limits | None = None,
+    keep_every: int | None = None,
 ) -> Outcome:
     """Run every config of ``exp`` as one batch, then measure what the problem measures.
 
     ``on_progress`` gets an :class:`~optviz.engine.Progress` every ``chunk`` steps
     (returning False cancels); ConfigError comes before any work if the problem or
-    a run is invalid or too big.
+    a run is invalid or too big. ``keep_every`` overrides :func:`keep_interval`.
     """
     limits = limits or config.limits()
     if not exp.runs:
@@ -279,7 +281,8 @@ def compute(
     small = getattr(problem, "small_step", None)
     threads = 1 if small is None or small(runs) else None
     result = engine.run(problem, exp.runs, steps=steps, record=record, device=device, dtype=exp.dtype,
-                        chunk=chunk, limits=limits, keep_every=keep_interval(steps, runs, dims), threads=threads,
+                        chunk=chunk, limits=limits, keep_every=keep_every or keep_interval(steps, runs, dims),
+                        threads=threads,
                         on_chunk=on_progress)
     evaluate = getattr(problem, "evaluate_path", None)
     if evaluate is None or "params" not in result.arrays:
@@ -288,3 +291,86 @@ def compute(
     eval_steps, metrics, subset = evaluate(result.params_steps, result.arrays["params"], exp.dtype)
     return Outcome(exp, result, eval_steps, metrics, subset, time.perf_counter() - tick,
                    getattr(problem, "steps_per_epoch", 1))
+
+
+# -- reusing runs ------------------------------------------------------------------------------
+
+# Kinds whose runs share nothing: each run's numbers are the same, bit for bit, computed alone
+# or in any batch (elementwise kernels, per-run noise streams). A model's runs share
+# mini-batches and batched matrix kernels, whose rounding may follow the batch's shape.
+SEPARABLE_KINDS = ("surface", "formula")
+
+
+def separable(exp: Experiment, record: tuple[str, ...] = engine.DEFAULT_RECORD) -> bool:
+    """Whether :func:`compute_reusing` may put ``exp`` together from runs computed apart.
+    Not with the optimizer's state recorded: a batch keeps a buffer for a run that torch
+    (and the run alone) does not have (SGD's momentum buffer at momentum 0)."""
+    return exp.problem.kind in SEPARABLE_KINDS and set(record) <= set(engine.DEFAULT_RECORD)
+
+
+def compute_reusing(
+    exp: Experiment,
+    lookup: Callable[[Any], Outcome | None],
+    store: Callable[[Any, Outcome], None],
+    *,
+    record: tuple[str, ...] = engine.DEFAULT_RECORD,
+    on_progress: Callable[[Progress], Any] | None = None,
+    chunk: int | None = None,
+    device: str | None = None,
+    limits: Limits | None = None,
+) -> Outcome:
+    """:func:`compute` for a :func:`separable` experiment, computing only the runs that
+    ``lookup`` does not have (as one batch) and handing each new one to ``store``.
+
+    Edit one run of four and only that one is computed again. The keys name a run, the
+    length, precision and device, and how many points are kept, so a reused run is the one
+    the whole batch would have computed. ``on_progress`` sees the new runs only.
+    """
+    limits = limits or config.limits()
+    if not exp.runs:
+        raise ConfigError("no runs to compute")
+    check(exp, limits, record)
+    problem = exp.problem.build()
+    steps, runs = exp.n_steps, len(exp.runs)
+    dims = sum(math.prod(s) for s in problem.layout)
+    keep = keep_interval(steps, runs, dims)
+    where = str(engine.choose_device(device or limits.device, runs * dims))
+    keys = [("run", exp.replace(runs=(run,)), keep, where, record) for run in exp.runs]
+    have = {key: lookup(key) for key in dict.fromkeys(keys)}
+    missing = [key for key, part in have.items() if part is None]
+    tick = time.perf_counter()
+    if missing:
+        new = compute(exp.replace(runs=tuple(key[1].runs[0] for key in missing)), on_progress, record=record,
+                      chunk=chunk, device=where, limits=limits, keep_every=keep)
+        for i, key in enumerate(missing):
+            have[key] = _take(new, i)
+            store(key, have[key])
+    return _join(exp, [have[key] for key in keys], time.perf_counter() - tick, runs - len(missing))
+
+
+def _take(outcome: Outcome, i: int) -> Outcome:
+    """Run ``i`` of an outcome whose problem measures nothing on the path, as if alone."""
+    r = outcome.result
+    one = [i]
+    result = dataclasses.replace(
+        r, configs=[r.configs[i]], resolved=[r.resolved[i]], arrays={k: v[:, one] for k, v in r.arrays.items()},
+        final_loss=r.final_loss[one], final_params=r.final_params[one], best_loss=r.best_loss[one],
+        best_step=r.best_step[one], diverged_at=r.diverged_at[one], run_time=r.run_time[one])
+    return dataclasses.replace(outcome, experiment=outcome.experiment.replace(runs=(r.configs[i],)), result=result)
+
+
+def _join(exp: Experiment, parts: list[Outcome], wall_time: float, reused: int) -> Outcome:
+    """One outcome of ``exp`` from one-run outcomes in its order; ``wall_time`` is what
+    computing the new ones took."""
+    results = [p.result for p in parts]
+    first = results[0]
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(r, name) for r in results])
+
+    result = dataclasses.replace(
+        first, configs=list(exp.runs), resolved=[r.resolved[0] for r in results],
+        arrays={k: np.concatenate([r.arrays[k] for r in results], axis=1) for k in first.arrays},
+        final_loss=cat("final_loss"), final_params=cat("final_params"), best_loss=cat("best_loss"),
+        best_step=cat("best_step"), diverged_at=cat("diverged_at"), run_time=cat("run_time"), wall_time=wall_time)
+    return dataclasses.replace(parts[0], experiment=exp, result=result, reused=reused)

@@ -34,7 +34,7 @@ from . import guard, inside, plot, stepper, theme, viewport
 from .kinds import KIND_UI
 from .maths import values_latex
 from .runs import RunEditor
-from .widgets import allowed_modules, cached, plain, query_params, sync_url
+from .widgets import allowed_modules, cached, peek, plain, query_params, store, sync_url
 
 # Partial pictures cost a redraw each; only long computations get them.
 STREAM_ABOVE_SECONDS = 0.4
@@ -262,8 +262,8 @@ class ExperimentPage:
         self.ui.on_click(self.k, event, fig)
         result = outcome.result
         n_div = int((result.diverged_at >= 0).sum())
-        text = (f"{len(runs)} runs × {result.steps:,} steps computed as one batch in {result.wall_time * 1e3:,.0f} ms "
-                f"on {result.device} ({result.dtype}); torch.optim's own paths, step for step."
+        text = (f"{_how_computed(len(runs), outcome.reused, result.steps, result.wall_time)} on {result.device} "
+                f"({result.dtype}); torch.optim's own paths, step for step."
                 + (f" {n_div} run(s) diverged." if n_div else ""))
         more = getattr(self.ui, "caption", None)
         st.caption(text + (" " + more(outcome, bundle.extra) if more else ""))
@@ -273,6 +273,15 @@ class ExperimentPage:
             inside.section(self.k, outcome, styles, card=stepping.step is None, narrow=layout == "stacked")
         rules_ui(runs)
         downloads_ui(self.k, outcome, fig)
+
+
+def _how_computed(runs: int, reused: int, steps: int, seconds: float) -> str:
+    if not reused:
+        return f"{runs} runs × {steps:,} steps computed as one batch in {seconds * 1e3:,.0f} ms"
+    if reused == runs:
+        return f"{runs} runs × {steps:,} steps, each as computed before (unchanged)"
+    return (f"{runs - reused} of {runs} runs × {steps:,} steps computed in {seconds * 1e3:,.0f} ms (the other "
+            f"{reused} unchanged, as computed before)")
 
 
 @st.fragment
@@ -295,7 +304,8 @@ def run_errors(exp: Experiment) -> dict[int, str]:
 def compute(exp: Experiment, on_progress, notice=None, record: tuple[str, ...] = DEFAULT_RECORD) -> Bundle:
     """The experiment's outcome and figure extras, from the shared cache or computed now.
 
-    Labels and colours are not part of the key: renaming a run does not recompute it.
+    Labels and colours are not part of the key: renaming a run does not recompute it, and on a
+    surface, changing one run recomputes that run alone (the others come from the cache).
     A long computation streams partial pictures through ``on_progress``, takes a turn
     on the server (``guard.heavy_slot``: a queue with a notice when it is busy; a quick one
     takes this process's one-at-a-time turn, ``guard.quick_slot``), and
@@ -320,7 +330,11 @@ def compute(exp: Experiment, on_progress, notice=None, record: tuple[str, ...] =
                         on_progress(p)
                     return True
 
-                outcome = experiment.compute(key, on_chunk, chunk=chunk, record=record)
+                if experiment.separable(key, record) and not long:  # only the runs that changed
+                    outcome = experiment.compute_reusing(key, peek, store, record=record, on_progress=on_chunk,
+                                                         chunk=chunk)
+                else:
+                    outcome = experiment.compute(key, on_chunk, chunk=chunk, record=record)
         except Cancelled:
             guard.end_run()
         return Bundle(outcome, KIND_UI[key.problem.kind].extras(outcome))

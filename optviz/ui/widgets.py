@@ -152,7 +152,7 @@ class _Miss(Exception):
     """Raised inside the cached function so that a miss is not cached."""
 
 
-@st.cache_data(max_entries=96, max_size="512MB", show_spinner=False)
+@st.cache_data(max_entries=256, max_size="512MB", show_spinner=False)
 def _store(key: Hashable, _value: Any = None) -> Any:
     # Streamlit hashes ``key`` only (a leading underscore excludes ``_value``) and
     # does not cache exceptions: called without ``_value`` it peeks, with it stores.
@@ -161,17 +161,27 @@ def _store(key: Hashable, _value: Any = None) -> Any:
     return _value
 
 
-def cached(key: Hashable, compute: Callable[[], T]) -> T:
-    """The cached value for ``key`` (shared by every session, bounded), or ``compute()``'s, stored.
+def peek(key: Hashable) -> Any:
+    """The cached value for ``key`` (shared by every session, bounded), or None.
 
     The operator's limits are part of the key: a lower bound must not be served a
     result computed under a higher one.
     """
-    key = (key, config.limits())
     try:
-        return _store(key)
+        return _store((key, config.limits()))
     except _Miss:
-        return _store(key, _value=compute())
+        return None
+
+
+def store(key: Hashable, value: Any) -> Any:
+    """Cache ``value`` for ``key``; the value cached for it."""
+    return _store((key, config.limits()), _value=value)
+
+
+def cached(key: Hashable, compute: Callable[[], T]) -> T:
+    """The cached value for ``key``, or ``compute()``'s, stored."""
+    found = peek(key)
+    return found if found is not None else store(key, compute())
 
 
 # -- long computations ------------------------------------------------------------------------------
