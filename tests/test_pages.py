@@ -317,3 +317,12 @@ def test_the_app_starts_with_three_pages():
     _ok(at)
     source = (Path(APP).parent / "optviz" / "ui" / "app.py").read_text()
     assert all(f'url_path="{p}"' in source for p in ("surfaces", "datasets", "sweeps"))
+
+
+def test_an_edit_on_a_surface_recomputes_that_run_alone_and_says_so():
+    at = _app("surface")
+    ids = _ids(at, "surface")
+    at.number_input(key=f"s.r{ids[0]}.hp.lr").set_value(0.00123).run()
+    _ok(at)
+    told = [c.value for c in at.caption]
+    assert any(f"1 of {len(ids)} runs" in c and f"the other {len(ids) - 1} unchanged" in c for c in told), told
