@@ -325,4 +325,4 @@ def test_an_edit_on_a_surface_recomputes_that_run_alone_and_says_so():
     at.number_input(key=f"s.r{ids[0]}.hp.lr").set_value(0.00123).run()
     _ok(at)
     told = [c.value for c in at.caption]
-    assert any(f"1 of {len(ids)} runs" in c and f"the other {len(ids) - 1} unchanged" in c for c in told), told
+    assert any(f"1 of {len(ids)} runs" in c and f"({len(ids) - 1} unchanged)" in c for c in told), told

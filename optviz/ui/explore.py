@@ -279,9 +279,8 @@ def _how_computed(runs: int, reused: int, steps: int, seconds: float) -> str:
     if not reused:
         return f"{runs} runs × {steps:,} steps computed as one batch in {seconds * 1e3:,.0f} ms"
     if reused == runs:
-        return f"{runs} runs × {steps:,} steps, each as computed before (unchanged)"
-    return (f"{runs - reused} of {runs} runs × {steps:,} steps computed in {seconds * 1e3:,.0f} ms (the other "
-            f"{reused} unchanged, as computed before)")
+        return f"{runs} runs × {steps:,} steps, all unchanged (as computed before)"
+    return f"{runs - reused} of {runs} runs × {steps:,} steps computed in {seconds * 1e3:,.0f} ms ({reused} unchanged)"
 
 
 @st.fragment
