@@ -37,5 +37,6 @@ async def warm_up(app):
     yield {}
 
 
-# plotly.js for the charts that update in place (optviz/ui/plot.py), from the plotly package.
-app = st.App("app.py", lifespan=warm_up, routes=plot.routes())
+# plotly.js for the charts that update in place (optviz/ui/plot.py), from the plotly package,
+# named in the page's <head> so that the browser has it ready when the first chart mounts.
+app = st.App("app.py", lifespan=warm_up, routes=plot.routes(), middleware=plot.middleware())

@@ -43,6 +43,36 @@ def test_the_route_serves_the_installed_plotly_gzipped_and_long_cached(monkeypat
     assert plot._served
 
 
+def _through_middleware(content_type: bytes, chunks: list[bytes], method: str = "GET") -> tuple[dict, bytes]:
+    async def app(scope, receive, send):  # answers as Streamlit's static files do, in chunks
+        headers = [(b"content-type", content_type), (b"content-length", str(len(b"".join(chunks))).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for i, chunk in enumerate(chunks):
+            await send({"type": "http.response.body", "body": chunk, "more_body": i < len(chunks) - 1})
+
+    sent: list[dict] = []
+
+    async def send(message):
+        sent.append(message)
+
+    (mw,) = plot.middleware()
+    wrapped = mw.cls(app, *mw.args, **mw.kwargs)
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, wrapped({"type": "http", "method": method}, None, send)).result()
+    return dict(sent[0]["headers"]), b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def test_the_page_names_plotly_in_its_head_and_nothing_else_changes():
+    html = [b"<html><head><title>x</ti", b"tle></head></html>"]  # in two chunks
+    headers, page = _through_middleware(b"text/html; charset=utf-8", html)
+    tag = f'<script defer src=".{plot.ROUTE}" onerror="this.dataset.failed=1"></script></head>'.encode()
+    assert page == b"<html><head><title>x</title>" + tag + b"</html>"
+    assert headers[b"content-length"] == str(len(page)).encode()
+    for content_type, method in ((b"application/json", "GET"), (b"text/html", "HEAD")):
+        headers, body = _through_middleware(content_type, [b"{}</head>"], method)
+        assert body == b"{}</head>" and headers[b"content-length"] == b"9"
+
+
 def test_a_clicks_customdata_reads_as_a_list_from_either_chart():
     ours = plot.selection({"x": 1, "y": 2, "customdata": [3, 4, 0.5]})
     streamlits = {"selection": {"points": [{"customdata": {"1": 4, "0": 3, "2": 0.5}}]}}  # a typed array

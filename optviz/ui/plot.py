@@ -33,12 +33,18 @@ let loading = null;  // one <script> per page, shared by every chart on it
 function loadPlotly(url) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   if (!loading) {
+    const src = new URL(url, document.baseURI).href;
     loading = new Promise((resolve, reject) => {
-      const s = document.createElement("script");
-      s.src = new URL(url, document.baseURI).href;
-      s.onload = () => resolve(window.Plotly);
-      s.onerror = () => { loading = null; reject(new Error("could not load " + s.src)); };
-      document.head.appendChild(s);
+      // The page's <head> names it already when served by serve.py (plot.middleware): wait for
+      // that one rather than load and run 4.8 MB a second time, unless it has failed.
+      let s = [...document.scripts].find((e) => e.src === src && !e.dataset.failed);
+      if (!s) {
+        s = document.createElement("script");
+        s.src = src;
+        document.head.appendChild(s);
+      }
+      s.addEventListener("load", () => resolve(window.Plotly));
+      s.addEventListener("error", () => { loading = null; reject(new Error("could not load " + src)); });
     });
   }
   return loading;
@@ -149,6 +155,53 @@ def routes() -> list:
     return [Route(ROUTE, plotly_js)]
 
 
+# In the page's <head>, after Streamlit's own scripts: the browser fetches and compiles plotly.js
+# while Streamlit starts and the first script run goes on on the server, instead of after the
+# chart's element mounts. A failed load is marked, so that the chart loads it again itself.
+_HEAD_TAG = f'<script defer src=".{ROUTE}" onerror="this.dataset.failed=1"></script>'.encode()
+
+
+class _NamePlotlyInPage:
+    """ASGI middleware: Streamlit's page (any uncompressed HTML answer to a GET) names plotly.js
+    in its ``<head>``; everything else passes untouched."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") != "GET":
+            return await self.app(scope, receive, send)
+        held: dict | None = None
+        body: list[bytes] = []
+
+        async def edit(message):
+            nonlocal held
+            if message["type"] == "http.response.start":
+                headers = {k.lower(): v for k, v in message.get("headers", [])}
+                if headers.get(b"content-type", b"").startswith(b"text/html") and b"content-encoding" not in headers:
+                    held = message  # until the whole page is here
+                    return
+            elif message["type"] == "http.response.body" and held is not None:
+                body.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                page = b"".join(body).replace(b"</head>", _HEAD_TAG + b"</head>", 1)
+                headers = [(k, v) for k, v in held.get("headers", []) if k.lower() != b"content-length"]
+                await send({**held, "headers": [*headers, (b"content-length", str(len(page)).encode())]})
+                await send({"type": "http.response.body", "body": page})
+                return
+            await send(message)
+
+        await self.app(scope, receive, edit)
+
+
+def middleware() -> list:
+    """What names plotly.js in the page (for ``st.App(middleware=...)``, beside :func:`routes`)."""
+    from starlette.middleware import Middleware
+
+    return [Middleware(_NamePlotlyInPage)]
+
+
 def cell_clicks() -> bool:
     """Whether :func:`chart` reports a click on a heatmap's cell: the in-place chart does,
     ``st.plotly_chart`` reports clicks on points only."""
@@ -203,4 +256,4 @@ def chart(fig: Any, *, key: str, where, config: dict | None = None, clicks: bool
     return selection(getattr(result, "click", None) if clicks else None)
 
 
-__all__ = ["NAME", "ROUTE", "cell_clicks", "chart", "clicked", "routes", "selection"]
+__all__ = ["NAME", "ROUTE", "cell_clicks", "chart", "clicked", "middleware", "routes", "selection"]
