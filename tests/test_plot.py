@@ -43,10 +43,17 @@ def test_the_route_serves_the_installed_plotly_gzipped_and_long_cached(monkeypat
     assert plot._served
 
 
-def _through_middleware(content_type: bytes, chunks: list[bytes], method: str = "GET") -> tuple[dict, bytes]:
-    async def app(scope, receive, send):  # answers as Streamlit's static files do, in chunks
-        headers = [(b"content-type", content_type), (b"content-length", str(len(b"".join(chunks))).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+def _through_middleware(content_type: bytes, chunks: list[bytes], *, method: str = "GET", path: str = "/datasets",
+                        accept: bytes = b"text/html,*/*", status: int = 200) -> tuple[dict, bytes, dict]:
+    """What the middleware sends for an app that answers as Streamlit's static files do, in
+    chunks, and the request headers that app saw."""
+    seen: dict = {}
+
+    async def app(scope, receive, send):
+        seen.update(dict(scope["headers"]))
+        headers = [(b"content-type", content_type), (b"content-length", str(len(b"".join(chunks))).encode()),
+                   (b"etag", b'"abc"')]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         for i, chunk in enumerate(chunks):
             await send({"type": "http.response.body", "body": chunk, "more_body": i < len(chunks) - 1})
 
@@ -57,20 +64,26 @@ def _through_middleware(content_type: bytes, chunks: list[bytes], method: str = 
 
     (mw,) = plot.middleware()
     wrapped = mw.cls(app, *mw.args, **mw.kwargs)
+    scope = {"type": "http", "method": method, "path": path,
+             "headers": [(b"accept", accept), (b"accept-encoding", b"gzip, br")]}
     with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, wrapped({"type": "http", "method": method}, None, send)).result()
-    return dict(sent[0]["headers"]), b"".join(m.get("body", b"") for m in sent[1:])
+        pool.submit(asyncio.run, wrapped(scope, None, send)).result()
+    return dict(sent[0]["headers"]), b"".join(m.get("body", b"") for m in sent[1:]), seen
 
 
-def test_the_page_names_plotly_in_its_head_and_nothing_else_changes():
+def test_each_page_names_plotly_in_its_head_and_nothing_else_changes():
     html = [b"<html><head><title>x</ti", b"tle></head></html>"]  # in two chunks
-    headers, page = _through_middleware(b"text/html; charset=utf-8", html)
-    tag = f'<script defer src=".{plot.ROUTE}" onerror="this.dataset.failed=1"></script></head>'.encode()
+    headers, page, seen = _through_middleware(b"text/html; charset=utf-8", html)
+    tag = (f'<script defer src=".{plot.ROUTE}" onload="this.dataset.ended=1" onerror="this.dataset.ended=1">'
+           "</script></head>").encode()
     assert page == b"<html><head><title>x</title>" + tag + b"</html>"
-    assert headers[b"content-length"] == str(len(page)).encode()
-    for content_type, method in ((b"application/json", "GET"), (b"text/html", "HEAD")):
-        headers, body = _through_middleware(content_type, [b"{}</head>"], method)
-        assert body == b"{}</head>" and headers[b"content-length"] == b"9"
+    assert headers[b"content-length"] == str(len(page)).encode() and b"etag" not in headers
+    assert b"accept-encoding" not in seen  # Streamlit gzips every page but "/"; not this one
+    for case in (dict(method="HEAD"), dict(accept=b"*/*"), dict(path="/media/abc.html"), dict(status=304)):
+        headers, body, seen = _through_middleware(b"text/html", [b"<head></head>"], **case)
+        assert body == b"<head></head>" and headers[b"etag"] == b'"abc"', case
+    headers, body, _ = _through_middleware(b"application/json", [b"{}</head>"])
+    assert body == b"{}</head>" and headers[b"content-length"] == b"9"
 
 
 def test_a_clicks_customdata_reads_as_a_list_from_either_chart():

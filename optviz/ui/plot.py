@@ -36,15 +36,17 @@ function loadPlotly(url) {
     const src = new URL(url, document.baseURI).href;
     loading = new Promise((resolve, reject) => {
       // The page's <head> names it already when served by serve.py (plot.middleware): wait for
-      // that one rather than load and run 4.8 MB a second time, unless it has failed.
-      let s = [...document.scripts].find((e) => e.src === src && !e.dataset.failed);
+      // that one rather than load and run 4.8 MB a second time, unless it has already ended
+      // (loaded without defining Plotly, or failed): then load it afresh.
+      let s = [...document.scripts].find((e) => e.src === src && !e.dataset.ended);
       if (!s) {
         s = document.createElement("script");
         s.src = src;
         document.head.appendChild(s);
       }
-      s.addEventListener("load", () => resolve(window.Plotly));
-      s.addEventListener("error", () => { loading = null; reject(new Error("could not load " + src)); });
+      const fail = () => { s.dataset.ended = "1"; loading = null; reject(new Error("could not load " + src)); };
+      s.addEventListener("load", () => (window.Plotly ? resolve(window.Plotly) : fail()));
+      s.addEventListener("error", fail);
     });
   }
   return loading;
@@ -157,36 +159,54 @@ def routes() -> list:
 
 # In the page's <head>, after Streamlit's own scripts: the browser fetches and compiles plotly.js
 # while Streamlit starts and the first script run goes on on the server, instead of after the
-# chart's element mounts. A failed load is marked, so that the chart loads it again itself.
-_HEAD_TAG = f'<script defer src=".{ROUTE}" onerror="this.dataset.failed=1"></script>'.encode()
+# chart's element mounts. Once it has ended (loaded or not), the chart can tell.
+_HEAD_TAG = (f'<script defer src=".{ROUTE}" onload="this.dataset.ended=1" onerror="this.dataset.ended=1">'
+             "</script>").encode()
+# Not the downloads, Streamlit's own routes or its files: only the app's pages.
+_NOT_PAGES = ("/media/", "/_stcore/", "/static/", "/component", "/optviz/")
 
 
 class _NamePlotlyInPage:
-    """ASGI middleware: Streamlit's page (any uncompressed HTML answer to a GET) names plotly.js
-    in its ``<head>``; everything else passes untouched."""
+    """ASGI middleware: each of the app's pages names plotly.js in its ``<head>``.
+
+    A page is a browser's navigation (a GET that accepts HTML, outside Streamlit's own routes)
+    answered 200 with HTML. Its request goes without Accept-Encoding (Streamlit gzips a page
+    other than ``/``; 8 kB, on a page that then loads megabytes), and the edited page drops
+    the validators of the file it came from, which no longer describe it.
+    """
 
     def __init__(self, app):
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope.get("method") != "GET":
+        headers = dict(scope.get("headers") or [])
+        if (scope["type"] != "http" or scope.get("method") != "GET" or b"text/html" not in headers.get(b"accept", b"")
+                or any(part in scope.get("path", "") for part in _NOT_PAGES)):
             return await self.app(scope, receive, send)
+        scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]}
         held: dict | None = None
         body: list[bytes] = []
 
         async def edit(message):
             nonlocal held
             if message["type"] == "http.response.start":
-                headers = {k.lower(): v for k, v in message.get("headers", [])}
-                if headers.get(b"content-type", b"").startswith(b"text/html") and b"content-encoding" not in headers:
+                kept = {k.lower(): v for k, v in message.get("headers", [])}
+                if (message.get("status") == 200 and kept.get(b"content-type", b"").startswith(b"text/html")
+                        and b"content-encoding" not in kept):
                     held = message  # until the whole page is here
                     return
-            elif message["type"] == "http.response.body" and held is not None:
+            elif held is not None:
+                if message["type"] != "http.response.body":  # sent some other way: leave it as it is
+                    start, held = held, None
+                    await send(start)
+                    await send(message)
+                    return
                 body.append(message.get("body", b""))
                 if message.get("more_body"):
                     return
                 page = b"".join(body).replace(b"</head>", _HEAD_TAG + b"</head>", 1)
-                headers = [(k, v) for k, v in held.get("headers", []) if k.lower() != b"content-length"]
+                drop = (b"content-length", b"etag", b"last-modified")
+                headers = [(k, v) for k, v in held.get("headers", []) if k.lower() not in drop]
                 await send({**held, "headers": [*headers, (b"content-length", str(len(page)).encode())]})
                 await send({"type": "http.response.body", "body": page})
                 return
