@@ -345,7 +345,8 @@ def compute_reusing(
         for i, key in enumerate(missing):
             have[key] = _take(new, i)
             store(key, have[key])
-    return _join(exp, [have[key] for key in keys], time.perf_counter() - tick, runs - len(missing))
+    reused = sum(key not in missing for key in keys)  # a run twice, computed now, was not reused
+    return _join(exp, [have[key] for key in keys], time.perf_counter() - tick, reused)
 
 
 def _take(outcome: Outcome, i: int) -> Outcome:

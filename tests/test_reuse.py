@@ -79,6 +79,9 @@ def test_an_edit_recomputes_only_the_run_it_changed():
     assert third.reused == 3 and len(cache) == 5
     _same(third, experiment.compute(fewer))
 
+    twice = Cache()  # a run twice, never computed before: computed once, and neither is "reused"
+    assert experiment.compute_reusing(exp.replace(runs=(runs[0], runs[0])), twice.lookup, twice.store).reused == 0
+
 
 def test_what_may_not_be_put_together():
     from optviz.problems import Task
