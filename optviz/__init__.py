@@ -41,6 +41,8 @@ _LAZY = {
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    elif name.startswith("_"):  # not __main__ (that runs the command line), nor a probe's dunder
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     else:  # a submodule, as `import optviz; optviz.engine` gave when this file imported them all
         try:
             value = importlib.import_module(f".{name}", __name__)

@@ -64,3 +64,11 @@ def test_list_imports_no_torch():
                          text=True, timeout=300, check=False)  # fmt: skip
     assert "torch imported: False dynamo imported: False exit: 0" in res.stderr, res.stderr
     assert "Adam " in res.stdout
+
+
+def test_import_optviz_is_light_and_runs_nothing():
+    probe = ("import sys, optviz; assert 'torch' not in sys.modules; assert not hasattr(optviz, '__main__'); "
+             "assert optviz.engine.run and optviz.SURFACES; print('ok')")
+    res = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         check=False)  # fmt: skip
+    assert res.stdout.strip() == "ok", res.stderr
