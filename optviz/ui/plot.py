@@ -170,9 +170,9 @@ class _NamePlotlyInPage:
     """ASGI middleware: each of the app's pages names plotly.js in its ``<head>``.
 
     A page is a browser's navigation (a GET that accepts HTML, outside Streamlit's own routes)
-    answered 200 with HTML. Its request goes without Accept-Encoding (Streamlit gzips a page
-    other than ``/``; 8 kB, on a page that then loads megabytes), and the edited page drops
-    the validators of the file it came from, which no longer describe it.
+    answered 200 with uncompressed HTML; the edited page drops the validators of the file it
+    came from, which no longer describe it. Streamlit gzips every page but ``/``, and those
+    pass untouched: their charts load plotly.js themselves, as before.
     """
 
     def __init__(self, app):
@@ -183,7 +183,6 @@ class _NamePlotlyInPage:
         if (scope["type"] != "http" or scope.get("method") != "GET" or b"text/html" not in headers.get(b"accept", b"")
                 or any(part in scope.get("path", "") for part in _NOT_PAGES)):
             return await self.app(scope, receive, send)
-        scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]}
         held: dict | None = None
         body: list[bytes] = []
 
