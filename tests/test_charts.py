@@ -105,6 +105,12 @@ def test_3d_view_and_click_grid(result):
     flat = charts.race_figure(ROSENBROCK, result.arrays, _styles(), clickable=True)
     grid = flat.spec["data"][flat._click_trace]
     assert grid["marker"]["opacity"] == 0 and len(grid["x"]) >= 400
+    # For the in-place chart, one transparent heatmap of the same grid: the same hover and click.
+    cells = charts.race_figure(ROSENBROCK, result.arrays, _styles(), clickable=True, click_cells=True)
+    layer = cells.spec["data"][cells._click_trace]
+    assert layer["type"] == "heatmap" and layer["opacity"] == 0 and not layer["showscale"]
+    assert np.asarray(layer["customdata"]).ravel().tolist() == pytest.approx(np.asarray(grid["customdata"]).tolist())
+    assert layer["hovertemplate"] == grid["hovertemplate"]
 
 
 @pytest.mark.parametrize("surface", ["rosenbrock", "beale", "quadratic", "himmelblau"])

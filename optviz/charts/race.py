@@ -94,6 +94,7 @@ def race_figure(
     max_frames: int = 80,
     layout: str = "wide",
     clickable: bool = False,
+    click_cells: bool = False,
     arrows: bool = False,
     at: int | None = None,
     reveal: bool = True,
@@ -106,8 +107,10 @@ def race_figure(
     ``stacked`` (the surface above the curves, for a narrow screen). With ``animate`` the figure carries
     frames, a Play button and a step slider that move every panel together:
     each run's head and a short exact tail travel along its full (fainter) path.
-    With ``clickable``, an invisible grid of points covers the contour so that a
-    click there is a selection event (``fig._click_trace`` is its index).
+    With ``clickable``, an invisible grid covers the contour so that a click there is a
+    selection event (``fig._click_trace`` is its index): a grid of points, or with
+    ``click_cells`` (for a chart that reports clicks on heatmap cells) one transparent heatmap,
+    which costs a redraw far less than hundreds of marker elements.
 
     Step mode (``at``: a class going one update at a time) has no animation: each path
     is drawn up to point ``at``, where its head and arrows are, and with ``reveal`` the
@@ -139,7 +142,7 @@ def race_figure(
     click_trace = None
     if clickable and view != "3d":
         click_trace = len(data)
-        data.append(_click_grid(problem))
+        data.append(_click_grid(problem, cells=click_cells))
 
     moving: list[int] = []  # trace indices the frames update, per run: tail, head, loss dot, lr dot
     runs = [_mark_divergence(style, params[:, r]) for r, style in enumerate(runs)]
@@ -238,16 +241,21 @@ def _arrow_traces(problem, arrays, runs, data, moving, at, hidden=False):
     return params, kinds
 
 
-def _click_grid(problem, n: int = 25) -> dict:
-    """Invisible points over the contour: hovering shows the loss, a click selects a start."""
+def _click_grid(problem, n: int = 25, cells: bool = False) -> dict:
+    """Invisible points over the contour, or (``cells``) a transparent heatmap of the same grid:
+    hovering shows the loss, a click selects a start."""
     (x0, x1), (y0, y1) = problem.domain
-    xx, yy = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
+    xs, ys = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
+    xx, yy = np.meshgrid(xs, ys)
     with torch.no_grad():
-        f = problem.loss(torch.from_numpy(np.stack([xx.ravel(), yy.ravel()], -1))).numpy()
+        f = problem.loss(torch.from_numpy(np.stack([xx.ravel(), yy.ravel()], -1))).numpy().astype(np.float32)
+    common = dict(showlegend=False, name="start here", xaxis="x", yaxis="y",
+                  hovertemplate="(%{x:.3g}, %{y:.3g}): f = %{customdata:.4g}<br>click to start here<extra></extra>")
+    if cells:
+        return dict(type="heatmap", x=xs.astype(np.float32), y=ys.astype(np.float32), z=np.zeros((n, n), np.float32),
+                    customdata=f.reshape(n, n), opacity=0, showscale=False, **common)
     return dict(type="scatter", x=xx.ravel().astype(np.float32), y=yy.ravel().astype(np.float32), mode="markers",
-                marker=dict(size=20, opacity=0), showlegend=False, name="start here", xaxis="x", yaxis="y",
-                customdata=f.astype(np.float32),
-                hovertemplate="(%{x:.3g}, %{y:.3g}): f = %{customdata:.4g}<br>click to start here<extra></extra>")
+                marker=dict(size=20, opacity=0), customdata=f, **common)
 
 
 def _mark_divergence(style: Style, path: np.ndarray) -> Style:

@@ -18,7 +18,7 @@ from ...experiment import Experiment, Outcome
 from ...params import ConfigError
 from ...problems import FormulaProblem, SurfaceProblem, surfaces
 from ...problems.formula import EXAMPLE
-from .. import stepper
+from .. import plot, stepper
 from ..widgets import param_widget, plain, set_value
 
 Key = Callable[[str], str]
@@ -230,8 +230,8 @@ def figure(outcome: Outcome, extra: Any, styles, view: View, layout: str = "wide
     if view.inside:
         arrays = inside.as_torch_keeps(arrays, outcome.result.resolved)
     return charts.race_figure(outcome.experiment.problem, arrays, styles, grid=extra, view=view.view,
-                              clickable=view.view == "contour", layout=layout, arrows=view.inside, at=at,
-                              reveal=reveal)
+                              clickable=view.view == "contour", click_cells=plot.cell_clicks(), layout=layout,
+                              arrows=view.inside, at=at, reveal=reveal)
 
 
 def summary_columns(outcome: Outcome, i: int, view: View) -> dict[str, Any]:
