@@ -151,3 +151,38 @@ def test_an_lr_change_updates_the_chart_in_place_and_keeps_the_zoom(page, app_se
     assert view["same"], f"the chart was mounted anew; see {shot}"
     assert [view["x"], view["y"]] == zoomed, f"the zoom was lost: {view}; see {shot}"
     _assert_clean(page, shot)
+
+
+# Where each run's head is, and the path it moves along, at the step the slider shows.
+HEADS = """() => {
+  const gd = document.querySelector('.js-plotly-plot');
+  const slider = gd._fullLayout.sliders[0];
+  const step = Number(slider.steps[slider.active].label);
+  const runs = gd._fullData.filter(d => (d.legendgroup || '').startsWith('run') && d.xaxis === 'x');
+  const path = (g) => runs.find(d => d.legendgroup === g && d.mode === 'lines' && d.showlegend);
+  const head = (g) => runs.find(d => d.legendgroup === g && d.mode === 'markers' && d.marker.size >= 15);
+  return {step, frames: gd._transitionData._frames.length,
+          heads: [...new Set(runs.map(d => d.legendgroup))].map(g => {
+            const p = path(g), h = head(g), i = Array.from(p.customdata).indexOf(step);
+            return {run: g, head: [h.x[0], h.y[0]], path: [p.x[i], p.y[i]]};
+          })};
+}"""
+
+
+def test_the_step_slider_moves_each_head_along_its_path(page, app_server):
+    """The frames are cut in the browser from the paths (test_e2e_frames.py): dragging the slider
+    to a step puts every run's head on its own path's point at that step."""
+    shot = browser.assert_app_rendered(page, app_server.url, page.console, "e2e-slider-before")
+    before = page.evaluate(HEADS)
+    assert before["frames"] == 80 and before["step"] == DEFAULT.n_steps, f"see {shot}"
+    rail = page.locator(".slider-rail-rect").first.bounding_box()
+    page.mouse.click(rail["x"] + rail["width"] * 0.25, rail["y"] + rail["height"] / 2)
+    page.wait_for_function(f"() => ({HEADS})().step < {DEFAULT.n_steps}", timeout=30_000)
+    browser.settle(page)
+    after = page.evaluate(HEADS)
+    shot = browser.screenshot(page, "e2e-slider-after")
+    assert 0 < after["step"] < DEFAULT.n_steps / 2, f"{after['step']}; see {shot}"
+    assert len(after["heads"]) == len(DEFAULT.runs)
+    for run in after["heads"]:
+        assert run["head"] == run["path"], f"{run}; see {shot}"
+    _assert_clean(page, shot)

@@ -45,19 +45,24 @@ class AnimatedFigure(go.Figure):
     Plotly's graph objects validate every property of every trace, and for a
     race of a few runs with a hundred frames that costs more than computing the
     runs. These figures are written from known-good keys instead: ``spec``
-    (data and layout), ``_raw_layout`` (animation controls) and ``_raw_frames``.
+    (data and layout), ``_raw_layout`` (animation controls) and the frames: a list
+    (``_raw_frames``), or what they are cut from (``_frames``: an object whose ``frames()``
+    gives them, only when asked for, and whose ``to_spec()`` the in-place chart cuts them from).
     ``to_dict`` (used by ``to_json``, ``to_html`` and Streamlit) assembles them.
     """
 
-    def __init__(self, *args, spec=None, raw_frames=(), **kwargs):
+    def __init__(self, *args, spec=None, raw_frames=(), frames_from=None, **kwargs):
         super().__init__(*args, **kwargs)
         self._spec = spec
         self._raw_frames = list(raw_frames)
+        self._frames = frames_from
         self._raw_layout: dict = {}
         self._click_trace = None
 
     @property
     def raw_frames(self) -> list[dict]:
+        if not self._raw_frames and self._frames is not None:
+            self._raw_frames = self._frames.frames()
         return self._raw_frames
 
     @property
@@ -65,14 +70,14 @@ class AnimatedFigure(go.Figure):
         """data and layout as plain dicts (numpy arrays still numpy)."""
         return self._spec if self._spec is not None else super().to_dict()
 
-    def to_dict(self):
+    def to_dict(self, frames: bool = True):
         if self._spec is None:
             out = super().to_dict()
         else:
             out = {"data": [dict(t) for t in self._spec["data"]], "layout": dict(self._spec["layout"])}
         out["layout"].update(self._raw_layout)
-        if self._raw_frames:
-            out["frames"] = self._raw_frames
+        if frames and self.raw_frames:
+            out["frames"] = self.raw_frames
         typed_arrays(out)
         return out
 
@@ -116,16 +121,25 @@ def _plain(value):
     raise TypeError(type(value).__name__)
 
 
-def to_json(fig) -> str:
+def to_json(fig, frames: bool = True) -> str:
     """A figure as plotly.js reads it, what ``plotly.io.to_json`` gives, in a third of the time:
-    that encodes, parses its own output back and encodes again, to write NaN as null."""
-    spec = fig.to_dict()
-    if not isinstance(fig, AnimatedFigure):
+    that encodes, parses its own output back and encodes again, to write NaN as null.
+    Without ``frames``, an AnimatedFigure's frames are left out."""
+    if isinstance(fig, AnimatedFigure):
+        spec = fig.to_dict(frames=frames)
+    else:
+        spec = fig.to_dict()
         typed_arrays(spec)
     try:
-        return json.dumps(spec, separators=(",", ":"), allow_nan=False, default=_plain)
+        return dumps(spec)
     except (TypeError, ValueError):  # a NaN or an object of its own: plotly.io knows what to do
         return pio.to_json(fig, validate=False)
+
+
+def dumps(obj) -> str:
+    """Compact JSON of ``obj`` (its numpy arrays made typed arrays already: :func:`typed_arrays`);
+    ValueError on a NaN, which JSON cannot carry."""
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False, default=_plain)
 
 
 TEMPLATE = go.layout.Template(pio.templates["plotly_white"]).to_plotly_json()
@@ -281,11 +295,6 @@ def steps_to_reach(loss: np.ndarray, target: float) -> int | None:
 def f32(values) -> np.ndarray:
     """Coordinates as float32: half the bytes, and a screen needs no more."""
     return np.asarray(values, dtype=np.float32)
-
-
-def f32s(d: dict) -> dict:
-    """:func:`f32` of every value of ``d``."""
-    return {k: f32(v) for k, v in d.items()}
 
 
 def to_html(fig: go.Figure) -> str:

@@ -46,12 +46,13 @@ def projector(fig: go.Figure) -> AnimatedFigure:
     black axis lines and darker grid lines. The input is not changed; frames keep their
     data (they move traces, and the styles stay on the traces)."""
     if isinstance(fig, AnimatedFigure):
-        spec, raw_layout, frames = fig.spec, fig._raw_layout, fig.raw_frames
+        spec, raw_layout, frames, source = fig.spec, fig._raw_layout, fig._raw_frames, fig._frames
     else:
         whole = fig.to_dict()
-        spec, raw_layout, frames = whole, {}, whole.get("frames", [])
+        spec, raw_layout, frames, source = whole, {}, whole.get("frames", []), None
     out = AnimatedFigure(
-        spec=dict(data=[_trace(t) for t in spec["data"]], layout=_layout(spec["layout"])), raw_frames=frames
+        spec=dict(data=[_trace(t) for t in spec["data"]], layout=_layout(spec["layout"])), raw_frames=frames,
+        frames_from=source,
     )
     out._raw_layout = _controls(raw_layout)
     out._click_trace = getattr(fig, "_click_trace", None)

@@ -21,14 +21,56 @@ from typing import Any
 import plotly
 import streamlit as st
 
-from ..charts.common import to_json
+from ..charts.common import dumps, to_json, typed_arrays
 
 # Versioned, so a browser may keep it for a year: a new plotly is a new address.
 ROUTE = f"/optviz/plotly-{plotly.__version__}.min.js"
 NAME = "optviz_plot"  # the component's name, as a page's messages carry it
 _served = False
 
-_JS = r"""
+# A race's frames, cut in the browser from each run's path (optviz.charts.race.PathFrames: its
+# frames() is the same cut in Python, and a browser test holds the two equal).
+FRAMES_JS = r"""
+function typed(a) {
+  if (a == null || Array.isArray(a)) return a;
+  const bytes = Uint8Array.from(atob(a.bdata), (c) => c.charCodeAt(0));
+  const T = {f4: Float32Array, f8: Float64Array, i4: Int32Array, u4: Uint32Array, i2: Int16Array,
+             u2: Uint16Array, i1: Int8Array, u1: Uint8Array}[a.dtype];
+  return new T(bytes.buffer);
+}
+
+function pathFrames(spec) {
+  const runs = spec.runs, ends = typed(spec.ends), gap = typed(spec.gap), lr = typed(spec.lr);
+  const cols = [["x", typed(spec.x)], ["y", typed(spec.y)], ["z", typed(spec.z)]].filter(([, c]) => c);
+  const arrows = typed(spec.arrows), kinds = arrows ? arrows.length / (spec.names.length * runs * 4) : 0;
+  const steps = lr ? lr.length / runs : 0;
+  return spec.names.map((name, f) => {
+    const data = [];
+    for (let r = 0; r < runs; r++) {
+      const end = ends[f * runs + r], from = Math.max(0, end - spec.back);
+      const tail = {type: spec.kind}, head = {type: spec.kind};
+      for (const [axis, c] of cols) {
+        const t = new Float32Array(end + 1 - from);
+        for (let i = from; i <= end; i++) t[i - from] = c[i * runs + r];
+        tail[axis] = t;
+        head[axis] = [c[end * runs + r]];
+      }
+      data.push(tail, head, {type: "scatter", x: [end], y: [gap[end * runs + r]]});
+      if (steps) {
+        const j = Math.min(end, steps - 1);
+        data.push({type: "scatter", x: [j], y: [lr[j * runs + r]]});
+      }
+    }
+    for (let i = f * runs * kinds; i < (f + 1) * runs * kinds; i++) {
+      const s = arrows.subarray(4 * i, 4 * i + 4), drawn = s.every(Number.isFinite);
+      data.push({type: "scatter", x: drawn ? [s[0], s[2]] : [null, null], y: drawn ? [s[1], s[3]] : [null, null]});
+    }
+    return {data, traces: spec.moving, name};
+  });
+}
+"""
+
+_JS = FRAMES_JS + r"""
 let loading = null;  // one <script> per page, shared by every chart on it
 function loadPlotly(url) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
@@ -65,7 +107,8 @@ async function draw(c) {
       const layout = fig.layout || {};
       delete layout.width;  // follow the page's width
       c.div.style.height = (layout.height || 450) + "px";
-      await Plotly.react(c.div, {data: fig.data || [], layout, frames: fig.frames || [], config: c.config});
+      const frames = fig.frames || (c.frames ? pathFrames(JSON.parse(c.frames)) : []);
+      await Plotly.react(c.div, {data: fig.data || [], layout, frames, config: c.config});
       if (c.clicks && !c.listening) {
         c.listening = true;
         c.div.on("plotly_click", (ev) => {
@@ -107,9 +150,10 @@ export default function (component) {
   const config = JSON.stringify(data.config);
   // A rerun that leaves the figure as it was (a click elsewhere, another widget) keeps the
   // drawing and the user's zoom: Plotly.react would reset a view the figure has no uirevision for.
-  if (c.spec === data.figure && c.configText === config) return cleanup(c, parentElement);
+  if (c.spec === data.figure && c.frames === data.frames && c.configText === config) return cleanup(c, parentElement);
   c.div.dataset.drawing = "1";  // until this figure is drawn: tests and benchmarks wait for it
   c.spec = data.figure;
+  c.frames = data.frames;
   c.url = data.plotly;
   c.config = data.config;
   c.configText = config;
@@ -227,6 +271,12 @@ def cell_clicks() -> bool:
     return _served
 
 
+def _frames_json(source) -> str:
+    spec = source.to_spec()
+    typed_arrays(spec)
+    return dumps(spec)
+
+
 class _Event(dict):
     """A dict whose keys read as attributes too, as Streamlit's chart events do."""
 
@@ -268,11 +318,15 @@ def chart(fig: Any, *, key: str, where, config: dict | None = None, clicks: bool
     if not _served:
         return where.plotly_chart(fig, key=key, on_select="rerun" if clicks else "ignore", theme=None,
                                   config=config, **({"selection_mode": "points"} if clicks else {}))  # fmt: skip
-    data = {"figure": to_json(fig), "config": config, "clicks": clicks,
-            "plotly": ROUTE.lstrip("/")}  # relative: the page's base path applies
+    data = {"config": config, "clicks": clicks, "plotly": ROUTE.lstrip("/")}  # relative: the page's base path
+    source = getattr(fig, "_frames", None)
+    if source is not None and not getattr(fig, "_raw_frames", None):  # cut in the browser (FRAMES_JS)
+        data |= {"figure": to_json(fig, frames=False), "frames": _frames_json(source)}
+    else:
+        data["figure"] = to_json(fig)
     with where:
         result = _component()(key=key, data=data, on_click_change=lambda: None, height="content")
     return selection(getattr(result, "click", None) if clicks else None)
 
 
-__all__ = ["NAME", "ROUTE", "cell_clicks", "chart", "clicked", "middleware", "routes", "selection"]
+__all__ = ["FRAMES_JS", "NAME", "ROUTE", "cell_clicks", "chart", "clicked", "middleware", "routes", "selection"]
