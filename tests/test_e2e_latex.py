@@ -24,8 +24,11 @@ def test_formulas_render_without_katex_warnings(app_server, chromium, path):
     with browser.sized_page(chromium, 1024, 768) as page:
         browser.open_app(page, f"{app_server.url}/{path}", timeout_s=120)
         browser.settle(page, 60)
-        page.locator("summary", has_text="The update rules, with these settings").click()
-        page.wait_for_timeout(1500)  # KaTeX renders an expander's formulas as it opens
+        rules = page.locator('[data-testid="stExpander"]', has_text="The update rules, with these settings")
+        rules.locator("summary").click()
+        # Opening the box reruns the panel, which only then draws the rules (explore.rules_ui).
+        rules.locator(".katex").first.wait_for(timeout=60_000)
+        browser.settle(page, 30)
         shot = browser.screenshot(page, "latex-" + (path.split("?")[0] or "surfaces"))
         assert page.locator(".katex").count() > 0, f"no formula rendered; see {shot}"
         assert page.locator('[data-testid="stException"]').count() == 0, f"see {shot}"

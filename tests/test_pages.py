@@ -326,3 +326,22 @@ def test_an_edit_on_a_surface_recomputes_that_run_alone_and_says_so():
     _ok(at)
     told = [c.value for c in at.caption]
     assert any(f"1 of {len(ids)} runs" in c and f"({len(ids) - 1} unchanged)" in c for c in told), told
+
+
+@pytest.mark.parametrize("kind", PAGES)
+def test_the_update_rules_are_drawn_once_their_box_is_opened(kind):
+    """Closed, the box costs nothing (its formulas are KaTeX, one a run); opened, it shows each
+    optimizer's rule and every run's values in it, and stays open through the next rerun."""
+    at = _app(kind)
+    _ok(at)
+
+    def with_values() -> list[str]:
+        return [x.value for x in at.latex if r"\text{with }" in x.value]
+
+    assert with_values() == []
+    at.session_state[f"{PAGES[kind]}rules"] = True  # what opening the box sets
+    at.run()
+    _ok(at)
+    assert len(with_values()) == len(presets.DEFAULTS[kind].runs)
+    at.run()
+    assert len(with_values()) == len(presets.DEFAULTS[kind].runs)

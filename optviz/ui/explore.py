@@ -271,7 +271,7 @@ class ExperimentPage:
         st.dataframe(summary_frame(outcome, self.ui, view), hide_index=True)
         if look_inside:
             inside.section(self.k, outcome, styles, card=stepping.step is None, narrow=layout == "stacked")
-        rules_ui(runs)
+        rules_ui(self.k, runs)
         downloads_ui(self.k, outcome, fig)
 
 
@@ -391,9 +391,13 @@ def summary_frame(outcome: Outcome, ui: ModuleType, view: View) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def rules_ui(runs: tuple[RunConfig, ...]) -> None:
-    """Each optimizer's update rule, and every run's values in it."""
-    with st.expander("The update rules, with these settings"):
+def rules_ui(k, runs: tuple[RunConfig, ...]) -> None:
+    """Each optimizer's update rule, and every run's values in it: drawn only while the box is
+    open, since its formulas (KaTeX, one a run) cost every page load and every rerun's render."""
+    box = st.expander("The update rules, with these settings", key=k("rules"), on_change="rerun")
+    if not box.open:
+        return
+    with box:
         by_optimizer: dict[str, list[RunConfig]] = {}
         for run in runs:
             by_optimizer.setdefault(run.optimizer, []).append(run)
