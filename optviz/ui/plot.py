@@ -271,7 +271,8 @@ def cell_clicks() -> bool:
     return _served
 
 
-def _frames_json(source) -> str:
+def frames_json(source) -> str:
+    """What the in-place chart is sent to cut a figure's frames from (``FRAMES_JS``)."""
     spec = source.to_spec()
     typed_arrays(spec)
     return dumps(spec)
@@ -321,7 +322,7 @@ def chart(fig: Any, *, key: str, where, config: dict | None = None, clicks: bool
     data = {"config": config, "clicks": clicks, "plotly": ROUTE.lstrip("/")}  # relative: the page's base path
     source = getattr(fig, "_frames", None)
     if source is not None and not getattr(fig, "_raw_frames", None):  # cut in the browser (FRAMES_JS)
-        data |= {"figure": to_json(fig, frames=False), "frames": _frames_json(source)}
+        data |= {"figure": to_json(fig, frames=False), "frames": frames_json(source)}
     else:
         data["figure"] = to_json(fig)
     with where:
@@ -329,4 +330,5 @@ def chart(fig: Any, *, key: str, where, config: dict | None = None, clicks: bool
     return selection(getattr(result, "click", None) if clicks else None)
 
 
-__all__ = ["FRAMES_JS", "NAME", "ROUTE", "cell_clicks", "chart", "clicked", "middleware", "routes", "selection"]
+__all__ = ["FRAMES_JS", "NAME", "ROUTE", "cell_clicks", "chart", "clicked", "frames_json", "middleware", "routes",
+           "selection"]
