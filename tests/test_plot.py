@@ -11,6 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import plotly
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from optviz.ui import plot
@@ -120,3 +121,21 @@ def test_not_served_the_page_falls_back_to_plotly_chart(monkeypatch):
     monkeypatch.setattr(plot, "_served", False)
     at = AppTest.from_function(_page, default_timeout=120).run()
     assert not at.exception and len(at.get("plotly_chart")) == 1
+
+
+@pytest.mark.parametrize("steps", [500, 5000])
+def test_a_race_sends_fewer_bytes_as_paths_than_as_frames(steps):
+    """The in-place chart is sent each run's path once (plot.frames_json), never more than the
+    frames it replaces: a long run's tails overlap, and its loss and lr are sent at the frames' ends only."""
+    from optviz import charts
+    from optviz.charts.common import to_json
+    from optviz.engine import RunConfig, run
+    from optviz.problems import SurfaceProblem
+
+    problem = SurfaceProblem("rosenbrock")
+    runs = [RunConfig("SGD", {"lr": 1e-3, "momentum": 0.9}), RunConfig("Adam", {"lr": 0.02})]
+    res = run(problem.build(), runs, steps=steps, dtype="float64")
+    for view in ("contour", "3d"):
+        fig = charts.race_figure(problem, res.arrays, charts.styles(["a", "b"]), view=view)
+        sent = len(to_json(fig, frames=False)) + len(plot.frames_json(fig._frames))
+        assert sent < 0.8 * len(to_json(fig)), (view, sent, len(to_json(fig)))

@@ -27,6 +27,7 @@ from .common import (
     AnimatedFigure,
     Grid,
     Style,
+    f32,
     frame_steps,
     gapped,
     last_finite,
@@ -411,44 +412,45 @@ def _race_layout(problem, grid, view, total, log_loss, lr, loss_range, panels: P
 
 @dataclass(frozen=True)
 class PathFrames:
-    """A race's animation frames, as the arrays they are cut from: each run's whole path and
-    loss, the point each frame ends at, and the arrows there. :meth:`frames` gives Plotly's
-    frames; the in-place chart sends :meth:`to_spec` instead (a fifth of the bytes) and cuts
-    the same frames in the browser (``optviz.ui.plot``'s ``pathFrames``).
+    """A race's animation frames, as the arrays they are cut from: each run's whole path, the
+    point each frame ends at, and what the loss and lr panels' dots and the arrows show there.
+    :meth:`frames` gives Plotly's frames; the in-place chart sends :meth:`to_spec` instead (the
+    path once, not a tail a frame) and cuts the same frames in the browser (``optviz.ui.plot``'s
+    ``pathFrames``).
 
     Frame ``f`` moves, for each run ``r`` (trace indices ``moving``, in this order): the tail
-    (points ``ends[f, r] - back`` to ``ends[f, r]``, float32), the head, the loss dot and the lr
-    dot (when ``lr`` is given); then, after every run's, each run's arrows (``arrows[f, r, k]``
-    = x0, y0, x1, y1, NaN for none)."""
+    (points ``ends[f, r] - back`` to ``ends[f, r]``), the head, the loss dot (``ends[f, r]``,
+    ``gap[f, r]``) and the lr dot (``min(ends[f, r], lr_steps - 1)``, ``lr[f, r]``; when ``lr``
+    is given); then, after every run's, each run's arrows (``arrows[f, r, k]`` = x0, y0, x1, y1,
+    NaN for none). Coordinates are float32: a screen needs no more."""
 
     names: list[str]
     ends: np.ndarray  # (frames, runs) int32: each run's last finite point at that frame
     back: int
     kind: str  # the tail's and head's trace type: scatter or scatter3d
-    x: np.ndarray  # (points, runs)
+    x: np.ndarray  # (points, runs) float32
     y: np.ndarray
     z: np.ndarray | None  # (points, runs) heights on the 3-D surface
-    gap: np.ndarray  # (points, runs) the loss panel's y
-    lr: np.ndarray | None  # (steps, runs)
+    gap: np.ndarray  # (frames, runs) the loss panel's y at each frame's end
+    lr: np.ndarray | None  # (frames, runs) the lr panel's y there
+    lr_steps: int
     moving: list[int]
     arrows: np.ndarray | None = None  # (frames, runs, kinds, 4)
 
     def frames(self) -> list[dict]:
         runs = self.x.shape[1]
-        cols = [c for c in (self.x, self.y, self.z) if c is not None]
+        cols = [(a, c) for a, c in zip("xyz", (self.x, self.y, self.z), strict=True) if c is not None]
         frames = []
         for f, name in enumerate(self.names):
             data = []
             for r in range(runs):
                 end = int(self.ends[f, r])
                 tail = slice(max(0, end - self.back), end + 1)
-                axes = zip("xyz", cols, strict=False)
-                data.append(dict(type=self.kind, **{a: c[tail, r].astype(np.float32) for a, c in axes}))
-                data.append(dict(type=self.kind, **{a: c[[end], r] for a, c in zip("xyz", cols, strict=False)}))
-                data.append(dict(type="scatter", x=[end], y=[self.gap[end, r]]))
-                if self.lr is not None and self.lr.shape[0]:
-                    j = min(end, self.lr.shape[0] - 1)
-                    data.append(dict(type="scatter", x=[j], y=[self.lr[j, r]]))
+                data.append(dict(type=self.kind, **{a: c[tail, r] for a, c in cols}))
+                data.append(dict(type=self.kind, **{a: c[[end], r] for a, c in cols}))
+                data.append(dict(type="scatter", x=[end], y=[self.gap[f, r]]))
+                if self.lr is not None:
+                    data.append(dict(type="scatter", x=[min(end, self.lr_steps - 1)], y=[self.lr[f, r]]))
             if self.arrows is not None:
                 for seg in self.arrows[f].reshape(-1, 4):
                     drawn = bool(np.isfinite(seg).all())
@@ -459,7 +461,8 @@ class PathFrames:
 
     def to_spec(self) -> dict:
         """What ``pathFrames`` in the browser cuts the frames from (numpy arrays left as they are)."""
-        out = dict(names=self.names, runs=int(self.x.shape[1]), back=self.back, kind=self.kind, moving=self.moving)
+        out = dict(names=self.names, runs=int(self.x.shape[1]), back=self.back, kind=self.kind, moving=self.moving,
+                   lr_steps=self.lr_steps)
         for key in ("ends", "x", "y", "z", "gap", "lr", "arrows"):
             value = getattr(self, key)
             out[key] = None if value is None else np.ascontiguousarray(value).ravel()
@@ -478,8 +481,10 @@ def _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view,
     shown = frame_steps(points, max_frames)
     ends = np.stack([_last_finite_at(params[:, r], shown) for r in range(runs)], axis=1).astype(np.int32)
     z = None if height_of is None else np.stack([height_of(loss[:, r]) for r in range(runs)], axis=1)
+    runs_at = np.arange(runs)
+    lr_steps = 0 if lr is None else lr.shape[0]
     segments = None
-    if arrows is not None:  # their traces come after every run's (see _arrow_traces)
+    if arrows is not None and arrows[1]:  # their traces come after every run's (see _arrow_traces)
         segments = np.full((len(shown), runs, len(arrows[1]), 4), np.nan)
         for f in range(len(shown)):
             for r in range(runs):
@@ -489,9 +494,10 @@ def _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view,
                     if seg["x"][0] is not None:
                         segments[f, r, k] = seg["x"][0], seg["y"][0], seg["x"][1], seg["y"][1]
     fig._frames = PathFrames(names=[str(int(k)) for k in shown], ends=ends, back=_back(points, max_frames),
-                             kind="scatter3d" if view == "3d" else "scatter", x=params[..., 0], y=params[..., 1],
-                             z=z, gap=gap, lr=lr if lr is not None and lr.shape[0] else None, moving=moving,
-                             arrows=segments)
+                             kind="scatter3d" if view == "3d" else "scatter", x=f32(params[..., 0]),
+                             y=f32(params[..., 1]), z=None if z is None else f32(z), gap=gap[ends, runs_at],
+                             lr=lr[np.minimum(ends, lr_steps - 1), runs_at] if lr_steps else None,
+                             lr_steps=lr_steps, moving=moving, arrows=segments)
     redraw = view == "3d"  # WebGL scenes only repaint on a full redraw
     play = dict(frame=dict(duration=50, redraw=redraw), transition=dict(duration=0), fromcurrent=True, mode="immediate")
     pause = dict(frame=dict(duration=0, redraw=False), mode="immediate")

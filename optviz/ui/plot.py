@@ -20,6 +20,7 @@ from typing import Any
 
 import plotly
 import streamlit as st
+from plotly.io.json import to_json_plotly
 
 from ..charts.common import dumps, to_json, typed_arrays
 
@@ -43,26 +44,22 @@ function pathFrames(spec) {
   const runs = spec.runs, ends = typed(spec.ends), gap = typed(spec.gap), lr = typed(spec.lr);
   const cols = [["x", typed(spec.x)], ["y", typed(spec.y)], ["z", typed(spec.z)]].filter(([, c]) => c);
   const arrows = typed(spec.arrows), kinds = arrows ? arrows.length / (spec.names.length * runs * 4) : 0;
-  const steps = lr ? lr.length / runs : 0;
   return spec.names.map((name, f) => {
     const data = [];
     for (let r = 0; r < runs; r++) {
       const end = ends[f * runs + r], from = Math.max(0, end - spec.back);
       const tail = {type: spec.kind}, head = {type: spec.kind};
       for (const [axis, c] of cols) {
-        const t = new Float32Array(end + 1 - from);
+        const t = new c.constructor(end + 1 - from);
         for (let i = from; i <= end; i++) t[i - from] = c[i * runs + r];
         tail[axis] = t;
         head[axis] = [c[end * runs + r]];
       }
-      data.push(tail, head, {type: "scatter", x: [end], y: [gap[end * runs + r]]});
-      if (steps) {
-        const j = Math.min(end, steps - 1);
-        data.push({type: "scatter", x: [j], y: [lr[j * runs + r]]});
-      }
+      data.push(tail, head, {type: "scatter", x: [end], y: [gap[f * runs + r]]});
+      if (lr) data.push({type: "scatter", x: [Math.min(end, spec.lr_steps - 1)], y: [lr[f * runs + r]]});
     }
     for (let i = f * runs * kinds; i < (f + 1) * runs * kinds; i++) {
-      const s = arrows.subarray(4 * i, 4 * i + 4), drawn = s.every(Number.isFinite);
+      const s = arrows.slice(4 * i, 4 * i + 4), drawn = s.every(Number.isFinite);
       data.push({type: "scatter", x: drawn ? [s[0], s[2]] : [null, null], y: drawn ? [s[1], s[3]] : [null, null]});
     }
     return {data, traces: spec.moving, name};
@@ -275,7 +272,10 @@ def frames_json(source) -> str:
     """What the in-place chart is sent to cut a figure's frames from (``FRAMES_JS``)."""
     spec = source.to_spec()
     typed_arrays(spec)
-    return dumps(spec)
+    try:
+        return dumps(spec)
+    except (TypeError, ValueError):  # an array typed_arrays leaves as it is: plotly's encoder knows it
+        return to_json_plotly(spec)
 
 
 class _Event(dict):
