@@ -13,6 +13,7 @@ import torch
 from .. import charts, config, engine
 from ..experiment import compute
 from ..presets import DEFAULTS
+from . import plot
 
 
 def warm_up() -> None:
@@ -26,4 +27,6 @@ def warm_up() -> None:
         outcome = compute(short, limits=config.NO_LIMITS)
         engine.resolve(short.problem.build(), short.runs[0], 2)  # torch's own constructors, once
         if short.problem.kind == "surface":
-            charts.race_figure(short.problem, outcome.result.arrays, charts.styles(["a"] * len(short.runs))).to_dict()
+            fig = charts.race_figure(short.problem, outcome.result.arrays, charts.styles(["a"] * len(short.runs)))
+            plot.frames_json(fig._frames)  # what the page's chart is sent (plot.chart), and
+            fig.to_dict()  # the whole figure, frames and all, as exports and st.plotly_chart get it
