@@ -362,9 +362,11 @@ def test_link_text_is_shown_as_plain_text(page):
         else {"dataset": EVIL[0], "run": [f"Adam;label={quote(t, safe='')}" for t in EVIL]}
     )
     at = _page_app(page, query)
+    at.session_state[{"surfaces": "s.", "datasets": "d."}[page] + "rules"] = True  # the rules name each run too
+    at.run()
     assert not at.exception, [e.value for e in at.exception]
     texts = _texts(at)
-    assert texts
+    assert any(t.endswith(":") and "evil.example" in t for t in texts)  # a rule's "label:"
     for text in texts:  # escaped (\[, \<) is shown literally
         assert not re.search(r"(?<!\\)\]\(|(?<!\\)<a |(?<!\\)# heading", text), text
 
