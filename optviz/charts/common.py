@@ -279,11 +279,14 @@ def frame_steps(points: int, max_frames: int = 120) -> np.ndarray:
     return np.unique(np.linspace(0, points - 1, max_frames).round().astype(int))
 
 
-def last_finite(values: np.ndarray, upto: int) -> int:
-    """Index of the last finite entry (a point, a row) at or before ``upto``: a diverged run stops there."""
-    head = values[: upto + 1]
-    finite = np.flatnonzero(np.isfinite(head).reshape(len(head), -1).all(1))
-    return int(finite[-1]) if finite.size else 0
+def last_finite(values: np.ndarray, upto):
+    """Index of the last finite entry (a point, a row) at or before ``upto``: a diverged run stops there
+    (0 where there is none). ``upto`` an array: one index each, in one pass."""
+    finite = np.isfinite(values).reshape(len(values), -1).all(1)
+    last = np.maximum.accumulate(np.where(finite, np.arange(len(values)), -1))
+    upto = np.asarray(upto)
+    out = np.where(upto < 0, 0, np.maximum(last[np.clip(upto, 0, len(values) - 1)], 0))
+    return int(out) if out.ndim == 0 else out
 
 
 def steps_to_reach(loss: np.ndarray, target: float) -> int | None:

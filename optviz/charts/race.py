@@ -469,17 +469,10 @@ class PathFrames:
         return out
 
 
-def _last_finite_at(path: np.ndarray, steps: np.ndarray) -> np.ndarray:
-    """:func:`last_finite` of ``path`` at each of ``steps``, in one pass."""
-    finite = np.isfinite(path).reshape(len(path), -1).all(1)
-    last = np.maximum.accumulate(np.where(finite, np.arange(len(path)), -1))
-    return np.maximum(last[steps], 0)
-
-
 def _add_frames(fig, params, gap, lr, loss, height_of, max_frames, moving, view, panels: Panels, arrows=None):
     points, runs = params.shape[:2]
     shown = frame_steps(points, max_frames)
-    ends = np.stack([_last_finite_at(params[:, r], shown) for r in range(runs)], axis=1).astype(np.int32)
+    ends = np.stack([last_finite(params[:, r], shown) for r in range(runs)], axis=1).astype(np.int32)
     z = None if height_of is None else np.stack([height_of(loss[:, r]) for r in range(runs)], axis=1)
     runs_at = np.arange(runs)
     lr_steps = 0 if lr is None else lr.shape[0]
