@@ -133,7 +133,7 @@ def to_json(fig, frames: bool = True) -> str:
     try:
         return dumps(spec)
     except (TypeError, ValueError):  # a NaN or an object of its own: plotly.io knows what to do
-        return pio.to_json(fig if frames or not isinstance(fig, AnimatedFigure) else spec, validate=False)
+        return pio.to_json(fig if frames else spec, validate=False)
 
 
 def dumps(obj) -> str:
