@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 import optviz
-from optviz import charts
+from optviz import charts, sweeps
+from optviz.engine import RunConfig
 from optviz.problems import SurfaceProblem
 
 ROSENBROCK = SurfaceProblem("rosenbrock")
+HIMMELBLAU = SurfaceProblem("himmelblau")
 RUNS = [
     {"optimizer": "SGD", "hparams": {"lr": 1e-3}, "label": "SGD"},
     {"optimizer": "Adam", "hparams": {"lr": 0.02}, "label": "Adam"},
@@ -162,5 +164,8 @@ def test_to_json_is_what_plotly_writes(result):
     race = charts.race_figure(ROSENBROCK, result.arrays, _styles())
     gaps = go.Figure(go.Scatter(x=np.arange(4.0), y=[1.0, float("nan"), 3.0, np.inf]),  # NaN and inf: null
                      layout=dict(xaxis=dict(range=[np.float32(0.5), np.float64(2)])))
-    for fig in (race, gaps):
+    # Text per cell (an object array) and customdata in three dimensions, as a basin map sends them.
+    basin = sweeps.basin_map(HIMMELBLAU, [RunConfig("SGD", {"lr": 0.01})], 30, nx=6, ny=5)
+    cells = charts.basin_figure(basin, charts.surface_grid(HIMMELBLAU, n=12), clickable=True, click_grid=False)
+    for fig in (race, gaps, cells):
         assert json.loads(to_json(fig)) == json.loads(pio.to_json(fig, validate=False))
