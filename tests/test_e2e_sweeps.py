@@ -30,14 +30,16 @@ def _point_at(page, fx: float, fy: float) -> tuple[list[float], list[float], flo
     return [box["x"] + box["width"] * fx, box["y"] + box["height"] * fy], data, spacing
 
 
-def test_a_basin_map_recolours_in_place_and_a_click_on_a_cell_opens_its_runs(page, app_server):
+# "Diverged": the map of diverged starts takes every click, on its gaps too (no default start diverges).
+@pytest.mark.parametrize("colour", ["Final loss", "Diverged"])
+def test_a_basin_map_recolours_in_place_and_a_click_on_a_cell_opens_its_runs(page, app_server, colour):
     shot = browser.assert_app_rendered(page, app_server.url + "/sweeps?mode=basin", page.console, "e2e-basin")
     assert page.locator(".optviz-plot.js-plotly-plot").count() == 1, f"not the in-place chart; see {shot}"
     traces = page.evaluate(TRACES)
     assert "heatmap" in [t for t, _ in traces], traces
     assert "click" not in [n for _, n in traces], "a grid of hidden markers is drawn: the cells take the clicks"
     page.evaluate("() => { document.querySelector('.js-plotly-plot').__mark = 1; }")
-    page.get_by_role("radio", name="Final loss", exact=True).click()
+    page.get_by_role("radio", name=colour, exact=True).click()
     page.wait_for_function(f"JSON.stringify(({TRACES})()) !== {json.dumps(json.dumps(traces))}", timeout=60_000)
     browser.settle(page)
     mark = page.evaluate("() => document.querySelector('.js-plotly-plot').__mark")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -88,6 +90,27 @@ def test_basin_figure_cells_take_the_clicks_themselves(basin, color_by):
         assert custom.shape == (*np.shape(t.z), 5)
         j, i = 7, 3
         assert (custom[j, i, 0], custom[j, i, 1]) == (j, i) and (t.x[i], t.y[j]) == basin.start(j, i)
+
+
+@pytest.mark.parametrize("color_by", list(sweep_charts.COLOR_BY))
+@pytest.mark.parametrize("diverged", ["none", "some", "all"])
+def test_basin_figure_sends_each_cells_numbers_once_on_a_layer_that_hovers(basin, color_by, diverged):
+    """A map's colouring may be two heatmaps (the diverged starts over the others): one carries
+    the cells' numbers and takes the hover and click on every cell, its gaps too. A heatmap with
+    no value anywhere takes none: it must not be that one (a map where no start diverged, coloured
+    by "Diverged", lost its clicks so)."""
+    at = {"none": -1, "some": np.where(np.arange(basin.xs.size) < 5, 40, -1), "all": 40}[diverged]
+    bm = replace(basin, diverged_at=np.broadcast_to(at, basin.diverged_at.shape).copy())
+    loss = np.linspace(1, 9, basin.final_loss.size).reshape(basin.final_loss.shape)
+    bm = replace(bm, final_loss=np.where(bm.diverged_at >= 0, np.nan, loss))
+    fig = sweep_charts.basin_figure(bm, charts.surface_grid(HIMMELBLAU, n=20), color_by, clickable=True,
+                                    click_grid=False)
+    maps = [t for t in fig.data if t.type == "heatmap"]
+    carriers = [t for t in maps if t.customdata is not None]
+    assert len(carriers) == len(bm.configs)  # one a map
+    for t in carriers:
+        assert t.hoverinfo != "skip" and np.isfinite(np.asarray(t.z, dtype=float)).any()
+    assert all(t.hoverinfo == "skip" for t in maps if t.customdata is None)
 
 
 def test_basin_figure_stacks_its_maps_on_a_phone(basin):

@@ -13,21 +13,25 @@ can open that run's path.
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import re
 from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import get_colorscale
 from plotly.subplots import make_subplots
 
 from ..sweeps import BasinMap, Heatmap, LRSweep
-from .common import FONT, PALETTE, Grid, decade_dtick
+from .common import FONT, PALETTE, TEMPLATE, Grid, decade_dtick
 
 NONE_COLOR = "#BBBBBB"  # a start that reached no known minimum
 DIVERGED_COLOR = "#000000"
-# Colour-blind-safe sequential scale (plotly's cividis): dark = low loss.
-LOSS_SCALE = "Cividis"
+# Colour-blind-safe sequential scale (plotly's cividis): dark = low loss. Written out, as plotly.py
+# writes a named scale, for the figures built as plain JSON.
+LOSS_SCALE = get_colorscale("Cividis")
 # When a run diverged: dark red early, pale late (ColorBrewer OrRd, reversed).
 DIVERGED_SCALE = [[0.0, "#7f0000"], [0.35, "#d7301f"], [0.7, "#fc8d59"], [1.0, "#fdd49e"]]
 COLOR_BY = {"minimum": "Minimum reached", "loss": "Final loss", "diverged": "Diverged"}
@@ -175,27 +179,29 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
     diverged at; grey for runs that did not). The surface's contours and
     minima lie on top. With ``clickable``, a click on a start is a selection event
     whose ``customdata`` begins (j, i): see :func:`_cell_clicks`.
+
+    Written as plain Plotly JSON: built through graph objects, which validate every array,
+    the figure cost most of a recolour's time on the server.
     """
     if color_by not in COLOR_BY:
         raise ValueError(f"color_by must be one of {sorted(COLOR_BY)}")
     k_maps = len(bm.configs)
     n_min = len(bm.minima)
-    titles = [_share_title(bm, k) for k in range(k_maps)]
+    layout = _maps_layout(k_maps, stacked)
+    for k, title in enumerate(layout["annotations"]):
+        title["text"] = _share_title(bm, k)
     if stacked:
-        fig = make_subplots(rows=k_maps, cols=1, vertical_spacing=0.3 / k_maps, subplot_titles=titles)
         height = 60 + 420 * k_maps
-    else:
-        fig = make_subplots(rows=1, cols=k_maps, shared_yaxes=True, horizontal_spacing=0.04,
-                            subplot_titles=titles)
+    data: list[dict] = []
 
-    def place(k: int) -> dict:  # map k's subplot
-        return dict(row=k + 1, col=1) if stacked else dict(row=1, col=k + 1)
+    def place(k: int) -> dict:  # map k's axes
+        return dict(xaxis=f"x{k + 1 if k else ''}", yaxis=f"y{k + 1 if k else ''}")
 
     def colorbar(k: int, title: str) -> dict:
         bar = dict(title=dict(text=title, side="top", font=dict(size=13)), thickness=12, tickfont=dict(size=13),
                    len=0.8)
         if stacked:  # beside its own map, clear of the map above's title
-            lo, hi = fig.layout[f"yaxis{'' if k == 0 else k + 1}"].domain
+            lo, hi = layout[f"yaxis{'' if k == 0 else k + 1}"]["domain"]
             bar.update(y=(lo + hi) / 2, yanchor="middle", len=0.9 * (hi - lo))
         return bar
 
@@ -226,7 +232,7 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
                  "<br>ends at minimum %{customdata[1]} (0 = none)"
                  "<br>diverged at step %{customdata[2]} (−1 = never)"
                  "<extra></extra>")
-        common = dict(x=bm.xs, y=bm.ys, customdata=custom, hovertemplate=hover)
+        cells = dict(customdata=custom, hovertemplate=hover)  # what a start shows on hover
         if clickable:
             words = np.where(diverged, "diverged at step " + bm.diverged_at[k].astype(str),
                              np.where(bm.minimum[k] < 0, "ends at no known minimum",
@@ -234,47 +240,58 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
             click_hover = ("start (%{x:.3g}, %{y:.3g})<br>final loss %{customdata[0]:.4g}<br>%{text}"
                            "<br><i>click: watch from here</i><extra></extra>")
             if not click_grid:
-                common = _cell_clicks(common, click_hover, words)
+                cells = _cell_clicks(cells, click_hover, words)
         if color_by == "minimum":
             codes = np.where(diverged, n_min + 1, np.where(bm.minimum[k] < 0, n_min, bm.minimum[k]))
             colors = _outcome_colors(n_min)
-            fig.add_trace(go.Heatmap(z=codes.astype(np.float32), colorscale=_discrete_scale(colors),
-                                     zmin=-0.5, zmax=len(colors) - 0.5, showscale=False, **common),
-                          **at)
+            layers = [dict(z=codes, colorscale=_discrete_scale(colors), zmin=-0.5, zmax=len(colors) - 0.5)]
         elif color_by == "loss":
-            fig.add_trace(go.Heatmap(
-                z=np.where(diverged, np.nan, level[k]).astype(np.float32), colorscale=LOSS_SCALE, zmin=zmin,
-                zmax=zmax, showscale=k == loss_bar, colorbar=colorbar(k, loss_title), **common), **at)
-            _overlay(fig, at, bm, np.where(diverged, 1.0, np.nan), DIVERGED_COLOR)
+            layers = [dict(z=np.where(diverged, np.nan, level[k]), colorscale=LOSS_SCALE, zmin=zmin, zmax=zmax,
+                           showscale=k == loss_bar, colorbar=colorbar(k, loss_title)),
+                      _flat(np.where(diverged, 1.0, np.nan), DIVERGED_COLOR)]
         else:
-            fig.add_trace(go.Heatmap(z=np.where(diverged, np.nan, 0.0).astype(np.float32),
-                                     colorscale=[[0, NONE_COLOR], [1, NONE_COLOR]], showscale=False,
-                                     **common),
-                          **at)
-            fig.add_trace(go.Heatmap(
-                z=np.where(diverged, bm.diverged_at[k], np.nan).astype(np.float32), colorscale=DIVERGED_SCALE,
-                zmin=0, zmax=max_step, showscale=k == div_bar, colorbar=colorbar(k, "diverged<br>at step"),
-                **common), **at)
-        _contours(fig, at, bm, grid)
-        _minima(fig, at, bm, color_by)
+            layers = [_flat(np.where(diverged, np.nan, 0.0), NONE_COLOR),
+                      dict(z=np.where(diverged, bm.diverged_at[k], np.nan), colorscale=DIVERGED_SCALE, zmin=0,
+                           zmax=max_step, showscale=k == div_bar, colorbar=colorbar(k, "diverged<br>at step"))]
+        data += _hovered(layers, cells, dict(type="heatmap", x=bm.xs, y=bm.ys, showscale=False, **at))
+        data.append(_contours(at, grid))
+        data += _minima(at, bm, color_by)
         if clickable and click_grid:
-            _click_grid(fig, bm.xs, bm.ys, custom, click_hover, at=at, text=words)
-    _basin_legend(fig, bm, color_by)
+            data.append(_click_grid(bm.xs, bm.ys, custom, click_hover, at=at, text=words))
+    data += _basin_legend(bm, color_by)
     (x0, x1), (y0, y1) = (bm.xs[0], bm.xs[-1]), (bm.ys[0], bm.ys[-1])
     dx, dy = (x1 - x0) / max(len(bm.xs) - 1, 1) / 2, (y1 - y0) / max(len(bm.ys) - 1, 1) / 2
     for k in range(k_maps):
-        at = place(k)
-        fig.update_xaxes(title_text="x₀ (start)", range=[x0 - dx, x1 + dx], constrain="domain",
-                         **at, scaleanchor=f"y{'' if k == 0 else k + 1}", scaleratio=1)
-        fig.update_yaxes(range=[y0 - dy, y1 + dy], constrain="domain", **at)
+        sfx = "" if k == 0 else k + 1
+        layout[f"xaxis{sfx}"].update(title=dict(text="x₀ (start)"), range=[x0 - dx, x1 + dx], constrain="domain",
+                                     scaleanchor=f"y{sfx}", scaleratio=1)
+        layout[f"yaxis{sfx}"].update(range=[y0 - dy, y1 + dy], constrain="domain")
         if stacked or k == 0:
-            fig.update_yaxes(title_text="y₀ (start)", **at)
-    fig.update_layout(
-        height=height, font=FONT, template="plotly_white", hoverlabel=dict(font_size=15),
+            layout[f"yaxis{sfx}"]["title"] = dict(text="y₀ (start)")
+    layout.update(
+        height=height, font=FONT, template=TEMPLATE, hoverlabel=dict(font=dict(size=15)),
         legend=dict(orientation="h", yanchor="top", y=-0.12 / (k_maps if stacked else 1), x=0, font=dict(size=15)),
         margin=dict(l=60, r=44, t=80, b=90 + 60 * stacked), modebar=dict(orientation="v"), plot_bgcolor="white",
     )
-    return fig
+    return go.Figure(dict(data=data, layout=layout), _validate=False)  # what's written here is plotly's own JSON
+
+
+@functools.lru_cache(maxsize=8)
+def _maps_layout_json(k_maps: int, stacked: bool) -> str:
+    if stacked:
+        fig = make_subplots(rows=k_maps, cols=1, vertical_spacing=0.3 / k_maps, subplot_titles=["·"] * k_maps)
+    else:
+        fig = make_subplots(rows=1, cols=k_maps, shared_yaxes=True, horizontal_spacing=0.04,
+                            subplot_titles=["·"] * k_maps)
+    layout = fig.layout.to_plotly_json()
+    layout.pop("template", None)
+    return json.dumps(layout)
+
+
+def _maps_layout(k_maps: int, stacked: bool) -> dict:
+    """make_subplots' axes and title annotations for ``k_maps`` maps in a row (sharing y) or a
+    column, as a fresh dict: it builds and validates a whole figure, so it is asked once a shape."""
+    return json.loads(_maps_layout_json(k_maps, stacked))
 
 
 def _cell_clicks(cells: dict, hover: str, text=None) -> dict:
@@ -291,18 +308,17 @@ def _cell_clicks(cells: dict, hover: str, text=None) -> dict:
     return {**cells, "customdata": custom, "hovertemplate": _shift(hover, 2), "text": text}
 
 
-def _click_grid(fig, xs, ys, custom, hover, at: dict | None = None, most: int = 70, text=None):
+def _click_grid(xs, ys, custom, hover, at: dict | None = None, most: int = 70, text=None) -> dict:
     """Invisible markers on (at most ``most`` x ``most``) cells: Streamlit reports clicks on
     points, not on heatmap cells. customdata = (j, i, *the cell's own)."""
     jj = np.unique(np.linspace(0, len(ys) - 1, min(len(ys), most)).round().astype(int))
     ii = np.unique(np.linspace(0, len(xs) - 1, min(len(xs), most)).round().astype(int))
     J, cols = np.meshgrid(jj, ii, indexing="ij")
     data = np.concatenate([np.stack([J, cols], -1), custom[J, cols]], axis=-1).reshape(-1, 2 + custom.shape[-1])
-    trace = go.Scatter(x=np.asarray(xs)[cols.ravel()], y=np.asarray(ys)[J.ravel()], mode="markers",
-                       marker=dict(size=12, opacity=0), showlegend=False, name="click",
-                       customdata=data.astype(np.float32), hovertemplate=_shift(hover, 2),
-                       text=None if text is None else text[J, cols].ravel())
-    fig.add_trace(trace, **(at or {}))
+    return dict(type="scatter", x=np.asarray(xs)[cols.ravel()], y=np.asarray(ys)[J.ravel()], mode="markers",
+                marker=dict(size=12, opacity=0), showlegend=False, name="click",
+                customdata=data.astype(np.float32), hovertemplate=_shift(hover, 2),
+                text=None if text is None else text[J, cols].ravel(), **(at or {}))
 
 
 def _shift(template: str, by: int) -> str:
@@ -329,49 +345,57 @@ def _pct(x: float) -> str:
     return f"{x:.0%}"
 
 
-def _overlay(fig, at: dict, bm, z, color):
-    fig.add_trace(go.Heatmap(x=bm.xs, y=bm.ys, z=z.astype(np.float32), colorscale=[[0, color], [1, color]],
-                             showscale=False, hoverinfo="skip"), **at)
+def _flat(z, color) -> dict:
+    """A heatmap layer of one colour where ``z`` has a value."""
+    return dict(z=z, colorscale=[[0, color], [1, color]])
 
 
-def _contours(fig, at: dict, bm, grid: Grid):
-    fig.add_trace(go.Contour(
-        x=grid.x, y=grid.y, z=grid.level(grid.z).astype(np.float32), ncontours=14, showscale=False,
-        contours=dict(coloring="none"), line=dict(color="rgba(255,255,255,0.6)", width=1),
-        hoverinfo="skip", name="contours of f", showlegend=False,
-    ), **at)
+def _hovered(layers: list[dict], cells: dict, base: dict) -> list[dict]:
+    """One map's heatmap layers, bottom first. The first that has a value anywhere carries the
+    cells' hover and click (``cells``), on its gaps too; the rest skip theirs: each cell's numbers
+    are sent once. A heatmap with no value takes no hover at all (all starts diverged, or none)."""
+    take = next((i for i, t in enumerate(layers) if np.isfinite(t["z"]).any()), 0)
+    return [{**base, **t, "z": np.asarray(t["z"], dtype=np.float32), **(cells if i == take else {"hoverinfo": "skip"})}
+            for i, t in enumerate(layers)]
 
 
-def _minima(fig, at: dict, bm, color_by):
+def _contours(at: dict, grid: Grid) -> dict:
+    return dict(type="contour", x=grid.x, y=grid.y, z=grid.level(grid.z).astype(np.float32), ncontours=14,
+                showscale=False, contours=dict(coloring="none"), line=dict(color="rgba(255,255,255,0.6)", width=1),
+                hoverinfo="skip", name="contours of f", showlegend=False, **at)
+
+
+def _minima(at: dict, bm, color_by) -> list[dict]:
     if not bm.minima:
-        return
+        return []
     xs, ys = [m[0] for m in bm.minima], [m[1] for m in bm.minima]
     # In "minimum" mode each star wears its basin's colour and number, so the legend reads both ways.
     colors = [PALETTE[m % len(PALETTE)] for m in range(len(xs))] if color_by == "minimum" else "gold"
-    fig.add_trace(go.Scatter(
-        x=xs, y=ys, mode="markers+text", text=[str(m + 1) for m in range(len(xs))], textposition="top center",
-        textfont=dict(size=16, color="black", shadow="0 0 3px white, 0 0 3px white"), showlegend=False,
-        name="known minimum",
+    return [dict(
+        type="scatter", x=xs, y=ys, mode="markers+text", text=[str(m + 1) for m in range(len(xs))],
+        textposition="top center", textfont=dict(size=16, color="black", shadow="0 0 3px white, 0 0 3px white"),
+        showlegend=False, name="known minimum",
         marker=dict(symbol="star", size=19, color=colors, line=dict(color="white", width=1.8)),
-        hovertemplate="known minimum %{text}<br>(%{x:.4g}, %{y:.4g})<extra></extra>",
-    ), **at)
+        hovertemplate="known minimum %{text}<br>(%{x:.4g}, %{y:.4g})<extra></extra>", **at,
+    )]
 
 
-def _legend_square(fig, name, color):
-    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name, showlegend=True,
-                             marker=dict(symbol="square", size=14, color=color,
-                                         line=dict(color="#666", width=1))))
+def _legend_square(name, color) -> dict:
+    return dict(type="scatter", x=[None], y=[None], mode="markers", name=name, showlegend=True,
+                marker=dict(symbol="square", size=14, color=color, line=dict(color="#666", width=1)))
 
 
-def _basin_legend(fig, bm, color_by):
+def _basin_legend(bm, color_by) -> list[dict]:
+    out = []
     if color_by == "minimum":
         for m, (x, y, _) in enumerate(bm.minima):
-            _legend_square(fig, f"minimum {m + 1} ({x:.3g}, {y:.3g})", PALETTE[m % len(PALETTE)])
-        _legend_square(fig, f"no known minimum within {bm.tol:.2g}", NONE_COLOR)
+            out.append(_legend_square(f"minimum {m + 1} ({x:.3g}, {y:.3g})", PALETTE[m % len(PALETTE)]))
+        out.append(_legend_square(f"no known minimum within {bm.tol:.2g}", NONE_COLOR))
     elif color_by == "diverged":
-        _legend_square(fig, "did not diverge", NONE_COLOR)
+        out.append(_legend_square("did not diverge", NONE_COLOR))
     if color_by != "diverged" and bm.diverged.any():
-        _legend_square(fig, "diverged", DIVERGED_COLOR)
+        out.append(_legend_square("diverged", DIVERGED_COLOR))
+    return out
 
 
 def heatmap_figure(hm: Heatmap, polyak: tuple[float, float] | None = None, height: int = 600,
@@ -406,7 +430,7 @@ def heatmap_figure(hm: Heatmap, polyak: tuple[float, float] | None = None, heigh
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="diverged",
                                  marker=dict(symbol="square", size=14, color=DIVERGED_COLOR)))
     if clickable and click_grid:
-        _click_grid(fig, xv, yv, custom, click_hover)
+        fig.add_trace(_click_grid(xv, yv, custom, click_hover))
     best = hm.best_cell()
     if best is not None:
         j, i = best
