@@ -130,3 +130,25 @@ def test_a_random_walk_keeps_every_page_and_its_state(page, app_server):
             raise AssertionError(f"exception after {trail}: {exceptions.first.inner_text()[:400]}; see {shot}")
         assert page.console.errors == [], f"console errors after {trail}: {page.console.errors}"
     assert len(trail) == STEPS >= 30 and len({t.split(":")[0].split(" ")[0] for t in trail}) == 3, trail
+
+
+def test_a_phone_keeps_its_runs_when_its_width_comes_in_during_the_first_computation(app_server, chromium):
+    """A phone's width comes in while a link's first, long computation runs: a rerun of the
+    results' panel that started before the browser had drawn the run editor. That panel's
+    runs must keep what the link says (run 1 became SGD, unlabelled and black, once another
+    rerun came: opening the update rules)."""
+    link = "?steps=20000&run=Adam;lr=0.00417&run=NAdam"  # an lr no other test computes: a cold cache
+    with browser.sized_page(chromium, 390, 844) as phone:
+        browser.open_app(phone, f"{app_server.url}/{link}", timeout_s=180)
+        browser.settle(phone, 60)
+        _idle(phone)
+        before = _state(phone.url)
+        rules = phone.locator('[data-testid="stExpander"]', has_text="The update rules, with these settings")
+        rules.locator("summary").click()
+        rules.locator(".katex-display").first.wait_for(timeout=60_000)
+        _idle(phone)
+        shot = browser.screenshot(phone, "journey-phone-first-run")
+        assert before["run"][0].startswith("Adam;lr=0.00417;label=Adam"), before
+        assert _state(phone.url)["run"] == before["run"], f"see {shot}"
+        assert phone.locator("input[aria-label='Label']").first.input_value() == "Adam", f"see {shot}"
+        assert not phone.console.errors, phone.console.errors

@@ -33,6 +33,7 @@ from ..params import ConfigError
 from . import guard, inside, plot, stepper, theme, viewport
 from .kinds import KIND_UI
 from .maths import values_latex
+from .persist import keep_widget_values
 from .runs import RunEditor
 from .widgets import allowed_modules, cached, peek, plain, query_params, store, sync_url
 
@@ -285,6 +286,10 @@ def _how_computed(runs: int, reused: int, steps: int, seconds: float) -> str:
 
 @st.fragment
 def _comparison(page: ExperimentPage) -> None:
+    # A fragment's run does not pass the app's keep_widget_values, and one can start before the
+    # browser has drawn the last run's editor (a phone's width, reported while a first long
+    # computation ran): the editor's widgets then came back empty, and the run became SGD.
+    keep_widget_values(page.editor.owns)
     page.comparison()
 
 

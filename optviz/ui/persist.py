@@ -10,6 +10,7 @@ uploads and charts cannot be assigned and are skipped.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -23,7 +24,8 @@ def persistent(key: object) -> bool:
     return isinstance(key, str) and key.startswith(_PAGE_PREFIXES) and not _NOT_VALUES.search(key)
 
 
-def keep_widget_values() -> None:
+def keep_widget_values(owns: Callable[[str], bool] = persistent) -> None:
+    """At the top of every run; at the top of a fragment, for the keys of the widgets it owns."""
     s = st.session_state
-    for key in [key for key in s.keys() if persistent(key)]:
+    for key in [key for key in s.keys() if persistent(key) and owns(key)]:
         s[key] = s[key]
