@@ -33,3 +33,32 @@ def test_formulas_render_without_katex_warnings(app_server, chromium, path):
         assert page.locator(".katex").count() > 0, f"no formula rendered; see {shot}"
         assert page.locator('[data-testid="stException"]').count() == 0, f"see {shot}"
         assert not page.console.errors, page.console.errors
+
+
+@pytest.mark.parametrize("half", [0, 1])
+def test_every_update_rule_fits_a_phone(app_server, chromium, half):
+    """At 390 px each rule is drawn in smaller type with its side-by-side parts on rows of their
+    own, and each run's values wrap as a line of text: none runs off the screen (they were cut).
+    Half the optimizers a page (a link holds 12 runs), on a model of one matrix: Muon takes no bias."""
+    from optviz.optim import OPTIMIZERS
+
+    names = list(OPTIMIZERS)[half::2]
+    runs = "&".join(f"run={name}" for name in names)
+    with browser.sized_page(chromium, 390, 844) as page:
+        browser.open_app(page, f"{app_server.url}/datasets?dataset=moons&model=logistic&mp=bias:false&loss=bce&{runs}", timeout_s=120)
+        browser.settle(page, 60)
+        rules = page.locator('[data-testid="stExpander"]', has_text="The update rules, with these settings")
+        rules.locator("summary").click()
+        rules.locator(".katex-display").first.wait_for(timeout=60_000)
+        browser.settle(page, 30)
+        drawn = rules.locator(".katex-display").count()
+        named = set(rules.locator("strong").all_text_contents())
+        # What is drawn (not KaTeX's hidden MathML) ends inside the box and the screen.
+        overflowing = rules.evaluate("""box => { const right = Math.min(box.getBoundingClientRect().right, innerWidth);
+            return [...box.querySelectorAll('.katex-html')].filter(e => e.getBoundingClientRect().right > right + 1)
+              .map(e => e.textContent.slice(0, 60)); }""")
+        shot = browser.screenshot(page, f"latex-phone-rules-{half}")
+        assert named >= set(names), f"see {shot}"
+        assert drawn == len([name for name in names if OPTIMIZERS[name].rule]), f"see {shot}"
+        assert not overflowing, f"wider than the screen: {overflowing}; see {shot}"
+        assert not page.console.errors, page.console.errors

@@ -336,7 +336,7 @@ def test_the_update_rules_are_drawn_once_their_box_is_opened(kind):
     _ok(at)
 
     def with_values() -> list[str]:
-        return [x.value for x in at.latex if r"\text{with }" in x.value]
+        return [x.value for x in at.markdown if ": with $" in x.value]  # "label: with $\gamma = …$, …"
 
     assert with_values() == []
     at.session_state[f"{PAGES[kind]}rules"] = True  # what opening the box sets

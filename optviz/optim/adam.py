@@ -128,12 +128,12 @@ _DECOUPLED = dict(help="decay the weights directly (AdamW) instead of via the gr
 # Shared by the optimizers whose weight decay may be decoupled.
 _MOMENTS = dict(betas=_BETAS, weight_decay=dict(low=0.0, high=1.0, help="weight decay"))
 _META = dict(**_MOMENTS, amsgrad=dict(help="use the running maximum of the second moment (AMSGrad)"))
-_RULE = r"""
-\begin{aligned}
+_ROWS = r"""
 m_t &\leftarrow \beta_1 m_{t-1} + (1-\beta_1)\, g_t \\
 v_t &\leftarrow \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2 \\
 \theta_t &\leftarrow \theta_{t-1} - \gamma\,\frac{m_t/(1-\beta_1^t)}{\sqrt{v_t/(1-\beta_2^t)}+\epsilon}
-\end{aligned}"""
+"""
+_RULE = r"\begin{aligned}" + _ROWS + r"\end{aligned}"
 _STATE = ("exp_avg", "exp_avg_sq")
 
 SPEC = OptimizerSpec(
@@ -160,7 +160,7 @@ SPEC_W = OptimizerSpec(
     update=update_w,
     hparams=torch_hparams(torch.optim.AdamW, **_META),
     summary="Adam with decoupled weight decay (Loshchilov & Hutter).",
-    rule=r"\theta_{t-1} \leftarrow (1-\gamma\lambda)\,\theta_{t-1};\quad" + _RULE,
+    rule=r"\begin{aligned}\theta_{t-1} &\leftarrow (1-\gamma\lambda)\,\theta_{t-1} \\" + _ROWS + r"\end{aligned}",
     state_keys=_STATE,
     bias_corrected=(0, 1),
     ui_defaults={"lr": 1e-2},

@@ -32,7 +32,7 @@ from ..optim import get as get_optimizer
 from ..params import ConfigError
 from . import guard, inside, plot, stepper, theme, viewport
 from .kinds import KIND_UI
-from .maths import values_latex
+from .maths import rule_latex, values_markdown
 from .persist import keep_widget_values
 from .runs import RunEditor
 from .widgets import allowed_modules, cached, peek, plain, query_params, store, sync_url
@@ -272,7 +272,7 @@ class ExperimentPage:
         st.dataframe(summary_frame(outcome, self.ui, view), hide_index=True)
         if look_inside:
             inside.section(self.k, outcome, styles, card=stepping.step is None, narrow=layout == "stacked")
-        rules_ui(self.k, runs)
+        rules_ui(self.k, runs, narrow=layout == "stacked")
         downloads_ui(self.k, outcome, fig)
 
 
@@ -396,25 +396,28 @@ def summary_frame(outcome: Outcome, ui: ModuleType, view: View) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def rules_ui(k, runs: tuple[RunConfig, ...]) -> None:
+def rules_ui(k, runs: tuple[RunConfig, ...], narrow: bool = False) -> None:
     """Each optimizer's update rule, and every run's values in it: drawn only while the box is
-    open, since its formulas (KaTeX, one a run) cost every page load and every rerun's render."""
+    open, since its formulas (KaTeX, one a run) cost every page load and every rerun's render.
+    ``narrow``: a phone's width (see :func:`optviz.ui.maths.rule_latex`)."""
     box = st.expander("The update rules, with these settings", key=k("rules"), on_change="rerun")
-    if not box.open:
-        return
-    with box:
-        by_optimizer: dict[str, list[RunConfig]] = {}
-        for run in runs:
-            by_optimizer.setdefault(run.optimizer, []).append(run)
-        for name, group in by_optimizer.items():
-            spec = get_optimizer(name, allowed_modules())
-            st.markdown(f"**{spec.name}** — {spec.summary}")
-            if not spec.rule:
-                continue
-            st.latex(spec.rule.strip())
-            for run in group:
-                st.markdown(plain(run.label or run.optimizer) + ":")
-                st.latex(r"\text{with } " + values_latex(spec, dict(run.hparams)))
+    if box.open:
+        with box:
+            rules(runs, narrow)
+
+
+def rules(runs: tuple[RunConfig, ...], narrow: bool = False) -> None:
+    by_optimizer: dict[str, list[RunConfig]] = {}
+    for run in runs:
+        by_optimizer.setdefault(run.optimizer, []).append(run)
+    for name, group in by_optimizer.items():
+        spec = get_optimizer(name, allowed_modules())
+        st.markdown(f"**{spec.name}** — {spec.summary}")
+        if not spec.rule:
+            continue
+        st.latex(rule_latex(spec, narrow))
+        for run in group:
+            st.markdown(f"{plain(run.label or run.optimizer)}: with {values_markdown(spec, dict(run.hparams))}")
 
 
 def downloads_ui(k, outcome: Outcome, fig) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # torch's hyperparameter names -> the symbols torch's docs use in their update rules.
@@ -35,11 +36,12 @@ def _number(v: Any) -> str:
             mantissa, exp = text.split("e")
             return rf"{mantissa}\times 10^{{{int(exp)}}}"
         return text
-    return rf"\text{{{v}}}"
+    # A word (line_search_fn's "strong_wolfe"): only what \text shows as it is, in display and inline maths.
+    return r"\text{" + re.sub(r"[^\w .+-]", "", str(v)).replace("_", r"\_") + "}"
 
 
-def values_latex(spec, hp: dict[str, Any]) -> str:
-    """``\\gamma = 0.01,\\ \\beta_1 = 0.9, ...`` for the symbols the rule uses."""
+def values_parts(spec, hp: dict[str, Any]) -> list[str]:
+    """``\\gamma = 0.01``, ``\\beta_1 = 0.9``, ...: each symbol the rule uses, with the run's value."""
     resolved = spec.resolve(hp)
     parts = []
     for name, value in resolved.items():
@@ -53,11 +55,25 @@ def values_latex(spec, hp: dict[str, Any]) -> str:
     flags = [name for name, value in resolved.items() if value is True]
     if flags:
         parts.append(r"\text{" + ", ".join(flags).replace("_", r"\_") + "}")
-    return r",\ ".join(parts)
+    return parts
 
 
-def rule_latex(spec, hp: dict[str, Any]) -> str:
-    return spec.rule.strip() + r"\\[4pt] \text{with } " + values_latex(spec, hp)
+def values_markdown(spec, hp: dict[str, Any]) -> str:
+    """Those values as Markdown, each its own inline formula: the line wraps at any width."""
+    return ", ".join(f"${part}$" for part in values_parts(spec, hp))
+
+
+# Where a rule's line joins two parts side by side.
+_SIDE_BY_SIDE = re.compile(r"[,;]?\s*\\q?quad\s*")
+
+
+def rule_latex(spec, narrow: bool = False) -> str:
+    """An optimizer's update rule as drawn. On a phone (``narrow``), in smaller type, with the
+    parts a line joins side by side each on a row of its own, indented: they ran off the screen."""
+    rule = spec.rule.strip()
+    if not narrow:
+        return rule
+    return r"\footnotesize " + _SIDE_BY_SIDE.sub(lambda _: r" \\ &\qquad ", rule)
 
 
 # -- one step, with its numbers --------------------------------------------------------
