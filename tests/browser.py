@@ -299,6 +299,16 @@ def choose(page, select, option: str, tries: int = 5) -> None:
             page.keyboard.press("Escape")
 
 
+def open_update_rules(page):
+    """Open the page's box of update rules and wait until its formulas are drawn: the box.
+    Opening it reruns the panel, which only then draws the rules (optviz.ui.explore.rules_ui)."""
+    rules = page.locator('[data-testid="stExpander"]', has_text="The update rules, with these settings")
+    rules.locator("summary").click()
+    rules.locator(".katex").first.wait_for(timeout=60_000)
+    settle(page, 30)
+    return rules
+
+
 def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"

@@ -143,9 +143,7 @@ def test_a_phone_keeps_its_runs_when_its_width_comes_in_during_the_first_computa
         browser.settle(phone, 60)
         _idle(phone)
         before = _state(phone.url)
-        rules = phone.locator('[data-testid="stExpander"]', has_text="The update rules, with these settings")
-        rules.locator("summary").click()
-        rules.locator(".katex-display").first.wait_for(timeout=60_000)
+        browser.open_update_rules(phone)  # another rerun of the panel
         _idle(phone)
         shot = browser.screenshot(phone, "journey-phone-first-run")
         assert before["run"][0].startswith("Adam;lr=0.00417;label=Adam"), before

@@ -24,11 +24,7 @@ def test_formulas_render_without_katex_warnings(app_server, chromium, path):
     with browser.sized_page(chromium, 1024, 768) as page:
         browser.open_app(page, f"{app_server.url}/{path}", timeout_s=120)
         browser.settle(page, 60)
-        rules = page.locator('[data-testid="stExpander"]', has_text="The update rules, with these settings")
-        rules.locator("summary").click()
-        # Opening the box reruns the panel, which only then draws the rules (explore.rules_ui).
-        rules.locator(".katex").first.wait_for(timeout=60_000)
-        browser.settle(page, 30)
+        browser.open_update_rules(page)
         shot = browser.screenshot(page, "latex-" + (path.split("?")[0] or "surfaces"))
         assert page.locator(".katex").count() > 0, f"no formula rendered; see {shot}"
         assert page.locator('[data-testid="stException"]').count() == 0, f"see {shot}"
@@ -44,13 +40,11 @@ def test_every_update_rule_fits_a_phone(app_server, chromium, half):
 
     names = list(OPTIMIZERS)[half::2]
     runs = "&".join(f"run={name}" for name in names)
+    model = "dataset=moons&model=logistic&mp=bias:false&loss=bce"
     with browser.sized_page(chromium, 390, 844) as page:
-        browser.open_app(page, f"{app_server.url}/datasets?dataset=moons&model=logistic&mp=bias:false&loss=bce&{runs}", timeout_s=120)
+        browser.open_app(page, f"{app_server.url}/datasets?{model}&{runs}", timeout_s=120)
         browser.settle(page, 60)
-        rules = page.locator('[data-testid="stExpander"]', has_text="The update rules, with these settings")
-        rules.locator("summary").click()
-        rules.locator(".katex-display").first.wait_for(timeout=60_000)
-        browser.settle(page, 30)
+        rules = browser.open_update_rules(page)
         drawn = rules.locator(".katex-display").count()
         named = set(rules.locator("strong").all_text_contents())
         # What is drawn (not KaTeX's hidden MathML) ends inside the box and the screen.
