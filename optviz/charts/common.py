@@ -118,6 +118,8 @@ def typed_arrays(obj) -> None:
 
 
 def _plain(value):
+    if isinstance(value, np.ndarray) and value.ndim == 0:  # a number, as plotly.io writes it
+        return value.item()
     if isinstance(value, np.ndarray):  # one left in the figure: typed, or else a plain list
         out = _typed_array(value)
         return value.tolist() if out is value else out
