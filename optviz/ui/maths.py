@@ -68,12 +68,15 @@ _SIDE_BY_SIDE = re.compile(r"[,;]?\s*\\q?quad\s*")
 
 
 def rule_latex(spec, narrow: bool = False) -> str:
-    """An optimizer's update rule as drawn. On a phone (``narrow``), in smaller type, with the
-    parts a line joins side by side each on a row of its own, indented: they ran off the screen."""
+    """An optimizer's update rule as drawn. On a phone (``narrow``), in smaller type, and in an
+    aligned block (every rule here), the parts a line joins side by side each on a row of its
+    own, indented: they ran off the screen."""
     rule = spec.rule.strip()
     if not narrow:
         return rule
-    return r"\footnotesize " + _SIDE_BY_SIDE.sub(lambda _: r" \\ &\qquad ", rule)
+    if rule.startswith(r"\begin{aligned}") and rule.endswith(r"\end{aligned}"):  # rows to put them on
+        rule = _SIDE_BY_SIDE.sub(lambda _: r" \\ &\qquad ", rule)
+    return r"\footnotesize " + rule
 
 
 # -- one step, with its numbers --------------------------------------------------------
