@@ -287,9 +287,9 @@ def _how_computed(runs: int, reused: int, steps: int, seconds: float) -> str:
 @st.fragment
 def _comparison(page: ExperimentPage) -> None:
     # A fragment's run does not pass the app's keep_widget_values, and one can start before the
-    # browser has drawn the last run's editor (a phone's width, reported while a first long
-    # computation ran): the editor's widgets then came back empty, and the run became SGD.
-    keep_widget_values(page.editor.owns)
+    # browser has drawn the last run's widgets (a phone's width, reported while a first long
+    # computation ran): the run editor's came back empty, and run 1 became SGD.
+    keep_widget_values(page.prefix)
     page.comparison()
 
 

@@ -10,9 +10,9 @@ uploads and charts cannot be assigned and are skipped.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 # The experiment pages' keys (the Sweeps page restores its own from its settings).
 _PAGE_PREFIXES = ("s.", "d.", "o.")
@@ -24,8 +24,13 @@ def persistent(key: object) -> bool:
     return isinstance(key, str) and key.startswith(_PAGE_PREFIXES) and not _NOT_VALUES.search(key)
 
 
-def keep_widget_values(owns: Callable[[str], bool] = persistent) -> None:
-    """At the top of every run; at the top of a fragment, for the keys of the widgets it owns."""
+def keep_widget_values(prefix: str = "") -> None:
+    """At the top of every run; at the top of a page's fragment, for that page's keys (``prefix``):
+    a fragment's own run does not pass the app's top. A widget the run has drawn already (above
+    the fragment, in a whole run) is left as it is: its value was kept at the top."""
     s = st.session_state
-    for key in [key for key in s.keys() if persistent(key) and owns(key)]:
-        s[key] = s[key]
+    for key in [key for key in s.keys() if persistent(key) and key.startswith(prefix)]:
+        try:
+            s[key] = s[key]
+        except StreamlitAPIException:
+            pass
