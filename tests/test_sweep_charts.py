@@ -145,7 +145,10 @@ def test_heatmap_figure_marks_the_best_cell_and_polyaks_point():
     assert "Polyak" not in str([t.name for t in sweep_charts.heatmap_figure(hm).data])
     cells = sweep_charts.heatmap_figure(hm, polyak, clickable=True, click_grid=False)
     assert not _named(cells, "click")
-    for t in (t for t in cells.data if t.type == "heatmap"):
+    maps = [t for t in cells.data if t.type == "heatmap"]
+    carriers = [t for t in maps if t.customdata is not None]  # one layer carries the cells' numbers
+    assert len(maps) == 2 and len(carriers) == 1 and all(t.hoverinfo == "skip" for t in maps if t not in carriers)
+    for t in carriers:
         custom = np.asarray(t.customdata)
         assert custom.shape == (*np.shape(t.z), 4) and tuple(custom[4, 9, :2]) == (4, 9)
         assert custom[4, 9, 2] == hm.final_loss[4, 9] and "%{customdata[2]:.3g}" in t.hovertemplate

@@ -351,9 +351,10 @@ def _flat(z, color) -> dict:
 
 
 def _hovered(layers: list[dict], cells: dict, base: dict) -> list[dict]:
-    """One map's heatmap layers, bottom first. The first that has a value anywhere carries the
-    cells' hover and click (``cells``), on its gaps too; the rest skip theirs: each cell's numbers
-    are sent once. A heatmap with no value takes no hover at all (all starts diverged, or none)."""
+    """A map's heatmap layers, bottom first, each ``base`` and its own. The first that has a value
+    anywhere carries the cells' hover and click (``cells``), on its gaps too; the rest skip theirs:
+    each cell's numbers are sent once. A heatmap with no value takes no hover at all (every
+    start diverged, or none did)."""
     take = next((i for i, t in enumerate(layers) if np.isfinite(t["z"]).any()), 0)
     return [{**base, **t, "z": np.asarray(t["z"], dtype=np.float32), **(cells if i == take else {"hoverinfo": "skip"})}
             for i, t in enumerate(layers)]
@@ -413,20 +414,17 @@ def heatmap_figure(hm: Heatmap, polyak: tuple[float, float] | None = None, heigh
     hover = (f"{hm.x.name} %{{x:.3g}}<br>{hm.y.name} %{{y:.3g}}<br>final loss %{{customdata[0]:.3g}}"
              "<br>diverged at step %{customdata[1]} (-1: never)<extra></extra>")
     fig = go.Figure()
-    cells = dict(x=xv, y=yv, customdata=custom, hovertemplate=hover)
+    cells = dict(customdata=custom, hovertemplate=hover)
     click_hover = hover.replace("<extra>", "<br><i>click: watch this run</i><extra>")
     if clickable and not click_grid:
         cells = _cell_clicks(cells, click_hover)
-    fig.add_trace(go.Heatmap(
-        z=np.where(diverged, np.nan, level).astype(np.float32), colorscale=LOSS_SCALE, name="final loss",
-        colorbar=dict(title=dict(text=f"final<br>{what}", side="top", font=dict(size=13)), thickness=14,
-                      tickfont=dict(size=13)),
-        **cells,
-    ))
+    layers = [dict(z=np.where(diverged, np.nan, level), colorscale=LOSS_SCALE, name="final loss",
+                   colorbar=dict(title=dict(text=f"final<br>{what}", side="top", font=dict(size=13)), thickness=14,
+                                 tickfont=dict(size=13)))]
     if diverged.any():
-        fig.add_trace(go.Heatmap(z=np.where(diverged, 1.0, np.nan).astype(np.float32),
-                                 colorscale=[[0, DIVERGED_COLOR], [1, DIVERGED_COLOR]], showscale=False,
-                                 name="diverged", **cells))
+        layers.append(dict(_flat(np.where(diverged, 1.0, np.nan), DIVERGED_COLOR), showscale=False, name="diverged"))
+    fig.add_traces(_hovered(layers, cells, dict(type="heatmap", x=xv, y=yv)))
+    if diverged.any():
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="diverged",
                                  marker=dict(symbol="square", size=14, color=DIVERGED_COLOR)))
     if clickable and click_grid:
