@@ -113,6 +113,22 @@ def test_basin_figure_sends_each_cells_numbers_once_on_a_layer_that_hovers(basin
     assert all(t.hoverinfo == "skip" for t in maps if t.customdata is None)
 
 
+@pytest.mark.parametrize("stacked", [False, True])
+@pytest.mark.parametrize("color_by", list(sweep_charts.COLOR_BY))
+def test_basin_figure_is_valid_plotly(basin, color_by, stacked):
+    """Built as plain JSON, unchecked: Plotly's own validators must find nothing to refuse."""
+    import json
+
+    import plotly.graph_objects as go
+
+    from optviz.charts.common import to_json
+
+    for clickable in (False, True):
+        fig = sweep_charts.basin_figure(basin, charts.surface_grid(HIMMELBLAU, n=20), color_by, clickable=clickable,
+                                        click_grid=not clickable, stacked=stacked)
+        go.Figure(json.loads(to_json(fig)))  # raises on a misspelt or ill-typed property
+
+
 def test_basin_figure_stacks_its_maps_on_a_phone(basin):
     """One map a row, each full width; the colour bar beside its own map, not over the next title."""
     fig = sweep_charts.basin_figure(basin, charts.surface_grid(HIMMELBLAU, n=20), "loss", stacked=True)
