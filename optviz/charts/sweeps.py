@@ -194,14 +194,17 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
         height = 60 + 420 * k_maps
     data: list[dict] = []
 
-    def place(k: int) -> dict:  # map k's axes
-        return dict(xaxis=f"x{k + 1 if k else ''}", yaxis=f"y{k + 1 if k else ''}")
+    def sfx(k: int) -> str:  # map k's axes: x and y, x2 and y2, ...
+        return str(k + 1) if k else ""
+
+    def place(k: int) -> dict:
+        return dict(xaxis=f"x{sfx(k)}", yaxis=f"y{sfx(k)}")
 
     def colorbar(k: int, title: str) -> dict:
         bar = dict(title=dict(text=title, side="top", font=dict(size=13)), thickness=12, tickfont=dict(size=13),
                    len=0.8)
         if stacked:  # beside its own map, clear of the map above's title
-            lo, hi = layout[f"yaxis{'' if k == 0 else k + 1}"]["domain"]
+            lo, hi = layout[f"yaxis{sfx(k)}"]["domain"]
             bar.update(y=(lo + hi) / 2, yanchor="middle", len=0.9 * (hi - lo))
         return bar
 
@@ -262,12 +265,11 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
     (x0, x1), (y0, y1) = (bm.xs[0], bm.xs[-1]), (bm.ys[0], bm.ys[-1])
     dx, dy = (x1 - x0) / max(len(bm.xs) - 1, 1) / 2, (y1 - y0) / max(len(bm.ys) - 1, 1) / 2
     for k in range(k_maps):
-        sfx = "" if k == 0 else k + 1
-        layout[f"xaxis{sfx}"].update(title=dict(text="x₀ (start)"), range=[x0 - dx, x1 + dx], constrain="domain",
-                                     scaleanchor=f"y{sfx}", scaleratio=1)
-        layout[f"yaxis{sfx}"].update(range=[y0 - dy, y1 + dy], constrain="domain")
+        layout[f"xaxis{sfx(k)}"].update(title=dict(text="x₀ (start)"), range=[x0 - dx, x1 + dx],
+                                        constrain="domain", scaleanchor=f"y{sfx(k)}", scaleratio=1)
+        layout[f"yaxis{sfx(k)}"].update(range=[y0 - dy, y1 + dy], constrain="domain")
         if stacked or k == 0:
-            layout[f"yaxis{sfx}"]["title"] = dict(text="y₀ (start)")
+            layout[f"yaxis{sfx(k)}"]["title"] = dict(text="y₀ (start)")
     layout.update(
         height=height, font=FONT, template=TEMPLATE, hoverlabel=dict(font=dict(size=15)),
         legend=dict(orientation="h", yanchor="top", y=-0.12 / (k_maps if stacked else 1), x=0, font=dict(size=15)),
