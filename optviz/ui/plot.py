@@ -106,7 +106,7 @@ async function draw(c) {
       c.div.style.height = (layout.height || 450) + "px";
       const frames = fig.frames || (sent.frames ? pathFrames(sent.frames) : []);
       await Plotly.react(c.div, {data: fig.data || [], layout, frames, config: sent.config});
-      if (c.clicks && !c.listening) {
+      if (sent.clicks && !c.listening) {
         c.listening = true;
         c.div.on("plotly_click", (ev) => {
           const p = ev && ev.points && ev.points[0];
@@ -152,7 +152,6 @@ export default function (component) {
   c.div.dataset.drawing = "1";  // until this figure is drawn: tests and benchmarks wait for it
   c.text = text;
   c.sent = JSON.parse(text);  // drawn once: Plotly.react keeps what it is given
-  c.clicks = c.sent.clicks;
   draw(c).catch((e) => { c.div.textContent = "The chart could not be drawn: " + e.message; console.error(e); });
   return cleanup(c, parentElement);
 }
