@@ -345,3 +345,33 @@ def test_the_update_rules_are_drawn_once_their_box_is_opened(kind):
     assert len(with_values()) == len(presets.DEFAULTS[kind].runs)
     at.run()
     assert len(with_values()) == len(presets.DEFAULTS[kind].runs)
+
+
+def test_a_typed_formula_picked_from_the_list_is_drawn_at_once():
+    """The Surfaces page may draw its sidebar after the results: the example formula must be in
+    place before the run that reads it, not only once the picker is drawn."""
+    from optviz.problems import FormulaProblem
+    from optviz.ui.kinds.surface import EXAMPLE, FORMULA
+
+    at = _app("surface")
+    at.selectbox(key="s.surface").set_value(FORMULA).run()
+    _ok(at)
+    exp = _experiment(at, "surface")
+    assert isinstance(exp.problem, FormulaProblem)
+    assert exp.problem.formula.replace(" ", "") == EXAMPLE.replace(" ", "")
+    assert exp.runs[0].start == tuple(float(v) for v in exp.problem.start)  # the formula's own start
+
+
+def test_a_page_whose_results_come_at_once_draws_its_sidebar_after_them():
+    """Then the browser mounts the chart before it renders the sidebar's widgets; a long
+    computation's page, and a page whose sidebar writes state while drawn, draw it first."""
+    import dataclasses
+
+    from optviz.ui.explore import DATASETS, ONLINE, SURFACES
+
+    surface = presets.DEFAULTS["surface"]
+    assert SURFACES.results_first(surface)
+    assert not SURFACES.results_first(dataclasses.replace(surface, steps=1_000_000))
+    assert ONLINE.results_first(dataclasses.replace(presets.DEFAULTS["online"], steps=100))
+    assert not DATASETS.results_first(presets.DEFAULTS["train"])
+    assert not SURFACES.results_first(None)

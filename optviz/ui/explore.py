@@ -146,7 +146,9 @@ class ExperimentPage:
 
     # -- the page ---------------------------------------------------------------------------
 
-    def sidebar(self) -> None:
+    def sidebar(self, problem=None) -> None:
+        """The presets, the kind's settings, the precision and the theme; then the kind's start
+        point for ``problem`` (built), where it has one."""
         with st.sidebar:
             st.markdown("### Classroom presets")
             for pid, preset in presets.of_kinds(self.kinds).items():
@@ -159,16 +161,40 @@ class ExperimentPage:
                              help="torch's float32 (the default) or float64: the paths are torch.optim's own "
                                   "in either.")
         theme.sidebar_ui()
+        start_ui = getattr(self.ui, "start_ui", None)
+        if problem is not None and start_ui is not None:
+            with st.sidebar:
+                start_ui(self.k, problem)
+
+    def results_first(self, exp: Experiment | None) -> bool:
+        """Whether to draw the sidebar after the results: where the kind's sidebar only shows
+        state (SIDEBAR_AFTER_RESULTS) and the results come at once. The browser renders a
+        page's elements in the order they come, so the chart then mounts before the sidebar's
+        twenty-odd widgets are rendered (a page shows its chart about 0.3 s sooner). A long
+        computation's page draws its sidebar first, to be there while the pictures stream in."""
+        if exp is None or not getattr(self.ui, "SIDEBAR_AFTER_RESULTS", False):
+            return False
+        try:
+            return experiment.estimate_seconds(exp.numbers_only()) <= STREAM_ABOVE_SECONDS
+        except ConfigError:
+            return False
 
     def __call__(self) -> None:
         warnings = self.init()
         for w in warnings:
             st.warning("Share link: " + plain(w), icon=":material/link_off:")
-        self.sidebar()
         # No big title: the navigation bar names the page, and on a projector the chart
         # should start as high as it can.
         exp, view, errors, _ = self.collect()
-        problem = None
+        problem, build_error = None, ""
+        if exp is not None:
+            try:
+                problem = exp.problem.build()
+            except ConfigError as exc:
+                build_error = str(exc)
+        sidebar_last = problem is not None and "problem" not in errors and self.results_first(exp)
+        if not sidebar_last:
+            self.sidebar(problem)
         if exp is None:
             message = errors.get("problem", "")
             if message == "no file uploaded yet":
@@ -176,23 +202,18 @@ class ExperimentPage:
             else:
                 st.error(plain(message))
         else:
-            if "problem" in errors:
-                st.error(plain(errors["problem"]))
-            try:
-                problem = exp.problem.build()
-            except ConfigError as exc:
-                st.error(plain(str(exc)))
+            for message in (errors.get("problem"), build_error):
+                if message:
+                    st.error(plain(message))
         if problem is not None:
-            start_ui = getattr(self.ui, "start_ui", None)
-            if start_ui is not None:
-                with st.sidebar:
-                    start_ui(self.k, problem)
             self.ui.header(exp, self.k)
         preset = presets.PRESETS.get(st.session_state.get(self.k("preset"), ""))
         # A preset's note is about its own problem: another surface or dataset makes it untrue.
         if preset is not None and exp is not None and exp.problem == preset.experiment.problem:
             st.info(f"**{preset.title}.** {preset.look_for}", icon=":material/school:")
         _comparison(self)
+        if sidebar_last:
+            self.sidebar(problem)
 
     def comparison(self) -> None:
         """The run editor and the results: editing a run reruns only this panel."""

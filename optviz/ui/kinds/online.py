@@ -24,6 +24,7 @@ TITLE = "Online"
 RUN_STARTS = False  # one x for every run, in the sidebar: the editor's starts are 2-D points
 RUN_NOISE = False  # the problem draws its own noise (the stochastic variant)
 REQUIRED = ("variant", "start_x", "steps")
+SIDEBAR_AFTER_RESULTS = True  # its sidebar writes no state while drawn: see ExperimentPage.results_first
 VARIANT_LABELS = {"cyclic": "Cyclic (the proof's)", "stochastic": "Stochastic"}
 # Which parameters each variant reads: the others would only confuse.
 SHOWN = {"cyclic": ("big", "small", "period", "radius"), "stochastic": ("big", "small", "p", "seed", "radius")}

@@ -28,6 +28,7 @@ RUN_STARTS = True  # each run may start at a point of its own
 RUN_NOISE = True  # and have gradient noise of its own
 INSIDE = True  # draws the optimizer's state (arrows, state panel, curvature): see optviz.ui.inside
 STEP_MODE = True  # its figure stops at one update (figure's at=, reveal=): see optviz.ui.stepper
+SIDEBAR_AFTER_RESULTS = True  # its sidebar writes no state while drawn: see ExperimentPage.results_first
 CHOICES = [*surfaces.SURFACES, FORMULA]
 VIEW_LABELS = {"contour": "Contour", "3d": "3-D"}
 # Widget keys the page always draws: if any is missing, Streamlit dropped them (see explore.init).
@@ -117,6 +118,13 @@ def _on_declarations(k: Key) -> None:
         pass  # read_surface says why
 
 
+def _formula_defaults(k: Key) -> None:
+    """A first typed formula starts as the example, with its parameter."""
+    s = st.session_state
+    if k("formula") not in s:
+        s[k("formula")], s[k("fdecl")], s[k("fp.b")] = EXAMPLE, "b=100", 100.0
+
+
 def surface_picker(k: Key, on_change: Callable[[], None] | None = None) -> None:
     """The surface list (a typed formula last) and the chosen one's parameters."""
     s = st.session_state
@@ -124,8 +132,7 @@ def surface_picker(k: Key, on_change: Callable[[], None] | None = None) -> None:
                  format_func=lambda sid: "Custom formula…" if sid == FORMULA else surfaces.SURFACES[sid].name,
                  label_visibility="collapsed")
     if s.get(k("surface")) == FORMULA:
-        if k("formula") not in s:
-            s[k("formula")], s[k("fdecl")], s[k("fp.b")] = EXAMPLE, "b=100", 100.0
+        _formula_defaults(k)
         st.text_area("f(x, y) =", key=k("formula"), height=68, max_chars=500,
                      help="Numbers, + − * / ^, parentheses, the variables x and y, pi, e, your parameters, and "
                           "sin cos tan exp log log1p sqrt abs tanh sinh cosh arctan floor ceil min max clip "
@@ -161,6 +168,7 @@ def _on_surface_change(k: Key) -> None:
     """A new surface starts at its own classic start with its default parameters."""
     s = st.session_state
     if s[k("surface")] == FORMULA:
+        _formula_defaults(k)  # before this run reads it, which may be before the picker is drawn
         problem, _ = read_surface(k)
         start = problem.start
     else:
