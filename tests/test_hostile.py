@@ -438,7 +438,10 @@ def test_settings_are_read_once_each_way(monkeypatch):
 
 
 def test_the_warm_up_survives_any_limits(monkeypatch):
+    """The page's once-per-server check, and the server's warm-up (serve.py), which also
+    computes each page's default into the shared cache: a server set to any limits starts."""
     from optviz.ui.app import _warm_up
+    from optviz.ui.warm import warm_up
 
     for env in (
         {"OPTVIZ_MAX_RUNS": "1"},
@@ -452,6 +455,7 @@ def test_the_warm_up_survives_any_limits(monkeypatch):
                 m.setenv(name, value)
             _warm_up.clear()
             _warm_up()
+            warm_up()
 
 
 # -- fuzzing ------------------------------------------------------------------------------

@@ -375,3 +375,20 @@ def test_a_page_whose_results_come_at_once_draws_its_sidebar_after_them():
     assert ONLINE.results_first(dataclasses.replace(presets.DEFAULTS["online"], steps=100))
     assert not DATASETS.results_first(presets.DEFAULTS["train"])
     assert not SURFACES.results_first(None)
+
+
+def test_the_first_visitor_gets_each_pages_default_from_the_servers_warm_up(monkeypatch):
+    """serve.py's warm-up computes each page's default into the cache the pages share, with the
+    same key as the page: the first student waits no longer than the next."""
+    from optviz import experiment
+    from optviz.ui.warm import warm_up
+
+    warm_up()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("computed again: the warm-up's key is not the page's")
+
+    monkeypatch.setattr(experiment, "compute_reusing", refuse)
+    monkeypatch.setattr(experiment, "compute", refuse)
+    for kind in PREFIXES:
+        _ok(_app(kind))

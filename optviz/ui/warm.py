@@ -4,6 +4,8 @@ Imports (torch, scikit-learn, the app's modules), torch's first kernels and firs
 autograd call, the first ``torch.optim`` and ``lr_scheduler`` constructors (which pull in
 ``torch._dynamo``), a model's first batched forward pass, and the first figure. It runs
 under no operator limits of its own: a server set to tiny limits must still start.
+Then each page's default results go into the cache every session shares, as a page
+computes them: the first student's page comes from the cache, as every later one's.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import torch
 
 from .. import charts, config, engine
 from ..experiment import compute
+from ..params import ConfigError
 from ..presets import DEFAULTS
 from . import plot
 
@@ -30,3 +33,11 @@ def warm_up() -> None:
             fig = charts.race_figure(short.problem, outcome.result.arrays, charts.styles(["a"] * len(short.runs)))
             plot.frames_json(fig._frames)  # what the page's chart is sent (plot.chart), and
             fig.to_dict()  # the whole figure, frames and all, as exports and st.plotly_chart get it
+    from .explore import PAGES
+    from .explore import compute as page_results
+
+    for page in PAGES:
+        try:
+            page_results(page.default, on_progress=lambda progress: None)
+        except ConfigError as exc:  # beyond the operator's limits: the page says so to whoever opens it
+            config.log.info("the %s page's default is not computed at start: %s", page.url_path, exc)
