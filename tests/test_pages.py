@@ -392,3 +392,17 @@ def test_the_first_visitor_gets_each_pages_default_from_the_servers_warm_up(monk
     monkeypatch.setattr(experiment, "compute", refuse)
     for kind in PREFIXES:
         _ok(_app(kind))
+
+
+def test_a_failure_in_the_results_leaves_the_sidebar_in_reach(monkeypatch):
+    """The Surfaces page draws its sidebar after its results: an unexpected error there still
+    leaves the settings that may undo it."""
+    from optviz.ui import explore
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("broken on purpose")
+
+    monkeypatch.setattr(explore, "summary_frame", broken)
+    at = _app("surface")
+    assert at.exception  # shown where the results go (its words redacted, as the app is set)
+    assert at.sidebar.button and at.selectbox(key="s.surface").value == "rosenbrock"

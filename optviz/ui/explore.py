@@ -211,7 +211,14 @@ class ExperimentPage:
         # A preset's note is about its own problem: another surface or dataset makes it untrue.
         if preset is not None and exp is not None and exp.problem == preset.experiment.problem:
             st.info(f"**{preset.title}.** {preset.look_for}", icon=":material/school:")
-        _comparison(self)
+        try:
+            _comparison(self)
+        except Exception:
+            # Whatever broke the results (shown in their place), the settings that may undo it
+            # stay in reach.
+            if sidebar_last:
+                self.sidebar(problem)
+            raise
         if sidebar_last:
             self.sidebar(problem)
 
