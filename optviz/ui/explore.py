@@ -146,7 +146,7 @@ class ExperimentPage:
 
     # -- the page ---------------------------------------------------------------------------
 
-    def sidebar(self, problem=None) -> None:
+    def sidebar(self, problem: Any = None) -> None:
         """The presets, the kind's settings, the precision and the theme; then the kind's start
         point for ``problem`` (built), where it has one."""
         with st.sidebar:
