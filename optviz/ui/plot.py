@@ -95,6 +95,7 @@ const charts = new WeakMap();  // parentElement -> this chart's div and state
 
 async function draw(c) {
   const Plotly = await loadPlotly(c.sent.plotly);
+  if (c.gone) return;
   if (c.busy) { c.dirty = true; return; }  // a newer figure came while drawing: draw only the newest
   c.busy = true;
   try {
@@ -119,10 +120,11 @@ async function draw(c) {
                            point_index: p.pointIndex ?? p.pointNumber, customdata: custom});
         });
       }
-    } while (c.dirty);
+    } while (c.dirty && !c.gone);
     delete c.div.dataset.drawing;
   } finally {
     c.busy = false;
+    if (c.gone) Plotly.purge(c.div);  // unmounted while drawing: purged once the draw is done
   }
 }
 
@@ -152,7 +154,11 @@ export default function (component) {
   c.div.dataset.drawing = "1";  // until this figure is drawn: tests and benchmarks wait for it
   c.text = text;
   c.sent = JSON.parse(text);  // drawn once: Plotly.react keeps what it is given
-  draw(c).catch((e) => { c.div.textContent = "The chart could not be drawn: " + e.message; console.error(e); });
+  draw(c).catch((e) => {
+    if (c.gone) return;  // a page left mid-draw: nothing is shown, so nothing failed
+    c.div.textContent = "The chart could not be drawn: " + e.message;
+    console.error(e);
+  });
   return cleanup(c, parentElement);
 }
 
@@ -160,8 +166,11 @@ export default function (component) {
 function cleanup(c, parentElement) {
   return () => {
     if (parentElement.isConnected) return;
+    c.gone = true;
     c.resize.disconnect();
-    if (window.Plotly) window.Plotly.purge(c.div);
+    // Purging under a Plotly.react still in flight takes its layout away mid-draw (a TypeError in
+    // plotly.js): the draw purges the chart when it ends instead.
+    if (window.Plotly && !c.busy) window.Plotly.purge(c.div);
     charts.delete(parentElement);
   };
 }
