@@ -353,3 +353,15 @@ def test_cli_compare_refuses_bad_arguments_in_one_line(capsys, argv, words):
     code, out, err = run_cli(capsys, "compare", "--steps", "10", *argv)
     assert code == 2 and not out
     assert words in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_contenders_label_is_shown_as_text_in_its_charts():
+    """A label comes from a link: Plotly would render its HTML (a link, bold) in titles, names and hover."""
+    from optviz.charts import compare as compare_charts
+
+    link = '<a href="https://example.com">me</a>'
+    contenders = (Contender("SGD", (Range("lr", 1e-4, 1e-2, log=True),), label=link), contender("Adam"))
+    result = compare(Comparison(ROSENBROCK, contenders, trials=4, seeds=2, steps=30))
+    for fig in (compare_charts.compare_race_figure(result), compare_charts.sensitivity_figure(result)):
+        text = fig.to_json()
+        assert "<a href" not in text and "&lt;a href" in text

@@ -186,3 +186,22 @@ def test_lr_sweep_figure_of_a_training():
     assert sweep_charts.heatmap_figure(hm).data[0].colorbar.title.text == "final<br>log₁₀(f)"
     quadratic = sweeps.heatmap(QUADRATIC, RunConfig("SGD"), x, sweeps.Axis("momentum", 0, 0.9, 2), 10)
     assert sweep_charts.heatmap_figure(quadratic).data[0].colorbar.title.text == "final<br>log₁₀(f − f*)"
+
+
+LINK = '<a href="https://example.com">me</a>'
+
+
+def test_a_label_is_shown_as_text_in_every_sweep_chart(lr_sweep, basin):
+    """A run's label comes from a link: Plotly would render its HTML (a link, bold) in titles,
+    names and hover."""
+    def named(result):
+        return replace(result, configs=tuple(replace(c, label=LINK) for c in result.configs))
+
+    x, y = sweeps.Axis("lr", 0.1, 10, 3, log=True), sweeps.Axis("momentum", 0, 0.9, 2)
+    hm = sweeps.heatmap(QUADRATIC, RunConfig("SGD", label=LINK), x, y, 20, dtype="float64")
+    grid = charts.surface_grid(HIMMELBLAU, n=20)
+    figures = [sweep_charts.lr_sweep_figure(named(lr_sweep)), sweep_charts.heatmap_figure(hm)]
+    figures += [sweep_charts.basin_figure(named(basin), grid, c) for c in charts.COLOR_BY]
+    for fig in figures:
+        text = fig.to_json()
+        assert "<a href" not in text and "&lt;a href" in text

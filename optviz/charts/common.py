@@ -162,16 +162,20 @@ class Style:
     dash: str = "solid"
 
 
-def styles(labels: Sequence[str], colors: Sequence[str | None] | None = None) -> list[Style]:
-    """One Style per run: the palette in order, and a new dash once colours repeat.
+def escaped(label: str) -> str:
+    """A user's text (a run's label) as Plotly shows it: Plotly renders a subset of HTML in
+    names, titles and hover, so ``<``, ``>`` and ``&`` are escaped (a label cannot become
+    a link or bold)."""
+    return html.escape(label, quote=False)
 
-    Labels are a user's text: Plotly renders a subset of HTML in names and titles, so
-    ``<``, ``>`` and ``&`` are escaped (a label cannot become a link in the legend).
-    """
+
+def styles(labels: Sequence[str], colors: Sequence[str | None] | None = None) -> list[Style]:
+    """One Style per run: the palette in order, and a new dash once colours repeat. Each
+    label as :func:`escaped` writes it."""
     out = []
     for i, label in enumerate(labels):
         color = (colors[i] if colors and i < len(colors) else None) or PALETTE[i % len(PALETTE)]
-        out.append(Style(html.escape(label, quote=False), color, DASHES[(i // len(PALETTE)) % len(DASHES)]))
+        out.append(Style(escaped(label), color, DASHES[(i // len(PALETTE)) % len(DASHES)]))
     return out
 
 

@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..compare import AXES, CompareResult
-from .common import FONT, PALETTE
+from .common import FONT, PALETTE, escaped
 from .sweeps import loss_gap
 
 
@@ -76,7 +76,7 @@ def compare_race_figure(
         x, lo, med, hi = result.band(k, axis, band)
         clean = [np.where(np.isfinite(v) & ((v > 0) if log else True), v, np.nan) for v in (lo, med, hi)]
         lo, med, hi = clean
-        label = result.label(k)
+        label = escaped(result.label(k))
         tuned = result.setting_text(k, int(result.tuned[k]))
         group = f"c{k}"
         # The band: its upper edge, then the lower edge filled up to it.
@@ -150,7 +150,7 @@ def sensitivity_figure(
     colors = _colors(result, colors)
     K = len(result.tuned)
     values, log, what = trial_values(result)
-    titles = [result.label(k) for k in range(K)]
+    titles = [escaped(result.label(k)) for k in range(K)]
     cols = max(1, min(K, columns or K))
     rows = math.ceil(K / cols)
     fig = make_subplots(rows=rows, cols=cols, shared_yaxes=True, horizontal_spacing=0.06,
@@ -173,7 +173,7 @@ def sensitivity_figure(
         texts = [result.setting_text(k, b) for b in range(xs.size)]
         ok = np.isfinite(ys)
         hover = (
-            f"<b>{result.label(k)}</b><br>%{{text}}<br>{what} %{{y:.4g}}"
+            f"<b>{escaped(result.label(k))}</b><br>%{{text}}<br>{what} %{{y:.4g}}"
             "<br><i>click: watch this trial</i><extra></extra>"
         )
         fig.add_trace(
@@ -181,7 +181,7 @@ def sensitivity_figure(
                 x=xs[ok],
                 y=ys[ok],
                 mode="markers",
-                name=result.label(k),
+                name=escaped(result.label(k)),
                 showlegend=False,
                 text=[t for t, o in zip(texts, ok) if o],
                 customdata=custom[ok],
@@ -197,12 +197,12 @@ def sensitivity_figure(
                     x=xs[~ok],
                     y=np.full((~ok).sum(), 10**band_y if log else band_y),
                     mode="markers",
-                    name=f"{result.label(k)}: no value",
+                    name=f"{escaped(result.label(k))}: no value",
                     showlegend=False,
                     customdata=custom[~ok],
                     text=[t for t, o in zip(texts, ok) if not o],
                     marker=dict(symbol="x-thin", size=9, color=colors[k], line=dict(color=colors[k], width=2)),
-                    hovertemplate=f"<b>{result.label(k)}</b><br>%{{text}}<br>{_no_value(result)}"
+                    hovertemplate=f"<b>{escaped(result.label(k))}</b><br>%{{text}}<br>{_no_value(result)}"
                     "<br><i>click: watch this trial</i><extra></extra>",
                 ),
                 row=k // cols + 1,
@@ -215,12 +215,12 @@ def sensitivity_figure(
                     x=[xs[b]],
                     y=[ys[b]],
                     mode="markers",
-                    name=f"{result.label(k)} tuned",
+                    name=f"{escaped(result.label(k))} tuned",
                     showlegend=False,
                     text=[texts[b]],
                     customdata=custom[[b]],
                     marker=dict(symbol="star", size=20, color=colors[k], line=dict(color="black", width=1.5)),
-                    hovertemplate=f"<b>{result.label(k)}: tuned</b><br>%{{text}}<br>{what} %{{y:.4g}}"
+                    hovertemplate=f"<b>{escaped(result.label(k))}: tuned</b><br>%{{text}}<br>{what} %{{y:.4g}}"
                     "<br><i>click: watch this trial</i><extra></extra>",
                 ),
                 row=k // cols + 1,

@@ -25,7 +25,7 @@ from plotly.colors import get_colorscale
 from plotly.subplots import make_subplots
 
 from ..sweeps import BasinMap, Heatmap, LRSweep
-from .common import FONT, PALETTE, TEMPLATE, Grid, decade_dtick
+from .common import FONT, PALETTE, TEMPLATE, Grid, decade_dtick, escaped
 
 NONE_COLOR = "#BBBBBB"  # a start that reached no known minimum
 DIVERGED_COLOR = "#000000"
@@ -101,7 +101,7 @@ def lr_sweep_figure(sweep: LRSweep, colors: Sequence[str] | None = None, height:
     lrs = sweep.lrs
     for k in range(len(sweep.configs)):
         color = (colors[k] if colors and k < len(colors) else None) or PALETTE[k % len(PALETTE)]
-        label = sweep.label(k)
+        label = escaped(sweep.label(k))
         b = sweep.best_index(k)
         name = f"{label} — best lr {lrs[b]:.3g}" if b is not None else f"{label} — every lr diverged"
         diverged = sweep.diverged_at[k] >= 0
@@ -335,7 +335,7 @@ def _share_title(bm: BasinMap, k: int) -> str:
     if shares.get(-2):
         bits.append(f"{_pct(shares[-2])} diverge")
     stats = f"<br><span style='font-size:14px'>{', '.join(bits)}</span>" if bits else ""
-    return f"<b>{bm.label(k)}</b>{stats}"
+    return f"<b>{escaped(bm.label(k))}</b>{stats}"
 
 
 def _pct(x: float) -> str:
@@ -454,7 +454,7 @@ def heatmap_figure(hm: Heatmap, polyak: tuple[float, float] | None = None, heigh
                exponentformat="power", **ticks)
     fig.update_layout(
         height=height, font=FONT, template="plotly_white", hoverlabel=dict(font_size=15),
-        title=dict(text=f"<b>{hm.config.label or hm.config.optimizer}</b>: final loss after {hm.steps} steps",
+        title=dict(text=f"<b>{escaped(hm.config.label or hm.config.optimizer)}</b>: final loss after {hm.steps} steps",
                    font=dict(size=17)),
         legend=dict(orientation="h", yanchor="top", y=-0.16, x=0, font=dict(size=15)),
         margin=dict(l=70, r=44, t=60, b=110), modebar=dict(orientation="v"), plot_bgcolor="white",
