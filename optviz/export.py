@@ -87,6 +87,7 @@ def result_dict(outcome: Outcome, record: tuple[str, ...] | None = None) -> dict
             "best_loss": finite_or_none(result.best_loss[i]),
             "best_step": int(result.best_step[i]),
             "diverged_at": None if result.diverged_at[i] < 0 else int(result.diverged_at[i]),
+            "run_time": float(result.run_time[i]),  # seconds, when it was computed (a reused run too)
         }
         for key, values in outcome.metrics.items():
             run[f"final_{key}"] = finite_or_none(values[-1, i])
@@ -107,7 +108,8 @@ def result_dict(outcome: Outcome, record: tuple[str, ...] | None = None) -> dict
         "device": result.device,
         "dtype": result.dtype,
         "steps": result.steps,
-        "wall_time": result.wall_time,
+        "wall_time": result.wall_time,  # this computation's: runs reused from an earlier one cost none
+        "reused": outcome.reused,
     }
     if _has_epochs(exp.problem):
         out["steps_per_epoch"] = outcome.steps_per_epoch

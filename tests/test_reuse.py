@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from optviz import experiment
+from optviz import experiment, export
 from optviz.engine import RunConfig
 from optviz.experiment import Experiment
 from optviz.problems import FormulaProblem, SurfaceProblem
@@ -73,6 +73,8 @@ def test_an_edit_recomputes_only_the_run_it_changed():
     again = experiment.compute_reusing(edited, cache.lookup, cache.store)
     assert again.reused == 3 and len(cache) == 5
     _same(again, experiment.compute(edited))
+    exported = export.result_dict(again)  # each run's compute time, reused ones too
+    assert exported["reused"] == 3 and all(run["run_time"] > 0 for run in exported["runs"])
 
     fewer = exp.replace(runs=(runs[2], runs[0], runs[0]))  # reordered, one removed, one twice
     third = experiment.compute_reusing(fewer, cache.lookup, cache.store)
