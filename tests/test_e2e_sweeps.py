@@ -30,6 +30,15 @@ def _point_at(page, fx: float, fy: float) -> tuple[list[float], list[float], flo
     return [box["x"] + box["width"] * fx, box["y"] + box["height"] * fy], data, spacing
 
 
+def _click(page, pixel: list[float]) -> None:
+    """Click the map at ``pixel`` as a user does: once its hover shows the cell under the mouse
+    (a click emits the point Plotly's hover found)."""
+    page.mouse.move(*pixel)
+    page.wait_for_function("() => (document.querySelector('.js-plotly-plot')._hoverdata || []).length > 0",
+                           timeout=20_000)
+    page.mouse.click(*pixel)
+
+
 # "Diverged": the map of diverged starts takes every click, on its gaps too (no default start diverges).
 @pytest.mark.parametrize("colour", ["Final loss", "Diverged"])
 def test_a_basin_map_recolours_in_place_and_a_click_on_a_cell_opens_its_runs(page, app_server, colour):
@@ -46,8 +55,7 @@ def test_a_basin_map_recolours_in_place_and_a_click_on_a_cell_opens_its_runs(pag
     assert mark == 1, "recolouring remounted the chart"
 
     pixel, point, spacing = _point_at(page, 0.3, 0.35)
-    page.mouse.move(*pixel)
-    page.mouse.click(*pixel)
+    _click(page, pixel)
     page.wait_for_url(lambda url: "start" in parse_qs(urlsplit(url).query), timeout=60_000)
     browser.settle(page)
     assert urlsplit(page.url).path.rstrip("/") == urlsplit(app_server.url).path.rstrip("/"), page.url  # Surfaces
@@ -63,8 +71,7 @@ def test_a_click_on_a_heatmap_cell_opens_that_run(page, app_server):
     traces = page.evaluate(TRACES)
     assert "click" not in [n for _, n in traces], f"a grid of hidden markers is drawn; see {shot}"
     pixel, _, _ = _point_at(page, 0.5, 0.5)
-    page.mouse.move(*pixel)
-    page.mouse.click(*pixel)
+    _click(page, pixel)
     page.wait_for_url(lambda url: "run" in parse_qs(urlsplit(url).query), timeout=60_000)
     browser.settle(page)
     run = parse_qs(urlsplit(page.url).query)["run"][0]
