@@ -82,7 +82,7 @@ def add_run(page, rng) -> str:
 
 def sweep_mode(page, rng) -> str:
     mode = rng.choice(["LR sweep", "Basin map", "Hyperparameter heatmap"])
-    _main(page).get_by_role("button", name=mode, exact=True).first.click()
+    _main(page).get_by_role("radio", name=mode, exact=True).first.click()
     return f"mode {mode}"
 
 
@@ -150,3 +150,91 @@ def test_a_phone_keeps_its_runs_when_its_width_comes_in_during_the_first_computa
         assert _state(phone.url)["run"] == before["run"], f"see {shot}"
         assert phone.locator("input[aria-label='Label']").first.input_value() == "Adam", f"see {shot}"
         assert not phone.console.errors, phone.console.errors
+
+
+def test_back_and_forward_undo_and_redo_edits_then_leave_the_page(page, app_server):
+    """Each edit is an entry of the browser's history (the address bar holds the picture):
+    Back shows the one before, Forward the one after, and Back past a page's first edit
+    goes to the page before, as it was left."""
+    from playwright.sync_api import expect
+
+    browser.assert_app_rendered(page, app_server.url, page.console, "history-start")
+    _idle(page)
+    lr = _main(page).get_by_label("lr", exact=True).first
+    first = lr.input_value()
+    states = [_state(page.url)]
+    for value in ("0.05", "0.3"):
+        lr.fill(value)
+        lr.press("Enter")
+        _idle(page)
+        states.append(_state(page.url))
+    assert states[0] != states[1] != states[2], states
+
+    for want, value in ((1, "0.05"), (0, first)):
+        page.go_back(wait_until="commit")
+        expect(lr).to_have_value(value, timeout=30_000)
+        _idle(page)
+        assert _state(page.url) == states[want], (want, page.url)
+    page.go_forward(wait_until="commit")
+    expect(lr).to_have_value("0.05", timeout=30_000)
+    _idle(page)
+    assert _state(page.url) == states[1], page.url
+
+    page.locator('[data-testid="stTopNavLink"], [data-testid="stSidebarNavLink"]').filter(
+        has_text="Datasets").first.click()
+    page.wait_for_url(lambda url: _page_of(url) == "Datasets", timeout=30_000)
+    _idle(page)
+    datasets = _state(page.url)
+    set_lr(page, random.Random(1))
+    _idle(page)
+    edited = urlsplit(page.url).query
+    assert _state(page.url) != datasets
+    page.go_back(wait_until="commit")
+    page.wait_for_function(f"() => location.search !== {'?' + edited!r}", timeout=30_000)
+    _idle(page)
+    assert _state(page.url) in (datasets, {}), page.url  # the page's first address, before its link was written
+    for _ in range(3):  # to the page before
+        if _page_of(page.url) == "Surfaces":
+            break
+        page.go_back(wait_until="commit")
+        page.wait_for_timeout(500)
+        _idle(page)
+    assert _page_of(page.url) == "Surfaces", page.url
+    expect(_main(page).get_by_label("lr", exact=True).first).to_have_value("0.05", timeout=30_000)
+    _idle(page)
+    assert _state(page.url) == states[1], page.url
+    shot = browser.screenshot(page, "history-end")
+    assert page.locator('[data-testid="stException"]').count() == 0, f"exception shown; see {shot}"
+    assert page.console.errors == [], page.console.errors
+
+
+def test_back_undoes_a_change_on_the_sweeps_and_compare_pages(page, app_server):
+    from playwright.sync_api import expect
+
+    browser.assert_app_rendered(page, app_server.url + "/sweeps", page.console, "history-sweeps")
+    _idle(page)
+    assert _state(page.url)["mode"] == ["lr"], page.url
+    _main(page).get_by_role("radio", name="Basin map", exact=True).first.click()
+    page.wait_for_url(lambda url: _state(url).get("mode") == ["basin"], timeout=60_000)
+    _idle(page)
+    page.go_back(wait_until="commit")
+    page.wait_for_url(lambda url: _state(url).get("mode") == ["lr"], timeout=30_000)
+    expect(_main(page).get_by_text("How sensitive is each optimizer")).to_be_visible(timeout=30_000)
+    _idle(page)
+    assert _state(page.url)["mode"] == ["lr"], page.url
+
+    browser.open_app(page, app_server.url + "/compare")
+    _idle(page)
+    seeds = page.locator('[data-testid="stSidebar"]').get_by_label("Seeds", exact=True).first
+    before, link = seeds.input_value(), _state(page.url)
+    seeds.fill(str(int(before) + 1))
+    seeds.press("Enter")
+    page.wait_for_url(lambda url: _state(url) != link, timeout=60_000)
+    _idle(page)
+    page.go_back(wait_until="commit")
+    expect(seeds).to_have_value(before, timeout=60_000)
+    _idle(page)
+    assert _state(page.url) == link, page.url
+    shot = browser.screenshot(page, "history-compare")
+    assert page.locator('[data-testid="stException"]').count() == 0, f"exception shown; see {shot}"
+    assert page.console.errors == [], page.console.errors

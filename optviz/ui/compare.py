@@ -30,7 +30,7 @@ from . import plot, theme, viewport
 from .explore import DATASETS
 from .kinds import surface, training
 from .sweeps import open_runs
-from .widgets import allowed_modules, computed, plain, query_params, set_value, sync_url
+from .widgets import allowed_modules, computed, history_navigation, plain, query_params, set_value, sync_url
 
 P = "cp"  # every widget key of this page starts with "cp."
 NONE = "—"  # an empty optimizer slot
@@ -210,17 +210,19 @@ def load(c: Comparison, view: CompareView, overwrite: bool = True) -> None:
 
 def init() -> list[str]:
     """On the page's first run in a session, read the link; later, put back widget values
-    that Streamlit dropped while another page was shown. Returns the link's warnings."""
+    that Streamlit dropped while another page was shown, or, on the browser's Back or
+    Forward, show the address gone to. Returns the link's warnings."""
     s = st.session_state
     warnings: list[str] = []
-    if _k("settings") not in s:
-        params = query_params()
+    params = query_params()
+    back = history_navigation() and bool(params)  # each change was an entry of the history: Back undoes it
+    if _k("settings") not in s or back:
         c, view = Comparison(), CompareView()
         if params:
             c, view, warnings = decode_compare(params, allowed_modules())
         s[_k("settings")] = (c, view)
     settings, shown = s[_k("settings")]
-    load(settings, shown, overwrite=False)
+    load(settings, shown, overwrite=back)
     return warnings
 
 

@@ -35,7 +35,7 @@ from .kinds import KIND_UI
 from .maths import rule_latex, values_markdown
 from .persist import keep_widget_values
 from .runs import RunEditor
-from .widgets import allowed_modules, cached, peek, plain, query_params, store, sync_url
+from .widgets import allowed_modules, cached, history_navigation, peek, plain, query_params, store, sync_url
 
 # Partial pictures cost a redraw each; only long computations get them.
 STREAM_ABOVE_SECONDS = 0.4
@@ -71,13 +71,20 @@ class ExperimentPage:
         """On a session's first visit, load the experiment from the link (or the default).
         Returns the link's warnings."""
         s = st.session_state
+        params = query_params()
         if self.editor.ids_key in s:
+            if history_navigation() and params:
+                # The browser's Back or Forward: each change was an entry of its history, so
+                # Back undoes it, and the page shows what its address says.
+                exp, view, warnings = codec.decode(params, self.default, allowed_modules())
+                if exp.problem.kind in self.kinds and s.get(self.k("last")) != (exp, view):
+                    self.load(exp, view)
+                    return warnings
             # Back from another page, or after a fragment's rerun: put the last experiment
             # back where Streamlit dropped widget values.
             if any(self.k(key) not in s for key in (*self.ui.REQUIRED, "dtype")):
                 self.load(*s.get(self.k("last"), (self.default, View())))
             return []
-        params = query_params()
         if not params:
             self.load(self.default, View())
             return []

@@ -15,6 +15,7 @@ opens its path on the page of its kind. The trainability map's link is its own
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -51,7 +52,7 @@ from ..sweeps import Axis
 from . import plot, theme, viewport
 from .explore import DATASETS, page_of
 from .kinds import surface, training
-from .widgets import allowed_modules, computed, plain, query_params, set_value, sync_url
+from .widgets import allowed_modules, computed, history_navigation, plain, query_params, set_value, sync_url
 
 # Every sweep here is float64: near a good setting the loss falls below
 # float32's smallest number, and a map of zeros has no best cell.
@@ -207,24 +208,42 @@ def load(section: str, settings, overwrite: bool = True) -> None:
             state[key] = value
 
 
+def _load_link(params: Mapping[str, str | list[str]], stored: dict) -> tuple[str, list[str]]:
+    """Load a Sweeps link: its section's settings go into ``stored`` (the trainability map's
+    straight into its widgets). Returns the section and the link's warnings."""
+    mode = params.get("mode")
+    mode = mode[0] if isinstance(mode, list) and mode else mode
+    if mode == "fractal":  # the trainability map: not an engine sweep, a link of its own
+        window, num, steps, warnings = fractal_from_link(params)
+        _load_fractal(window, num, steps, warnings)
+        return "fractal", warnings
+    if mode:
+        section, settings, warnings = decode_sweep(params, allowed_modules())
+        stored[section] = settings
+        return section, warnings
+    return "lr", []
+
+
 def init() -> list[str]:
     """On the page's first run in a session, read the link; later, restore widget
-    values that Streamlit dropped while another page was shown. Returns warnings."""
+    values that Streamlit dropped while another page was shown, or, on the browser's Back
+    or Forward, show the address gone to. Returns warnings."""
     state = st.session_state
     warnings: list[str] = []
+    params = query_params()
     if "sw.settings" not in state:
-        params = query_params()
         stored = dict(SWEEP_DEFAULTS)
-        section = "lr"
-        if params.get("mode") == ["fractal"]:  # the trainability map: not an engine sweep, a link of its own
-            section = "fractal"
-            window, num, steps, warnings = fractal_from_link(params)
-            _load_fractal(window, num, steps, warnings)
-        elif params.get("mode"):
-            section, settings, warnings = decode_sweep(params, allowed_modules())
-            stored[section] = settings
+        section, warnings = _load_link(params, stored)
         state["sw.settings"] = stored
         state["sw.section"] = section
+    elif history_navigation() and params.get("mode"):
+        # Each change was an entry of the browser's history: Back undoes it.
+        stored = dict(state["sw.settings"])
+        section, warnings = _load_link(params, stored)
+        state["sw.settings"] = stored
+        if section != "fractal":
+            load(section, stored[section])
+        state["sw.section"] = state["sw.last_section"] = section
     if (pending := state.pop("sw.fr.pending", None)) is not None:  # a click on the map, before its widgets
         _load_fractal(Window(*pending), state["sw.fr.num"], state["sw.fr.steps"])
     if any(f"sw.fr.{key}" not in state for key in FRACTAL_KEYS):
@@ -352,15 +371,11 @@ def open_runs(problem: ProblemConfig, runs: list[RunConfig], steps: int | None) 
 def open_sweep(params: dict[str, str | list[str]]) -> None:
     """Show a Sweeps-page link (a classic's): load its section's widgets, put it in the address bar, switch."""
     state = st.session_state
-    if params.get("mode") in ("fractal", ["fractal"]):
-        section = "fractal"
-        window, num, steps, _ = fractal_from_link(params)
-        _load_fractal(window, num, steps)
-    else:
-        section, settings, _ = decode_sweep(params, allowed_modules())
-        state["sw.settings"] = {**state.get("sw.settings", SWEEP_DEFAULTS), section: settings}
-        load(section, settings)
-    state.setdefault("sw.settings", dict(SWEEP_DEFAULTS))
+    stored = dict(state.get("sw.settings", SWEEP_DEFAULTS))
+    section, _ = _load_link(params, stored)
+    state["sw.settings"] = stored
+    if section != "fractal":
+        load(section, stored[section])
     state["sw.section"] = state["sw.last_section"] = section
     st.switch_page(st.Page(sweeps_page, title="Sweeps", url_path="sweeps"), query_params=params)
 

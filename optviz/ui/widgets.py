@@ -138,6 +138,14 @@ def query_params() -> dict[str, list[str]]:
     return {key: st.query_params.get_all(key) for key in st.query_params.keys()}
 
 
+def history_navigation() -> bool:
+    """Whether this run is the browser's Back or Forward: Streamlit reruns the page with the
+    address gone to (each change of the address bar is an entry of the browser's history)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    return bool(getattr(get_script_run_ctx(), "is_history_navigation", False))
+
+
 def sync_url(wanted: Mapping[str, str | list[str]]) -> None:
     """Make the address bar say ``wanted``, so that copying it shares the picture."""
     normal = {k: v if isinstance(v, list) else [v] for k, v in wanted.items()}
