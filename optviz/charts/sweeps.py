@@ -191,7 +191,7 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
     for k, title in enumerate(layout["annotations"]):
         title["text"] = _share_title(bm, k)
     if stacked:
-        height = 60 + 420 * k_maps
+        height = 60 + 460 * k_maps
     data: list[dict] = []
 
     def sfx(k: int) -> str:  # map k's axes: x and y, x2 and y2, ...
@@ -281,7 +281,8 @@ def basin_figure(bm: BasinMap, grid: Grid, color_by: str = "minimum", height: in
 @functools.lru_cache(maxsize=8)
 def _maps_layout_json(k_maps: int, stacked: bool) -> str:
     if stacked:
-        fig = make_subplots(rows=k_maps, cols=1, vertical_spacing=0.3 / k_maps, subplot_titles=["·"] * k_maps)
+        # Room under a map for its ticks and x-axis title, then the next map's two-line title.
+        fig = make_subplots(rows=k_maps, cols=1, vertical_spacing=0.4 / k_maps, subplot_titles=["·"] * k_maps)
     else:
         fig = make_subplots(rows=1, cols=k_maps, shared_yaxes=True, horizontal_spacing=0.04,
                             subplot_titles=["·"] * k_maps)
