@@ -1,6 +1,7 @@
-"""Every page on a projector (1024×768) and a phone (390×844): screenshots, and no text that
+"""Every page on a projector (1024×768) and a phone (390×844): screenshots, no text that
 overlaps other text in a chart (subplot titles, axis titles, the legend, colour bars, the
-Play and Pause buttons, the step slider's label, Plotly's toolbar).
+Play and Pause buttons, the step slider's label, Plotly's toolbar), and no label, button or
+tag cut short.
 """
 
 from __future__ import annotations
@@ -35,6 +36,15 @@ BOXES = """() => [...document.querySelectorAll('.js-plotly-plot')].map(gd => {
   ];
 })"""
 
+# Text the page cuts short with an ellipsis ("Animati…", "Learning rat…"): a button, a label or a
+# tag too wide for its column. Inputs scroll their own text, and charts and tables are checked apart.
+CUT = """() => [...document.querySelectorAll('[data-testid=stMain] *, [data-testid=stSidebar] *')].filter(el => {
+  if (el.closest('.js-plotly-plot, [data-testid=stDataFrame]') || !el.textContent.trim()) return false;
+  const cs = getComputedStyle(el);
+  if (cs.visibility === 'hidden' || el.offsetParent === null || el.clientWidth === 0) return false;
+  return cs.textOverflow === 'ellipsis' && el.scrollWidth > el.clientWidth + 1;
+}).map(el => el.textContent.trim().slice(0, 50))"""
+
 
 def _overlaps(boxes: list[dict]) -> list[str]:
     found = []
@@ -44,7 +54,9 @@ def _overlaps(boxes: list[dict]) -> list[str]:
                 continue  # Play and Pause sit side by side by design
             dx = min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"])
             dy = min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"])
-            if dx > 2 and dy > 2:  # a shared pixel edge is not an overlap
+            # A shared pixel edge is not an overlap; a title must keep clear of an axis title.
+            clear = -3 if {a["kind"], b["kind"]} == {"title", "axis title"} else 2
+            if dx > clear and dy > clear:
                 found.append(f"{a['kind']} {a['text']!r} overlaps {b['kind']} {b['text']!r}")
     return found
 
@@ -60,6 +72,8 @@ def test_no_text_overlaps_on_a_projector_or_a_phone(chromium, app_server, path, 
         charts = page.evaluate(BOXES)
         problems = [p for boxes in charts for p in _overlaps(boxes)]
         assert not problems, f"{path or 'surfaces'} at {width}×{height}: {problems}; see {shot}"
+        cut = page.evaluate(CUT)
+        assert not cut, f"{path or 'surfaces'} at {width}×{height}: labels cut short: {cut}; see {shot}"
 
 
 # What Plotly had to widen: a margin too small for the ticks, legend or slider costs a second

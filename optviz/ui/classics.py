@@ -34,12 +34,11 @@ def _computed(key: Any, compute) -> Any:
 
 
 def _gallery() -> None:
-    cols = st.columns(4)
-    for k, c in enumerate(CLASSICS.values()):
-        if cols[k % 4].button(
+    row = st.container(horizontal=True)  # wraps: every title whole, on a projector and a phone
+    for c in CLASSICS.values():
+        if row.button(
             c.title,
             key=f"cl.run.{c.id}",
-            use_container_width=True,
             type="primary" if st.session_state.get(KEY) == c.id else "secondary",
         ):
             st.session_state[KEY] = c.id

@@ -39,6 +39,7 @@ AXIS_NAMES = {"steps": "Steps", "evals": "Gradient evaluations", "time": "Second
 BAND_NAMES = {"minmax": "min–max", "iqr": "quartiles"}
 # Every comparison runs on one CPU thread: a classroom server's sessions share a few cores.
 THREADS = 1
+CONTENDER_WIDTH = 230  # CSS pixels: an optimizer slot holds a tag like "momentum" and a log range whole
 
 
 def _k(name: str) -> str:
@@ -425,9 +426,11 @@ def compare_page() -> None:
         "budget of tuning trials, the same seeds and steps, and one metric; all runs go through the "
         "engine as one batch."
     )
-    cols = st.columns(COMPARE_SLOTS)
-    for n, col in enumerate(cols):
-        _contender_ui(n, col)
+    # Fixed-width slots in a row that wraps: four on a laptop, two on a projector, one on a
+    # phone, each wide enough for its tags and ranges (four columns cut them at 1024 pixels).
+    row = st.container(horizontal=True)
+    for n in range(COMPARE_SLOTS):
+        _contender_ui(n, row.container(width=CONTENDER_WIDTH))
     c, view, errors = collect()
     sync_url(theme.linked(encode_compare(c, view)))
     for e in errors:
@@ -454,9 +457,9 @@ def compare_page() -> None:
         _open(result, tuned_runs(result))
     colors = [charts.PALETTE[k % len(charts.PALETTE)] for k in range(len(c.contenders))]
     narrow = viewport.layout(_k("viewport")) == "stacked"  # a phone: legends under, panels one a row
-    a1, a2, _ = st.columns([3, 2, 3])
-    a1.segmented_control("x-axis", list(AXES), key=_k("axis"), format_func=AXIS_NAMES.get, required=True)
-    a2.segmented_control("Band", list(COMPARE_BANDS), key=_k("band"), format_func=BAND_NAMES.get, required=True)
+    with st.container(horizontal=True, gap="medium"):
+        st.segmented_control("x-axis", list(AXES), key=_k("axis"), format_func=AXIS_NAMES.get, required=True)
+        st.segmented_control("Band", list(COMPARE_BANDS), key=_k("band"), format_func=BAND_NAMES.get, required=True)
     view = CompareView(st.session_state.get(_k("axis")) or "steps", st.session_state.get(_k("band")) or "minmax")
     plot.chart(
         theme.chart(charts.compare_race_figure(result, view.axis, view.band, colors, narrow=narrow)),
@@ -498,8 +501,8 @@ def compare_page() -> None:
         if b != int(result.tuned[k]):
             runs.append(tuned_runs(result)[k])
         _open(result, runs)
-    d1, d2 = st.columns(2)
-    d1.download_button(
+    row = st.container(horizontal=True)
+    row.download_button(
         "Every trial (CSV)",
         result.to_csv,
         "optviz-compare.csv",
@@ -509,7 +512,7 @@ def compare_page() -> None:
         key=_k("dl.csv"),
         help="One row per trial and seed: its values, the metric, final and best loss, divergence.",
     )
-    d2.download_button(
+    row.download_button(
         "Comparison (JSON)",
         result.to_json,
         "optviz-compare.json",

@@ -458,16 +458,16 @@ def rules(runs: tuple[RunConfig, ...], narrow: bool = False) -> None:
 def downloads_ui(k, outcome: Outcome, fig) -> None:
     st.markdown("##### Download")
     exp = outcome.experiment
-    c1, c2, c3, c4 = st.columns(4)
-    c1.download_button("Runs (CSV)", lambda: to_csv(outcome), "optviz-runs.csv", "text/csv", on_click="ignore",
+    row = st.container(horizontal=True)  # wraps where the labels do not fit side by side
+    row.download_button("Runs (CSV)", lambda: to_csv(outcome), "optviz-runs.csv", "text/csv", on_click="ignore",
                        icon=":material/table:", key=k("dl.csv"),
                        help="One row per run and step: the parameters, loss and lr (and a model's metrics).")
-    c2.download_button("Runs (JSON)", lambda: to_json(outcome), "optviz-runs.json", "application/json",
+    row.download_button("Runs (JSON)", lambda: to_json(outcome), "optviz-runs.json", "application/json",
                        on_click="ignore", icon=":material/data_object:", key=k("dl.json"))
-    c3.download_button("Animation (HTML)", lambda: charts.to_html(fig), "optviz-race.html", "text/html",
+    row.download_button("Animation (HTML)", lambda: charts.to_html(fig), "optviz-race.html", "text/html",
                        on_click="ignore", icon=":material/movie:", key=k("dl.html"),
                        help="A standalone page that plays offline: drop it into slides.")
-    c4.download_button("Config (JSON)", exp.to_json, "optviz-config.json", "application/json",
+    row.download_button("Config (JSON)", exp.to_json, "optviz-config.json", "application/json",
                        on_click="ignore", icon=":material/settings:", key=k("dl.config"),
                        help="Replay it with: python3 tasks.py cli run --config optviz-config.json")
 

@@ -250,11 +250,12 @@ class RunEditor:
         names = {rid: f"{'⚠ ' if rid in errors else ''}{n}. {plain(self.model[rid].label or self.model[rid].optimizer)}"
                  for n, rid in enumerate(ids, 1)}
 
-        c1, c2 = st.columns([5, 1], vertical_alignment="bottom")
-        c1.segmented_control("Edit run", ids, key=self.edit_key, format_func=names.get, required=True,
-                             on_change=self._on_select, help="Choose a run to change its settings.")
-        c2.button("Add a run", key=f"{self.prefix}add_run", on_click=self.add_run, icon=":material/add:",
-                  disabled=len(ids) >= MAX_RUNS, help=f"Up to {MAX_RUNS} runs in one comparison", width="stretch")
+        # A row that wraps where it does not fit (a projector, a phone), not columns that cut labels.
+        with st.container(horizontal=True, vertical_alignment="bottom"):
+            st.segmented_control("Edit run", ids, key=self.edit_key, format_func=names.get, required=True,
+                                 on_change=self._on_select, help="Choose a run to change its settings.")
+            st.button("Add a run", key=f"{self.prefix}add_run", on_click=self.add_run, icon=":material/add:",
+                      disabled=len(ids) >= MAX_RUNS, help=f"Up to {MAX_RUNS} runs in one comparison")
         rid = self.editing
         self._editor(rid, errors.get(rid), colors.get(rid, ""), page_start)
 
@@ -276,20 +277,27 @@ class RunEditor:
             c3.color_picker("Colour", key=self.key(rid, "color"))
             spec = get_optimizer(optimizer, allowed_modules())
             st.caption(spec.summary)
+            # Numbers four to a row; the switches after them, in a row that wraps (a long name
+            # such as decoupled_weight_decay is cut in a quarter of a projector's width).
             cols = st.columns(4)
-            for j, h in enumerate(spec.hparams):
+            for j, h in enumerate(h for h in spec.hparams if h.kind != "bool"):
                 with cols[j % 4]:
                     param_widget(self.hp_key(rid, h.name), h)
+            if switches := [h for h in spec.hparams if h.kind == "bool"]:
+                with st.container(horizontal=True, gap="medium"):
+                    for h in switches:
+                        param_widget(self.hp_key(rid, h.name), h)
             if self.starts:
-                o1, o2, o3, _ = st.columns([2, 1, 1, 2])
-                own = o1.toggle("Own start point", key=self.key(rid, "own_start"), on_change=self.on_own_start,
-                                args=(rid, page_start),
-                                help="Off: the run starts at the page's start point (sidebar, or a click on the "
-                                     "contour).")
-                if self.key(rid, "start_x") not in s:
-                    s[self.key(rid, "start_x")], s[self.key(rid, "start_y")] = (float(v) for v in page_start or (0, 0))
-                o2.number_input("x₀", key=self.key(rid, "start_x"), format="%g", disabled=not own)
-                o3.number_input("y₀", key=self.key(rid, "start_y"), format="%g", disabled=not own)
+                with st.container(horizontal=True, vertical_alignment="bottom"):
+                    own = st.toggle("Own start point", key=self.key(rid, "own_start"), on_change=self.on_own_start,
+                                    args=(rid, page_start),
+                                    help="Off: the run starts at the page's start point (sidebar, or a click on "
+                                         "the contour).")
+                    if self.key(rid, "start_x") not in s:
+                        s[self.key(rid, "start_x")], s[self.key(rid, "start_y")] = (
+                            float(v) for v in page_start or (0, 0))
+                    st.number_input("x₀", key=self.key(rid, "start_x"), format="%g", disabled=not own, width=110)
+                    st.number_input("y₀", key=self.key(rid, "start_y"), format="%g", disabled=not own, width=110)
             if self.noise:
                 n1, n2, _ = st.columns([2, 2, 2])
                 n1.number_input("Gradient noise σ", key=self.key(rid, "noise"), min_value=0.0, format="%g",
@@ -308,11 +316,11 @@ class RunEditor:
                     with scols[j % 4]:
                         # None: tied to the run (its steps or lr)
                         param_widget(self.sched_key(rid, a.name), a, auto="auto" if a.default is None else None)
-            b1, b2, _ = st.columns([1, 1, 4])
-            b1.button("Duplicate", key=self.key(rid, "dup"), on_click=self.duplicate_run, args=(rid,),
-                      icon=":material/content_copy:", disabled=len(self.ids) >= MAX_RUNS)
-            b2.button("Remove", key=self.key(rid, "rm"), on_click=self.remove_run, args=(rid,),
-                      icon=":material/delete:", disabled=len(self.ids) <= 1)
+            with st.container(horizontal=True):
+                st.button("Duplicate", key=self.key(rid, "dup"), on_click=self.duplicate_run, args=(rid,),
+                          icon=":material/content_copy:", disabled=len(self.ids) >= MAX_RUNS)
+                st.button("Remove", key=self.key(rid, "rm"), on_click=self.remove_run, args=(rid,),
+                          icon=":material/delete:", disabled=len(self.ids) <= 1)
 
 
 def runnable(runs: Sequence[RunConfig], errors: Mapping[int, str]) -> tuple[RunConfig, ...]:

@@ -479,14 +479,17 @@ def basin_section() -> None:
         st.number_input("Starts per side", key="sw.bm.grid", min_value=2, step=10,
                         help=f"An n × n grid of start points over the surface's domain; at most "
                              f"{limits.max_grid} × {limits.max_grid} (OPTVIZ_MAX_GRID)")
-    sides = st.columns(BASIN_SLOTS, gap="large")
-    for n, side in enumerate(sides):
-        c1, c2, c3 = side.columns([3, 2, 4])
-        c1.selectbox("Left map" if n == 0 else "Right map", names[1:] if n == 0 else names,
-                     key=f"sw.bm.opt{n}", on_change=on_basin_optimizer_change, args=(n,))
-        off = st.session_state[f"sw.bm.opt{n}"] == NONE
-        c2.number_input("lr", key=f"sw.bm.lr{n}", format="%g", min_value=0.0, disabled=off)
-        c3.text_input("Other settings", key=f"sw.bm.set{n}", placeholder="e.g. momentum=0.9", disabled=off)
+    # Each map's settings in a row of fixed widths, the two rows side by side where they fit and
+    # one above the other where not (columns cut "SGD" to "SC" at 1024 pixels).
+    sides = st.container(horizontal=True, gap="medium")
+    for n in range(BASIN_SLOTS):
+        with sides.container(horizontal=True, width="content"):
+            st.selectbox("Left map" if n == 0 else "Right map", names[1:] if n == 0 else names,
+                         key=f"sw.bm.opt{n}", on_change=on_basin_optimizer_change, args=(n,), width=160)
+            off = st.session_state[f"sw.bm.opt{n}"] == NONE
+            st.number_input("lr", key=f"sw.bm.lr{n}", format="%g", min_value=0.0, disabled=off, width=110)
+            st.text_input("Other settings", key=f"sw.bm.set{n}", placeholder="e.g. momentum=0.9", disabled=off,
+                          width=190)
     st.segmented_control("Colour each start by", list(COLOR_BY), key="sw.bm.color",
                          format_func=charts.COLOR_BY.get, required=True)
     settings, errors = collect("basin")
