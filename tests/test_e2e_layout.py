@@ -45,6 +45,11 @@ CUT = """() => [...document.querySelectorAll('[data-testid=stMain] *, [data-test
   return cs.textOverflow === 'ellipsis' && el.scrollWidth > el.clientWidth + 1;
 }).map(el => el.textContent.trim().slice(0, 50))"""
 
+# How far the page's first element starts under the fixed navigation bar (> 0: its top is hidden).
+UNDER_HEADER = """() => document.querySelector('[data-testid=stHeader]').getBoundingClientRect().bottom
+  - document.querySelector('[data-testid=stMainBlockContainer] [data-testid=stElementContainer]')
+      .getBoundingClientRect().top"""
+
 
 def _overlaps(boxes: list[dict]) -> list[str]:
     found = []
@@ -72,6 +77,9 @@ def test_no_text_overlaps_on_a_projector_or_a_phone(chromium, app_server, path, 
         charts = page.evaluate(BOXES)
         problems = [p for boxes in charts for p in _overlaps(boxes)]
         assert not problems, f"{path or 'surfaces'} at {width}×{height}: {problems}; see {shot}"
+        hidden = page.evaluate(UNDER_HEADER)
+        assert hidden <= 0, f"{path or 'surfaces'} at {width}×{height}: the first line is {hidden:.1f} px under " \
+                            f"the navigation bar; see {shot}"
         cut = page.evaluate(CUT)
         assert not cut, f"{path or 'surfaces'} at {width}×{height}: labels cut short: {cut}; see {shot}"
 

@@ -45,7 +45,9 @@ def main() -> None:
     # offline classroom cannot reach.
     st.set_page_config(page_title="optviz", page_icon="📉", layout="wide")
     # Less empty space above the first element: on a 768-pixel projector the chart starts higher.
-    st.html("<style>[data-testid='stMainBlockContainer']{padding-top:3.5rem;padding-bottom:2rem}</style>")
+    # Not less than the header (the navigation bar, 3.98rem): 3.5rem hid the top of the first
+    # line behind it, a formula's exponents among it.
+    st.html("<style>[data-testid='stMainBlockContainer']{padding-top:4.25rem;padding-bottom:2rem}</style>")
     for notice in _warm_up():
         st.sidebar.caption(f"⚠ Server setting: {plain(notice)}")
     keep_widget_values()  # each page's widgets keep their values while another page is shown
