@@ -79,3 +79,23 @@ def test_a_click_on_a_heatmap_cell_opens_that_run(page, app_server):
     assert run.startswith("SGD;"), run  # the map's optimizer, with the clicked cell's values
     assert page.locator('[data-testid="stException"]').count() == 0, f"exception shown; see {shot}"
     assert page.console.errors == [], "browser console errors:\n" + "\n".join(page.console.errors)
+
+
+# Each page reruns itself once its width comes in (the basin maps stack below 800 pixels, the
+# comparison's panels on a phone): the link's warning must outlive that rerun, and go with the
+# user's first change.
+@pytest.mark.parametrize(("path", "size", "change"), [
+    ("sweeps?mode=basin&grid=100000", (1024, 768), "Final loss"),
+    ("compare?trials=0", (390, 844), "quartiles"),
+])
+def test_a_links_warning_stays_until_the_first_change(chromium, app_server, path, size, change):
+    with browser.sized_page(chromium, *size) as page:
+        shot = browser.assert_app_rendered(page, f"{app_server.url}/{path}", page.console, "e2e-link-warning")
+        browser.settle(page)
+        page.wait_for_timeout(1000)
+        warnings = page.locator('[data-testid="stAlertContentWarning"]')
+        assert warnings.count() == 1 and "Link:" in warnings.first.inner_text(), f"no warning; see {shot}"
+        page.get_by_role("radio", name=change, exact=True).first.click()
+        warnings.first.wait_for(state="detached", timeout=60_000)
+        browser.settle(page)
+        assert page.console.errors == [], page.console.errors

@@ -30,7 +30,16 @@ from . import plot, theme, viewport
 from .explore import DATASETS
 from .kinds import surface, training
 from .sweeps import open_runs
-from .widgets import allowed_modules, computed, history_navigation, plain, query_params, set_value, sync_url
+from .widgets import (
+    allowed_modules,
+    computed,
+    history_navigation,
+    link_warnings,
+    plain,
+    query_params,
+    set_value,
+    sync_url,
+)
 
 P = "cp"  # every widget key of this page starts with "cp."
 NONE = "—"  # an empty optimizer slot
@@ -416,9 +425,11 @@ def _ranking(result: CompareResult) -> None:
 
 def compare_page() -> None:
     """A fair comparison: the same tuning budget, seeds and metric for every optimizer."""
-    warnings = init() + theme.init(query_params())
-    for w in warnings:
-        st.warning("Link: " + plain(w), icon=":material/link_off:")
+    with link_warnings("cp", init() + theme.init(query_params())):
+        _compare_body()
+
+
+def _compare_body() -> None:
     _sidebar()
     theme.sidebar_ui()
     st.markdown(

@@ -52,7 +52,16 @@ from ..sweeps import Axis
 from . import plot, theme, viewport
 from .explore import DATASETS, page_of
 from .kinds import surface, training
-from .widgets import allowed_modules, computed, history_navigation, plain, query_params, set_value, sync_url
+from .widgets import (
+    allowed_modules,
+    computed,
+    history_navigation,
+    link_warnings,
+    plain,
+    query_params,
+    set_value,
+    sync_url,
+)
 
 # Every sweep here is float64: near a good setting the loss falls below
 # float32's smallest number, and a map of zeros has no best cell.
@@ -681,9 +690,11 @@ INTRO = {
 
 def sweeps_page() -> None:
     """Thousands of runs at once: LR sweeps, basin maps, hyperparameter heatmaps."""
-    warnings = init() + theme.init(query_params())
-    for w in warnings:
-        st.warning("Link: " + plain(w), icon=":material/link_off:")
+    with link_warnings("sw", init() + theme.init(query_params())):
+        _sweeps_body()
+
+
+def _sweeps_body() -> None:
     # No big title: on a projector the chart should start as high as it can; the
     # navigation bar already says "Sweeps".
     st.segmented_control("Section", list(PAGE_SECTIONS), key="sw.section", format_func=PAGE_SECTIONS.get,

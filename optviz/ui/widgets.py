@@ -12,7 +12,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -146,11 +147,36 @@ def history_navigation() -> bool:
     return bool(getattr(get_script_run_ctx(), "is_history_navigation", False))
 
 
+_URL = "optviz.url"  # what sync_url last made the address bar say
+
+
 def sync_url(wanted: Mapping[str, str | list[str]]) -> None:
     """Make the address bar say ``wanted``, so that copying it shares the picture."""
     normal = {k: v if isinstance(v, list) else [v] for k, v in wanted.items()}
+    st.session_state[_URL] = normal
     if query_params() != normal:
         st.query_params.from_dict(wanted)
+
+
+@contextmanager
+def link_warnings(page: str, fresh: list[str]) -> Iterator[None]:
+    """Show a link's warnings above what the block draws, for as long as the page shows what
+    the link set up: from the run that read the link (``fresh``), through each rerun whose
+    address is the one that run wrote. A rerun the page makes itself (its width coming in)
+    must not wipe them unread; the user's first change does."""
+    slot = st.container()
+    yield
+    s = st.session_state
+    key, url = f"{page}.link_warnings", s.get(_URL)
+    if fresh:
+        s[key] = (fresh, url)
+    warnings, at = s.get(key, ((), None))
+    if not warnings or url != at:
+        s.pop(key, None)
+        return
+    with slot:
+        for w in warnings:
+            st.warning("Link: " + plain(w), icon=":material/link_off:")
 
 
 # -- the result cache ----------------------------------------------------------------------------
