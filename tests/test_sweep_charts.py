@@ -205,3 +205,13 @@ def test_a_label_is_shown_as_text_in_every_sweep_chart(lr_sweep, basin):
     for fig in figures:
         text = fig.to_json()
         assert "<a href" not in text and "&lt;a href" in text
+
+
+def test_lr_sweep_figure_stacks_its_panels_on_a_phone(lr_sweep):
+    side = sweep_charts.lr_sweep_figure(lr_sweep)
+    fig = sweep_charts.lr_sweep_figure(lr_sweep, stacked=True)
+    assert tuple(fig.layout.xaxis.domain) == tuple(fig.layout.xaxis2.domain)
+    assert fig.layout.yaxis2.domain[1] < fig.layout.yaxis.domain[0]
+    # The same traces on the same panels: a panel's axes are x/y (final loss) or x2/y2 (best loss).
+    assert [(t.name, t.xaxis, t.yaxis) for t in fig.data] == [(t.name, t.xaxis, t.yaxis) for t in side.data]
+    assert fig.layout.yaxis.range == side.layout.yaxis.range and fig.layout.height > side.layout.height

@@ -76,8 +76,10 @@ def _log_range(values: np.ndarray, pad: float = 0.3) -> list[float] | None:
     return [math.log10(finite.min()) - pad, math.log10(finite.max()) + pad]
 
 
-def lr_sweep_figure(sweep: LRSweep, colors: Sequence[str] | None = None, height: int = 600) -> go.Figure:
-    """Final loss (left) and best loss along the way (right) against the lr.
+def lr_sweep_figure(sweep: LRSweep, colors: Sequence[str] | None = None, height: int = 600,
+                    stacked: bool = False) -> go.Figure:
+    """Final loss (left) and best loss along the way (right) against the lr; ``stacked``, one
+    above the other (a phone, where side by side each panel was a finger wide).
 
     A diverged run has no final loss: it is a cross on a band above the curves
     (left) and a cross at the best loss it reached before diverging (right).
@@ -87,10 +89,16 @@ def lr_sweep_figure(sweep: LRSweep, colors: Sequence[str] | None = None, height:
     final, log = loss_gap(sweep.problem, sweep.final_loss)
     best, _ = loss_gap(sweep.problem, sweep.best_loss)
     what = loss_name(sweep.problem, log)
-    fig = make_subplots(
-        rows=1, cols=2, horizontal_spacing=0.09,
-        subplot_titles=(f"Final loss {what}<br>after {sweep.steps} steps", f"Best loss {what}<br>along the way"),
-    )
+    titles = (f"Final loss {what}<br>after {sweep.steps} steps", f"Best loss {what}<br>along the way")
+    if stacked:
+        fig = make_subplots(rows=2, cols=1, vertical_spacing=0.2, subplot_titles=titles)
+        height = 2 * height - 120
+    else:
+        fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.09, subplot_titles=titles)
+
+    def at(panel: int) -> dict:  # the final-loss panel (1) or the best-loss one (2)
+        return dict(row=panel, col=1) if stacked else dict(row=1, col=panel)
+
     # The "diverged" band: one row of crosses per config above every curve, in axis
     # units (log10 on a log axis). A diverged run has no final loss to plot.
     lo, hi = _axis_span(final, log) or _axis_span(best, log) or (0.0, 1.0)
@@ -113,7 +121,7 @@ def lr_sweep_figure(sweep: LRSweep, colors: Sequence[str] | None = None, height:
             fig.add_trace(go.Scatter(x=lrs, y=np.where(diverged, np.nan, values), mode="lines+markers",
                                      name=name, showlegend=col == 1, line=dict(color=color, width=3),
                                      marker=dict(size=5, color=color), hovertemplate=hover, **common),
-                          row=1, col=col)
+                          **at(col))
         if diverged.any():
             # Left: a row of crosses per config above the curves (a diverged run has no final loss).
             # Right: each cross at the best loss the run reached before it diverged.
@@ -124,14 +132,14 @@ def lr_sweep_figure(sweep: LRSweep, colors: Sequence[str] | None = None, height:
                     marker=dict(symbol="x-thin", size=8, color=color, line=dict(color=color, width=2)),
                     hovertemplate=f"<b>{label}</b><br>lr %{{x:.3g}}<br>diverged at step %{{customdata[2]}}"
                                   "<br><i>click: watch this run</i><extra></extra>",
-                    legendgroup=f"c{k}", customdata=custom[diverged]), row=1, col=col)
+                    legendgroup=f"c{k}", customdata=custom[diverged]), **at(col))
         if b is not None:
             fig.add_trace(go.Scatter(
                 x=[lrs[b]], y=[final[k, b]], mode="markers", showlegend=False, name=f"{label} best lr",
                 marker=dict(symbol="star", size=20, color=color, line=dict(color="black", width=1.5)),
                 hovertemplate=f"<b>{label}: best lr</b><br>lr %{{x:.3g}}<br>{what} %{{y:.3g}}"
                               "<br><i>click: watch this run</i><extra></extra>",
-                legendgroup=f"c{k}", customdata=custom[[b]]), row=1, col=1)
+                legendgroup=f"c{k}", customdata=custom[[b]]), **at(1))
     if (sweep.diverged_at >= 0).any():
         fig.add_annotation(x=0, xref="x domain", y=band_rows[0], yref="y", text="✕ diverged",
                            showarrow=False, xanchor="left", yanchor="bottom", xshift=4,
@@ -144,7 +152,7 @@ def lr_sweep_figure(sweep: LRSweep, colors: Sequence[str] | None = None, height:
     right = _log_range(best) if log else None
     for col, rng in ((1, left_range), (2, right)):
         if rng:
-            fig.update_yaxes(range=rng, dtick=decade_dtick(rng) if log else None, row=1, col=col)
+            fig.update_yaxes(range=rng, dtick=decade_dtick(rng) if log else None, **at(col))
     fig.update_layout(
         height=height, font=FONT, template="plotly_white", hoverlabel=dict(font_size=15),
         # Under the lr axis' title, one line per optimizer: above the panels, a row of long

@@ -443,7 +443,8 @@ def lr_section() -> None:
     colors = [charts.PALETTE[k % len(charts.PALETTE)] for k in range(len(settings.runs))]
     sweep = replace(sweep, configs=tuple(c if c.label else replace(c, label=run_label(c, with_lr=False))
                                          for c in sweep.configs))
-    fig = charts.lr_sweep_figure(sweep, colors)
+    stacked = viewport.layout("sw.lr.viewport") == "stacked"  # a phone: one panel above the other
+    fig = charts.lr_sweep_figure(sweep, colors, stacked=stacked)
     event = plot.chart(theme.chart(fig), key="sw.lr.chart", where=chart, clicks=True)
     n_div = int((sweep.diverged_at >= 0).sum())
     st.caption(
