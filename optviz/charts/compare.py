@@ -90,7 +90,7 @@ def compare_race_figure(
                 x=x,
                 y=med,
                 mode="lines",
-                name=f"{label} ({tuned})",
+                name=f"{label}<br>({tuned})" if narrow else f"{label} ({tuned})",  # a phone: two lines
                 legendgroup=group,
                 line=dict(color=colors[k], width=3),
                 hovertemplate=f"<b>{label}</b> ({tuned})<br>{AXES[axis]} %{{x:.4g}}"
@@ -244,7 +244,8 @@ def sensitivity_figure(
         type="log" if log else "linear",
         exponentformat="power",
         range=[ymin - pad, ymax + pad],
-        dtick=max(1, math.ceil((ymax - ymin) / 8)) if log else None,
+        # Panels in rows (a phone) are a third as tall: half as many decade ticks, or they touch.
+        dtick=max(1, math.ceil((ymax - ymin) / (8 if rows == 1 else 4))) if log else None,
     )
     for row in range(1, rows + 1):
         fig.update_yaxes(title_text=what, row=row, col=1)
