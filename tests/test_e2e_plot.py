@@ -53,3 +53,29 @@ def test_a_chart_unmounted_while_it_draws_is_purged_without_an_error(page):
     assert all(o["purged"] for o in out), [o for o in out if not o["purged"]]
     assert not any("could not be drawn" in o["text"] for o in out), out
     assert page.console.errors == [], "browser console errors:\n" + "\n".join(page.console.errors)
+
+
+TAKEN_OUT = """async ([js, figure]) => {
+  const m = await import(URL.createObjectURL(new Blob([js], {type: "text/javascript"})));
+  const parent = document.createElement("div");
+  document.body.appendChild(parent);
+  m.default({data: new TextEncoder().encode(figure), parentElement: parent, setTriggerValue: () => {}});
+  const div = parent.firstChild;
+  for (let i = 0; i < 200 && div.dataset.drawing; i++) await new Promise((r) => setTimeout(r, 10));
+  parent.remove();  // Streamlit takes a page's elements out before it calls their cleanup
+  for (let i = 0; i < 5; i++) await new Promise((r) => requestAnimationFrame(r));
+  await new Promise((r) => setTimeout(r, 300));
+  return !!div._fullLayout;
+}"""
+
+
+def test_a_chart_taken_out_of_the_page_throws_no_error(page):
+    """Its size observer fires as it is taken out, before its cleanup; Plotly refuses to resize a
+    chart that is not in the page."""
+    page.set_content("<html><body></body></html>")
+    page.add_script_tag(path=str(PLOTLY_JS))
+    figure = json.dumps({"figure": {"data": [{"type": "scatter", "y": [1, 3, 2]}], "layout": {"height": 300}},
+                         "plotly": "unused: Plotly is on the page", "config": {}})
+    assert page.evaluate(TAKEN_OUT, [plot._JS, figure])
+    page.wait_for_timeout(300)
+    assert page.console.errors == [], "browser console errors:\n" + "\n".join(page.console.errors)

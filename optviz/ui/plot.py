@@ -139,7 +139,12 @@ export default function (component) {
     let frame = 0;
     c.resize = new ResizeObserver(() => {
       cancelAnimationFrame(frame);
-      frame = requestAnimationFrame(() => { if (window.Plotly && div._fullLayout) window.Plotly.Plots.resize(div); });
+      // A chart hidden meanwhile (its page rerunning, or left) has no size to take: Plotly
+      // rejects the resize, and an unhandled rejection is a page error.
+      frame = requestAnimationFrame(() => {
+        if (!window.Plotly || !div._fullLayout || div.offsetParent === null) return;
+        window.Plotly.Plots.resize(div).catch(() => {});
+      });
     });
     c.resize.observe(div);
     charts.set(parentElement, c);
