@@ -314,12 +314,14 @@ def _style(fig, training: Outcome, land, view, metric, height) -> None:
     fig.update_yaxes(type="log" if _log_axis(losses) else "linear", exponentformat="power", **_cell(fig, 2))
     fig.update_xaxes(title_text="epoch", range=[0, epochs_total], **_cell(fig, 3))
     if metric == "accuracy":
-        fig.update_yaxes(range=[-0.02, 1.02], tickformat=".0%", **_cell(fig, 3))
+        fig.update_yaxes(range=[-0.02, 1.07], tickformat=".0%", **_cell(fig, 3))  # "100%" under the title
     elif metric == "r2":
         values = np.concatenate([v.ravel() for k, v in training.metrics.items() if k.endswith("_r2")])
         finite = values[np.isfinite(values)]
         low = max(-1.0, float(finite.min())) if finite.size else 0.0
         fig.update_yaxes(range=[low - 0.05, 1.02], **_cell(fig, 3))
+    # The plane's range is the landscape's: a tick label sticking out of its top ran into the title above.
+    fig.update_yaxes(ticklabeloverflow="hide past domain", **_cell(fig, 0))
     fig.update_layout(
         height=height, font=FONT, template="plotly_white", margin=dict(l=64, r=44, t=80, b=40),
         legend=dict(orientation="h", yanchor="bottom", y=1.04, x=0, font=dict(size=15)),
