@@ -47,7 +47,10 @@ def main() -> None:
     # Less empty space above the first element: on a 768-pixel projector the chart starts higher.
     # Not less than the header (the navigation bar, 3.98rem): 3.5rem hid the top of the first
     # line behind it, a formula's exponents among it.
-    st.html("<style>[data-testid='stMainBlockContainer']{padding-top:4.25rem;padding-bottom:2rem}</style>")
+    # A page header's formula moves to a line of its own where it does not fit beside the name
+    # (a phone), instead of breaking in the middle, "(y −" on one line and "x²)²" on the next.
+    st.html("<style>[data-testid='stMainBlockContainer']{padding-top:4.25rem;padding-bottom:2rem}"
+            ".st-key-page_header .katex{white-space:nowrap}.st-key-page_header{overflow-x:auto}</style>")
     for notice in _warm_up():
         st.sidebar.caption(f"⚠ Server setting: {plain(notice)}")
     keep_widget_values()  # each page's widgets keep their values while another page is shown

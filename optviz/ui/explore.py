@@ -213,7 +213,8 @@ class ExperimentPage:
                 if message:
                     st.error(plain(message))
         if problem is not None:
-            self.ui.header(exp, self.k)
+            with st.container(key="page_header"):  # its formula is not broken across lines (app.py's style)
+                self.ui.header(exp, self.k)
         preset = presets.PRESETS.get(st.session_state.get(self.k("preset"), ""))
         # A preset's note is about its own problem: another surface or dataset makes it untrue.
         if preset is not None and exp is not None and exp.problem == preset.experiment.problem:
