@@ -110,15 +110,18 @@ def compare_race_figure(
         )
         rng = [math.log10(max(min(lows), 1e-300)) - 0.3, math.log10(top) + 0.3]
         fig.update_yaxes(range=rng, dtick=max(1, math.ceil((rng[1] - rng[0]) / 8)))
+    # On a phone the legend is a column of two-line entries at the figure's foot, in a bottom
+    # margin of its own (the figure grows by as much): placed under the plot, Plotly widened the
+    # margin to fit it, the plot shrank, and the legend rose onto the x-axis title.
+    below = 44 * len(result.tuned) if narrow else 0
     fig.update_layout(
-        height=height,
+        height=height + below,
         font=FONT,
         template="plotly_white",
         hoverlabel=dict(font_size=15),
-        # On a phone the legend wraps to several rows: under the plot, clear of the tool bar.
-        legend=dict(orientation="h", yanchor="top", y=-0.25, x=0, font=dict(size=15)) if narrow
+        legend=dict(orientation="v", yanchor="bottom", yref="container", y=0, x=0, font=dict(size=15)) if narrow
         else dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=15)),
-        margin=dict(l=80, r=44, t=40 if narrow else 70, b=60), modebar=dict(orientation="v"),
+        margin=dict(l=80, r=44, t=40 if narrow else 70, b=70 + below), modebar=dict(orientation="v"),
         title=None,
     )
     return fig
