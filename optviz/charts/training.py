@@ -67,7 +67,8 @@ def training_figure(
     titles = (land_title, data_title, f"Loss{split_note}",
               {"accuracy": f"Accuracy{split_note}", "r2": f"R²{split_note}"}.get(metric, ""))
     if layout == "stacked":
-        fig = make_subplots(rows=4, cols=1, row_heights=[0.3, 0.3, 0.2, 0.2], vertical_spacing=0.07,
+        # Room under a panel for its ticks and x-axis title, then the next panel's title.
+        fig = make_subplots(rows=4, cols=1, row_heights=[0.3, 0.3, 0.2, 0.2], vertical_spacing=0.09,
                             subplot_titles=titles, figure=AnimatedFigure())
     else:
         fig = make_subplots(rows=2, cols=2, column_widths=[0.5, 0.5], row_heights=[0.58, 0.42],
@@ -150,7 +151,7 @@ def training_figure(
             for f, i in enumerate(idx):
                 frame_data[f].append(dict(type="scatter", x=[float(epochs[i])], y=[float(values[i])]))
 
-    _style(fig, training, land, view, metric, 860 if layout == "wide" else 1500)
+    _style(fig, training, land, view, metric, 860 if layout == "wide" else 1580)
     if animate and len(shown) > 1:
         _add_frames(fig, training, shown, moving, frame_data)
     return fig
