@@ -153,11 +153,11 @@ def sensitivity_figure(
     colors = _colors(result, colors)
     K = len(result.tuned)
     values, log, what = trial_values(result)
-    titles = [escaped(result.label(k)) for k in range(K)]
+    labels = [escaped(result.label(k)) for k in range(K)]  # user text: Plotly renders HTML in it
     cols = max(1, min(K, columns or K))
     rows = math.ceil(K / cols)
     fig = make_subplots(rows=rows, cols=cols, shared_yaxes=True, horizontal_spacing=0.06,
-                        vertical_spacing=min(0.3, 0.5 / rows), subplot_titles=titles)
+                        vertical_spacing=min(0.3, 0.5 / rows), subplot_titles=labels)
     finite = values[np.isfinite(values)]
     if log:
         finite = np.log10(finite[finite > 0])
@@ -176,7 +176,7 @@ def sensitivity_figure(
         texts = [result.setting_text(k, b) for b in range(xs.size)]
         ok = np.isfinite(ys)
         hover = (
-            f"<b>{escaped(result.label(k))}</b><br>%{{text}}<br>{what} %{{y:.4g}}"
+            f"<b>{labels[k]}</b><br>%{{text}}<br>{what} %{{y:.4g}}"
             "<br><i>click: watch this trial</i><extra></extra>"
         )
         fig.add_trace(
@@ -184,7 +184,7 @@ def sensitivity_figure(
                 x=xs[ok],
                 y=ys[ok],
                 mode="markers",
-                name=escaped(result.label(k)),
+                name=labels[k],
                 showlegend=False,
                 text=[t for t, o in zip(texts, ok) if o],
                 customdata=custom[ok],
@@ -200,12 +200,12 @@ def sensitivity_figure(
                     x=xs[~ok],
                     y=np.full((~ok).sum(), 10**band_y if log else band_y),
                     mode="markers",
-                    name=f"{escaped(result.label(k))}: no value",
+                    name=f"{labels[k]}: no value",
                     showlegend=False,
                     customdata=custom[~ok],
                     text=[t for t, o in zip(texts, ok) if not o],
                     marker=dict(symbol="x-thin", size=9, color=colors[k], line=dict(color=colors[k], width=2)),
-                    hovertemplate=f"<b>{escaped(result.label(k))}</b><br>%{{text}}<br>{_no_value(result)}"
+                    hovertemplate=f"<b>{labels[k]}</b><br>%{{text}}<br>{_no_value(result)}"
                     "<br><i>click: watch this trial</i><extra></extra>",
                 ),
                 row=k // cols + 1,
@@ -218,12 +218,12 @@ def sensitivity_figure(
                     x=[xs[b]],
                     y=[ys[b]],
                     mode="markers",
-                    name=f"{escaped(result.label(k))} tuned",
+                    name=f"{labels[k]} tuned",
                     showlegend=False,
                     text=[texts[b]],
                     customdata=custom[[b]],
                     marker=dict(symbol="star", size=20, color=colors[k], line=dict(color="black", width=1.5)),
-                    hovertemplate=f"<b>{escaped(result.label(k))}: tuned</b><br>%{{text}}<br>{what} %{{y:.4g}}"
+                    hovertemplate=f"<b>{labels[k]}: tuned</b><br>%{{text}}<br>{what} %{{y:.4g}}"
                     "<br><i>click: watch this trial</i><extra></extra>",
                 ),
                 row=k // cols + 1,
