@@ -79,3 +79,54 @@ def test_a_chart_taken_out_of_the_page_throws_no_error(page):
     assert page.evaluate(TAKEN_OUT, [plot._JS, figure])
     page.wait_for_timeout(300)
     assert page.console.errors == [], "browser console errors:\n" + "\n".join(page.console.errors)
+
+
+# One chart handed a 2-D figure, a 3-D one, then a 2-D one again: each drawn by the bundle it names,
+# the chart taken over by the other bundle where they differ, its click still heard.
+BUNDLE_SWITCH = """async ([js, flat, solid]) => {
+  const m = await import(URL.createObjectURL(new Blob([js], {type: "text/javascript"})));
+  const parent = document.createElement("div");
+  document.body.appendChild(parent);
+  const clicks = [];
+  const mount = (figure) => m.default({data: new TextEncoder().encode(figure), parentElement: parent,
+                                       setTriggerValue: (name, value) => clicks.push(value)});
+  const drawn = async () => {
+    const div = parent.firstChild;
+    for (let i = 0; i < 500 && div.dataset.drawing; i++) await new Promise((r) => setTimeout(r, 10));
+    div.emit("plotly_click", {points: [{x: 1, y: 2, curveNumber: 0, pointIndex: 0}]});
+    return {scene: !!div._fullLayout.scene, types: div._fullData.map((d) => d.type),
+            bundles: Object.keys(window.optvizPlotly || {}).map((u) => u.split("/").pop())};
+  };
+  const out = [];
+  for (const figure of [flat, solid, flat]) { mount(figure); out.push(await drawn()); }
+  const schema = (u) => Object.keys(window.optvizPlotly[new URL(u, document.baseURI).href].PlotSchema.get().traces);
+  return {out, clicks: clicks.length, cartesian: schema("plotly-cartesian.js"), full: schema("plotly-full.js")};
+}"""
+
+
+def test_a_chart_switches_between_the_cartesian_and_the_full_plotly_as_its_figures_need(page):
+    files = {"plotly-cartesian.js": plot.CARTESIAN_JS, "plotly-full.js": PLOTLY_JS}
+
+    def serve(route):
+        name = route.request.url.split("/")[-1]
+        if name in files:
+            return route.fulfill(body=files[name].read_bytes(), content_type="text/javascript")
+        return route.fulfill(body="<html><body></body></html>", content_type="text/html")
+
+    page.route("http://optviz.test/**", serve)
+    page.goto("http://optviz.test/")
+    traces = [{"type": "heatmap", "z": [[1, 2], [3, 4]]}, {"type": "scatter", "y": [1, 2]}]
+    flat = json.dumps({"figure": {"data": traces, "layout": {"height": 300}},
+                       "plotly": "plotly-cartesian.js", "prefetch": "plotly-full.js", "config": {}, "clicks": True})
+    solid = json.dumps({"figure": {"data": [{"type": "surface", "z": [[1, 2], [3, 4]]}], "layout": {"height": 300}},
+                        "plotly": "plotly-full.js", "config": {}, "clicks": True})
+    got = page.evaluate(BUNDLE_SWITCH, [plot._JS, flat, solid])
+    first, solid_view, again = got["out"]
+    assert first == {"scene": False, "types": ["heatmap", "scatter"], "bundles": ["plotly-cartesian.js"]}
+    assert solid_view["scene"] and solid_view["types"] == ["surface"]
+    assert sorted(solid_view["bundles"]) == ["plotly-cartesian.js", "plotly-full.js"]
+    assert again["types"] == ["heatmap", "scatter"] and not again["scene"]
+    assert got["clicks"] == 3  # the click listener is there after each switch of bundle
+    assert set(plot.CARTESIAN_TRACES) <= set(got["cartesian"]) and "surface" not in got["cartesian"]
+    assert {"surface", "scatter3d"} <= set(got["full"])
+    assert page.console.errors == [], "browser console errors:\n" + "\n".join(page.console.errors)

@@ -186,3 +186,38 @@ def test_the_step_slider_moves_each_head_along_its_path(page, app_server):
     for run in after["heads"]:
         assert run["head"] == run["path"], f"{run}; see {shot}"
     _assert_clean(page, shot)
+
+
+# Which plotly.js bundles the page has run, by address, and what its chart shows.
+BUNDLES = """() => {
+  const gd = document.querySelector('.js-plotly-plot');
+  return {bundles: Object.keys(window.optvizPlotly || {}).map(u => u.split('/').pop()),
+          prefetched: [...document.querySelectorAll('link[rel=prefetch]')].map(l => l.href.split('/').pop()),
+          scene: !!(gd && gd._fullLayout && gd._fullLayout.scene && gd._fullData.some(d => d.type === 'surface')),
+          contour: !!(gd && gd._fullData && gd._fullData.some(d => d.type === 'heatmap'))};
+}"""
+
+
+def test_the_3d_view_loads_the_full_plotly_and_the_contour_comes_back(page, app_server):
+    """A 2-D page runs plotly.js's cartesian bundle alone, and fetches the full one once drawn;
+    the 3-D view draws with the full bundle in the same chart, and the contour after it again."""
+    from optviz.ui import plot
+
+    cartesian, full = plot.CARTESIAN_ROUTE.split("/")[-1], plot.ROUTE.split("/")[-1]
+    shot = browser.assert_app_rendered(page, app_server.url, page.console, "e2e-3d-before")
+    page.wait_for_function(f"({BUNDLES})().prefetched.length > 0", timeout=30_000)
+    state = page.evaluate(BUNDLES)
+    assert state["bundles"] == [cartesian] and state["prefetched"] == [full] and state["contour"], (state, shot)
+    page.get_by_role("radio", name="3-D", exact=True).click()
+    page.wait_for_function(f"({BUNDLES})().scene", timeout=60_000)
+    browser.settle(page)
+    state = page.evaluate(BUNDLES)
+    shot = browser.screenshot(page, "e2e-3d-surface")
+    assert sorted(state["bundles"]) == sorted([cartesian, full]), (state, shot)
+    assert page.locator(".optviz-plot.js-plotly-plot").count() == 1, f"one chart, updated in place; see {shot}"
+    page.get_by_role("radio", name="Contour", exact=True).click()
+    page.wait_for_function(f"(() => {{ const s = ({BUNDLES})(); return s.contour && !s.scene; }})", timeout=60_000)
+    browser.settle(page)
+    shot = browser.screenshot(page, "e2e-3d-back")
+    assert _paths(page), f"no paths on the contour again; see {shot}"
+    _assert_clean(page, shot)

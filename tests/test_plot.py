@@ -31,17 +31,51 @@ def _get(route, headers):
         return pool.submit(asyncio.run, route.endpoint(SimpleNamespace(headers=headers))).result()
 
 
-def test_the_route_serves_the_installed_plotly_gzipped_and_long_cached(monkeypatch):
+def test_the_routes_serve_the_installed_plotly_and_its_cartesian_bundle_gzipped_and_long_cached(monkeypatch):
     monkeypatch.setattr(plot, "_served", False)  # routes() marks the process as serving it
-    (route,) = plot.routes()
-    assert route.path == plot.ROUTE and plotly.__version__ in route.path
-    shipped = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
-    packed = _get(route, {"accept-encoding": "gzip, deflate, br"})
-    assert gzip.decompress(packed.body) == shipped and packed.headers["content-encoding"] == "gzip"
-    plain = _get(route, {})  # a client that takes no gzip
-    assert plain.body == shipped and "content-encoding" not in plain.headers
-    assert all("immutable" in r.headers["cache-control"] for r in (packed, plain))
+    full, cartesian = plot.routes()
+    served = ((full, plot.ROUTE, plot.PLOTLY_JS), (cartesian, plot.CARTESIAN_ROUTE, plot.CARTESIAN_JS))
+    for route, path, source in served:
+        assert route.path == path and plotly.__version__ in route.path
+        shipped = source.read_bytes()
+        packed = _get(route, {"accept-encoding": "gzip, deflate, br"})
+        assert gzip.decompress(packed.body) == shipped and packed.headers["content-encoding"] == "gzip"
+        plain = _get(route, {})  # a client that takes no gzip
+        assert plain.body == shipped and "content-encoding" not in plain.headers
+        assert all("immutable" in r.headers["cache-control"] for r in (packed, plain))
     assert plot._served
+    assert plot.PLOTLY_JS == Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    assert len(plot.CARTESIAN_JS.read_bytes()) < len(plot.PLOTLY_JS.read_bytes()) / 2
+
+
+def test_the_cartesian_bundle_is_the_plotly_js_that_the_plotly_package_bundles():
+    """The shipped cartesian bundle must be refreshed with each plotly upgrade: a figure looks
+    the same drawn by either bundle."""
+    assert plot.js_version(plot.CARTESIAN_JS) == plot.js_version(plot.PLOTLY_JS) is not None
+    assert plot._CARTESIAN
+
+
+def test_a_2d_figure_takes_the_cartesian_bundle_and_a_3d_one_the_full(monkeypatch):
+    import plotly.graph_objects as go
+
+    flat = go.Figure([go.Heatmap(z=[[1]]), go.Scatter(y=[1]), go.Contour(z=[[1]])])
+    assert plot.bundle_for(flat) == plot.CARTESIAN_ROUTE
+    assert plot.bundle_for({"data": [{"y": [1]}]}) == plot.CARTESIAN_ROUTE  # a trace's type defaults to scatter
+    assert plot.bundle_for(go.Figure([go.Scatter(y=[1]), go.Surface(z=[[1]])])) == plot.ROUTE
+    assert plot.bundle_for({"data": [{"type": "scattergl", "y": [1]}]}) == plot.ROUTE
+    # A race keeps its traces as plain dicts (AnimatedFigure), themed as a page draws it.
+    from optviz import charts
+    from optviz.engine import RunConfig, run
+    from optviz.problems import SurfaceProblem
+    from optviz.ui.theme import chart
+
+    surface = SurfaceProblem("rosenbrock")
+    res = run(surface.build(), [RunConfig("SGD", {"lr": 1e-3})], steps=20)
+    for view, bundle in (("contour", plot.CARTESIAN_ROUTE), ("3d", plot.ROUTE)):
+        race = chart(charts.race_figure(surface, res.arrays, charts.styles(["a"]), view=view))
+        assert plot.bundle_for(race) == bundle
+    monkeypatch.setattr(plot, "_CARTESIAN", False)  # a cartesian bundle of another plotly.js: the full one draws all
+    assert plot.bundle_for(go.Figure([go.Scatter(y=[1])])) == plot.ROUTE
 
 
 def _through_middleware(content_type: bytes, chunks: list[bytes], *, method: str = "GET", path: str = "/datasets",
@@ -75,8 +109,9 @@ def _through_middleware(content_type: bytes, chunks: list[bytes], *, method: str
 def test_each_page_names_plotly_in_its_head_and_nothing_else_changes():
     html = [b"<html><head><title>x</ti", b"tle></head></html>"]  # in two chunks
     headers, page, seen = _through_middleware(b"text/html; charset=utf-8", html)
-    tag = (f'<script defer src=".{plot.ROUTE}" onload="this.dataset.ended=1" onerror="this.dataset.ended=1">'
-           "</script></head>").encode()
+    tag = (f'<script defer src=".{plot.CARTESIAN_ROUTE}" '
+           'onload="(window.optvizPlotly=window.optvizPlotly||{})[this.src]=window.Plotly;this.dataset.ended=1" '
+           'onerror="this.dataset.ended=1"></script></head>').encode()
     assert page == b"<html><head><title>x</title>" + tag + b"</html>"
     assert headers[b"content-length"] == str(len(page)).encode() and b"etag" not in headers
     assert seen[b"accept-encoding"] == b"gzip, br"  # the request as it came
@@ -114,7 +149,9 @@ def test_served_the_page_draws_its_figure_with_the_in_place_chart(monkeypatch):
     assert any(t.get("legendgroup") == "run0" for t in figure["data"])
     # The race's frames come as the paths they are cut from, in the browser (test_e2e_frames.py).
     assert "frames" not in figure and len(data["frames"]["names"]) == 80
-    assert data["plotly"] == plot.ROUTE.lstrip("/") and data["clicks"] is True  # a click on the contour starts there
+    assert data["plotly"] == plot.CARTESIAN_ROUTE.lstrip("/")
+    assert data["clicks"] is True  # a click on the contour starts there
+    assert data["prefetch"] == plot.ROUTE.lstrip("/")  # for a later 3-D view
 
 
 def test_not_served_the_page_falls_back_to_plotly_chart(monkeypatch):

@@ -6,15 +6,18 @@ second after Streamlit re-themes its copy), the chart flashes, and a zoom or a 3
 is lost. This small ``st.components.v2`` component keeps one chart per key and hands each
 new figure to ``Plotly.react``: one draw, and ``uirevision`` keeps the view.
 
-plotly.js comes from the plotly package installed here, served by ``serve.py`` under
-:data:`ROUTE` (long-cached, gzipped once at start); nothing is fetched from the internet. Where the
-app is not served that way (``streamlit run app.py``, AppTest), :func:`chart` falls back
-to ``st.plotly_chart``.
+plotly.js is served by ``serve.py`` (long-cached, gzipped once at start); nothing is fetched
+from the internet. A 2-D figure takes plotly.js's cartesian bundle (:data:`CARTESIAN_ROUTE`,
+shipped in ``assets/``: a third of the full bundle, so a first visit compiles and runs
+3 MB less); the 3-D view takes the full bundle of the plotly package installed here
+(:data:`ROUTE`). Where the app is not served that way (``streamlit run app.py``, AppTest),
+:func:`chart` falls back to ``st.plotly_chart``.
 """
 
 from __future__ import annotations
 
 import gzip
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +27,17 @@ from plotly.io.json import to_json_plotly
 
 from ..charts.common import dumps, to_json, typed_arrays
 
-# Versioned, so a browser may keep it for a year: a new plotly is a new address.
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+# npm's plotly.js-cartesian-dist-min, MIT (assets/LICENSE.plotly.js), of the plotly.js that the
+# plotly package bundles: https://registry.npmjs.org/plotly.js-cartesian-dist-min/-/
+# plotly.js-cartesian-dist-min-4.1.1.tgz. Refresh it with a plotly upgrade: a test holds the two equal.
+CARTESIAN_JS = Path(__file__).parent / "assets" / "plotly-cartesian.min.js"
+# The trace types in the cartesian bundle (its package's README; a browser test checks them).
+CARTESIAN_TRACES = frozenset({"bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour",
+                              "image", "pie", "scatter", "scatterternary", "violin"})
+# Versioned, so a browser may keep them for a year: a new plotly is a new address.
 ROUTE = f"/optviz/plotly-{plotly.__version__}.min.js"
+CARTESIAN_ROUTE = f"/optviz/plotly-cartesian-{plotly.__version__}.min.js"
 NAME = "optviz_plot"  # the component's name, as a page's messages carry it
 _served = False
 
@@ -68,40 +80,71 @@ function pathFrames(spec) {
 """
 
 _JS = FRAMES_JS + r"""
-let loading = null;  // one <script> per page, shared by every chart on it
+// plotly.js bundles by address. The page's <head> names the cartesian one (plot.middleware), and a
+// figure that needs more (the 3-D view) loads the full one. Each bundle's script records the Plotly
+// it defined, in its load event, which follows its run at once.
+const bundles = new Map();  // address -> the promise of its Plotly
 function loadPlotly(url) {
-  if (window.Plotly) return Promise.resolve(window.Plotly);
-  if (!loading) {
-    const src = new URL(url, document.baseURI).href;
-    loading = new Promise((resolve, reject) => {
-      // The page's <head> names it already when served by serve.py (plot.middleware): wait for
-      // that one rather than load and run 4.8 MB a second time, unless it has already ended
-      // (loaded without defining Plotly, or failed): then load it afresh.
+  const src = new URL(url, document.baseURI).href;
+  const known = (window.optvizPlotly || {})[src];
+  if (known) return Promise.resolve(known);
+  // A page that has Plotly from elsewhere (no bundle of ours): that one draws.
+  if (window.Plotly && !window.optvizPlotly && ![...document.scripts].some((e) => e.src === src)) {
+    return Promise.resolve(window.Plotly);
+  }
+  if (!bundles.has(src)) {
+    bundles.set(src, new Promise((resolve, reject) => {
+      // Wait for the <head>'s script rather than load and run it a second time, unless it has
+      // already ended (failed, or loaded without defining Plotly): then load it afresh.
       let s = [...document.scripts].find((e) => e.src === src && !e.dataset.ended);
       if (!s) {
         s = document.createElement("script");
         s.src = src;
         document.head.appendChild(s);
       }
-      const fail = () => { s.dataset.ended = "1"; loading = null; reject(new Error("could not load " + src)); };
-      s.addEventListener("load", () => (window.Plotly ? resolve(window.Plotly) : fail()));
+      const fail = () => { s.dataset.ended = "1"; bundles.delete(src); reject(new Error("could not load " + src)); };
+      s.addEventListener("load", () => {
+        if (!window.Plotly) return fail();
+        (window.optvizPlotly = window.optvizPlotly || {})[src] = window.Plotly;
+        resolve(window.Plotly);
+      });
       s.addEventListener("error", fail);
-    });
+    }));
   }
-  return loading;
+  return bundles.get(src);
+}
+
+// The full bundle, fetched into the cache once the page's chart is drawn and the browser is idle,
+// so that a first switch to 3-D does not wait for the download.
+const prefetched = new Set();
+function prefetch(url) {
+  if (!url || prefetched.has(url)) return;
+  prefetched.add(url);
+  (window.requestIdleCallback || setTimeout)(() => {
+    const link = document.createElement("link");
+    link.rel = "prefetch";
+    link.href = url;
+    document.head.appendChild(link);
+  });
 }
 
 const charts = new WeakMap();  // parentElement -> this chart's div and state
 
 async function draw(c) {
-  const Plotly = await loadPlotly(c.sent.plotly);
-  if (c.gone) return;
   if (c.busy) { c.dirty = true; return; }  // a newer figure came while drawing: draw only the newest
   c.busy = true;
   try {
     do {
       c.dirty = false;
       const sent = c.sent, fig = sent.figure;
+      const Plotly = await loadPlotly(sent.plotly);
+      if (c.gone) return;
+      if (c.dirty) continue;  // a newer figure came while its bundle loaded
+      if (c.Plotly && c.Plotly !== Plotly) {  // drawn by the other bundle: that one takes it away
+        c.Plotly.purge(c.div);
+        c.listening = false;
+      }
+      c.Plotly = Plotly;
       const layout = fig.layout || {};
       delete layout.width;  // follow the page's width
       c.div.style.height = (layout.height || 450) + "px";
@@ -120,11 +163,12 @@ async function draw(c) {
                            point_index: p.pointIndex ?? p.pointNumber, customdata: custom});
         });
       }
+      prefetch(sent.prefetch);
     } while (c.dirty && !c.gone);
     delete c.div.dataset.drawing;
   } finally {
     c.busy = false;
-    if (c.gone) Plotly.purge(c.div);  // unmounted while drawing: purged once the draw is done
+    if (c.gone && c.Plotly) c.Plotly.purge(c.div);  // unmounted while drawing: purged once the draw is done
   }
 }
 
@@ -142,8 +186,8 @@ export default function (component) {
       // A chart hidden meanwhile (its page rerunning, or left) has no size to take: Plotly
       // rejects the resize, and an unhandled rejection is a page error.
       frame = requestAnimationFrame(() => {
-        if (!window.Plotly || !div._fullLayout || div.offsetParent === null) return;
-        window.Plotly.Plots.resize(div).catch(() => {});
+        if (!c.Plotly || !div._fullLayout || div.offsetParent === null) return;
+        c.Plotly.Plots.resize(div).catch(() => {});
       });
     });
     c.resize.observe(div);
@@ -175,7 +219,7 @@ function cleanup(c, parentElement) {
     c.resize.disconnect();
     // Purging under a Plotly.react still in flight takes its layout away mid-draw (a TypeError in
     // plotly.js): the draw purges the chart when it ends instead.
-    if (window.Plotly && !c.busy) window.Plotly.purge(c.div);
+    if (c.Plotly && !c.busy) c.Plotly.purge(c.div);
     charts.delete(parentElement);
   };
 }
@@ -191,30 +235,67 @@ def _component():
     return st.components.v2.component(NAME, js=_JS, css=_CSS, isolate_styles=False)
 
 
-def routes() -> list:
-    """The route that serves plotly.js to :func:`chart` (for ``st.App(routes=...)``)."""
+def js_version(path: Path) -> str | None:
+    """The plotly.js version a bundle names in its opening comment."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(200).decode("ascii", "replace")
+    except OSError:
+        return None
+    found = re.search(r"plotly\.js\b[^\n]*? v(\d+\.\d+\.\d+)", head)
+    return found.group(1) if found else None
+
+
+def _cartesian_ready() -> bool:
+    """Whether the cartesian bundle is here, of the same plotly.js as the full one: a figure
+    drawn by either looks the same. Else every figure takes the full bundle."""
+    version = js_version(CARTESIAN_JS)
+    return version is not None and version == js_version(PLOTLY_JS)
+
+
+_CARTESIAN = _cartesian_ready()
+
+
+def bundle_for(fig: Any) -> str:
+    """The route of the plotly.js bundle that draws ``fig``: the cartesian one where it has every
+    trace type the figure uses."""
+    spec = fig if isinstance(fig, dict) else getattr(fig, "_spec", None)  # an AnimatedFigure's plain traces
+    data = spec.get("data", ()) if spec is not None else fig.data
+    kinds = {(t.get("type") if isinstance(t, dict) else t.type) or "scatter" for t in data}
+    return CARTESIAN_ROUTE if _CARTESIAN and kinds <= CARTESIAN_TRACES else ROUTE
+
+
+def _js_route(path: str, source: Path):
     from starlette.responses import Response
     from starlette.routing import Route
 
-    global _served
-    plain = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+    plain = source.read_bytes()
     packed = gzip.compress(plain, 6)  # once, at server start: not in the event loop of a request
     cache = {"Cache-Control": "public, max-age=31536000, immutable", "Vary": "Accept-Encoding"}
 
-    async def plotly_js(request):
+    async def serve(request):
         if "gzip" in request.headers.get("accept-encoding", ""):
             return Response(packed, media_type="text/javascript", headers={**cache, "Content-Encoding": "gzip"})
         return Response(plain, media_type="text/javascript", headers=cache)
 
+    return Route(path, serve)
+
+
+def routes() -> list:
+    """The routes that serve plotly.js to :func:`chart` (for ``st.App(routes=...)``)."""
+    global _served
+    served = [_js_route(ROUTE, PLOTLY_JS)] + ([_js_route(CARTESIAN_ROUTE, CARTESIAN_JS)] if _CARTESIAN else [])
     _served = True
-    return [Route(ROUTE, plotly_js)]
+    return served
 
 
 # In the page's <head>, after Streamlit's own scripts: the browser fetches and compiles plotly.js
 # while Streamlit starts and the first script run goes on on the server, instead of after the
-# chart's element mounts. Once it has ended (loaded or not), the chart can tell.
-_HEAD_TAG = (f'<script defer src=".{ROUTE}" onload="this.dataset.ended=1" onerror="this.dataset.ended=1">'
-             "</script>").encode()
+# chart's element mounts. Its load event records the Plotly it defined (a 3-D figure loads the
+# full bundle beside it); once it has ended (loaded or not), the chart can tell.
+_HEAD_TAG = (f'<script defer src=".{CARTESIAN_ROUTE if _CARTESIAN else ROUTE}" '
+             'onload="(window.optvizPlotly=window.optvizPlotly||{})[this.src]=window.Plotly;this.dataset.ended=1" '
+             'onerror="this.dataset.ended=1"></script>').encode()
 # Not the downloads, Streamlit's own routes or its files: only the app's pages.
 _NOT_PAGES = ("/media/", "/_stcore/", "/static/", "/component", "/optviz/")
 
@@ -332,7 +413,10 @@ def chart(fig: Any, *, key: str, where, config: dict | None = None, clicks: bool
         return where.plotly_chart(fig, key=key, on_select="rerun" if clicks else "ignore", theme=None,
                                   config=config, **({"selection_mode": "points"} if clicks else {}))  # fmt: skip
     # The figure's own JSON goes in as it is. plotly.js's address is relative: the page's base path.
-    parts = {"config": dumps(config), "clicks": dumps(clicks), "plotly": dumps(ROUTE.lstrip("/"))}
+    bundle = bundle_for(fig)
+    parts = {"config": dumps(config), "clicks": dumps(clicks), "plotly": dumps(bundle.lstrip("/"))}
+    if bundle != ROUTE:  # fetched once the chart is drawn, for a later 3-D view
+        parts["prefetch"] = dumps(ROUTE.lstrip("/"))
     source = getattr(fig, "_frames", None)
     if source is not None and not getattr(fig, "_raw_frames", None):  # cut in the browser (FRAMES_JS)
         parts |= {"figure": to_json(fig, frames=False), "frames": frames_json(source)}
@@ -344,5 +428,5 @@ def chart(fig: Any, *, key: str, where, config: dict | None = None, clicks: bool
     return selection(getattr(result, "click", None) if clicks else None)
 
 
-__all__ = ["FRAMES_JS", "NAME", "ROUTE", "cell_clicks", "chart", "clicked", "frames_json", "middleware", "routes",
-           "selection"]
+__all__ = ["CARTESIAN_ROUTE", "CARTESIAN_TRACES", "FRAMES_JS", "NAME", "ROUTE", "bundle_for", "cell_clicks", "chart",
+           "clicked", "frames_json", "middleware", "routes", "selection"]
