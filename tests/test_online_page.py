@@ -75,7 +75,7 @@ def _ok(at: AppTest) -> None:
 
 
 def _table(at: AppTest):
-    return at.dataframe[0].value
+    return at.table[0].value
 
 
 def test_a_link_opens_the_online_page_with_its_runs_and_the_editor_changes_one():

@@ -65,7 +65,7 @@ def test_page_shows_its_default_on_first_visit(kind):
     _ok(at)
     exp, default = _experiment(at, kind), presets.DEFAULTS[kind]
     assert exp.problem == default.problem and [r.label for r in exp.runs] == [r.label for r in default.runs]
-    assert at.get("plotly_chart") and at.dataframe[0].value.shape[0] == len(default.runs)
+    assert at.get("plotly_chart") and at.table[0].value.shape[0] == len(default.runs)
 
 
 PRESET_CASES = [pytest.param(p.kind, pid, id=pid) for pid, p in presets.PRESETS.items()]

@@ -305,7 +305,10 @@ class ExperimentPage:
         more = getattr(self.ui, "caption", None)
         st.caption(text + (" " + more(outcome, bundle.extra) if more else ""))
         self.ui.about(run_exp, self.k)
-        st.dataframe(summary_frame(outcome, self.ui, view), hide_index=True)
+        # A static table: a few rows, readable on a projector, and no data grid for the browser to
+        # load and draw before the chart (a page's load shows its chart sooner without one).
+        # Its cells are Markdown: each is shown as it is written.
+        st.table(summary_frame(outcome, self.ui, view).map(plain), hide_index=True)
         if look_inside:
             inside.section(self.k, outcome, styles, card=stepping.step is None, narrow=layout == "stacked")
         rules_ui(self.k, runs, narrow=layout == "stacked")
