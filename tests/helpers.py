@@ -152,3 +152,39 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 # A training task small enough for a CLI test: moons, 80 rows, one hidden layer of 4, 2 epochs.
 SMALL_TRAIN = ["--dataset", "moons", "--data-set", "n_samples=80", "--model-set", "hidden=4", "--epochs", "2",
                "--batch-size", "20"]  # fmt: skip
+
+
+def run_table(at):
+    """The page's run table (``optviz.ui.widgets.table``) as a DataFrame of its cells' text."""
+    from html.parser import HTMLParser
+
+    import pandas as pd
+
+    from optviz.ui.widgets import TABLE_CLASS
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.rows: list[list[str]] = []
+            self.cell: list[str] | None = None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                self.rows.append([])
+            elif tag in ("td", "th"):
+                self.cell = []
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th") and self.cell is not None:
+                self.rows[-1].append("".join(self.cell))
+                self.cell = None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell.append(data)
+
+    (body,) = [e.proto.body for e in at.get("html") if f'class="{TABLE_CLASS}"' in e.proto.body]
+    parser = Cells()
+    parser.feed(body)
+    head, *rows = parser.rows
+    return pd.DataFrame(rows, columns=head)

@@ -315,14 +315,17 @@ def _page_app(page: str, query: dict | None = None, clear_warm_up: bool = False)
     return at.run()
 
 
-def _texts(at: AppTest) -> list[str]:
-    """Every text the app renders as Markdown: messages, captions, labels, expander titles."""
+def _texts(at: AppTest, kind: str = "markdown") -> list[str]:
+    """Every text the app renders as Markdown (messages, captions, labels, expander titles), or
+    with ``kind="html"`` every piece of HTML it shows (a run table)."""
     out = []
 
     def walk(node):
         for child in getattr(node, "children", {}).values():
             walk(child)
         proto = getattr(node, "proto", None)
+        if (getattr(node, "type", "") == "html") != (kind == "html"):
+            return
         if proto is not None and getattr(node, "type", "") not in ("plotly_chart", "text_input", "text_area"):
             for field in ("body", "label", "help", "options"):
                 value = getattr(proto, field, None)
@@ -369,6 +372,9 @@ def test_link_text_is_shown_as_plain_text(page):
     assert any(": with $" in t and "evil.example" in t for t in texts)  # a rule's "label: with …"
     for text in texts:  # escaped (\[, \<) is shown literally
         assert not re.search(r"(?<!\\)\]\(|(?<!\\)<a |(?<!\\)# heading", text), text
+    tables = _texts(at, "html")  # HTML, where Markdown is plain text and a tag's < is &lt;
+    assert any("&lt;a href=" in t and "[x](https://evil.example)" in t for t in tables), tables
+    assert not any(re.search(r"<(a|img)\b", t) for t in tables), tables
 
 
 # -- the operator's limits, on every page -------------------------------------------------

@@ -18,6 +18,7 @@ from optviz.engine import RunConfig
 from optviz.experiment import Experiment, compute
 from optviz.presets import DEFAULTS
 from optviz.problems import OnlineProblem
+from tests.helpers import run_table
 
 TIMEOUT = 180
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -75,7 +76,7 @@ def _ok(at: AppTest) -> None:
 
 
 def _table(at: AppTest):
-    return at.table[0].value
+    return run_table(at)
 
 
 def test_a_link_opens_the_online_page_with_its_runs_and_the_editor_changes_one():

@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from optviz import codec, presets
+from tests.helpers import run_table
 
 TIMEOUT = 180
 PAGES = {"surface": "s.", "train": "d."}
@@ -65,7 +66,7 @@ def test_page_shows_its_default_on_first_visit(kind):
     _ok(at)
     exp, default = _experiment(at, kind), presets.DEFAULTS[kind]
     assert exp.problem == default.problem and [r.label for r in exp.runs] == [r.label for r in default.runs]
-    assert at.get("plotly_chart") and at.table[0].value.shape[0] == len(default.runs)
+    assert at.get("plotly_chart") and run_table(at).shape[0] == len(default.runs)
 
 
 PRESET_CASES = [pytest.param(p.kind, pid, id=pid) for pid, p in presets.PRESETS.items()]

@@ -1,4 +1,4 @@
-"""How number fields step when a teacher clicks + and -."""
+"""The shared widgets: how number fields step when a teacher clicks + and -, and the run table."""
 
 from __future__ import annotations
 
@@ -24,3 +24,17 @@ def test_ranged_values_step_by_a_round_hundredth():
     assert _step(SGD["momentum"], 0.9) == 0.01  # not 0.00999
     assert _step(SGD["weight_decay"], 0.0) == 0.01
     assert _step(SGD["lr"], None) is None  # an empty field: Streamlit's own step
+
+
+def test_a_table_shows_each_cell_as_written_and_aligns_columns_of_numbers():
+    import pandas as pd
+
+    from optviz.ui.widgets import table_html
+
+    frame = pd.DataFrame({"run": ["<img src=x onerror=alert(1)>", "**bold** [a](b)"],
+                          "final loss": ["2.285", "—"], "steps": ["1,200", "3e-05"], "settings": ["lr=0.1", "lr=1"]})
+    html = table_html(frame)
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html  # text, never markup
+    assert "**bold** [a](b)" in html  # no Markdown either
+    assert html.count('<td class="num">') == 4 and '<th class="num">final loss</th>' in html
+    assert "<td>lr=0.1</td>" in html and "<th>run</th>" in html

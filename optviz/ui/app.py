@@ -11,7 +11,7 @@ from .compare import compare_page
 from .explore import DATASETS, ONLINE, SURFACES
 from .persist import keep_widget_values
 from .sweeps import sweeps_page
-from .widgets import plain
+from .widgets import TABLE_CLASS, plain
 
 
 @st.cache_resource(show_spinner=False)
@@ -49,8 +49,16 @@ def main() -> None:
     # line behind it, a formula's exponents among it.
     # A page header's formula moves to a line of its own where it does not fit beside the name
     # (a phone), instead of breaking in the middle, "(y −" on one line and "x²)²" on the next.
+    # A run table (widgets.table) in the theme's text colour, whichever theme the viewer picks.
+    t = f".{TABLE_CLASS}"
     st.html("<style>[data-testid='stMainBlockContainer']{padding-top:4.25rem;padding-bottom:2rem}"
-            ".st-key-page_header .katex{white-space:nowrap}.st-key-page_header{overflow-x:auto}</style>")
+            ".st-key-page_header .katex{white-space:nowrap}.st-key-page_header{overflow-x:auto}"
+            f"{t}{{overflow-x:auto;margin-bottom:.5rem}}"
+            f"{t} table{{border-collapse:collapse;width:100%;font-size:.9rem}}"
+            f"{t} th,{t} td{{border:1px solid rgba(128,128,128,.3);padding:.3rem .6rem;text-align:left}}"
+            f"{t} th{{font-weight:400;opacity:.75}}"
+            f"{t} .num{{text-align:right;font-variant-numeric:tabular-nums}}{t} td.num{{white-space:nowrap}}"
+            "</style>")
     for notice in _warm_up():
         st.sidebar.caption(f"⚠ Server setting: {plain(notice)}")
     keep_widget_values()  # each page's widgets keep their values while another page is shown

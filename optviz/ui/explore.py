@@ -35,7 +35,7 @@ from .kinds import KIND_UI
 from .maths import rule_latex, values_markdown
 from .persist import keep_widget_values
 from .runs import RunEditor
-from .widgets import allowed_modules, cached, history_navigation, peek, plain, query_params, store, sync_url
+from .widgets import allowed_modules, cached, history_navigation, peek, plain, query_params, store, sync_url, table
 
 # Partial pictures cost a redraw each; only long computations get them.
 STREAM_ABOVE_SECONDS = 0.4
@@ -305,10 +305,7 @@ class ExperimentPage:
         more = getattr(self.ui, "caption", None)
         st.caption(text + (" " + more(outcome, bundle.extra) if more else ""))
         self.ui.about(run_exp, self.k)
-        # A static table: a few rows, readable on a projector, and no data grid for the browser to
-        # load and draw before the chart (a page's load shows its chart sooner without one).
-        # Its cells are Markdown: each is shown as it is written.
-        st.table(summary_frame(outcome, self.ui, view).map(plain), hide_index=True)
+        table(summary_frame(outcome, self.ui, view))
         if look_inside:
             inside.section(self.k, outcome, styles, card=stepping.step is None, narrow=layout == "stacked")
         rules_ui(self.k, runs, narrow=layout == "stacked")

@@ -7,11 +7,14 @@
 * :func:`query_params` and :func:`sync_url` read and write the address bar.
 * :func:`cached` is the one result cache: it looks up without computing, so a
   page can stream a miss with a progress bar and store the result after.
+* :func:`table` draws a few rows as a plain HTML table.
 """
 
 from __future__ import annotations
 
+import html
 import math
+import re
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -129,6 +132,29 @@ def plain(text: str) -> str:
     """``text`` as Streamlit's Markdown shows it literally: a label or a link's text can
     carry no heading, link, image or HTML."""
     return str(text).translate(_MARKDOWN)
+
+
+# A cell that reads as a number (or as nothing), for a column aligned on its digits.
+_NUMBER = re.compile(r"^(—|[-+−]?(\d[\d,]*\.?\d*|\.\d+)(e[-+]?\d+)?%?)$", re.IGNORECASE)
+TABLE_CLASS = "optviz-table"  # styled once for every page (optviz.ui.app)
+
+
+def table_html(frame) -> str:
+    """A DataFrame's cells as an HTML table: escaped, as they are written; a column of numbers
+    aligned right."""
+    numeric = [all(_NUMBER.match(str(v)) for v in frame[c]) and len(frame) > 0 for c in frame.columns]
+    align = [' class="num"' if n else "" for n in numeric]
+    head = "".join(f"<th{a}>{html.escape(str(c))}</th>" for c, a in zip(frame.columns, align))
+    rows = "".join("<tr>" + "".join(f"<td{a}>{html.escape(str(v))}</td>" for v, a in zip(row, align)) + "</tr>"
+                   for row in frame.itertuples(index=False))
+    return f'<div class="{TABLE_CLASS}"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
+
+
+def table(frame) -> None:
+    """A few rows as a static table. Not ``st.dataframe``, whose data grid (1.2 MB of scripts, a
+    canvas) the browser loads and draws before a page's chart; not ``st.table``, which renders
+    each cell as Markdown. It scrolls sideways where the page is narrower than it."""
+    st.html(table_html(frame))
 
 
 # -- the address bar ----------------------------------------------------------------------------
