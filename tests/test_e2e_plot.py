@@ -82,7 +82,8 @@ def test_a_chart_taken_out_of_the_page_throws_no_error(page):
 
 
 # One chart handed a 2-D figure, a 3-D one, then a 2-D one again: each drawn by the bundle it names,
-# the chart taken over by the other bundle where they differ, its click still heard.
+# in a div of its own where the bundle changes (a page's watchers see a new chart), its click
+# still heard.
 BUNDLE_SWITCH = """async ([js, flat, solid]) => {
   const m = await import(URL.createObjectURL(new Blob([js], {type: "text/javascript"})));
   const parent = document.createElement("div");
@@ -91,10 +92,12 @@ BUNDLE_SWITCH = """async ([js, flat, solid]) => {
   const mount = (figure) => m.default({data: new TextEncoder().encode(figure), parentElement: parent,
                                        setTriggerValue: (name, value) => clicks.push(value)});
   const drawn = async () => {
-    const div = parent.firstChild;
-    for (let i = 0; i < 500 && div.dataset.drawing; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 500 && (parent.firstChild.dataset.drawing || !parent.firstChild._fullLayout); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const div = parent.firstChild;  // a new one where the bundle changed
     div.emit("plotly_click", {points: [{x: 1, y: 2, curveNumber: 0, pointIndex: 0}]});
-    return {scene: !!div._fullLayout.scene, types: div._fullData.map((d) => d.type),
+    return {scene: !!div._fullLayout.scene, types: div._fullData.map((d) => d.type), divs: parent.children.length,
             bundles: Object.keys(window.optvizPlotly || {}).map((u) => u.split("/").pop())};
   };
   const out = [];
@@ -122,7 +125,8 @@ def test_a_chart_switches_between_the_cartesian_and_the_full_plotly_as_its_figur
                         "plotly": "plotly-full.js", "config": {}, "clicks": True})
     got = page.evaluate(BUNDLE_SWITCH, [plot._JS, flat, solid])
     first, solid_view, again = got["out"]
-    assert first == {"scene": False, "types": ["heatmap", "scatter"], "bundles": ["plotly-cartesian.js"]}
+    assert first == {"scene": False, "types": ["heatmap", "scatter"], "divs": 1, "bundles": ["plotly-cartesian.js"]}
+    assert solid_view["divs"] == again["divs"] == 1
     assert solid_view["scene"] and solid_view["types"] == ["surface"]
     assert sorted(solid_view["bundles"]) == ["plotly-cartesian.js", "plotly-full.js"]
     assert again["types"] == ["heatmap", "scatter"] and not again["scene"]

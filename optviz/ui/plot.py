@@ -140,8 +140,15 @@ async function draw(c) {
       const Plotly = await loadPlotly(sent.plotly);
       if (c.gone) return;
       if (c.dirty) continue;  // a newer figure came while its bundle loaded
-      if (c.Plotly && c.Plotly !== Plotly) {  // drawn by the other bundle: that one takes it away
+      if (c.Plotly && c.Plotly !== Plotly) {  // drawn by the other bundle: a new div for this one
         c.Plotly.purge(c.div);
+        const div = document.createElement("div");
+        div.className = "optviz-plot";
+        div.dataset.drawing = "1";
+        c.resize.unobserve(c.div);
+        c.div.replaceWith(div);
+        c.resize.observe(div);
+        c.div = div;
         c.listening = false;
       }
       c.Plotly = Plotly;
@@ -186,8 +193,8 @@ export default function (component) {
       // A chart hidden meanwhile (its page rerunning, or left) has no size to take: Plotly
       // rejects the resize, and an unhandled rejection is a page error.
       frame = requestAnimationFrame(() => {
-        if (!c.Plotly || !div._fullLayout || div.offsetParent === null) return;
-        c.Plotly.Plots.resize(div).catch(() => {});
+        if (!c.Plotly || !c.div._fullLayout || c.div.offsetParent === null) return;
+        c.Plotly.Plots.resize(c.div).catch(() => {});
       });
     });
     c.resize.observe(div);
