@@ -120,7 +120,7 @@ def test_a_chart_switches_between_the_cartesian_and_the_full_plotly_as_its_figur
     page.goto("http://optviz.test/")
     traces = [{"type": "heatmap", "z": [[1, 2], [3, 4]]}, {"type": "scatter", "y": [1, 2]}]
     flat = json.dumps({"figure": {"data": traces, "layout": {"height": 300}},
-                       "plotly": "plotly-cartesian.js", "prefetch": "plotly-full.js", "config": {}, "clicks": True})
+                       "plotly": "plotly-cartesian.js", "config": {}, "clicks": True})
     solid = json.dumps({"figure": {"data": [{"type": "surface", "z": [[1, 2], [3, 4]]}], "layout": {"height": 300}},
                         "plotly": "plotly-full.js", "config": {}, "clicks": True})
     got = page.evaluate(BUNDLE_SWITCH, [plot._JS, flat, solid])

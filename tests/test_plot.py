@@ -151,7 +151,7 @@ def test_served_the_page_draws_its_figure_with_the_in_place_chart(monkeypatch):
     assert "frames" not in figure and len(data["frames"]["names"]) == 80
     assert data["plotly"] == plot.CARTESIAN_ROUTE.lstrip("/")
     assert data["clicks"] is True  # a click on the contour starts there
-    assert data["prefetch"] == plot.ROUTE.lstrip("/")  # for a later 3-D view
+    assert data["preload"] == plot.ROUTE.lstrip("/")  # for a later 3-D view
 
 
 def test_not_served_the_page_falls_back_to_plotly_chart(monkeypatch):
