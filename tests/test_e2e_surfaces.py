@@ -229,3 +229,25 @@ def test_the_3d_view_loads_the_full_plotly_and_the_contour_comes_back(page, app_
     shot = browser.screenshot(page, "e2e-3d-back")
     assert _paths(page), f"no paths on the contour again; see {shot}"
     _assert_clean(page, shot)
+
+
+def test_the_download_menu_draws_its_buttons_when_opened_and_gives_the_config(page, app_server, tmp_path):
+    """The downloads wait in a menu: a page's load draws none of them. The config downloaded
+    is the experiment on the page."""
+    from optviz.experiment import from_json
+
+    shot = browser.assert_app_rendered(page, app_server.url, page.console, "e2e-downloads-closed")
+    buttons = page.locator('[data-testid="stDownloadButton"]')
+    assert buttons.count() == 0, f"download buttons drawn with the page; see {shot}"
+    page.get_by_test_id("stPopoverButton").filter(has_text="Download").click()
+    buttons.first.wait_for(timeout=30_000)
+    shot = browser.screenshot(page, "e2e-downloads-open")
+    labels = [b.inner_text().strip().splitlines()[-1] for b in buttons.all()]  # after each one's icon
+    assert labels == ["Runs (CSV)", "Runs (JSON)", "Animation (HTML)", "Config (JSON)"], shot
+    with page.expect_download(timeout=60_000) as download:
+        buttons.filter(has_text="Config (JSON)").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    exp = from_json(saved.read_text())
+    assert exp.problem == DEFAULT.problem and [r.label for r in exp.runs] == [r.label for r in DEFAULT.runs]
+    _assert_clean(page, shot)

@@ -457,20 +457,20 @@ def rules(runs: tuple[RunConfig, ...], narrow: bool = False) -> None:
 
 
 def downloads_ui(k, outcome: Outcome, fig) -> None:
-    st.markdown("##### Download")
+    """The downloads, in a menu: its buttons are drawn only when it opens, not at each page load."""
     exp = outcome.experiment
-    row = st.container(horizontal=True)  # wraps where the labels do not fit side by side
-    row.download_button("Runs (CSV)", lambda: to_csv(outcome), "optviz-runs.csv", "text/csv", on_click="ignore",
-                        icon=":material/table:", key=k("dl.csv"),
-                        help="One row per run and step: the parameters, loss and lr (and a model's metrics).")
-    row.download_button("Runs (JSON)", lambda: to_json(outcome), "optviz-runs.json", "application/json",
-                        on_click="ignore", icon=":material/data_object:", key=k("dl.json"))
-    row.download_button("Animation (HTML)", lambda: charts.to_html(fig), "optviz-race.html", "text/html",
-                        on_click="ignore", icon=":material/movie:", key=k("dl.html"),
-                        help="A standalone page that plays offline: drop it into slides.")
-    row.download_button("Config (JSON)", exp.to_json, "optviz-config.json", "application/json",
-                        on_click="ignore", icon=":material/settings:", key=k("dl.config"),
-                        help="Replay it with: python3 tasks.py cli run --config optviz-config.json")
+    menu = st.popover("Download", icon=":material/download:", key=k("downloads"))
+    menu.download_button("Runs (CSV)", lambda: to_csv(outcome), "optviz-runs.csv", "text/csv", on_click="ignore",
+                         icon=":material/table:", key=k("dl.csv"), width="stretch",
+                         help="One row per run and step: the parameters, loss and lr (and a model's metrics).")
+    menu.download_button("Runs (JSON)", lambda: to_json(outcome), "optviz-runs.json", "application/json",
+                         on_click="ignore", icon=":material/data_object:", key=k("dl.json"), width="stretch")
+    menu.download_button("Animation (HTML)", lambda: charts.to_html(fig), "optviz-race.html", "text/html",
+                         on_click="ignore", icon=":material/movie:", key=k("dl.html"), width="stretch",
+                         help="A standalone page that plays offline: drop it into slides.")
+    menu.download_button("Config (JSON)", exp.to_json, "optviz-config.json", "application/json",
+                         on_click="ignore", icon=":material/settings:", key=k("dl.config"), width="stretch",
+                         help="Replay it with: python3 tasks.py cli run --config optviz-config.json")
 
 
 SURFACES = ExperimentPage(("surface", "formula"), "s.", "surfaces")
