@@ -61,7 +61,6 @@ from .widgets import (
     query_params,
     set_value,
     sync_url,
-    table,
 )
 
 # Every sweep here is float64: near a good setting the loss falls below
@@ -475,10 +474,10 @@ def _lr_table(sweep: sweeps.LRSweep) -> None:
             "optimizer": sweep.label(k),
             "best lr": "all diverged" if b is None else f"{sweep.lrs[b]:.4g}",
             "final loss at best lr": "—" if b is None else f"{sweep.final_loss[k, b]:.4g}",
-            "smallest lr that diverged": f"{sweep.lrs[np.argmax(diverged)]:.4g}" if diverged.any() else "—",
+            "smallest lr that diverged": f"{sweep.lrs[np.argmax(diverged)]:.4g}" if diverged.any() else "none",
             "lrs that diverged": f"{int(diverged.sum())} of {sweep.lrs.size}",
         })
-    table(rows)
+    st.dataframe(rows, hide_index=True)
 
 
 def basin_section() -> None:
