@@ -190,13 +190,17 @@ def link_warnings(page: str, fresh: list[str]) -> Iterator[None]:
     the link set up: from the run that read the link (``fresh``), through each rerun whose
     address is the one that run wrote. A rerun the page makes itself (its width coming in)
     must not wipe them unread; the user's first change does."""
+    s = st.session_state
+    key = f"{page}.link_warnings"
+    if fresh:  # kept before the block runs: a rerun (the width coming in) may cut this run short
+        s[key] = (fresh, None)
     slot = st.container()
     yield
-    s = st.session_state
-    key, url = f"{page}.link_warnings", s.get(_URL)
-    if fresh:
-        s[key] = (fresh, url)
+    url = s.get(_URL)
     warnings, at = s.get(key, ((), None))
+    if warnings and at is None:  # the first run to finish wrote the link's address
+        at = url
+        s[key] = (warnings, url)
     if not warnings or url != at:
         s.pop(key, None)
         return
