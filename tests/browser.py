@@ -222,11 +222,14 @@ def open_app(page, url: str, timeout_s: float = 60.0) -> str:
     try:
         # The state the wait saw, not a second look: under load the page may be between two
         # renders (a rerun the width probe asks for) when a second query comes.
+        # A page just opened draws its chart first, and the rest in a second run: the sidebar's
+        # placeholder (optviz.ui.explore.LOADING) is there until then.
         finished = page.wait_for_function(
             """() => {
                 const app = document.querySelector('[data-testid="stApp"]');
                 const state = app && app.getAttribute('data-test-script-state');
-                return (state === 'notRunning' || state === 'compilationError') && state;
+                const loading = document.querySelector('.st-key-optviz-loading');
+                return (state === 'notRunning' && !loading || state === 'compilationError') && state;
             }""",
             timeout=ms,
         )
@@ -235,14 +238,16 @@ def open_app(page, url: str, timeout_s: float = 60.0) -> str:
             """() => {
                 const app = document.querySelector('[data-testid="stApp"]');
                 return app ? [app.getAttribute('data-test-script-state'),
-                              app.getAttribute('data-test-connection-state')] : [null, null];
+                              app.getAttribute('data-test-connection-state'),
+                              !!document.querySelector('.st-key-optviz-loading')] : [null, null, false];
             }"""
         )
         shot = screenshot(page, "timeout")
         raise AssertionError(
             f"{url}: app did not finish its first run within {timeout_s:.0f}s "
             f"(script state {states[0]!r}, connection state {states[1]!r}; a proxy that drops the "
-            f"websocket leaves it connecting); see {shot}"
+            f"websocket leaves it connecting"
+            f"{'; the page still waited for its chart to be drawn' if states[2] else ''}); see {shot}"
         ) from None
     return finished.json_value()
 
@@ -264,7 +269,9 @@ def settle(page, timeout_s: float = 20.0) -> bool:
     # Our in-place chart keeps its old drawing while it draws a new figure: it says so with
     # data-drawing. A rerun the page asks for itself (the width probe) may start a moment
     # after the first one ends, so the page must look settled twice, half a second apart.
-    settled = f"""() => !document.querySelector('[data-testid="stSkeleton"], .optviz-plot[data-drawing]')
+    # A page just opened has a placeholder for all but its chart until that is drawn.
+    waiting = '[data-testid="stSkeleton"], .optviz-plot[data-drawing], .st-key-optviz-loading'
+    settled = f"""() => !document.querySelector({waiting!r})
                   && document.querySelector('[data-testid="stApp"]')
                         ?.getAttribute('data-test-script-state') !== 'running'
                   && [...document.querySelectorAll({CHARTS!r})].every(c => c.querySelector('.main-svg'))"""

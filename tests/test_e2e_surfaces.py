@@ -90,7 +90,7 @@ def test_malformed_link_warns_in_the_page(page, app_server):
     )
     warnings = page.locator('[data-testid="stAlertContentWarning"]')
     warnings.first.wait_for(timeout=30_000)
-    assert "Share link" in warnings.first.inner_text()
+    assert "Link:" in warnings.first.inner_text()
     _paths(page)  # the defaults still draw
     _assert_clean(page, shot)
 
@@ -228,6 +228,40 @@ def test_the_3d_view_loads_the_full_plotly_and_the_contour_comes_back(page, app_
     browser.settle(page)
     shot = browser.screenshot(page, "e2e-3d-back")
     assert _paths(page), f"no paths on the contour again; see {shot}"
+    _assert_clean(page, shot)
+
+
+# When the page's first number input (the run editor) and first preset button appeared, and how
+# many figures the chart has drawn (a new data array each: a resize or a hover redraws the same).
+FIRST_WIDGETS = """new MutationObserver(() => {
+  const now = performance.now();
+  if (!window.__editorAt && document.querySelector('[data-testid=stMain] [data-testid=stNumberInput]'))
+    window.__editorAt = now;
+  if (!window.__presetsAt && document.querySelector('[data-testid=stSidebar] [data-testid=stButton]'))
+    window.__presetsAt = now;
+  const gd = document.querySelector('.js-plotly-plot');
+  if (gd && gd.on && !gd.__counted) {
+    gd.__counted = 1;
+    window.__figures = 0;
+    gd.on('plotly_afterplot', () => { if (gd.data !== gd.__data) { gd.__data = gd.data; window.__figures++; } });
+  }
+}).observe(document, {childList: true, subtree: true});"""
+
+
+@pytest.mark.parametrize("path", ["", "/online?steps=100"])
+def test_a_page_just_opened_draws_its_chart_before_the_rest(page, app_server, path):
+    """A page whose results come at once sends its chart alone, and the rest once the chart is
+    drawn: the browser draws the chart before it renders the run editor and the presets, then
+    the whole page comes, and the chart is not drawn again."""
+    page.add_init_script(FIRST_DRAW + FIRST_WIDGETS)
+    shot = browser.assert_app_rendered(page, app_server.url + path, page.console, "e2e-chart-first")
+    t = page.evaluate("({draw: window.__firstDraw, editor: window.__editorAt, presets: window.__presetsAt,"
+                      " figures: window.__figures})")
+    assert t["draw"] and t["editor"] and t["presets"], (t, shot)  # the whole page came
+    assert t["draw"] < t["editor"] and t["draw"] < t["presets"], (t, shot)
+    assert t["figures"] == 1, f"the chart was drawn again: {t}; see {shot}"
+    assert page.locator(".st-key-optviz-loading").count() == 0
+    assert "run=" in urlsplit(page.url).query  # the link written in the first run stays
     _assert_clean(page, shot)
 
 

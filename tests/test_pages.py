@@ -183,7 +183,7 @@ def test_malformed_links_warn_instead_of_failing(kind, query):
     base = {"dataset": "moons"} if kind == "train" else {}
     at = _app(kind, {**base, **query})
     assert not at.exception
-    assert any("Share link" in w.value for w in at.warning), "a bad link must say so"
+    assert any("Link:" in w.value for w in at.warning), "a bad link must say so"
     assert at.get("plotly_chart")
 
 
@@ -376,6 +376,37 @@ def test_a_page_whose_results_come_at_once_draws_its_sidebar_after_them():
     assert ONLINE.results_first(dataclasses.replace(presets.DEFAULTS["online"], steps=100))
     assert not DATASETS.results_first(presets.DEFAULTS["train"])
     assert not SURFACES.results_first(None)
+
+
+@pytest.mark.parametrize(("kind", "query"), [("surface", {}), ("online", {"steps": "100"})])
+def test_a_page_just_opened_sends_its_chart_alone_and_the_whole_page_once_it_is_drawn(monkeypatch, kind, query):
+    """Served, the in-place chart reports its first draw. A page just opened whose results come
+    at once sends the chart and what is above it, and in the sidebar its first line only; the
+    run after the report sends the whole page, with the chart's figure as it was (the browser
+    does not draw it again). The browser's side: test_e2e_surfaces."""
+    from optviz.ui import plot
+    from optviz.ui.explore import LOADING
+
+    def chart(at):
+        (found,) = [e for e in at.get("bidi_component") if plot.NAME in e.proto.component_name]
+        return found.proto.bytes
+
+    monkeypatch.setattr(plot, "_served", True)
+    at = _app(kind, query)
+    assert not at.exception
+    report = b'{"report_drawn":true,'
+    first = chart(at)
+    assert first.startswith(report)
+    assert not at.number_input and not at.button, "the run editor and the presets come in the second run"
+    assert [m.value for m in at.sidebar.markdown] == ["### Classroom presets"]
+    assert LOADING in str(at.sidebar.children[0].proto)  # what the browser tests wait on to go
+    link = dict(at.query_params)
+    at.run()  # the run the chart's report asks for
+    _ok(at)
+    assert chart(at) == b"{" + first[len(report):]
+    assert at.number_input and at.sidebar.button
+    assert dict(at.query_params) == link
+    assert LOADING not in str(at.sidebar.children[0].proto)
 
 
 def test_the_first_visitor_gets_each_pages_default_from_the_servers_warm_up(monkeypatch):

@@ -169,11 +169,24 @@ async function draw(c) {
       preload(sent.preload);
     } while (c.dirty && !c.gone);
     delete c.div.dataset.drawing;
+    reportDrawn(c);
   } finally {
     c.busy = false;
     if (c.gone && c.Plotly) c.Plotly.purge(c.div);  // unmounted while drawing: purged once the draw is done
   }
 }
+
+// A page that draws its chart before the rest (plot.chart's ``report_drawn``) hears when it is
+// drawn, or could not be: once per chart.
+function reportDrawn(c) {
+  if (!c.report || c.reported || c.gone) return;
+  c.reported = true;
+  c.send("drawn", true);
+}
+
+// Where a figure's payload starts with this, the page asks to hear of its first draw; the flag
+// is no part of the figure, and a rerun that drops it does not draw the figure again.
+const REPORT = '{"report_drawn":true,';
 
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
@@ -199,7 +212,11 @@ export default function (component) {
   c.send = setTriggerValue;
   // One JSON document, sent as bytes (plot.chart): Streamlit forwards bytes as they are, where a
   // dict's figure would be encoded twice more on the server and parsed twice here.
-  const text = new TextDecoder().decode(data);
+  let text = new TextDecoder().decode(data);
+  if (text.startsWith(REPORT)) {
+    c.report = true;
+    text = "{" + text.slice(REPORT.length);
+  }
   // A rerun that leaves the figure as it was (a click elsewhere, another widget) keeps the
   // drawing and the user's zoom: Plotly.react would reset a view the figure has no uirevision for.
   if (c.text === text) return cleanup(c, parentElement);
@@ -210,6 +227,7 @@ export default function (component) {
     if (c.gone) return;  // a page left mid-draw: nothing is shown, so nothing failed
     c.div.textContent = "The chart could not be drawn: " + e.message;
     console.error(e);
+    reportDrawn(c);  // the rest of the page still comes
   });
   return cleanup(c, parentElement);
 }
@@ -402,14 +420,23 @@ def clicked(event) -> list | None:
     return None
 
 
-def chart(fig: Any, *, key: str, where, config: dict | None = None, clicks: bool = False) -> _Event:
+def draws_in_place() -> bool:
+    """Whether :func:`chart` is the in-place chart, which can report its first draw
+    (``report_drawn``), rather than ``st.plotly_chart``."""
+    return _served
+
+
+def chart(fig: Any, *, key: str, where, config: dict | None = None, clicks: bool = False,
+          report_drawn: bool = False) -> _Event:
     """Draw ``fig`` in the container ``where``; with the same ``key`` in the same place, a new
     figure updates the chart in place.
 
     Not in an ``st.empty``: the placeholder is cleared at each rerun, and the chart with it.
     With ``clicks``, a click on a point reruns the page, and this returns it as
     ``st.plotly_chart``'s selection event; without, a click does nothing (a phone's tap shows
-    the hover) and a drag zooms.
+    the hover) and a drag zooms. With ``report_drawn`` (the in-place chart only), the chart's
+    first draw, or its failure, reruns the page (in a fragment, the fragment) once, and the
+    event's ``drawn`` is True in that run.
     """
     config = {"displaylogo": False, **(config or {})}
     if not _served:
@@ -425,11 +452,15 @@ def chart(fig: Any, *, key: str, where, config: dict | None = None, clicks: bool
         parts |= {"figure": to_json(fig, frames=False), "frames": frames_json(source)}
     else:
         parts["figure"] = to_json(fig)
-    data = ("{" + ",".join(f'"{name}":{text}' for name, text in parts.items()) + "}").encode()
+    report = '"report_drawn":true,' if report_drawn else ""  # first: the browser takes it off (_JS's REPORT)
+    data = ("{" + report + ",".join(f'"{name}":{text}' for name, text in parts.items()) + "}").encode()
     with where:
-        result = _component()(key=key, data=data, on_click_change=lambda: None, height="content")
-    return selection(getattr(result, "click", None) if clicks else None)
+        result = _component()(key=key, data=data, on_click_change=lambda: None, on_drawn_change=lambda: None,
+                              height="content")
+    event = selection(getattr(result, "click", None) if clicks else None)
+    event["drawn"] = bool(getattr(result, "drawn", None))
+    return event
 
 
 __all__ = ["CARTESIAN_ROUTE", "CARTESIAN_TRACES", "FRAMES_JS", "NAME", "ROUTE", "bundle_for", "cell_clicks", "chart",
-           "clicked", "frames_json", "middleware", "routes", "selection"]
+           "clicked", "draws_in_place", "frames_json", "middleware", "routes", "selection"]
