@@ -154,8 +154,8 @@ SMALL_TRAIN = ["--dataset", "moons", "--data-set", "n_samples=80", "--model-set"
                "--batch-size", "20"]  # fmt: skip
 
 
-def run_table(at):
-    """The page's run table (``optviz.ui.widgets.table``) as a DataFrame of its cells' text."""
+def tables(at) -> list:
+    """Each table a page shows (``optviz.ui.widgets.table``), as a DataFrame of its cells' text."""
     from html.parser import HTMLParser
 
     import pandas as pd
@@ -183,8 +183,16 @@ def run_table(at):
             if self.cell is not None:
                 self.cell.append(data)
 
-    (body,) = [e.proto.body for e in at.get("html") if f'class="{TABLE_CLASS}"' in e.proto.body]
-    parser = Cells()
-    parser.feed(body)
-    head, *rows = parser.rows
-    return pd.DataFrame(rows, columns=head)
+    out = []
+    for body in [e.proto.body for e in at.get("html") if f'class="{TABLE_CLASS}"' in e.proto.body]:
+        parser = Cells()
+        parser.feed(body)
+        head, *rows = parser.rows
+        out.append(pd.DataFrame(rows, columns=head))
+    return out
+
+
+def run_table(at):
+    """An experiment page's one table: its runs."""
+    (table,) = tables(at)
+    return table

@@ -16,6 +16,7 @@ from optviz.presets import DEFAULTS
 from optviz.problems import FormulaProblem, SurfaceProblem, Task
 from optviz.problems.datasets import DataConfig
 from tests import browser
+from tests.helpers import tables
 
 TIMEOUT = 180
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -47,8 +48,8 @@ def test_the_default_comparison_computes_and_its_link_says_so():
     _ok(at)
     assert "Fair comparison" in at.markdown[0].value
     assert any("64 trials drawn from a scrambled Sobol sequence" in m.value for m in at.markdown)
-    assert len(at.get("plotly_chart")) == 2 and len(at.dataframe) == 1
-    ranking = at.dataframe[0].value
+    (ranking,) = tables(at)
+    assert len(at.get("plotly_chart")) == 2
     assert sorted(ranking["optimizer"]) == sorted(c.name for c in Comparison().contenders)
     comparison, view, warnings = decode_compare(_query(at))
     assert comparison == Comparison() and view == CompareView() and not warnings

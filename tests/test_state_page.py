@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
+from tests.helpers import tables
 from tests.test_pages import TIMEOUT, _ok, _page
 
 
@@ -33,7 +34,7 @@ def test_the_toggle_draws_the_inside_section_and_is_kept_in_the_link():
     charts = len(at.get("plotly_chart"))
     at.toggle(key="s.inside.curvature").set_value(True).run()
     _ok(at)
-    table = at.dataframe[-1].value
+    table = tables(at)[-1]  # after the runs' table
     assert list(table["stable"]) == ["pass", "pass", "—", "pass"]
     assert len(at.get("plotly_chart")) == charts + 2  # the sharpness, and the Hessian's cross at the point
     at.toggle(key="s.inside").set_value(False).run()

@@ -34,6 +34,9 @@ def test_a_table_shows_each_cell_as_written_and_aligns_columns_of_numbers():
     frame = pd.DataFrame({"run": ["<img src=x onerror=alert(1)>", "**bold** [a](b)"],
                           "final loss": ["2.285", "—"], "steps": ["1,200", "3e-05"], "settings": ["lr=0.1", "lr=1"]})
     html = table_html(frame)
+    ranges = table_html([{"quartiles": "5.913e-06 – 6.838e-05", "diverged": "3 of 64"}, {"quartiles": "—",
+                                                                                      "diverged": "0 of 64"}])
+    assert ranges.count('<td class="num">') == 4  # rows of dicts too; a range and a count align as numbers
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html  # text, never markup
     assert "**bold** [a](b)" in html  # no Markdown either
     assert html.count('<td class="num">') == 4 and '<th class="num">final loss</th>' in html

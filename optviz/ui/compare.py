@@ -39,6 +39,7 @@ from .widgets import (
     query_params,
     set_value,
     sync_url,
+    table,
 )
 
 P = "cp"  # every widget key of this page starts with "cp."
@@ -414,7 +415,7 @@ def _ranking(result: CompareResult) -> None:
                 "runs diverged": f"{d['diverged_runs']} of {d['runs']}",
             }
         )
-    st.dataframe(rows, hide_index=True)
+    table(rows)
     edges = [result.label(k) for k in range(len(result.tuned)) if result.at_edge(k)]
     if edges:
         st.caption(

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 import torch
 
@@ -23,7 +22,7 @@ from . import guard, plot
 from .kinds import KIND_UI
 from .maths import step_latex
 from .theme import chart
-from .widgets import cached
+from .widgets import cached, table
 
 CURVATURE = "inside.curvature"  # the curvature switch's key (kept in the link as curvature=1)
 
@@ -83,7 +82,7 @@ def curvature_ui(outcome: Outcome, styles, labels: list[str], step: int) -> None
     points = np.asarray(result.arrays["params"])[min(step, len(result.arrays["params"]) - 1)]
     hess = curvature.hessian_2d(fn, torch.as_tensor(points, dtype=torch.float64))
     grid = KIND_UI[exp.problem.kind].extras(outcome)
-    cross, table = st.columns([3, 2])
+    cross, stability = st.columns([3, 2])
     plot.chart(chart(inside.hessian_cross_figure(grid, points, hess.eigenvalues.numpy(), hess.eigenvectors.numpy(),
                                                  styles, step=step)),
                key="inside.hessian", where=cross)
@@ -94,8 +93,9 @@ def curvature_ui(outcome: Outcome, styles, labels: list[str], step: int) -> None
                "the line, the step overshoots along the sharpest direction.")
     rows = [{key: f"{v:.4g}" if isinstance(v, float) and v == v else ("—" if isinstance(v, float) else v)
              for key, v in row.items()} for row in curvature.stability_rows(pc, labels, step)]
-    table.markdown(f"**Local stability at point {step}**")
-    table.dataframe(pd.DataFrame(rows), hide_index=True)
+    with stability:
+        st.markdown(f"**Local stability at point {step}**")
+        table(rows)
 
 
 def model_curvature_ui(outcome: Outcome, styles, labels: list[str], step: int) -> None:

@@ -61,6 +61,7 @@ from .widgets import (
     query_params,
     set_value,
     sync_url,
+    table,
 )
 
 # Every sweep here is float64: near a good setting the loss falls below
@@ -474,10 +475,10 @@ def _lr_table(sweep: sweeps.LRSweep) -> None:
             "optimizer": sweep.label(k),
             "best lr": "all diverged" if b is None else f"{sweep.lrs[b]:.4g}",
             "final loss at best lr": "—" if b is None else f"{sweep.final_loss[k, b]:.4g}",
-            "smallest lr that diverged": f"{sweep.lrs[np.argmax(diverged)]:.4g}" if diverged.any() else "none",
+            "smallest lr that diverged": f"{sweep.lrs[np.argmax(diverged)]:.4g}" if diverged.any() else "—",
             "lrs that diverged": f"{int(diverged.sum())} of {sweep.lrs.size}",
         })
-    st.dataframe(rows, hide_index=True)
+    table(rows)
 
 
 def basin_section() -> None:

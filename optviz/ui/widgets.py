@@ -19,6 +19,7 @@ from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import pandas as pd
 import streamlit as st
 
 from .. import config
@@ -134,14 +135,17 @@ def plain(text: str) -> str:
     return str(text).translate(_MARKDOWN)
 
 
-# A cell that reads as a number (or as nothing), for a column aligned on its digits.
-_NUMBER = re.compile(r"^(—|[-+−]?(\d[\d,]*\.?\d*|\.\d+)(e[-+]?\d+)?%?)$", re.IGNORECASE)
+# A cell that reads as a number, a range of two or "3 of 64" (or as nothing), for a column
+# aligned on its digits and never broken inside a number ("6.838e-05" at its hyphen).
+_NUM = r"[-+−]?(\d[\d,]*\.?\d*|\.\d+)(e[-+]?\d+)?%?"
+_NUMBER = re.compile(rf"^(—|{_NUM}|{_NUM} – {_NUM}|\d+ of \d+)$", re.IGNORECASE)
 TABLE_CLASS = "optviz-table"  # styled once for every page (optviz.ui.app)
 
 
 def table_html(frame) -> str:
-    """A DataFrame's cells as an HTML table: escaped, as they are written; a column of numbers
-    aligned right."""
+    """A DataFrame's (or a list of row dicts') cells as an HTML table: escaped, as they are
+    written; a column of numbers aligned right."""
+    frame = frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(frame)
     numeric = [all(_NUMBER.match(str(v)) for v in frame[c]) and len(frame) > 0 for c in frame.columns]
     align = [' class="num"' if n else "" for n in numeric]
     head = "".join(f"<th{a}>{html.escape(str(c))}</th>" for c, a in zip(frame.columns, align))
