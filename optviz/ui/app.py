@@ -55,7 +55,7 @@ def main() -> None:
             ".st-key-page_header .katex{white-space:nowrap}.st-key-page_header{overflow-x:auto}"
             f"{t}{{overflow-x:auto;margin-bottom:.5rem}}"
             f"{t} table{{border-collapse:collapse;width:100%;font-size:.9rem}}"
-            f"{t} th,{t} td{{border:1px solid rgba(128,128,128,.3);padding:.3rem .6rem;text-align:left}}"
+            f"{t} th,{t} td{{border:1px solid rgba(128,128,128,.3);padding:.3rem .4rem;text-align:left}}"
             f"{t} th{{font-weight:400;opacity:.75}}"
             f"{t} .num{{text-align:right;font-variant-numeric:tabular-nums}}{t} td.num{{white-space:nowrap}}"
             "</style>")

@@ -149,9 +149,16 @@ def table_html(frame) -> str:
     numeric = [all(_NUMBER.match(str(v)) for v in frame[c]) and len(frame) > 0 for c in frame.columns]
     align = [' class="num"' if n else "" for n in numeric]
     head = "".join(f"<th{a}>{html.escape(str(c))}</th>" for c, a in zip(frame.columns, align))
-    rows = "".join("<tr>" + "".join(f"<td{a}>{html.escape(str(v))}</td>" for v, a in zip(row, align)) + "</tr>"
+    rows = "".join("<tr>" + "".join(f"<td{a}>{_cell(v, bool(a))}</td>" for v, a in zip(row, align)) + "</tr>"
                    for row in frame.itertuples(index=False))
     return f'<div class="{TABLE_CLASS}"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
+
+
+def _cell(value, number: bool) -> str:
+    """A cell's text, escaped; a setting may break after its "=" (``momentum=`` / ``0.9``), so a
+    table of settings is narrow enough for a 1024-pixel projector with the sidebar open."""
+    text = html.escape(str(value))
+    return text if number else text.replace("=", "=<wbr>")
 
 
 def table(frame) -> None:
