@@ -192,19 +192,31 @@ def test_back_and_forward_undo_and_redo_edits_then_leave_the_page(page, app_serv
     page.go_back(wait_until="commit")
     page.wait_for_function(f"() => location.search !== {'?' + edited!r}", timeout=30_000)
     _idle(page)
-    assert _state(page.url) in (datasets, {}), page.url  # the page's first address, before its link was written
-    for _ in range(3):  # to the page before
-        if _page_of(page.url) == "Surfaces":
-            break
-        page.go_back(wait_until="commit")
-        page.wait_for_timeout(500)
-        _idle(page)
-    assert _page_of(page.url) == "Surfaces", page.url
+    assert _state(page.url) == datasets, page.url  # the page's first address: its link, written in place
+    page.go_back(wait_until="commit")  # one Back to the page before, not to the address that opened this one
+    page.wait_for_url(lambda url: _page_of(url) == "Surfaces", timeout=30_000)
     expect(_main(page).get_by_label("lr", exact=True).first).to_have_value("0.05", timeout=30_000)
     _idle(page)
     assert _state(page.url) == states[1], page.url
     shot = browser.screenshot(page, "history-end")
     assert page.locator('[data-testid="stException"]').count() == 0, f"exception shown; see {shot}"
+    assert page.console.errors == [], page.console.errors
+
+
+def test_one_back_leaves_a_page_opened_by_its_address(page, app_server):
+    """A page's first address of its own replaces the one typed (Streamlit would push it as a new
+    entry, and Back would show the same page again)."""
+    browser.assert_app_rendered(page, app_server.url, page.console, "history-typed-start")
+    _idle(page)
+    surfaces = page.url
+    for path in ("datasets", "compare"):
+        browser.open_app(page, f"{app_server.url}/{path}")
+        _idle(page)
+        assert _state(page.url), f"{path}: no link written: {page.url}"
+        page.go_back(wait_until="commit")
+        page.wait_for_url(lambda url: _page_of(url) == "Surfaces", timeout=30_000)
+        _idle(page)
+        assert page.url == surfaces
     assert page.console.errors == [], page.console.errors
 
 

@@ -26,6 +26,7 @@ import streamlit as st
 from plotly.io.json import to_json_plotly
 
 from ..charts.common import dumps, to_json, typed_arrays
+from .widgets import HISTORY_SCRIPT
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 # npm's plotly.js-cartesian-dist-min, MIT (assets/LICENSE.plotly.js), of the plotly.js that the
@@ -317,17 +318,19 @@ def routes() -> list:
 _HEAD_TAG = (f'<script defer src=".{CARTESIAN_ROUTE if _CARTESIAN else ROUTE}" '
              'onload="(window.optvizPlotly=window.optvizPlotly||{})[this.src]=window.Plotly;this.dataset.ended=1" '
              'onerror="this.dataset.ended=1"></script>').encode()
+_HEAD = HISTORY_SCRIPT.encode() + _HEAD_TAG
 # Not the downloads, Streamlit's own routes or its files: only the app's pages.
 _NOT_PAGES = ("/media/", "/_stcore/", "/static/", "/component", "/optviz/")
 
 
-class _NamePlotlyInPage:
-    """ASGI middleware: each of the app's pages names plotly.js in its ``<head>``.
+class _PageHead:
+    """ASGI middleware: each of the app's pages names plotly.js in its ``<head>``, after the
+    script that keeps the browser's history one entry per picture (widgets.HISTORY_SCRIPT).
 
     A page is a browser's navigation (a GET that accepts HTML, outside Streamlit's own routes)
-    answered 200 with uncompressed HTML; the edited page drops the validators of the file it
-    came from, which no longer describe it. Streamlit gzips every page but ``/``, and those
-    pass untouched: their charts load plotly.js themselves, as before.
+    answered 200 with HTML. It is asked of Streamlit uncompressed (Streamlit gzips every page
+    but ``/``: a page of 1.5 kB); the edited page drops the validators of the file it came from,
+    which no longer describe it.
     """
 
     def __init__(self, app):
@@ -338,6 +341,7 @@ class _NamePlotlyInPage:
         if (scope["type"] != "http" or scope.get("method") != "GET" or b"text/html" not in headers.get(b"accept", b"")
                 or any(part in scope.get("path", "") for part in _NOT_PAGES)):
             return await self.app(scope, receive, send)
+        scope = {**scope, "headers": [(k, v) for k, v in scope.get("headers") or [] if k.lower() != b"accept-encoding"]}
         held: dict | None = None
         body: list[bytes] = []
 
@@ -358,7 +362,7 @@ class _NamePlotlyInPage:
                 body.append(message.get("body", b""))
                 if message.get("more_body"):
                     return
-                page = b"".join(body).replace(b"</head>", _HEAD_TAG + b"</head>", 1)
+                page = b"".join(body).replace(b"</head>", _HEAD + b"</head>", 1)
                 drop = (b"content-length", b"etag", b"last-modified")
                 headers = [(k, v) for k, v in held.get("headers", []) if k.lower() not in drop]
                 await send({**held, "headers": [*headers, (b"content-length", str(len(page)).encode())]})
@@ -370,10 +374,10 @@ class _NamePlotlyInPage:
 
 
 def middleware() -> list:
-    """What names plotly.js in the page (for ``st.App(middleware=...)``, beside :func:`routes`)."""
+    """What edits each page's head (for ``st.App(middleware=...)``, beside :func:`routes`)."""
     from starlette.middleware import Middleware
 
-    return [Middleware(_NamePlotlyInPage)]
+    return [Middleware(_PageHead)]
 
 
 def cell_clicks() -> bool:

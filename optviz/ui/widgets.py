@@ -186,6 +186,22 @@ def history_navigation() -> bool:
 
 _URL = "optviz.url"  # what sync_url last made the address bar say
 
+# In each page's <head> (plot.middleware), before Streamlit starts. Streamlit pushes every change
+# of the query string as an entry of the browser's history. So a page opened by its address (typed,
+# or a link) got its link written as a second entry, and Back showed the same page again. An entry
+# whose address has a query the app wrote holds a picture (history.state.optviz); a write over one
+# that does not (a page just opened, a bare address) replaces it, and each later change of the
+# picture is pushed, so Back undoes it.
+HISTORY_SCRIPT = """<script>(() => {
+  const h = window.history, push = h.pushState.bind(h), replace = h.replaceState.bind(h);
+  const mark = (state, url) => ({...state, optviz: new URL(url ?? location.href, location.href).search.length > 1});
+  h.pushState = function (state, title, url) {
+    const here = new URL(url, location.href).pathname === location.pathname;
+    return (here && !(h.state && h.state.optviz) ? replace : push)(mark(state, url), title, url);
+  };
+  h.replaceState = function (state, title, url) { return replace(mark(state, url), title, url); };
+})();</script>"""
+
 
 def sync_url(wanted: Mapping[str, str | list[str]]) -> None:
     """Make the address bar say ``wanted``, so that copying it shares the picture."""
