@@ -89,7 +89,7 @@ class ClientThread:
         self.stats = load.Stats()
         self.client = load.Client(url, self.stats, timeout=60, lr_label="lr", lr_key_hint="r0.hp.lr")
         self.call(self.client.open())
-        self.call(self.client.rerun())
+        self.call(self.client.load())
         self.wid = self.client.find_widget("lr", "r0.hp.lr")
 
     def call(self, coro):
