@@ -261,6 +261,8 @@ def test_a_page_just_opened_draws_its_chart_before_the_rest(page, app_server, pa
     assert t["draw"] < t["editor"] and t["draw"] < t["presets"], (t, shot)
     assert t["figures"] == 1, f"the chart was drawn again: {t}; see {shot}"
     assert page.locator(".st-key-optviz-loading").count() == 0
+    # The full plotly.js (for a 3-D view) still loads, once the rest of the page has come.
+    page.wait_for_function(f"({BUNDLES})().bundles.length === 2", timeout=30_000)
     assert "run=" in urlsplit(page.url).query  # the link written in the first run stays
     _assert_clean(page, shot)
 

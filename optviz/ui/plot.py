@@ -115,8 +115,9 @@ function loadPlotly(url) {
   return bundles.get(src);
 }
 
-// The full bundle, loaded and run once the page's chart is drawn and the browser is idle: a
-// first switch to 3-D then draws as soon as a later one (it compiled and ran 4.8 MB first, 3 s).
+// The full bundle, loaded and run once the page's chart is drawn (and the rest of a page that drew
+// its chart first is here) and the browser is idle: a first switch to 3-D then draws as soon as a
+// later one (it compiled and ran 4.8 MB first, 3 s).
 const preloaded = new Set();
 function preload(url) {
   if (!url || preloaded.has(url)) return;
@@ -167,7 +168,7 @@ async function draw(c) {
                            point_index: p.pointIndex ?? p.pointNumber, customdata: custom});
         });
       }
-      preload(sent.preload);
+      if (!c.report) preload(sent.preload);  // else once the rest of the page is here (below)
     } while (c.dirty && !c.gone);
     delete c.div.dataset.drawing;
     reportDrawn(c);
@@ -214,13 +215,16 @@ export default function (component) {
   // One JSON document, sent as bytes (plot.chart): Streamlit forwards bytes as they are, where a
   // dict's figure would be encoded twice more on the server and parsed twice here.
   let text = new TextDecoder().decode(data);
-  if (text.startsWith(REPORT)) {
-    c.report = true;
-    text = "{" + text.slice(REPORT.length);
-  }
+  c.report = text.startsWith(REPORT);  // this run's page waits to hear that the chart is drawn
+  if (c.report) text = "{" + text.slice(REPORT.length);
   // A rerun that leaves the figure as it was (a click elsewhere, another widget) keeps the
   // drawing and the user's zoom: Plotly.react would reset a view the figure has no uirevision for.
-  if (c.text === text) return cleanup(c, parentElement);
+  if (c.text === text) {
+    // The rest of a page that drew its chart first: now the full bundle may load and run, not
+    // while the browser renders that rest (it took 1 to 2 s more on a browser's first loads).
+    if (!c.report && c.Plotly) preload(c.sent.preload);
+    return cleanup(c, parentElement);
+  }
   c.div.dataset.drawing = "1";  // until this figure is drawn: tests and benchmarks wait for it
   c.text = text;
   c.sent = JSON.parse(text);  // drawn once: Plotly.react keeps what it is given
