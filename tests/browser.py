@@ -269,8 +269,10 @@ def settle(page, timeout_s: float = 20.0) -> bool:
     # Our in-place chart keeps its old drawing while it draws a new figure: it says so with
     # data-drawing. A rerun the page asks for itself (the width probe) may start a moment
     # after the first one ends, so the page must look settled twice, half a second apart.
-    # A page just opened has a placeholder for all but its chart until that is drawn.
-    waiting = '[data-testid="stSkeleton"], .optviz-plot[data-drawing], .st-key-optviz-loading'
+    # A page just opened has a placeholder for all but its chart until that is drawn, and a
+    # page whose width the server has not drawn for yet (a phone's first run) says so on <body>.
+    waiting = ('[data-testid="stSkeleton"], .optviz-plot[data-drawing], .st-key-optviz-loading, '
+               'body[data-optviz-layout]')
     settled = f"""() => !document.querySelector({waiting!r})
                   && document.querySelector('[data-testid="stApp"]')
                         ?.getAttribute('data-test-script-state') !== 'running'

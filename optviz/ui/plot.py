@@ -333,7 +333,7 @@ class _PageHead:
 
     A page is a browser's navigation (a GET that accepts HTML, outside Streamlit's own routes)
     answered 200 with HTML. It is asked of Streamlit uncompressed (Streamlit gzips every page
-    but ``/``: a page of 1.5 kB); the edited page drops the validators of the file it came from,
+    but ``/``: a page of 9 kB); the edited page drops the validators of the file it came from,
     which no longer describe it.
     """
 

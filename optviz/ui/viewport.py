@@ -25,6 +25,9 @@ export default function (component) {
     let last = data.known;
     const report = () => {
         const bucket = main.clientWidth < data.below ? "narrow" : "wide";
+        // Until the server draws for this width, the page is not settled (tests wait on it).
+        if (bucket === data.known) delete document.body.dataset.optvizLayout;
+        else document.body.dataset.optvizLayout = "pending";
         if (bucket !== last) { last = bucket; setStateValue("layout", bucket); }
     };
     const observer = new ResizeObserver(report);
