@@ -384,12 +384,6 @@ def middleware() -> list:
     return [Middleware(_PageHead)]
 
 
-def cell_clicks() -> bool:
-    """Whether :func:`chart` reports a click on a heatmap's cell: the in-place chart does,
-    ``st.plotly_chart`` reports clicks on points only."""
-    return _served
-
-
 def frames_json(source) -> str:
     """What the in-place chart is sent to cut a figure's frames from (``FRAMES_JS``)."""
     spec = source.to_spec()
@@ -429,8 +423,9 @@ def clicked(event) -> list | None:
 
 
 def draws_in_place() -> bool:
-    """Whether :func:`chart` is the in-place chart, which can report its first draw
-    (``report_drawn``), rather than ``st.plotly_chart``."""
+    """Whether :func:`chart` is the in-place chart rather than ``st.plotly_chart``: it reports a
+    click on a heatmap's cell (``st.plotly_chart`` reports clicks on points only), and its first
+    draw (``report_drawn``)."""
     return _served
 
 
@@ -470,5 +465,5 @@ def chart(fig: Any, *, key: str, where, config: dict | None = None, clicks: bool
     return event
 
 
-__all__ = ["CARTESIAN_ROUTE", "CARTESIAN_TRACES", "FRAMES_JS", "NAME", "ROUTE", "bundle_for", "cell_clicks", "chart",
+__all__ = ["CARTESIAN_ROUTE", "CARTESIAN_TRACES", "FRAMES_JS", "NAME", "ROUTE", "bundle_for", "chart",
            "clicked", "draws_in_place", "frames_json", "middleware", "routes", "selection"]

@@ -522,7 +522,7 @@ def basin_section() -> None:
         return
     bm = replace(bm, configs=tuple(c if c.label else replace(c, label=run_label(c)) for c in bm.configs))
     fig = charts.basin_figure(bm, _grid(settings.problem), settings.color_by, clickable=True,
-                              click_grid=not plot.cell_clicks(), stacked=stacked)
+                              click_grid=not plot.draws_in_place(), stacked=stacked)
     # No tool bar on a narrow screen: it sat on the colour bar. Elsewhere, Plotly's own (on hover).
     event = plot.chart(theme.chart(fig), key="sw.bm.chart", where=chart, clicks=True,
                        config={"displayModeBar": False} if stacked else None)
@@ -577,7 +577,7 @@ def heatmap_section() -> None:
         st.error(plain(str(exc)))
         return
     polyak = _polyak(settings)
-    fig = charts.heatmap_figure(hm, polyak, clickable=True, click_grid=not plot.cell_clicks())
+    fig = charts.heatmap_figure(hm, polyak, clickable=True, click_grid=not plot.draws_in_place())
     event = plot.chart(theme.chart(fig), key="sw.hm.chart", where=chart, clicks=True)
     note = ""
     curvatures = getattr(settings.problem, "curvatures", lambda: None)()

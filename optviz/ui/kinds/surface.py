@@ -238,7 +238,7 @@ def figure(outcome: Outcome, extra: Any, styles, view: View, layout: str = "wide
     if view.inside:
         arrays = inside.as_torch_keeps(arrays, outcome.result.resolved)
     return charts.race_figure(outcome.experiment.problem, arrays, styles, grid=extra, view=view.view,
-                              clickable=view.view == "contour", click_cells=plot.cell_clicks(), layout=layout,
+                              clickable=view.view == "contour", click_cells=plot.draws_in_place(), layout=layout,
                               arrows=view.inside, at=at, reveal=reveal)
 
 
