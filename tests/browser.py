@@ -255,6 +255,10 @@ def open_app(page, url: str, timeout_s: float = 60.0) -> str:
 # Every chart in a page: Streamlit's own, and our in-place one (optviz/ui/plot.py).
 CHARTS = '[data-testid="stPlotlyChart"], .optviz-plot'
 
+# A width probe (optviz/ui/viewport.py) whose page the server has not yet drawn for its width,
+# or that has not measured it yet.
+WIDTH_PENDING = '[data-testid="stElementContainer"][class*="viewport"]:not([data-optviz-layout="drawn"])'
+
 
 def settle(page, timeout_s: float = 20.0) -> bool:
     """Give charts time to draw after the script ran, so screenshots show them. Never fails.
@@ -269,10 +273,10 @@ def settle(page, timeout_s: float = 20.0) -> bool:
     # Our in-place chart keeps its old drawing while it draws a new figure: it says so with
     # data-drawing. A rerun the page asks for itself (the width probe) may start a moment
     # after the first one ends, so the page must look settled twice, half a second apart.
-    # A page just opened has a placeholder for all but its chart until that is drawn, and a
-    # page whose width the server has not drawn for yet (a phone's first run) says so on <body>.
-    waiting = ('[data-testid="stSkeleton"], .optviz-plot[data-drawing], .st-key-optviz-loading, '
-               'body[data-optviz-layout]')
+    # A page just opened has a placeholder for all but its chart until that is drawn, and the
+    # width probe (optviz/ui/viewport.py) says "drawn" once it has measured the page and the
+    # server has drawn for that width (a phone's first run has not).
+    waiting = f'[data-testid="stSkeleton"], .optviz-plot[data-drawing], .st-key-optviz-loading, {WIDTH_PENDING}'
     settled = f"""() => !document.querySelector({waiting!r})
                   && document.querySelector('[data-testid="stApp"]')
                         ?.getAttribute('data-test-script-state') !== 'running'

@@ -74,6 +74,9 @@ def test_no_text_overlaps_on_a_projector_or_a_phone(chromium, app_server, path, 
         shot = browser.assert_app_rendered(
             page, f"{app_server.url}/{path}", page.console, f"layout-{path or 'surfaces'}-{size}"
         )
+        # A phone's first run draws for a wide page; the width it reports reruns the page.
+        pending = page.evaluate(f"document.querySelectorAll({browser.WIDTH_PENDING!r}).length")
+        assert pending == 0, f"{path or 'surfaces'} at {width}×{height}: never drawn for this width; see {shot}"
         charts = page.evaluate(BOXES)
         problems = [p for boxes in charts for p in _overlaps(boxes)]
         assert not problems, f"{path or 'surfaces'} at {width}×{height}: {problems}; see {shot}"

@@ -16,18 +16,20 @@ import streamlit as st
 NARROW_BELOW = 560
 
 # ``data.known`` is the bucket the server has: the browser reports only a different one, so the
-# component's own mounting on every rerun causes no further rerun.
+# component's own mounting on every rerun causes no further rerun. Its element says whether the
+# server has drawn for this width (``data-optviz-layout``: ``pending``, then ``drawn``); tests
+# wait for every one to say ``drawn`` (tests/browser.py's ``settle``).
 _JS = """
 export default function (component) {
-    const { setStateValue, data } = component;
+    const { setStateValue, data, parentElement } = component;
+    const element = (parentElement.host || parentElement).closest('[data-testid="stElementContainer"]')
+        || document.body;
     const main = document.querySelector('[data-testid="stMain"] [data-testid="stMainBlockContainer"]')
         || document.querySelector('[data-testid="stMain"]') || document.body;
     let last = data.known;
     const report = () => {
         const bucket = main.clientWidth < data.below ? "narrow" : "wide";
-        // Until the server draws for this width, the page is not settled (tests wait on it).
-        if (bucket === data.known) delete document.body.dataset.optvizLayout;
-        else document.body.dataset.optvizLayout = "pending";
+        element.dataset.optvizLayout = bucket === data.known ? "drawn" : "pending";
         if (bucket !== last) { last = bucket; setStateValue("layout", bucket); }
     };
     const observer = new ResizeObserver(report);
@@ -46,9 +48,22 @@ def _component():
 def layout(key: str, narrow_below: int = NARROW_BELOW) -> str:
     """``"stacked"`` when the main area is narrower than ``narrow_below`` CSS pixels, else
     ``"wide"`` (also outside a browser)."""
-    known = st.session_state.get(f"{key}.bucket", "wide")
+    bucket_key = f"{key}.bucket"
+
+    def on_change() -> None:  # before the rerun it causes: that run's page knows the width it draws for
+        st.session_state[bucket_key] = _reported(st.session_state.get(key)) or st.session_state.get(bucket_key)
+
+    known = st.session_state.get(bucket_key, "wide")
     result = _component()(key=key, data={"known": known, "below": narrow_below}, default={"layout": "wide"},
-                          on_layout_change=lambda: None)
-    bucket = getattr(result, "layout", None) or known
-    st.session_state[f"{key}.bucket"] = bucket
+                          on_layout_change=on_change)
+    bucket = _reported(result) or known
+    st.session_state[bucket_key] = bucket
     return "stacked" if bucket == "narrow" else "wide"
+
+
+def _reported(state) -> str | None:
+    """The bucket in the component's state (an attribute of its result, a key in session state)."""
+    value = getattr(state, "layout", None)
+    if value is None and isinstance(state, dict):
+        value = state.get("layout")
+    return value if value in ("wide", "narrow") else None
