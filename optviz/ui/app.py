@@ -50,14 +50,18 @@ def main() -> None:
     # A page header's formula moves to a line of its own where it does not fit beside the name
     # (a phone), instead of breaking in the middle, "(y −" on one line and "x²)²" on the next.
     # A run table (widgets.table) in the theme's text colour, whichever theme the viewer picks.
+    # On a 1024-pixel projector with the sidebar open, Streamlit's side margins (85 px each) took
+    # a quarter of the main area: narrower margins there give the chart and a table that width.
     t = f".{TABLE_CLASS}"
     st.html("<style>[data-testid='stMainBlockContainer']{padding-top:4.25rem;padding-bottom:2rem}"
+            "@media (min-width:640px) and (max-width:1279px){[data-testid='stMainBlockContainer']"
+            "{padding-left:1.5rem;padding-right:1.5rem}}"
             ".st-key-page_header .katex{white-space:nowrap}.st-key-page_header{overflow-x:auto}"
             f"{t}{{overflow-x:auto;margin-bottom:.5rem}}"
             f"{t} table{{border-collapse:collapse;width:100%;font-size:.9rem}}"
-            f"{t} th,{t} td{{border:1px solid rgba(128,128,128,.3);padding:.3rem .4rem;text-align:left}}"
+            f"{t} th,{t} td{{border:1px solid rgba(128,128,128,.3);padding:.3rem .35rem;text-align:left}}"
             f"{t} th{{font-weight:400;opacity:.75}}"
-            f"{t} .num{{text-align:right;font-variant-numeric:tabular-nums}}{t} td.num{{white-space:nowrap}}"
+            f"{t} .num{{text-align:right;font-variant-numeric:tabular-nums}}{t} .num span{{white-space:nowrap}}"
             "</style>")
     for notice in _warm_up():
         st.sidebar.caption(f"⚠ Server setting: {plain(notice)}")

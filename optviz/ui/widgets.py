@@ -155,10 +155,14 @@ def table_html(frame) -> str:
 
 
 def _cell(value, number: bool) -> str:
-    """A cell's text, escaped; a setting may break after its "=" (``momentum=`` / ``0.9``), so a
-    table of settings is narrow enough for a 1024-pixel projector with the sidebar open."""
+    """A cell's text, escaped. So that a table is narrow enough for a 1024-pixel projector with the
+    sidebar open, a setting may break after its "=" (``momentum=`` / ``0.9``) and a range after
+    its dash (``0.08062 –`` / ``0.09476``), but a number never breaks (the page's text may break
+    anywhere: "6.838e-" / "05")."""
     text = html.escape(str(value))
-    return text if number else text.replace("=", "=<wbr>")
+    if not number:
+        return text.replace("=", "=<wbr>")
+    return " ".join(f"<span>{part}</span>" for part in text.replace(" – ", " –\n").split("\n"))
 
 
 def table(frame) -> None:
