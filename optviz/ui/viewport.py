@@ -47,7 +47,7 @@ def _component():
 
 def layout(key: str, narrow_below: int = NARROW_BELOW) -> str:
     """``"stacked"`` when the main area is narrower than ``narrow_below`` CSS pixels, else
-    ``"wide"`` (also outside a browser)."""
+    ``"wide"`` (also outside a browser). ``key`` ends in ``viewport``: the tests find the probe by it."""
     bucket_key = f"{key}.bucket"
 
     def on_change() -> None:  # before the rerun it causes: that run's page knows the width it draws for
