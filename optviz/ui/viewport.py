@@ -62,8 +62,7 @@ def layout(key: str, narrow_below: int = NARROW_BELOW) -> str:
 
 
 def _reported(state) -> str | None:
-    """The bucket in the component's state (an attribute of its result, a key in session state)."""
+    """The bucket in the component's state: its result, or its entry in session state (both
+    give their keys as attributes)."""
     value = getattr(state, "layout", None)
-    if value is None and isinstance(state, dict):
-        value = state.get("layout")
     return value if value in ("wide", "narrow") else None
