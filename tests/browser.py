@@ -189,10 +189,11 @@ class ConsoleLog:
 
 
 @contextmanager
-def sized_page(chromium, width: int = 1280, height: int = 800):
-    """A page in a fresh browser context of this size: its console recorded (``page.console``)
-    and requests that would leave the machine blocked. The context closes on exit."""
-    context = chromium.new_context(viewport={"width": width, "height": height})
+def sized_page(chromium, width: int = 1280, height: int = 800, **options):
+    """A page in a fresh browser context of this size (and ``options``, Playwright's context
+    options): its console recorded (``page.console``) and requests that would leave the machine
+    blocked. The context closes on exit."""
+    context = chromium.new_context(viewport={"width": width, "height": height}, **options)
     console = ConsoleLog()
     console.block_external(context)
     page = context.new_page()

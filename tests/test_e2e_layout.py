@@ -107,3 +107,31 @@ def test_the_explore_charts_are_drawn_once_on_a_laptop(chromium, app_server, pat
         shot = browser.assert_app_rendered(page, f"{app_server.url}/{path}", page.console, shot)
         page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullLayout", timeout=60_000)
         assert page.evaluate(WIDENED) == [], f"Plotly widened a margin (and drew twice); see {shot}"
+
+
+# Chromium's user agent on an Android phone: "Mobile" in it says the browser is a phone's.
+PHONE_AGENT = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+               "Chrome/126.0.0.0 Mobile Safari/537.36")
+# Counts the times a width probe said the server had not drawn for the page's width.
+COUNT_PENDING = """window.optvizPending = 0;
+new MutationObserver((changes) => { for (const c of changes)
+  if (c.target.dataset && c.target.dataset.optvizLayout === 'pending') window.optvizPending++; })
+  .observe(document, {attributes: true, subtree: true, attributeFilter: ['data-optviz-layout']});"""
+
+
+@pytest.mark.parametrize(("agent", "path"), [*(("phone", path) for path in PAGES), ("desktop", "datasets")])
+def test_a_phone_draws_its_first_run_for_a_phone(chromium, app_server, agent, path):
+    """A phone says so in its user agent, so its first run is drawn stacked: no wide figure
+    first, and no rerun for its width. A desktop window as narrow still gets that rerun."""
+    options = {"user_agent": PHONE_AGENT} if agent == "phone" else {}
+    with browser.sized_page(chromium, *SIZES["phone"], **options) as page:
+        page.add_init_script(COUNT_PENDING)
+        shot = browser.assert_app_rendered(page, f"{app_server.url}/{path}", page.console,
+                                           f"first-run-{agent}-{path.split('?')[0] or 'surfaces'}")
+        problems = [p for boxes in page.evaluate(BOXES) for p in _overlaps(boxes)]
+        assert not problems, f"{path or 'surfaces'} on a {agent}: {problems}; see {shot}"
+        pending = page.evaluate("window.optvizPending")
+        if agent == "phone":
+            assert pending == 0, f"a phone's first run was drawn for a wide page, then again; see {shot}"
+        else:
+            assert pending >= 1, f"a narrow desktop window's probe never asked for its width; see {shot}"

@@ -4,7 +4,7 @@ Plotly lays panels out in fractions of the figure's width, and Streamlit cannot 
 how wide a browser is. This small ``st.components.v2`` component (first-party, no
 build step) measures the main area in the browser and reports ``wide`` or ``narrow``
 (a bucket, not pixels: the page reruns only when the bucket changes, on the first
-visit of a phone or when a window is resized across it).
+visit of a narrow window that is not a phone's, or when a window is resized across it).
 """
 
 from __future__ import annotations
@@ -53,12 +53,20 @@ def layout(key: str, narrow_below: int = NARROW_BELOW) -> str:
     def on_change() -> None:  # before the rerun it causes: that run's page knows the width it draws for
         st.session_state[bucket_key] = _reported(st.session_state.get(key)) or st.session_state.get(bucket_key)
 
-    known = st.session_state.get(bucket_key, "wide")
-    result = _component()(key=key, data={"known": known, "below": narrow_below}, default={"layout": "wide"},
+    known = st.session_state.get(bucket_key) or _first_guess()
+    result = _component()(key=key, data={"known": known, "below": narrow_below}, default={"layout": known},
                           on_layout_change=on_change)
     bucket = _reported(result) or known
     st.session_state[bucket_key] = bucket
     return "stacked" if bucket == "narrow" else "wide"
+
+
+def _first_guess() -> str:
+    """The bucket before the browser has measured: a phone's browser says "Mobi" in its user
+    agent (MDN's advice for telling phones apart), so a phone's first run is drawn stacked rather
+    than wide and then stacked. The probe corrects a wrong guess (a phone held sideways)."""
+    agent = st.context.headers.get("User-Agent") or ""
+    return "narrow" if "Mobi" in agent else "wide"
 
 
 def _reported(state) -> str | None:
