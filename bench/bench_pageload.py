@@ -11,6 +11,9 @@ Chromium (Debian's, through Playwright) and times until the chart in the page ho
   browser's cache holds the scripts, and V8's cache their compiled code: Chromium keeps that
   from a script's third load on, in a normal profile, not in a private window);
 - private window: a new tab on ``/`` in a new private window each time (no cache at all);
+- phone: ``/datasets`` in a new private window at 390x844 with a phone's user agent, until its
+  chart is drawn for that width; "narrow desktop" is the same window with a desktop's agent,
+  whose first run is drawn wide and then, once the page has measured itself, stacked;
 - shared link: a new tab on a four-run link, a new step count each time (no cached result);
 - preset click: a classroom preset's button on an open page, until its chart is drawn.
 
@@ -32,7 +35,7 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_ui import SIGNATURE, WATCH_DRAWS, browser_and_app  # noqa: E402
-from shared import CHROMIUM_ARGS  # noqa: E402
+from shared import CHROMIUM_ARGS, PHONE_AGENT, WIDTH_PENDING  # noqa: E402
 
 LINK = (
     "?surface=himmelblau&steps={steps}&start=0.5%2C-1&run=Adam%3Blr%3D0.05"
@@ -74,11 +77,25 @@ def _open(context, url: str, whole: list[float] | None = None) -> float:
     return seconds
 
 
-def _private(browser, url: str) -> float:
-    context = browser.new_context(viewport=VIEWPORT)
+# Drawn for the page's own width: no width probe waiting for its rerun, no chart still drawing.
+FOR_WIDTH = f"() => !document.querySelector({WIDTH_PENDING + ', .optviz-plot[data-drawing]'!r})"
+PHONE = {"viewport": {"width": 390, "height": 844}, "user_agent": PHONE_AGENT}
+NARROW = {"viewport": {"width": 390, "height": 844}}
+
+
+def _private(browser, url: str, options: dict | None = None) -> float:
+    """A load in a new private window; with ``options`` (a phone's), until drawn for its width."""
+    context = browser.new_context(**(options or {"viewport": VIEWPORT}))
     context.add_init_script(WATCH_DRAWS)
     try:
-        return _open(context, url)
+        if options is None:
+            return _open(context, url)
+        page = context.new_page()
+        start = time.perf_counter()
+        page.goto(url)
+        _drawn(page)
+        page.wait_for_function(FOR_WIDTH, timeout=90_000, polling=10)
+        return time.perf_counter() - start
     finally:
         context.close()
 
@@ -122,9 +139,13 @@ def main(argv=None) -> None:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         browser.new_page().close()  # the browser's own start-up is not a page load
         times["private window"] = [_private(browser, base + "/") for _ in range(args.repeats)]
+        phone, narrow = times.setdefault("phone", []), times.setdefault("  narrow desktop", [])
+        for _ in range(args.repeats):  # alternated: the machine's speed drifts alike for both
+            phone.append(_private(browser, base + "/datasets", PHONE))
+            narrow.append(_private(browser, base + "/datasets", NARROW))
         browser.close()
     for name, values in times.items():
-        print(f"{name:15s} median {statistics.median(values):5.2f} s, max {max(values):5.2f} s, n={len(values)}")
+        print(f"{name:16s} median {statistics.median(values):5.2f} s, max {max(values):5.2f} s, n={len(values)}")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,14 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
+# Chromium's user agent on an Android phone: "Mobile" in it says the browser is a phone's.
+PHONE_AGENT = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+               "Chrome/126.0.0.0 Mobile Safari/537.36")
+
+# A width probe (optviz/ui/viewport.py) that has not measured the page yet, or whose page the
+# server has not yet drawn for that width.
+WIDTH_PENDING = '[data-testid="stElementContainer"][class*="viewport"]:not([data-optviz-layout="drawn"])'
+
 
 def timings(fn: Callable[[], object], repeat: int, warm: bool = True) -> list[float]:
     """Seconds of ``repeat`` calls of ``fn``, after one warm-up call (first-call costs,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.shared import CHROMIUM_ARGS  # Debian's Chromium as root, offline: one list for tests and benchmarks
+from bench.shared import CHROMIUM_ARGS, WIDTH_PENDING  # one list for Chromium, one probe selector: tests and benchmarks
 from tasks import find_chromium  # noqa: F401  (one search for Chromium, shared with the task runner)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -255,10 +255,6 @@ def open_app(page, url: str, timeout_s: float = 60.0) -> str:
 
 # Every chart in a page: Streamlit's own, and our in-place one (optviz/ui/plot.py).
 CHARTS = '[data-testid="stPlotlyChart"], .optviz-plot'
-
-# A width probe (optviz/ui/viewport.py) whose page the server has not yet drawn for its width,
-# or that has not measured it yet.
-WIDTH_PENDING = '[data-testid="stElementContainer"][class*="viewport"]:not([data-optviz-layout="drawn"])'
 
 
 def settle(page, timeout_s: float = 20.0) -> bool:

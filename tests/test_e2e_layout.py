@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench.shared import PHONE_AGENT
 from tests import browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -109,9 +110,6 @@ def test_the_explore_charts_are_drawn_once_on_a_laptop(chromium, app_server, pat
         assert page.evaluate(WIDENED) == [], f"Plotly widened a margin (and drew twice); see {shot}"
 
 
-# Chromium's user agent on an Android phone: "Mobile" in it says the browser is a phone's.
-PHONE_AGENT = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-               "Chrome/126.0.0.0 Mobile Safari/537.36")
 # Counts the times a width probe said the server had not drawn for the page's width.
 COUNT_PENDING = """window.optvizPending = 0;
 new MutationObserver((changes) => { for (const c of changes)
