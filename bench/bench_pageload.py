@@ -63,12 +63,15 @@ WHOLE = """() => !document.querySelector('.st-key-optviz-loading')
   && document.querySelector('[data-testid=stSidebar] [data-testid=stButton]')"""
 
 
-def _open(context, url: str, whole: list[float] | None = None) -> float:
-    """Seconds to the chart drawn; with ``whole``, the seconds to the whole page go there."""
+def _open(context, url: str, whole: list[float] | None = None, until: str | None = None) -> float:
+    """Seconds to the chart drawn (and then to ``until``, a condition, if given); with ``whole``,
+    the seconds to the whole page go there."""
     page = context.new_page()
     start = time.perf_counter()
     page.goto(url)
     _drawn(page)
+    if until:
+        page.wait_for_function(until, timeout=90_000, polling=10)
     seconds = time.perf_counter() - start
     if whole is not None:
         page.wait_for_function(WHOLE, timeout=90_000, polling=10)
@@ -88,14 +91,7 @@ def _private(browser, url: str, options: dict | None = None) -> float:
     context = browser.new_context(**(options or {"viewport": VIEWPORT}))
     context.add_init_script(WATCH_DRAWS)
     try:
-        if options is None:
-            return _open(context, url)
-        page = context.new_page()
-        start = time.perf_counter()
-        page.goto(url)
-        _drawn(page)
-        page.wait_for_function(FOR_WIDTH, timeout=90_000, polling=10)
-        return time.perf_counter() - start
+        return _open(context, url, until=FOR_WIDTH if options else None)
     finally:
         context.close()
 
